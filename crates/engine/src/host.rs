@@ -1,0 +1,227 @@
+//! The one door between the engine and the world: external-table storage, output, clock and
+//! entropy. `crates/wasm` implements [`Host`] over the `js_*` imports; tests use [`MemoryHost`].
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::codec::{self, Item, Reader};
+
+/// A failure reported by, or detected in what came from, the host. Ends up as error kind 5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError(pub String);
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host error: {}", self.0)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Storage and services the engine relies on. Keys and values are ABI v1 encodings
+/// ([`crate::codec`]); the engine validates everything a host hands back.
+pub trait Host {
+    /// Stores `value` under `key` in table `id`.
+    fn table_set(&self, id: u32, key: &[u8], value: &[u8]) -> Result<(), HostError>;
+    /// Replaces `out` with the value under `key`; `Ok(false)` when absent.
+    fn table_get(&self, id: u32, key: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError>;
+    /// Whether `key` is present, without copying its value.
+    fn table_has(&self, id: u32, key: &[u8]) -> Result<bool, HostError> {
+        self.table_get(id, key, &mut Vec::new())
+    }
+    /// Removes `key` from table `id` (absent keys are not an error).
+    fn table_delete(&self, id: u32, key: &[u8]) -> Result<(), HostError>;
+    /// The number of entries in table `id`.
+    fn table_size(&self, id: u32) -> Result<u32, HostError>;
+    /// Replaces `out` with one page of entries, `(key, value)` encodings back to back, starting
+    /// at entry number `cursor` of the host's iteration order. An empty page means the end.
+    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError>;
+    /// Replaces `out` with `u32 count` followed by every key of table `id`.
+    fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError>;
+    /// Receives output (`print`), as raw bytes.
+    fn write_output(&self, bytes: &[u8]);
+    /// Wall-clock milliseconds since the Unix epoch.
+    fn now_ms(&self) -> f64;
+    /// Monotonic milliseconds.
+    fn clock_ms(&self) -> f64;
+    /// Fills `buf` with random bytes.
+    fn fill_random(&self, buf: &mut [u8]);
+}
+
+/// A host that keeps tables in memory, for tests and native use.
+///
+/// Iteration order is insertion order, like the JS host's `Map`s, and pages hold at most
+/// `page_entries` entries so tests exercise paging.
+pub struct MemoryHost {
+    pub tables: RefCell<HashMap<u32, OrderedMap>>,
+    pub output: RefCell<Vec<u8>>,
+    pub page_entries: usize,
+    pub writes: std::cell::Cell<u64>,
+}
+
+/// An insertion-ordered map that keeps positions stable enough for cursor paging.
+#[derive(Default, Debug, Clone)]
+pub struct OrderedMap {
+    order: BTreeMap<u64, Vec<u8>>,
+    entries: HashMap<Vec<u8>, (u64, Vec<u8>)>,
+    next_seq: u64,
+}
+
+impl OrderedMap {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries.get(key).map(|(_, v)| v.as_slice())
+    }
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) {
+        if let Some((_, v)) = self.entries.get_mut(key) {
+            *v = value.to_vec();
+        } else {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.order.insert(seq, key.to_vec());
+            self.entries.insert(key.to_vec(), (seq, value.to_vec()));
+        }
+    }
+    pub fn remove(&mut self, key: &[u8]) {
+        if let Some((seq, _)) = self.entries.remove(key) {
+            self.order.remove(&seq);
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.order
+            .values()
+            .map(|k| (k.as_slice(), self.entries[k].1.as_slice()))
+    }
+}
+
+impl Default for MemoryHost {
+    fn default() -> Self {
+        MemoryHost {
+            tables: RefCell::new(HashMap::new()),
+            output: RefCell::new(Vec::new()),
+            page_entries: 7,
+            writes: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl MemoryHost {
+    /// Takes everything printed so far.
+    pub fn take_output(&self) -> Vec<u8> {
+        std::mem::take(&mut self.output.borrow_mut())
+    }
+
+    /// The decoded string keys of table `id`, for assertions.
+    pub fn string_keys(&self, id: u32) -> Vec<Vec<u8>> {
+        let tables = self.tables.borrow();
+        let Some(table) = tables.get(&id) else {
+            return Vec::new();
+        };
+        table
+            .iter()
+            .filter_map(|(k, _)| match Reader::new(k).item() {
+                Ok(Item::String(s)) => Some(s.to_vec()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Host for MemoryHost {
+    fn table_set(&self, id: u32, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        codec::validate_key(key).map_err(|e| HostError(e.to_string()))?;
+        self.writes.set(self.writes.get() + 1);
+        self.tables
+            .borrow_mut()
+            .entry(id)
+            .or_default()
+            .insert(key, value);
+        Ok(())
+    }
+
+    fn table_get(&self, id: u32, key: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        out.clear();
+        match self.tables.borrow().get(&id).and_then(|t| t.get(key)) {
+            Some(v) => {
+                out.extend_from_slice(v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn table_delete(&self, id: u32, key: &[u8]) -> Result<(), HostError> {
+        if let Some(t) = self.tables.borrow_mut().get_mut(&id) {
+            t.remove(key);
+        }
+        Ok(())
+    }
+
+    fn table_size(&self, id: u32) -> Result<u32, HostError> {
+        Ok(self.tables.borrow().get(&id).map_or(0, |t| t.len() as u32))
+    }
+
+    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+        out.clear();
+        if let Some(t) = self.tables.borrow().get(&id) {
+            for (k, v) in t.iter().skip(cursor as usize).take(self.page_entries) {
+                out.extend_from_slice(k);
+                out.extend_from_slice(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+        out.clear();
+        let tables = self.tables.borrow();
+        let count = tables.get(&id).map_or(0, |t| t.len() as u32);
+        out.extend_from_slice(&count.to_le_bytes());
+        if let Some(t) = tables.get(&id) {
+            for (k, _) in t.iter() {
+                out.extend_from_slice(k);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_output(&self, bytes: &[u8]) {
+        self.output.borrow_mut().extend_from_slice(bytes);
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn clock_ms(&self) -> f64 {
+        0.0
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn now_ms(&self) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn clock_ms(&self) -> f64 {
+        thread_local!(static START: std::time::Instant = std::time::Instant::now());
+        START.with(|s| s.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        // Deterministic in tests; seeding quality is the real hosts' concern.
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(167).wrapping_add(13);
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! [`Engine`]: one Lua state, its external tables, and the run loop with its limits.
+//!
+//! Runs follow piccolo's `Lua::finish`: a stashed `Executor` is stepped with a slice of
+//! [`Fuel`]; between slices the arena collects garbage, the instruction budget and the heap
+//! cap are checked, and output is flushed. Slices shrink when a script allocates fast, so
+//! collection keeps up with garbage-heavy loops.
+
+use std::rc::Rc;
+
+use gc_arena::{metrics::Pacing, Gc, Rootable};
+use piccolo::{
+    compiler::ParseErrorKind,
+    Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel, Lua,
+    PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
+};
+
+use crate::codec::{self, Writer};
+use crate::ext::{self, Ext, Shared, FIRST_TABLE_ID, IO_TABLE_ID};
+use crate::host::{Host, HostError};
+pub use stdlib::display_chunk_name;
+
+/// Why a run or a call failed. The numbers are ABI v1 error kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorKind {
+    Syntax = 1,
+    Runtime = 2,
+    InstructionLimit = 3,
+    MemoryLimit = 4,
+    BadInput = 5,
+}
+
+/// A failed run: its kind and a message that names the chunk and line where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+    fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadInput, message)
+    }
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Self {
+        Failure::bad_input(e.to_string())
+    }
+}
+
+/// Progress of a run started with [`Engine::start`].
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// More work remains: call [`Engine::resume`] again.
+    Pending,
+    /// The run ended: the encoded results (`u32 count`, then the values) or the failure.
+    Finished(Result<Vec<u8>, Failure>),
+}
+
+/// Caps that end a run with a typed error and leave the engine usable.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Instructions (piccolo fuel units) per run; 0 means no limit.
+    pub instructions: u64,
+    /// Bytes the Lua heap may hold (after a full collection) before the run is stopped.
+    pub heap_bytes: usize,
+    /// Largest chunk accepted, in bytes.
+    pub source_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            instructions: 0,
+            heap_bytes: 64 * 1024 * 1024,
+            source_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Fuel per slice starts here and adapts between these bounds.
+const INITIAL_SLICE: i32 = 4096;
+const MIN_SLICE: i32 = 64;
+const MAX_SLICE: i32 = 32 * 1024;
+/// Net heap growth per slice above which slices shrink, and below which they grow.
+const SLICE_GROWTH_HIGH: usize = 1024 * 1024;
+const SLICE_GROWTH_LOW: usize = 128 * 1024;
+
+struct Run {
+    executor: StashedExecutor,
+    fuel_used: u64,
+}
+
+/// One Lua state with `_home`, `Memory`, `_io`, `ext` and the standard library.
+pub struct Engine {
+    lua: Lua,
+    shared: Rc<Shared>,
+    ext: StashedUserData,
+    run: Option<Run>,
+    slice: i32,
+    limits: Limits,
+}
+
+/// The arena root that lets engine code find the [`Ext`] machinery.
+type ExtRoot = Rootable![Gc<'_, Ext<'_>>];
+
+pub(crate) fn ext_of<'gc>(ctx: Context<'gc>, stash: &StashedUserData) -> Gc<'gc, Ext<'gc>> {
+    *ctx.fetch(stash)
+        .downcast::<ExtRoot>()
+        .expect("engine userdata holds Ext")
+}
+
+struct EnginePlatform(Rc<Shared>);
+
+impl stdlib::Platform for EnginePlatform {
+    fn write_output(&self, bytes: &[u8]) {
+        self.0.write_output(bytes);
+    }
+    fn now_ms(&self) -> f64 {
+        self.0.host.now_ms()
+    }
+    fn clock_ms(&self) -> f64 {
+        self.0.host.clock_ms()
+    }
+    fn fill_random(&self, buf: &mut [u8]) {
+        self.0.host.fill_random(buf);
+    }
+}
+
+impl Engine {
+    /// A fresh state: `_home` (alias `Memory`) is a new external table, `_io` is table 0.
+    pub fn new(host: Rc<dyn Host>) -> Engine {
+        let shared = Shared::new(host);
+        let mut lua = Lua::empty();
+        // Collect sooner than gc-arena's default so garbage-heavy loops stay small.
+        lua.gc_metrics().set_pacing(
+            Pacing::default()
+                .with_pause_factor(0.5)
+                .with_timing_factor(1.0)
+                .with_min_sleep(256 * 1024),
+        );
+        let ext = lua.enter(|ctx| {
+            stdlib::load(ctx, Rc::new(EnginePlatform(shared.clone())));
+            let ext = Ext::new(ctx, shared.clone());
+            install_ext_library(ctx, ext, &shared);
+            let home_id = shared.allocate_id().expect("fresh counter");
+            shared.memory_table_id.set(home_id);
+            let home = ext.proxy(&ctx, ctx, home_id);
+            ctx.set_global("_home", home).unwrap();
+            ctx.set_global("Memory", home).unwrap();
+            ctx.set_global("_io", ext.proxy(&ctx, ctx, IO_TABLE_ID))
+                .unwrap();
+            ctx.stash(UserData::new::<ExtRoot>(&ctx, ext))
+        });
+        Engine {
+            lua,
+            shared,
+            ext,
+            run: None,
+            slice: INITIAL_SLICE,
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Runs a chunk to completion (or to a limit).
+    pub fn compute(&mut self, chunk_name: &str, source: &[u8]) -> Result<Vec<u8>, Failure> {
+        self.start(chunk_name, source)?;
+        loop {
+            if let Step::Finished(result) = self.resume(u64::MAX) {
+                return result;
+            }
+        }
+    }
+
+    /// Compiles a chunk and prepares to run it; any run in progress is abandoned.
+    ///
+    /// `chunk_name` follows Lua: `=name` and `@file` are shown as given, anything else as
+    /// `[string "..."]`.
+    pub fn start(&mut self, chunk_name: &str, source: &[u8]) -> Result<(), Failure> {
+        self.run = None;
+        if source.len() > self.limits.source_bytes {
+            return Err(Failure::bad_input(format!(
+                "chunk too large: {} bytes (limit {})",
+                source.len(),
+                self.limits.source_bytes
+            )));
+        }
+        let shown = display_chunk_name(chunk_name.as_bytes());
+        let executor = self.lua.enter(|ctx| {
+            let closure = Closure::load_with_env(ctx, Some(chunk_name), source, ctx.globals())
+                .map_err(|e| Failure::new(ErrorKind::Syntax, syntax_message(&shown, &e)))?;
+            Ok::<_, Failure>(ctx.stash(Executor::start(ctx, closure.into(), ())))
+        })?;
+        self.run = Some(Run {
+            executor,
+            fuel_used: 0,
+        });
+        Ok(())
+    }
+
+    /// Whether a run is in progress.
+    pub fn is_running(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Runs the current chunk for at most about `max_fuel` instructions.
+    pub fn resume(&mut self, max_fuel: u64) -> Step {
+        let step = self.resume_inner(max_fuel);
+        self.shared.flush_output();
+        if let Step::Finished(Err(f)) = &step {
+            if f.kind == ErrorKind::MemoryLimit {
+                // The run's garbage is unreachable now; give it back before the next call.
+                self.lua.gc_collect();
+            }
+        }
+        step
+    }
+
+    fn resume_inner(&mut self, max_fuel: u64) -> Step {
+        if self.run.is_none() {
+            return Step::Finished(Err(Failure::bad_input("no chunk is running")));
+        }
+        let mut spent_here = 0u64;
+        loop {
+            let run = self.run.as_mut().expect("checked above");
+            let budget_left = match self.limits.instructions {
+                0 => u64::MAX,
+                n => n.saturating_sub(run.fuel_used),
+            };
+            if budget_left == 0 {
+                self.run = None;
+                return Step::Finished(Err(Failure::new(
+                    ErrorKind::InstructionLimit,
+                    format!(
+                        "instruction limit exceeded ({} instructions)",
+                        self.limits.instructions
+                    ),
+                )));
+            }
+            let slice = (self.slice as u64)
+                .min(budget_left)
+                .min(max_fuel.saturating_sub(spent_here).max(1)) as i32;
+            let mut fuel = Fuel::with(slice);
+            let before = self.lua.total_memory();
+            let executor = &run.executor;
+            let done = self
+                .lua
+                .enter(|ctx| ctx.fetch(executor).step(ctx, &mut fuel));
+            let used = (slice - fuel.remaining()).max(0) as u64;
+            run.fuel_used += used;
+            spent_here += used;
+            let after = self.lua.total_memory();
+            self.adapt_slice(after.saturating_sub(before));
+            if after > self.limits.heap_bytes {
+                self.lua.gc_collect();
+                let live = self.lua.total_memory();
+                if live > self.limits.heap_bytes {
+                    self.run = None;
+                    return Step::Finished(Err(Failure::new(
+                        ErrorKind::MemoryLimit,
+                        format!(
+                            "not enough memory: Lua heap {} bytes over the limit of {}",
+                            live, self.limits.heap_bytes
+                        ),
+                    )));
+                }
+            }
+            if done {
+                let run = self.run.take().expect("run in progress");
+                return Step::Finished(self.finish(&run.executor));
+            }
+            if spent_here >= max_fuel {
+                return Step::Pending;
+            }
+        }
+    }
+
+    fn adapt_slice(&mut self, grown: usize) {
+        if grown > SLICE_GROWTH_HIGH {
+            self.slice = (self.slice / 2).max(MIN_SLICE);
+        } else if grown < SLICE_GROWTH_LOW {
+            self.slice = (self.slice * 2).min(MAX_SLICE);
+        }
+    }
+
+    fn finish(&mut self, executor: &StashedExecutor) -> Result<Vec<u8>, Failure> {
+        let stash = &self.ext;
+        self.lua.enter(|ctx| {
+            let ext = ext_of(ctx, stash);
+            match ctx.fetch(executor).take_result::<Variadic<Vec<Value>>>(ctx) {
+                Ok(Ok(values)) => encode_results(ctx, &ext, &values.0),
+                Ok(Err(error)) => Err(error_failure(ctx, error)),
+                Err(mode) => Err(Failure::new(ErrorKind::Runtime, mode.to_string())),
+            }
+        })
+    }
+
+    /// Runs a full collection cycle.
+    pub fn collect_garbage(&mut self) {
+        self.lua.gc_collect();
+    }
+
+    /// Bytes held by the Lua heap (gc-arena's count, strings and tables included).
+    pub fn heap_bytes(&self) -> usize {
+        self.lua.total_memory()
+    }
+
+    pub fn memory_table_id(&self) -> u32 {
+        self.shared.memory_table_id.get()
+    }
+
+    pub fn next_table_id(&self) -> u32 {
+        self.shared.next_id.get()
+    }
+
+    /// Raises the id counter to `next` (it never goes down, so live ids are never reused).
+    pub fn sync_table_counter(&mut self, next: u32) {
+        let current = self.shared.next_id.get();
+        self.shared.next_id.set(current.max(next.max(FIRST_TABLE_ID)));
+    }
+
+    /// Points `_home` and `Memory` at table `id` (after a restore).
+    pub fn attach_memory_table(&mut self, id: u32) -> Result<(), Failure> {
+        if id < FIRST_TABLE_ID {
+            return Err(Failure::bad_input(format!(
+                "table {id} cannot be the memory table"
+            )));
+        }
+        if id >= self.shared.next_id.get() {
+            self.sync_table_counter(id.saturating_add(1));
+        }
+        self.shared.memory_table_id.set(id);
+        let stash = &self.ext;
+        self.lua.enter(|ctx| {
+            let home = ext_of(ctx, stash).proxy(&ctx, ctx, id);
+            ctx.set_global("_home", home).unwrap();
+            ctx.set_global("Memory", home).unwrap();
+        });
+        Ok(())
+    }
+
+    /// Allocates a table id for the host.
+    pub fn table_new(&mut self) -> Result<u32, Failure> {
+        Ok(self.shared.allocate_id()?)
+    }
+
+    fn check_id(&self, id: u32) -> Result<(), Failure> {
+        if self.shared.is_known_id(id) {
+            Ok(())
+        } else {
+            Err(Failure::bad_input(format!(
+                "external table {id} was never allocated"
+            )))
+        }
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<(), Failure> {
+        codec::validate_key(key).map_err(|e| Failure::bad_input(e.to_string()))
+    }
+
+    /// Stores an encoded value; nil deletes. Everything is validated before the host sees it.
+    pub fn table_set(&mut self, id: u32, key: &[u8], value: &[u8]) -> Result<(), Failure> {
+        self.check_id(id)?;
+        self.check_key(key)?;
+        codec::validate_value(value).map_err(|e| Failure::bad_input(e.to_string()))?;
+        match codec::Reader::new(value).item() {
+            Ok(codec::Item::Nil) => return self.table_delete(id, key),
+            Ok(codec::Item::TableRef(r)) => self.check_id(r)?,
+            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_)) => {
+                return Err(Failure::bad_input(
+                    "inline tables and opaque values cannot be stored",
+                ))
+            }
+            _ => {}
+        }
+        if let Ok(codec::Item::TableRef(r)) = codec::Reader::new(key).item() {
+            self.check_id(r)?;
+        }
+        self.shared.generation.set(self.shared.generation.get() + 1);
+        Ok(self.shared.host.table_set(id, key, value)?)
+    }
+
+    /// The encoded value under `key`, or `None`.
+    pub fn table_get(&mut self, id: u32, key: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
+        self.check_id(id)?;
+        self.check_key(key)?;
+        let mut out = Vec::new();
+        if self.shared.host.table_get(id, key, &mut out)? {
+            codec::validate_value(&out).map_err(|e| Failure::bad_input(e.to_string()))?;
+            Ok(Some(out))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn table_delete(&mut self, id: u32, key: &[u8]) -> Result<(), Failure> {
+        self.check_id(id)?;
+        self.check_key(key)?;
+        self.shared.generation.set(self.shared.generation.get() + 1);
+        Ok(self.shared.host.table_delete(id, key)?)
+    }
+
+    pub fn table_size(&mut self, id: u32) -> Result<u32, Failure> {
+        self.check_id(id)?;
+        Ok(self.shared.host.table_size(id)?)
+    }
+
+    /// `u32 count` then every key, validated.
+    pub fn table_keys(&mut self, id: u32) -> Result<Vec<u8>, Failure> {
+        self.check_id(id)?;
+        let mut out = Vec::new();
+        self.shared.host.table_keys(id, &mut out)?;
+        let mut reader = codec::Reader::new(&out);
+        let count = reader.u32().map_err(|e| Failure::bad_input(e.to_string()))?;
+        for _ in 0..count {
+            let start = reader.position();
+            reader
+                .skip_value(0)
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            self.check_key(&out[start..reader.position()])?;
+        }
+        if !reader.is_empty() {
+            return Err(Failure::bad_input("key list has trailing bytes"));
+        }
+        Ok(out)
+    }
+}
+
+fn syntax_message(chunk: &str, error: &PrototypeError) -> String {
+    match error {
+        PrototypeError::Parser(e) => {
+            let detail = match &e.kind {
+                ParseErrorKind::RecursionLimit => "chunk has too many syntax levels".to_string(),
+                kind => kind.to_string(),
+            };
+            format!("{chunk}:{}: {detail}", e.line_number)
+        }
+        PrototypeError::Compiler(e) => format!("{chunk}:{}: {}", e.line_number, e.kind),
+    }
+}
+
+fn error_failure<'gc>(ctx: Context<'gc>, error: Error<'gc>) -> Failure {
+    match error {
+        Error::Lua(value) => Failure::new(ErrorKind::Runtime, error_value_message(ctx, value.0)),
+        Error::Runtime(e) => {
+            if let Some(host) = e.downcast::<HostError>() {
+                Failure::bad_input(host.to_string())
+            } else {
+                Failure::new(ErrorKind::Runtime, e.to_string())
+            }
+        }
+    }
+}
+
+fn error_value_message<'gc>(_ctx: Context<'gc>, value: Value<'gc>) -> String {
+    match value {
+        Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Value::Integer(_) | Value::Number(_) => value.to_string(),
+        Value::UserData(ud) => match ud.downcast_static::<piccolo::RuntimeError>() {
+            Ok(e) => e.to_string(),
+            Err(_) => "(error object is a userdata value)".into(),
+        },
+        other => format!("(error object is a {} value)", other.type_name()),
+    }
+}
+
+/// `u32 count` then each value; plain tables inline, external tables by reference.
+fn encode_results<'gc>(
+    ctx: Context<'gc>,
+    ext: &Ext<'gc>,
+    values: &[Value<'gc>],
+) -> Result<Vec<u8>, Failure> {
+    let mut out = Vec::new();
+    Writer(&mut out).u32(values.len() as u32);
+    let mut path = Vec::new();
+    for &v in values {
+        encode_result(ctx, ext, v, &mut out, &mut path)?;
+    }
+    Ok(out)
+}
+
+fn encode_result<'gc>(
+    ctx: Context<'gc>,
+    ext: &Ext<'gc>,
+    value: Value<'gc>,
+    out: &mut Vec<u8>,
+    path: &mut Vec<Table<'gc>>,
+) -> Result<(), Failure> {
+    let mut w = Writer(out);
+    match value {
+        Value::Nil => w.nil(),
+        Value::Boolean(b) => w.boolean(b),
+        Value::Integer(i) => w.integer(i),
+        Value::Number(f) => w.float(f),
+        Value::String(s) => w.string(s.as_bytes()),
+        Value::Table(t) => {
+            if let Some(id) = ext.id_of(value) {
+                w.table_ref(id);
+                return Ok(());
+            }
+            if path.contains(&t) {
+                return Err(Failure::new(
+                    ErrorKind::Runtime,
+                    "cannot return a table that contains itself",
+                ));
+            }
+            if path.len() >= codec::MAX_INLINE_DEPTH {
+                return Err(Failure::new(
+                    ErrorKind::Runtime,
+                    "returned tables are nested too deeply",
+                ));
+            }
+            let count = t.iter().count();
+            w.inline_table(count as u32);
+            path.push(t);
+            for (k, v) in t.iter() {
+                encode_result(ctx, ext, k, out, path)?;
+                encode_result(ctx, ext, v, out, path)?;
+            }
+            path.pop();
+        }
+        other => w.opaque(other.type_name().as_bytes()),
+    }
+    Ok(())
+}
+
+/// The `ext` library: `ext.table([t])`, `ext.id(t)`, `ext.size(t)` (alias `ext.table_size`).
+fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &Rc<Shared>) {
+    let lib = Table::new(&ctx);
+    let shared_new = shared.clone();
+    let new_table = Callback::from_fn_with(&ctx, ext, move |ext, ctx, exec, mut stack| {
+        let init = stack.get(0);
+        stack.clear();
+        let proxy = match init {
+            Value::Nil => {
+                let id = shared_new.allocate_id()?;
+                ext.proxy(&ctx, ctx, id)
+            }
+            Value::Table(t) if ext.id_of(init).is_none() => {
+                ext::convert(ctx, ext, &shared_new, &exec, t)?;
+                t
+            }
+            _ => {
+                return Err(ext::located_error(
+                    ctx,
+                    &exec,
+                    "bad argument #1 to 'table' (plain table or nil expected)",
+                ))
+            }
+        };
+        stack.push_back(proxy.into());
+        Ok(CallbackReturn::Return)
+    });
+    lib.set(ctx, "table", new_table).unwrap();
+    lib.set(
+        ctx,
+        "id",
+        Callback::from_fn_with(&ctx, ext, |ext, ctx, _, mut stack| {
+            let id = ext.id_of(stack.get(0));
+            stack.replace(ctx, id.map(|id| id as i64));
+            Ok(CallbackReturn::Return)
+        }),
+    )
+    .unwrap();
+    let shared_size = shared.clone();
+    let size = Callback::from_fn_with(&ctx, ext, move |ext, ctx, exec, mut stack| {
+        let Some(id) = ext.id_of(stack.get(0)) else {
+            return Err(ext::located_error(
+                ctx,
+                &exec,
+                "bad argument #1 to 'size' (external table expected)",
+            ));
+        };
+        let n = shared_size.host.table_size(id)?;
+        stack.replace(ctx, n as i64);
+        Ok(CallbackReturn::Return)
+    });
+    lib.set(ctx, "size", size).unwrap();
+    lib.set(ctx, "table_size", size).unwrap();
+    ctx.set_global("ext", lib).unwrap();
+}
