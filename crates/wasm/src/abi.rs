@@ -1,0 +1,528 @@
+//! The C-ABI exports (ABI v1).
+//!
+//! # Protocol
+//!
+//! The module owns one fixed 64 KiB IO buffer (`get_buffer_ptr`, `get_buffer_size`). The host
+//! writes arguments into it before a call and reads results from it after; between calls the
+//! module never touches it, and during a call the host must not. Every pointer an export
+//! takes must lie inside the IO buffer; anything else is refused with kind 5.
+//!
+//! Status codes (`Status` below, mirrored in `host-js/abi.js`): a call that returns `i32`
+//! returns `>= 0` on success and `-kind` on failure, kinds being 1 syntax, 2 runtime,
+//! 3 instruction limit, 4 memory limit, 5 bad input/ABI; `resume` may also return
+//! -6 (still running).
+//!
+//! Running code:
+//! - `compute(ptr, len)` runs the chunk at `ptr`. On success it returns `n`, the length of
+//!   the result: `u32 count` then `count` encoded values (see `engine::codec`). The first
+//!   `min(n, 64 KiB)` bytes are in the buffer; `result_read(offset)` copies the bytes from
+//!   `offset` on into the buffer and returns how many it copied. On failure the result is
+//!   `u32 len` + a UTF-8 message naming chunk and line, read the same way.
+//! - A chunk larger than the buffer is staged with `input_reset()` and `input_append(len)`
+//!   (appends the first `len` bytes of the buffer), then run with `compute_input()`.
+//! - `start_input()` compiles the staged chunk without running it; `resume(fuel)` runs it for
+//!   about `fuel` instructions and returns -6 while work remains, else what `compute` returns.
+//!   Hosts use this to yield to their event loop.
+//! - `set_chunk_name(ptr, len)` names later chunks (`=name`, `@file.lua`, as Lua does).
+//!
+//! Failed `ext_table_*` and other non-compute calls leave their message for
+//! `get_last_error()`, which writes `u32 len` + message into the buffer.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{RefCell, UnsafeCell};
+
+use engine::{Engine, ErrorKind, Failure, Limits, Step};
+
+use crate::imports::ImportHost;
+
+/// Size of the IO buffer.
+pub const BUFFER_SIZE: usize = 64 * 1024;
+/// Bumped when an export's meaning changes.
+pub const ABI_VERSION: u32 = 1;
+
+/// Return codes, one enum for every export; `host-js/abi.js` mirrors it.
+#[repr(i32)]
+#[derive(Clone, Copy)]
+pub enum Status {
+    Ok = 0,
+    Syntax = -1,
+    Runtime = -2,
+    InstructionLimit = -3,
+    MemoryLimit = -4,
+    BadInput = -5,
+    Pending = -6,
+}
+
+impl From<ErrorKind> for Status {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Syntax => Status::Syntax,
+            ErrorKind::Runtime => Status::Runtime,
+            ErrorKind::InstructionLimit => Status::InstructionLimit,
+            ErrorKind::MemoryLimit => Status::MemoryLimit,
+            ErrorKind::BadInput => Status::BadInput,
+        }
+    }
+}
+
+struct IoBuffer(UnsafeCell<[u8; BUFFER_SIZE]>);
+
+// SAFETY: wasm32-unknown-unknown without the atomics feature runs one thread.
+unsafe impl Sync for IoBuffer {}
+
+static BUFFER: IoBuffer = IoBuffer(UnsafeCell::new([0; BUFFER_SIZE]));
+
+/// Module state; a `RefCell` so a re-entrant call from an import fails instead of aliasing.
+struct Global(RefCell<Option<State>>);
+
+// SAFETY: as for `IoBuffer`, there is one thread.
+unsafe impl Sync for Global {}
+
+static STATE: Global = Global(RefCell::new(None));
+
+struct State {
+    engine: Engine,
+    chunk_name: String,
+    input: Vec<u8>,
+    /// The last result or error payload, for `result_read`.
+    result: Vec<u8>,
+    last_error: String,
+    limits: Limits,
+}
+
+impl State {
+    fn new(limits: Limits, chunk_name: String) -> State {
+        let mut engine = Engine::new(alloc::rc::Rc::new(ImportHost));
+        engine.set_limits(limits);
+        State {
+            engine,
+            chunk_name,
+            input: Vec::new(),
+            result: Vec::new(),
+            last_error: String::new(),
+            limits,
+        }
+    }
+}
+
+const DEFAULT_CHUNK_NAME: &str = "=input";
+
+/// Runs `f` on the state, creating it on first use. A re-entrant call gets `BadInput`.
+fn with_state<R>(on_busy: R, f: impl FnOnce(&mut State) -> R) -> R {
+    let Ok(mut slot) = STATE.0.try_borrow_mut() else {
+        return on_busy;
+    };
+    let state =
+        slot.get_or_insert_with(|| State::new(Limits::default(), DEFAULT_CHUNK_NAME.into()));
+    f(state)
+}
+
+fn buffer_ptr() -> *mut u8 {
+    BUFFER.0.get().cast()
+}
+
+/// The part `[ptr, ptr+len)` of the IO buffer, if it lies inside it.
+fn buffer_range(ptr: u32, len: u32) -> Option<core::ops::Range<usize>> {
+    let start = (ptr as usize).checked_sub(buffer_ptr() as usize)?;
+    let end = start.checked_add(len as usize)?;
+    (end <= BUFFER_SIZE).then_some(start..end)
+}
+
+fn read_buffer(range: core::ops::Range<usize>) -> Vec<u8> {
+    // SAFETY: single-threaded, no reference into the buffer outlives these helpers, and
+    // `range` was checked to lie within it.
+    unsafe { (&*BUFFER.0.get())[range].to_vec() }
+}
+
+fn write_buffer(offset: usize, bytes: &[u8]) {
+    let end = (offset + bytes.len()).min(BUFFER_SIZE);
+    // SAFETY: as in `read_buffer`; the range is clamped to the buffer.
+    unsafe { (&mut *BUFFER.0.get())[offset..end].copy_from_slice(&bytes[..end - offset]) }
+}
+
+fn fail(state: &mut State, failure: Failure) -> i32 {
+    state.last_error = failure.message;
+    Status::from(failure.kind) as i32
+}
+
+fn bad_input(state: &mut State, message: &str) -> i32 {
+    fail(state, Failure::new(ErrorKind::BadInput, message))
+}
+
+/// Publishes a run's outcome into `state.result` and the buffer; returns the status.
+fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
+    match outcome {
+        Ok(bytes) if bytes.len() <= i32::MAX as usize => {
+            state.result = bytes;
+            write_buffer(0, &state.result);
+            state.result.len() as i32
+        }
+        Ok(_) => publish(
+            state,
+            Err(Failure::new(ErrorKind::Runtime, "result too large")),
+        ),
+        Err(failure) => {
+            let mut payload = Vec::with_capacity(4 + failure.message.len());
+            payload.extend_from_slice(&(failure.message.len() as u32).to_le_bytes());
+            payload.extend_from_slice(failure.message.as_bytes());
+            state.result = payload;
+            write_buffer(0, &state.result);
+            let status = Status::from(failure.kind) as i32;
+            state.last_error = failure.message;
+            status
+        }
+    }
+}
+
+/// Creates (or re-creates) the Lua state. Limits and chunk name carry over. Returns 0.
+#[no_mangle]
+pub extern "C" fn init() -> i32 {
+    let Ok(mut slot) = STATE.0.try_borrow_mut() else {
+        return Status::BadInput as i32;
+    };
+    let (limits, name) = match slot.take() {
+        Some(old) => (old.limits, old.chunk_name),
+        None => (Limits::default(), DEFAULT_CHUNK_NAME.into()),
+    };
+    *slot = Some(State::new(limits, name));
+    Status::Ok as i32
+}
+
+/// The ABI version this module speaks (1).
+#[no_mangle]
+pub extern "C" fn abi_version() -> u32 {
+    ABI_VERSION
+}
+
+#[no_mangle]
+pub extern "C" fn get_buffer_ptr() -> u32 {
+    buffer_ptr() as u32
+}
+
+#[no_mangle]
+pub extern "C" fn get_buffer_size() -> u32 {
+    BUFFER_SIZE as u32
+}
+
+/// Runs the chunk at `code_ptr` (inside the IO buffer) to completion.
+#[no_mangle]
+pub extern "C" fn compute(code_ptr: u32, code_len: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(range) = buffer_range(code_ptr, code_len) else {
+            return publish(
+                state,
+                Err(Failure::new(
+                    ErrorKind::BadInput,
+                    "code must lie inside the IO buffer",
+                )),
+            );
+        };
+        let code = read_buffer(range);
+        let outcome = state.engine.compute(&state.chunk_name, &code);
+        publish(state, outcome)
+    })
+}
+
+/// Forgets any staged input.
+#[no_mangle]
+pub extern "C" fn input_reset() {
+    with_state((), |state| state.input = Vec::new());
+}
+
+/// Appends the first `len` bytes of the IO buffer to the staged input. Returns 0 or -5.
+#[no_mangle]
+pub extern "C" fn input_append(len: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        if len as usize > BUFFER_SIZE {
+            return bad_input(state, "input_append: length exceeds the IO buffer");
+        }
+        if state.input.len() + len as usize > state.limits.source_bytes {
+            return bad_input(state, "input_append: staged chunk exceeds the source limit");
+        }
+        let bytes = read_buffer(0..len as usize);
+        state.input.extend_from_slice(&bytes);
+        Status::Ok as i32
+    })
+}
+
+/// Runs the staged input to completion, as `compute` does.
+#[no_mangle]
+pub extern "C" fn compute_input() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let code = core::mem::take(&mut state.input);
+        let outcome = state.engine.compute(&state.chunk_name, &code);
+        publish(state, outcome)
+    })
+}
+
+/// Compiles the staged input for `resume`. Returns 0, or a failure as `compute` does.
+#[no_mangle]
+pub extern "C" fn start_input() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let code = core::mem::take(&mut state.input);
+        match state.engine.start(&state.chunk_name, &code) {
+            Ok(()) => Status::Ok as i32,
+            Err(failure) => publish(state, Err(failure)),
+        }
+    })
+}
+
+/// Runs the started chunk for about `fuel` instructions: -6 while work remains.
+#[no_mangle]
+pub extern "C" fn resume(fuel: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        match state.engine.resume(fuel.max(1) as u64) {
+            Step::Pending => Status::Pending as i32,
+            Step::Finished(outcome) => publish(state, outcome),
+        }
+    })
+}
+
+/// Copies result bytes `[offset, offset + 64 KiB)` into the buffer; returns the count.
+#[no_mangle]
+pub extern "C" fn result_read(offset: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(rest) = state.result.get(offset as usize..) else {
+            return bad_input(state, "result_read: offset past the end of the result");
+        };
+        let n = rest.len().min(BUFFER_SIZE);
+        write_buffer(0, &rest[..n]);
+        n as i32
+    })
+}
+
+/// Names the chunks run from now on (`=name`, `@file`, or source text as Lua does).
+#[no_mangle]
+pub extern "C" fn set_chunk_name(ptr: u32, len: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(range) = buffer_range(ptr, len) else {
+            return bad_input(state, "set_chunk_name: name must lie inside the IO buffer");
+        };
+        match String::from_utf8(read_buffer(range)) {
+            Ok(name) => {
+                state.chunk_name = name;
+                Status::Ok as i32
+            }
+            Err(_) => bad_input(state, "set_chunk_name: name is not UTF-8"),
+        }
+    })
+}
+
+/// Instructions per run; 0 removes the limit. A float so budgets above 2^32 fit.
+#[no_mangle]
+pub extern "C" fn set_instruction_limit(instructions: f64) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        if !(instructions >= 0.0) {
+            return bad_input(state, "instruction limit must be a non-negative number");
+        }
+        state.limits.instructions = instructions as u64;
+        state.engine.set_limits(state.limits);
+        Status::Ok as i32
+    })
+}
+
+/// Bytes the Lua heap may hold.
+#[no_mangle]
+pub extern "C" fn set_memory_limit(bytes: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        if bytes < 1024 * 1024 {
+            return bad_input(state, "memory limit below 1 MiB");
+        }
+        state.limits.heap_bytes = bytes as usize;
+        state.engine.set_limits(state.limits);
+        Status::Ok as i32
+    })
+}
+
+/// Writes `u32 len` + the last error message into the buffer; returns the bytes written.
+#[no_mangle]
+pub extern "C" fn get_last_error() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let msg = state.last_error.as_bytes();
+        let n = msg.len().min(BUFFER_SIZE - 4);
+        write_buffer(0, &(n as u32).to_le_bytes());
+        write_buffer(4, &msg[..n]);
+        (n + 4) as i32
+    })
+}
+
+/// Allocates an external-table id (only the module allocates ids). 0 means exhausted.
+#[no_mangle]
+pub extern "C" fn ext_table_new() -> u32 {
+    with_state(0, |state| match state.engine.table_new() {
+        Ok(id) => id,
+        Err(f) => {
+            fail(state, f);
+            0
+        }
+    })
+}
+
+fn args(
+    state: &mut State,
+    spans: &[(u32, u32)],
+) -> Result<Vec<Vec<u8>>, i32> {
+    let mut out = Vec::with_capacity(spans.len());
+    for &(ptr, len) in spans {
+        match buffer_range(ptr, len) {
+            Some(range) => out.push(read_buffer(range)),
+            None => return Err(bad_input(state, "argument bytes must lie inside the IO buffer")),
+        }
+    }
+    Ok(out)
+}
+
+/// Stores an encoded value (nil deletes). 0, or -5 with `get_last_error`.
+#[no_mangle]
+pub extern "C" fn ext_table_set(id: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let bytes = match args(state, &[(kptr, klen), (vptr, vlen)]) {
+            Ok(b) => b,
+            Err(code) => return code,
+        };
+        match state.engine.table_set(id, &bytes[0], &bytes[1]) {
+            Ok(()) => Status::Ok as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// -1 when absent, else the value's full length, written at `vptr` only if it fits in `max`.
+#[no_mangle]
+pub extern "C" fn ext_table_get(id: u32, kptr: u32, klen: u32, vptr: u32, max: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let key = match args(state, &[(kptr, klen)]) {
+            Ok(mut b) => b.remove(0),
+            Err(code) => return code,
+        };
+        let Some(out) = buffer_range(vptr, max) else {
+            return bad_input(state, "ext_table_get: output must lie inside the IO buffer");
+        };
+        match state.engine.table_get(id, &key) {
+            Ok(None) => -1,
+            Ok(Some(value)) => {
+                if value.len() <= out.len() {
+                    write_buffer(out.start, &value);
+                }
+                value.len() as i32
+            }
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn ext_table_delete(id: u32, kptr: u32, klen: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let key = match args(state, &[(kptr, klen)]) {
+            Ok(mut b) => b.remove(0),
+            Err(code) => return code,
+        };
+        match state.engine.table_delete(id, &key) {
+            Ok(()) => Status::Ok as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// Number of entries, or -5.
+#[no_mangle]
+pub extern "C" fn ext_table_size(id: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        match state.engine.table_size(id) {
+            Ok(n) => n.min(i32::MAX as u32) as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// `u32 count` + every key; returns the full length, written only if it fits in `max`.
+#[no_mangle]
+pub extern "C" fn ext_table_keys(id: u32, buf: u32, max: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(out) = buffer_range(buf, max) else {
+            return bad_input(state, "ext_table_keys: output must lie inside the IO buffer");
+        };
+        match state.engine.table_keys(id) {
+            Ok(keys) => {
+                if keys.len() <= out.len() {
+                    write_buffer(out.start, &keys);
+                }
+                keys.len() as i32
+            }
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// The id of `_home` / `Memory`.
+#[no_mangle]
+pub extern "C" fn get_memory_table_id() -> u32 {
+    with_state(0, |state| state.engine.memory_table_id())
+}
+
+/// The id of `_io` (reserved: 0).
+#[no_mangle]
+pub extern "C" fn get_io_table_id() -> u32 {
+    engine::ext::IO_TABLE_ID
+}
+
+/// Points `_home` and `Memory` at table `id`; the counter becomes at least `id + 1`.
+#[no_mangle]
+pub extern "C" fn attach_memory_table(id: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        match state.engine.attach_memory_table(id) {
+            Ok(()) => Status::Ok as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// Raises the id counter to `next` (never lowers it).
+#[no_mangle]
+pub extern "C" fn sync_external_table_counter(next: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.engine.sync_table_counter(next);
+        Status::Ok as i32
+    })
+}
+
+/// The next id `ext_table_new` would hand out.
+#[no_mangle]
+pub extern "C" fn get_external_table_counter() -> u32 {
+    with_state(0, |state| state.engine.next_table_id())
+}
+
+/// Writes seven little-endian u32 at `ptr` (inside the buffer): ABI version, IO buffer size,
+/// wasm pages, Lua heap bytes, Lua heap limit, next table id, memory table id. Returns 28.
+#[no_mangle]
+pub extern "C" fn get_memory_stats(ptr: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(range) = buffer_range(ptr, 28) else {
+            return bad_input(state, "get_memory_stats: pointer must lie inside the IO buffer");
+        };
+        let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
+        let fields = [
+            ABI_VERSION,
+            BUFFER_SIZE as u32,
+            core::arch::wasm32::memory_size(0) as u32,
+            clamp(state.engine.heap_bytes()),
+            clamp(state.limits.heap_bytes),
+            state.engine.next_table_id(),
+            state.engine.memory_table_id(),
+        ];
+        let mut bytes = [0u8; 28];
+        for (i, f) in fields.iter().enumerate() {
+            bytes[i * 4..i * 4 + 4].copy_from_slice(&f.to_le_bytes());
+        }
+        write_buffer(range.start, &bytes);
+        28
+    })
+}
+
+/// Runs a full garbage collection.
+#[no_mangle]
+pub extern "C" fn run_gc() {
+    with_state((), |state| state.engine.collect_garbage());
+}

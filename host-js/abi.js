@@ -1,0 +1,205 @@
+// The only module that touches `instance.exports` and `memory.buffer` (ABI v1; the protocol is
+// described at the top of crates/wasm/src/abi.rs). Views of memory are re-made after every
+// call, because memory growth detaches them.
+
+import { ExternalTables } from './tables.js';
+
+/** Return codes of the exports; mirrors `Status` in crates/wasm/src/abi.rs. */
+export const Status = Object.freeze({
+  OK: 0, SYNTAX: -1, RUNTIME: -2, INSTRUCTION_LIMIT: -3, MEMORY_LIMIT: -4, BAD_INPUT: -5, PENDING: -6,
+});
+
+/** Error kinds by number (the negated status). */
+export const ErrorKind = Object.freeze({
+  1: 'syntax', 2: 'runtime', 3: 'instruction-limit', 4: 'memory-limit', 5: 'bad-input',
+});
+
+export const ABI_VERSION = 1;
+
+/** Thrown when the module and host disagree about the ABI, or a call is malformed. */
+export class AbiError extends Error {
+  constructor(message) { super(message); this.name = 'AbiError'; }
+}
+
+const utf8 = new TextEncoder();
+
+/** Compiles a module from whatever the caller has: Module, bytes, Response or promise of one. */
+export async function compileModule(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    return WebAssembly.compile(await source.arrayBuffer());
+  }
+  throw new AbiError('expected a WebAssembly.Module, bytes or a Response');
+}
+
+/**
+ * One instantiated module with its external tables.
+ *
+ * `output(bytes)` receives what Lua prints (a copy). `tables` may be passed in so that a
+ * re-instantiated module keeps the same data after a trap.
+ */
+export class Abi {
+  constructor(instance, tables) {
+    this.instance = instance;
+    this.exports = instance.exports;
+    this.tables = tables;
+    if (this.exports.abi_version() !== ABI_VERSION) {
+      throw new AbiError(`module speaks ABI v${this.exports.abi_version()}, host speaks v${ABI_VERSION}`);
+    }
+    this.bufferPtr = this.exports.get_buffer_ptr();
+    this.bufferSize = this.exports.get_buffer_size();
+  }
+
+  static async instantiate(module, { tables = new ExternalTables(), output = () => {}, random, now, clock } = {}) {
+    let memory = null;
+    const env = {
+      ...tables.imports(() => memory),
+      js_output: (ptr, len) => output(new Uint8Array(memory.buffer).slice(ptr, ptr + len)),
+      js_random: (ptr, len) => {
+        const view = new Uint8Array(memory.buffer, ptr, len);
+        if (random) random(view);
+        else for (let i = 0; i < len; i += 65536) crypto.getRandomValues(view.subarray(i, i + 65536));
+      },
+      js_now: now ?? (() => Date.now()),
+      js_clock: clock ?? (() => performance.now()),
+    };
+    const instance = await WebAssembly.instantiate(module, { env });
+    memory = instance.exports.memory;
+    return new Abi(instance, tables);
+  }
+
+  get memory() { return this.exports.memory; }
+  bytes() { return new Uint8Array(this.exports.memory.buffer); }
+
+  /** Copies `data` into the IO buffer at `offset`. */
+  writeBuffer(data, offset = 0) {
+    if (offset + data.length > this.bufferSize) throw new AbiError('argument larger than the IO buffer');
+    this.bytes().set(data, this.bufferPtr + offset);
+  }
+
+  /** A copy of `len` bytes of the IO buffer from `offset`. */
+  readBuffer(len, offset = 0) {
+    return this.bytes().slice(this.bufferPtr + offset, this.bufferPtr + offset + len);
+  }
+
+  /** The whole result or error payload of the last run, `length` bytes, via `result_read`. */
+  readResult(length) {
+    const out = new Uint8Array(length);
+    let at = 0;
+    while (at < length) {
+      const n = this.exports.result_read(at);
+      if (n <= 0) throw new AbiError(`result_read(${at}) returned ${n}`);
+      out.set(this.readBuffer(n), at);
+      at += n;
+    }
+    return out;
+  }
+
+  /** The error payload after a failed run. */
+  readErrorPayload() {
+    const head = this.readBuffer(4);
+    const len = new DataView(head.buffer).getUint32(0, true);
+    return this.readResult(4 + len);
+  }
+
+  /** The message left by a failed non-run call. */
+  lastError() {
+    const n = this.exports.get_last_error();
+    return new TextDecoder().decode(this.readBuffer(n - 4, 4));
+  }
+
+  setChunkName(name) {
+    const b = utf8.encode(name);
+    this.writeBuffer(b);
+    if (this.exports.set_chunk_name(this.bufferPtr, b.length) !== 0) throw new AbiError(this.lastError());
+  }
+
+  /** Stages `code` (bytes) in IO-buffer-sized pieces. */
+  stage(code) {
+    this.exports.input_reset();
+    for (let at = 0; at < code.length; at += this.bufferSize) {
+      const piece = code.subarray(at, at + this.bufferSize);
+      this.writeBuffer(piece);
+      if (this.exports.input_append(piece.length) !== 0) throw new AbiError(this.lastError());
+    }
+  }
+
+  /**
+   * Runs `code` (string or bytes) to completion. Returns `{ status, payload }`: on success
+   * status >= 0 and payload the encoded results; otherwise the error payload.
+   */
+  compute(code) {
+    const bytes = typeof code === 'string' ? utf8.encode(code) : code;
+    let status;
+    if (bytes.length <= this.bufferSize) {
+      this.writeBuffer(bytes);
+      status = this.exports.compute(this.bufferPtr, bytes.length);
+    } else {
+      this.stage(bytes);
+      status = this.exports.compute_input();
+    }
+    return this.outcome(status);
+  }
+
+  /** Compiles `code` for `resume`. Returns an outcome only if compilation failed. */
+  start(code) {
+    const bytes = typeof code === 'string' ? utf8.encode(code) : code;
+    this.stage(bytes);
+    const status = this.exports.start_input();
+    return status === Status.OK ? null : this.outcome(status);
+  }
+
+  /** Runs about `fuel` instructions: `null` while pending, else the outcome. */
+  resume(fuel) {
+    const status = this.exports.resume(fuel);
+    return status === Status.PENDING ? null : this.outcome(status);
+  }
+
+  outcome(status) {
+    if (status >= 0) return { status, payload: this.readResult(status) };
+    return { status, payload: this.readErrorPayload() };
+  }
+
+  /** The seven fields of `get_memory_stats`. */
+  memoryStats() {
+    const n = this.exports.get_memory_stats(this.bufferPtr);
+    if (n !== 28) throw new AbiError(this.lastError());
+    const v = new DataView(this.readBuffer(28).buffer);
+    const f = (i) => v.getUint32(i * 4, true);
+    return {
+      abiVersion: f(0), ioBufferBytes: f(1), wasmPages: f(2), linearMemoryBytes: f(2) * 65536,
+      luaHeapBytes: f(3), luaHeapLimit: f(4), nextTableId: f(5), memoryTableId: f(6),
+    };
+  }
+
+  /** Calls an `ext_table_*` export with encoded key (and value), through the IO buffer. */
+  tableSet(id, key, value) {
+    this.writeBuffer(key); this.writeBuffer(value, key.length);
+    const p = this.bufferPtr;
+    const r = this.exports.ext_table_set(id, p, key.length, p + key.length, value.length);
+    if (r !== 0) throw new AbiError(this.lastError());
+  }
+
+  tableGet(id, key) {
+    this.writeBuffer(key);
+    const p = this.bufferPtr;
+    const room = this.bufferSize - key.length;
+    const r = this.exports.ext_table_get(id, p, key.length, p + key.length, room);
+    if (r === -1) return undefined;
+    if (r < 0) throw new AbiError(this.lastError());
+    if (r > room) throw new AbiError(`value of ${r} bytes does not fit the IO buffer`);
+    return this.readBuffer(r, key.length);
+  }
+
+  tableDelete(id, key) {
+    this.writeBuffer(key);
+    if (this.exports.ext_table_delete(id, this.bufferPtr, key.length) !== 0) throw new AbiError(this.lastError());
+  }
+
+  tableSize(id) {
+    const r = this.exports.ext_table_size(id);
+    if (r < 0) throw new AbiError(this.lastError());
+    return r;
+  }
+}
