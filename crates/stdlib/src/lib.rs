@@ -7,7 +7,15 @@
 
 use std::rc::Rc;
 
-use piccolo::{Callback, CallbackReturn, Context, Value};
+use piccolo::{compiler::ParseErrorKind, Closure, Context, PrototypeError, Table};
+
+mod args;
+mod base;
+mod format;
+mod num;
+mod pack;
+mod pattern;
+mod string;
 
 /// What the library needs from the world around the VM.
 pub trait Platform {
@@ -21,14 +29,39 @@ pub trait Platform {
     fn fill_random(&self, buf: &mut [u8]);
 }
 
-/// Registers the library in `ctx`'s globals, on top of piccolo's core library.
+/// Registers the library in `ctx`'s globals, replacing piccolo's partial versions.
 pub fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
-    piccolo::stdlib::load_base(ctx);
+    base::load(ctx, platform.clone());
     piccolo::stdlib::load_coroutine(ctx);
     piccolo::stdlib::load_math(ctx);
-    piccolo::stdlib::load_string(ctx);
+    string::load(ctx);
     piccolo::stdlib::load_table(ctx);
-    load_print(ctx, platform);
+}
+
+/// Compiles a text chunk with `env` as its `_ENV`; errors read `chunk:line: message`.
+pub fn compile<'gc>(
+    ctx: Context<'gc>,
+    chunk_name: &[u8],
+    source: &[u8],
+    env: Table<'gc>,
+) -> Result<Closure<'gc>, String> {
+    let name = String::from_utf8_lossy(chunk_name);
+    Closure::load_with_env(ctx, Some(&name), source, env)
+        .map_err(|e| syntax_message(&display_chunk_name(chunk_name), &e))
+}
+
+/// The engine's format for compile errors: `chunk:line: message`.
+fn syntax_message(chunk: &str, error: &PrototypeError) -> String {
+    match error {
+        PrototypeError::Parser(e) => {
+            let detail = match &e.kind {
+                ParseErrorKind::RecursionLimit => "chunk has too many syntax levels".to_string(),
+                kind => kind.to_string(),
+            };
+            format!("{chunk}:{}: {detail}", e.line_number)
+        }
+        PrototypeError::Compiler(e) => format!("{chunk}:{}: {}", e.line_number, e.kind),
+    }
 }
 
 /// How Lua shows a chunk name in messages (`luaO_chunkid`).
@@ -53,25 +86,3 @@ pub fn display_chunk_name(name: &[u8]) -> String {
     }
 }
 
-fn load_print<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
-    let print = Callback::from_fn(&ctx, move |ctx, _, mut stack| {
-        let mut line = Vec::new();
-        for (i, value) in stack.drain(..).enumerate() {
-            if i > 0 {
-                line.push(b'\t');
-            }
-            write_plain(ctx, value, &mut line);
-        }
-        line.push(b'\n');
-        platform.write_output(&line);
-        Ok(CallbackReturn::Return)
-    });
-    ctx.set_global("print", print).unwrap();
-}
-
-fn write_plain<'gc>(_ctx: Context<'gc>, value: Value<'gc>, out: &mut Vec<u8>) {
-    match value {
-        Value::String(s) => out.extend_from_slice(s.as_bytes()),
-        v => out.extend_from_slice(v.to_string().as_bytes()),
-    }
-}

@@ -1,0 +1,118 @@
+//! The golden corpus: every `tests/lua/<name>.lua` runs on the engine and its printed output
+//! must equal `tests/lua/expected/<name>.out`, which `tests/lua/regen.sh` records from
+//! Debian's `lua5.4`. A program lua5.4 ended with an error (`<name>.status` not `0`) must
+//! also fail here, after printing the same output. Programs listed in
+//! `tests/lua/excluded.txt` (`name: reason`) exercise behaviour that is documented as
+//! unsupported in docs/stdlib-unsupported.md and are skipped.
+//!
+//! `GOLDEN_FILTER=substring` runs only matching programs; `GOLDEN_VERBOSE=1` shows diffs.
+
+use std::{collections::BTreeMap, fs, path::PathBuf, rc::Rc};
+
+use lua_persist_engine::{Engine, Limits, MemoryHost};
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/lua")
+}
+
+fn excluded(dir: &std::path::Path) -> BTreeMap<String, String> {
+    let text = fs::read_to_string(dir.join("excluded.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, r)| (n.trim().to_string(), r.trim().to_string()))
+        .collect()
+}
+
+/// The first line where two outputs differ, for the failure report.
+fn first_difference(expected: &[u8], actual: &[u8]) -> String {
+    let e: Vec<&[u8]> = expected.split(|&b| b == b'\n').collect();
+    let a: Vec<&[u8]> = actual.split(|&b| b == b'\n').collect();
+    for i in 0..e.len().max(a.len()) {
+        let el = e.get(i).copied().unwrap_or(b"<missing>");
+        let al = a.get(i).copied().unwrap_or(b"<missing>");
+        if el != al {
+            return format!(
+                "line {}: expected {:?}, got {:?}",
+                i + 1,
+                String::from_utf8_lossy(el),
+                String::from_utf8_lossy(al)
+            );
+        }
+    }
+    "outputs differ".into()
+}
+
+#[test]
+fn golden_corpus_matches_lua54() {
+    let dir = corpus_dir();
+    let skip = excluded(&dir);
+    let filter = std::env::var("GOLDEN_FILTER").unwrap_or_default();
+    let verbose = std::env::var("GOLDEN_VERBOSE").is_ok();
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .expect("tests/lua exists")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".lua").map(str::to_string)
+        })
+        .filter(|n| n.contains(&filter))
+        .collect();
+    names.sort();
+
+    let (mut passed, mut skipped) = (0, 0);
+    let mut failures = Vec::new();
+    for name in &names {
+        if skip.contains_key(name) {
+            skipped += 1;
+            continue;
+        }
+        let source = fs::read(dir.join(format!("{name}.lua"))).unwrap();
+        let expected = fs::read(dir.join(format!("expected/{name}.out")))
+            .unwrap_or_else(|_| panic!("no expected output for {name}: run tests/lua/regen.sh"));
+        let status = fs::read_to_string(dir.join(format!("expected/{name}.status")))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "0".into());
+
+        let host = Rc::new(MemoryHost::default());
+        let mut engine = Engine::new(host.clone());
+        engine.set_limits(Limits {
+            instructions: 500_000_000,
+            ..Limits::default()
+        });
+        let result = engine.compute(&format!("@{name}.lua"), &source);
+        let output = host.take_output();
+
+        let problem = match (&result, status == "0") {
+            (Err(f), true) => Some(format!("failed: {}", f.message)),
+            (Ok(_), false) => Some("succeeded, but lua5.4 raised an error".to_string()),
+            _ if output != expected => Some(first_difference(&expected, &output)),
+            _ => None,
+        };
+        match problem {
+            None => passed += 1,
+            Some(p) => {
+                if verbose {
+                    eprintln!("--- {name}: {p}");
+                    if let Err(f) = &result {
+                        eprintln!("    error: {}", f.message);
+                    }
+                }
+                failures.push(format!("{name} ({p})"));
+            }
+        }
+    }
+    eprintln!(
+        "golden: {} programs, {} passed, {} failed, {} excluded",
+        names.len(),
+        passed,
+        failures.len(),
+        skipped
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden programs failed:\n  {}",
+        failures.len(),
+        names.len() - skipped,
+        failures.join("\n  ")
+    );
+}
