@@ -3,6 +3,9 @@
 // call, because memory growth detaches them.
 
 import { ExternalTables } from './tables.js';
+import { AbiError } from './errors.js';
+
+export { AbiError };
 
 /** Return codes of the exports; mirrors `Status` in crates/wasm/src/abi.rs. */
 export const Status = Object.freeze({
@@ -15,11 +18,6 @@ export const ErrorKind = Object.freeze({
 });
 
 export const ABI_VERSION = 1;
-
-/** Thrown when the module and host disagree about the ABI, or a call is malformed. */
-export class AbiError extends Error {
-  constructor(message) { super(message); this.name = 'AbiError'; }
-}
 
 const utf8 = new TextEncoder();
 
@@ -51,7 +49,27 @@ export class Abi {
     this.bufferSize = this.exports.get_buffer_size();
   }
 
-  static async instantiate(module, { tables = new ExternalTables(), output = () => {}, random, now, clock } = {}) {
+  /** Instantiates `module` (compiled) asynchronously; see `imports` for the options. */
+  static async instantiate(module, options = {}) {
+    const { env, bind, tables } = Abi.imports(options);
+    const instance = await WebAssembly.instantiate(module, { env });
+    bind(instance);
+    return new Abi(instance, tables);
+  }
+
+  /** As `instantiate`, synchronously (used to restart after a trap without awaiting). */
+  static instantiateSync(module, options = {}) {
+    const { env, bind, tables } = Abi.imports(options);
+    const instance = new WebAssembly.Instance(module, { env });
+    bind(instance);
+    return new Abi(instance, tables);
+  }
+
+  /**
+   * The `env` imports. Options: `tables` (an ExternalTables, kept across restarts),
+   * `output(bytes)` (print output, a copy), `random(view)`, `now()`, `clock()`.
+   */
+  static imports({ tables = new ExternalTables(), output = () => {}, random, now, clock } = {}) {
     let memory = null;
     const env = {
       ...tables.imports(() => memory),
@@ -64,9 +82,7 @@ export class Abi {
       js_now: now ?? (() => Date.now()),
       js_clock: clock ?? (() => performance.now()),
     };
-    const instance = await WebAssembly.instantiate(module, { env });
-    memory = instance.exports.memory;
-    return new Abi(instance, tables);
+    return { env, tables, bind: (instance) => { memory = instance.exports.memory; } };
   }
 
   get memory() { return this.exports.memory; }
@@ -172,6 +188,40 @@ export class Abi {
       luaHeapBytes: f(3), luaHeapLimit: f(4), nextTableId: f(5), memoryTableId: f(6),
     };
   }
+
+  /** (Re)creates the Lua state: a fresh `_home`, id counter back to the start. */
+  init() {
+    if (this.exports.init() !== 0) throw new AbiError(`init failed: ${this.lastError()}`);
+  }
+
+  setInstructionLimit(n) {
+    if (this.exports.set_instruction_limit(n) !== 0) throw new AbiError(this.lastError());
+  }
+
+  setMemoryLimit(bytes) {
+    if (this.exports.set_memory_limit(bytes >>> 0) !== 0) throw new AbiError(this.lastError());
+  }
+
+  memoryTableId() { return this.exports.get_memory_table_id(); }
+  ioTableId() { return this.exports.get_io_table_id(); }
+  tableCounter() { return this.exports.get_external_table_counter(); }
+
+  syncTableCounter(next) {
+    if (this.exports.sync_external_table_counter(next >>> 0) !== 0) throw new AbiError(this.lastError());
+  }
+
+  attachMemoryTable(id) {
+    if (this.exports.attach_memory_table(id >>> 0) !== 0) throw new AbiError(this.lastError());
+  }
+
+  /** A new external-table id from the module (the only allocator of ids). */
+  tableNew() {
+    const id = this.exports.ext_table_new();
+    if (id === 0) throw new AbiError(this.lastError());
+    return id;
+  }
+
+  runGc() { this.exports.run_gc(); }
 
   /** Calls an `ext_table_*` export with encoded key (and value), through the IO buffer. */
   tableSet(id, key, value) {

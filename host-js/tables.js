@@ -30,6 +30,8 @@ export class ExternalTables {
     /** Per table, the encoded keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
     this.iterators = new Map();
+    /** Encoded bytes held (keys + values), for memory statistics. */
+    this.bytes = 0;
   }
 
   table(id) {
@@ -46,8 +48,17 @@ export class ExternalTables {
 
   set(id, key, value) {
     const k = keyString(key);
-    this.table(id).set(k, { key, value });
+    this.put(id, k, key, value);
     this.markDirty(id, k);
+  }
+
+  /** Stores an entry without marking it changed (used when loading a saved state). */
+  put(id, k, key, value) {
+    const t = this.table(id);
+    const old = t.get(k);
+    if (old) this.bytes -= old.key.length + old.value.length;
+    t.set(k, { key, value });
+    this.bytes += key.length + value.length;
   }
 
   get(id, key) {
@@ -58,13 +69,29 @@ export class ExternalTables {
   delete(id, key) {
     const t = this.tables.get(id);
     const k = keyString(key);
-    if (t && t.delete(k)) this.markDirty(id, k);
+    const old = t?.get(k);
+    if (old) {
+      t.delete(k);
+      this.bytes -= old.key.length + old.value.length;
+      this.markDirty(id, k);
+    }
   }
+
+  /** The entry `{key, value}` stored under Map key `k` of table `id`, if any. */
+  entry(id, k) { return this.tables.get(id)?.get(k); }
+
+  /** Number of tables that hold at least one entry. */
+  get tableCount() { let n = 0; for (const t of this.tables.values()) if (t.size) n++; return n; }
 
   size(id) { return this.tables.get(id)?.size ?? 0; }
 
   /** The changed keys per table since the last call, and forgets them. */
   takeChanges() { const d = this.dirty; this.dirty = new Map(); return d; }
+
+  /** Puts changes taken by `takeChanges()` back (a save that failed must retry them). */
+  restoreChanges(changes) {
+    for (const [id, keys] of changes) for (const k of keys) this.markDirty(id, k);
+  }
 
   /** Table ids referenced by the values of table `id`. */
   references(id) {
@@ -100,7 +127,16 @@ export class ExternalTables {
   }
 
   /** Drops everything (used before a restore). */
-  clear() { this.tables.clear(); this.dirty.clear(); this.iterators.clear(); }
+  clear() { this.tables.clear(); this.dirty.clear(); this.iterators.clear(); this.bytes = 0; }
+
+  /** Empties one table (its removed keys count as changes). */
+  clearTable(id) {
+    const t = this.tables.get(id);
+    if (!t) return;
+    for (const [k, { key, value }] of t) { this.bytes -= key.length + value.length; this.markDirty(id, k); }
+    t.clear();
+    this.iterators.delete(id);
+  }
 
   /**
    * The `js_ext_table_*` imports over these tables. `memory()` returns the module's current

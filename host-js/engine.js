@@ -1,0 +1,445 @@
+// LuaEngine: one module instance, its external tables and (optionally) a store.
+
+import { Abi, Status, ErrorKind } from './abi.js';
+import { ExternalTables } from './tables.js';
+import { decodeResults, decodeMessage, decodeValue, encodeKey, encodeValue, LuaTableRef } from './codec.js';
+import { LuaError, LuaLimitError, AbiError, StoreError } from './errors.js';
+import { loadModule } from './load.js';
+import { LuaResults } from './results.js';
+import { buildBatch, readSnapshot, IO_TABLE_ID } from './persist.js';
+
+const utf8 = new TextEncoder();
+
+/** Lets the event loop run (timers, input, rendering) between slices of a long script. */
+const yieldToEventLoop = typeof setImmediate === 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : () => new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port2.postMessage(null);
+  });
+
+const MIN_FUEL = 1000;
+const MAX_FUEL = 0xffffffff;
+
+/**
+ * @typedef {object} LuaEngineOptions
+ * @property {*} [wasm] the module: WebAssembly.Module, bytes, Response, URL or path (default dist/lua.wasm)
+ * @property {object|null} [store] where `save()`/`load()` keep the state (see docs/stores.md)
+ * @property {boolean} [restore=true] load the store's state (if any) while creating the engine
+ * @property {boolean} [autosave=false] save after every `compute` (errors go to `onError`)
+ * @property {number} [instructionLimit=0] instructions per run; 0 means none
+ * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 64 MiB)
+ * @property {string} [chunkName='=input'] how chunks are named in messages (`=name`, `@file`)
+ * @property {(bytes: Uint8Array) => void} [onOutput] receives print output as it is flushed
+ * @property {(error: Error) => void} [onError] receives autosave failures (default console.error)
+ * @property {number} [sliceMs=8] target duration of one slice of `compute` before yielding
+ */
+
+/**
+ * A Lua state whose `_home` lives in external tables. Create with `await LuaEngine.create()`.
+ * Engines are independent: each has its own module instance, tables and store.
+ */
+export class LuaEngine {
+  #module; #options; #abi; #tables;
+  #store; #persisted = null; #blocked = null; #restored = false;
+  #closed = false; #busy = false; #queue = Promise.resolve();
+  #chunkName; #memoryTableId = 0; #counter = 0;
+  #output = null; #outputError = null; #fuel = 20000; #restarting = null;
+
+  /**
+   * Loads the module, starts a state and, given a store, restores its saved state.
+   * @param {LuaEngineOptions} [options]
+   * @returns {Promise<LuaEngine>}
+   */
+  static async create(options = {}) {
+    const module = await loadModule(options.wasm);
+    const holder = {};
+    const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, new ExternalTables()));
+    const engine = holder.engine = new LuaEngine(module, options, abi);
+    if (engine.#store && options.restore !== false) await engine.load();
+    return engine;
+  }
+
+  /** Use `LuaEngine.create`. */
+  constructor(module, options, abi) {
+    if (!(module instanceof WebAssembly.Module) || !(abi instanceof Abi)) {
+      throw new TypeError('use `await LuaEngine.create(options)`');
+    }
+    this.#module = module;
+    this.#options = { ...options };
+    this.#store = options.store ?? null;
+    /** Save after every `compute`. */
+    this.autosave = Boolean(options.autosave);
+    /** The last autosave failure, or null. */
+    this.lastSaveError = null;
+    this.#chunkName = options.chunkName ?? '=input';
+    this.#tables = abi.tables;
+    this.#attach(abi);
+  }
+
+  // `holder.engine` is filled in once the engine exists (the first instance predates it).
+  static #abiOptions(holder, tables) {
+    return { tables, output: (bytes) => holder.engine?.#onOutput(bytes) };
+  }
+
+  // Binds a fresh instance: routes output to this engine, applies limits and chunk name.
+  #attach(abi) {
+    this.#abi = abi;
+    abi.init();
+    const o = this.#options;
+    if (o.instructionLimit !== undefined) abi.setInstructionLimit(o.instructionLimit);
+    if (o.memoryLimit !== undefined) abi.setMemoryLimit(o.memoryLimit);
+    abi.setChunkName(this.#chunkName);
+    this.#noteIds();
+  }
+
+  #noteIds() {
+    this.#memoryTableId = this.#abi.memoryTableId();
+    this.#counter = Math.max(this.#counter, this.#abi.tableCounter());
+  }
+
+  #onOutput(bytes) {
+    this.#output?.push(bytes);
+    // A throwing callback must not unwind through the module (that would poison it).
+    try { this.#options.onOutput?.(bytes); } catch (e) { this.#outputError ??= e; }
+  }
+
+  /** The store given at creation, or null. */
+  get store() { return this.#store; }
+
+  /** Id of the table `_home` (and `Memory`) currently points at. */
+  get memoryTableId() { this.#check(); return this.#memoryTableId; }
+
+  /** The live external tables (read-only use: writes bypass change tracking rules). */
+  get tables() { return this.#tables; }
+
+  /** Whether `close()` was called. */
+  get closed() { return this.#closed; }
+
+  /**
+   * Runs `code` in slices, yielding to the event loop between them so a page stays
+   * responsive. Resolves to the returned values (a LuaResults array with `output`).
+   * Rejects with LuaError, LuaLimitError or AbiError (after a trap, already recovered).
+   * @param {string|Uint8Array} code
+   * @param {{chunkName?: string, io?: object, signal?: AbortSignal}} [options]
+   * @returns {Promise<LuaResults>}
+   */
+  compute(code, options = {}) {
+    return this.#exclusive(async () => {
+      await this.#ready();
+      this.#begin(options);
+      const bytes = typeof code === 'string' ? utf8.encode(code) : code;
+      let outcome;
+      try {
+        outcome = this.#guard(() => this.#abi.start(bytes));
+        const target = this.#options.sliceMs ?? 8;
+        while (!outcome) {
+          if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('aborted', 'AbortError');
+          const t0 = performance.now();
+          outcome = this.#guard(() => this.#abi.resume(this.#fuel));
+          const dt = performance.now() - t0;
+          // Aim each slice at `target` ms: more fuel when slices are quick, less when slow.
+          if (dt > 0.05) this.#fuel = Math.round(Math.min(MAX_FUEL, Math.max(MIN_FUEL, this.#fuel * Math.min(4, target / dt))));
+          else this.#fuel = Math.min(MAX_FUEL, this.#fuel * 4);
+          if (!outcome) await yieldToEventLoop();
+        }
+        return this.#finish(outcome);
+      } finally {
+        this.#end();
+        if (this.autosave && this.#store) await this.#autosave();
+      }
+    });
+  }
+
+  /**
+   * Runs `code` to completion without yielding. Same results and errors as `compute`.
+   * @param {string|Uint8Array} code
+   * @param {{chunkName?: string, io?: object}} [options]
+   * @returns {LuaResults}
+   */
+  computeSync(code, options = {}) {
+    this.#check();
+    if (this.#busy || this.#restarting) throw new AbiError('the engine is busy with an asynchronous call');
+    this.#begin(options);
+    try {
+      return this.#finish(this.#guard(() => this.#abi.compute(code)));
+    } finally {
+      this.#end();
+    }
+  }
+
+  #begin({ chunkName, io }) {
+    const name = chunkName ?? this.#options.chunkName ?? '=input';
+    if (name !== this.#chunkName) { this.#abi.setChunkName(name); this.#chunkName = name; }
+    if (io !== undefined) this.setIo(io);
+    this.#output = [];
+    this.#outputError = null;
+  }
+
+  #end() {
+    const error = this.#outputError;
+    this.#outputError = null;
+    if (error) throw error;
+  }
+
+  #finish({ status, payload }) {
+    const chunks = this.#output ?? [];
+    this.#output = null;
+    const output = concat(chunks);
+    this.#noteIds();
+    if (status >= 0) return LuaResults.of(decodeResults(payload), output);
+    const kind = ErrorKind[-status];
+    const message = decodeMessage(payload);
+    let error;
+    if (status === Status.SYNTAX || status === Status.RUNTIME) error = new LuaError(kind, message);
+    else if (status === Status.INSTRUCTION_LIMIT || status === Status.MEMORY_LIMIT) error = new LuaLimitError(kind, message);
+    else error = new AbiError(message);
+    error.output = new TextDecoder().decode(output);
+    throw error;
+  }
+
+  // Calls into the module. Anything thrown from inside an export (a trap, a stack overflow)
+  // leaves the module's state borrowed for good, so the instance is replaced.
+  #guard(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof AbiError && !(e.cause instanceof Error)) throw e;
+      this.#output = null;
+      this.#restart();
+      const err = new AbiError(`the Lua module crashed (${e.message}); it was restarted with _home and ` +
+        'all external tables intact, but other globals and locals are gone', { cause: e });
+      err.trapped = true;
+      throw err;
+    }
+  }
+
+  #restart() {
+    const options = LuaEngine.#abiOptions({ engine: this }, this.#tables);
+    const memoryTableId = this.#memoryTableId;
+    // Ids the dead instance handed out may not have been observed yet: never reuse one.
+    let next = this.#counter;
+    for (const id of this.#tables.tables.keys()) next = Math.max(next, id + 1);
+    const resume = (abi) => {
+      this.#attach(abi);
+      this.#abi.syncTableCounter(next);
+      this.#abi.attachMemoryTable(memoryTableId);
+      this.#noteIds();
+    };
+    try {
+      resume(Abi.instantiateSync(this.#module, options));
+    } catch {
+      // Some browsers refuse large synchronous instantiation on the main thread.
+      this.#restarting = Abi.instantiate(this.#module, options).then(resume)
+        .finally(() => { this.#restarting = null; });
+    }
+  }
+
+  async #ready() {
+    this.#check();
+    if (this.#restarting) await this.#restarting;
+  }
+
+  #check() {
+    if (this.#closed) throw new AbiError('the engine is closed');
+  }
+
+  // Serialises asynchronous operations (compute, save, load) on this engine.
+  #exclusive(fn) {
+    this.#check();
+    const run = this.#queue.then(async () => {
+      this.#busy = true;
+      try { return await fn(); } finally { this.#busy = false; }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Replaces `_io` (table 0) with `entries`: an object, Map or array of scalars, strings and
+   * nested plain tables (which become fresh external tables). `_io` is never persisted.
+   */
+  setIo(entries) {
+    this.#check();
+    this.#tables.clearTable(IO_TABLE_ID);
+    // Changes made here are never saved: `_io` and its nested tables are not reachable
+    // from `_home`.
+    this.#fill(IO_TABLE_ID, entries, new Map());
+  }
+
+  #fill(id, entries, seen) {
+    seen.set(entries, id);
+    const pairs = Array.isArray(entries) ? entries.map((v, i) => [i + 1, v])
+      : entries instanceof Map ? [...entries] : Object.entries(entries);
+    for (const [k, v] of pairs) {
+      let value;
+      if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof LuaTableRef)) {
+        let ref = seen.get(v);
+        if (ref === undefined) { ref = this.#abi.tableNew(); this.#fill(ref, v, seen); }
+        value = encodeValue(new LuaTableRef(ref));
+      } else {
+        value = encodeValue(v);
+      }
+      if (v === null || v === undefined) continue;
+      this.#tables.set(id, encodeKey(k), value);
+    }
+  }
+
+  /** `_io` as a Map (nested external tables as Maps; see `readTable`). */
+  getIo() { return this.readTable(IO_TABLE_ID); }
+
+  /**
+   * Table `id` decoded into a Map; references to other external tables become Maps too,
+   * down to `depth` levels (deeper ones stay LuaTableRef). Cycles reuse the same Map.
+   * @param {number} id
+   * @param {{depth?: number, limit?: number}} [options] `limit` caps entries per table
+   * @returns {Map<unknown, unknown>}
+   */
+  readTable(id, { depth = 16, limit = Infinity } = {}) {
+    this.#check();
+    const built = new Map();
+    const read = (tid, d) => {
+      if (built.has(tid)) return built.get(tid);
+      const out = new Map();
+      built.set(tid, out);
+      const t = this.#tables.tables.get(tid);
+      if (!t) return out;
+      let n = 0;
+      for (const { key, value } of t.values()) {
+        if (n++ >= limit) break;
+        const v = decodeValue(value);
+        out.set(decodeValue(key), v instanceof LuaTableRef && d > 0 ? read(v.id, d - 1) : v);
+      }
+      return out;
+    };
+    return read(id, depth);
+  }
+
+  /**
+   * Writes the changes since the last save (or everything, the first time) to the store in
+   * one all-or-nothing save. Tables no longer reachable from `_home` are dropped from it.
+   * Refuses to overwrite a stored state that failed to load unless `overwrite` is true.
+   * @param {{overwrite?: boolean}} [options]
+   */
+  save(options = {}) {
+    return this.#exclusive(async () => { await this.#ready(); await this.#save(options); });
+  }
+
+  async #save({ overwrite = false } = {}) {
+    const store = this.#store;
+    if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
+    if (this.#blocked && !overwrite) throw this.#blocked;
+    const persisted = overwrite && this.#blocked ? null : this.#persisted;
+    const changes = this.#tables.takeChanges();
+    changes.delete(IO_TABLE_ID);
+    const { batch, reachable } = buildBatch(this.#tables, changes, persisted, {
+      memoryTableId: this.#memoryTableId,
+      nextTableId: this.#counter,
+      stateRestored: this.#restored,
+    });
+    try {
+      await store.save(batch);
+    } catch (e) {
+      this.#tables.restoreChanges(changes);
+      throw e instanceof StoreError ? e : new StoreError(`saving failed: ${e.message}`, { cause: e });
+    }
+    this.#persisted = reachable;
+    this.#blocked = null;
+    return batch;
+  }
+
+  async #autosave() {
+    try {
+      await this.#save();
+      this.lastSaveError = null;
+    } catch (e) {
+      this.lastSaveError = e;
+      (this.#options.onError ?? ((err) => console.error('lua-persist autosave:', err)))(e);
+    }
+  }
+
+  /**
+   * Replaces the current state with the store's saved one. Resolves to false when the store
+   * is empty (nothing changes). A damaged or foreign state rejects with StoreError, changes
+   * nothing, and blocks saving over it until `save({overwrite: true})`.
+   * @returns {Promise<boolean>}
+   */
+  load() {
+    return this.#exclusive(async () => {
+      await this.#ready();
+      const store = this.#store;
+      if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
+      let snapshot;
+      try {
+        const raw = await store.load();
+        if (raw === null || raw === undefined) return false;
+        snapshot = await readSnapshot(raw, store.describe?.() ?? 'the store');
+      } catch (e) {
+        this.#blocked = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
+        throw this.#blocked;
+      }
+      const { metadata, tables } = snapshot;
+      this.#abi.init();
+      this.#tables.clear();
+      for (const [id, entries] of tables) for (const [k, { key, value }] of entries) this.#tables.put(id, k, key, value);
+      this.#abi.syncTableCounter(metadata.nextTableId);
+      this.#abi.attachMemoryTable(metadata.memoryTableId);
+      this.#counter = 0;
+      this.#noteIds();
+      this.#tables.takeChanges();
+      this.#persisted = new Set(tables.keys());
+      this.#blocked = null;
+      this.#restored = true;
+      return true;
+    });
+  }
+
+  /** A fresh Lua state with an empty `_home`; the next save replaces the stored state. */
+  reset() {
+    this.#check();
+    if (this.#busy) throw new AbiError('the engine is busy with an asynchronous call');
+    this.#abi.init();
+    this.#tables.clear();
+    this.#counter = 0;
+    this.#noteIds();
+    this.#persisted = null;
+    this.#restored = false;
+  }
+
+  /** Runs a full garbage collection in the Lua heap. */
+  collectGarbage() { this.#check(); this.#guard(() => this.#abi.runGc()); }
+
+  /**
+   * Linear memory and Lua heap figures from the module, plus what the external tables hold.
+   * @returns {{linearMemoryBytes: number, luaHeapBytes: number, luaHeapLimit: number,
+   *   externalBytes: number, externalTables: number, externalEntries: number}}
+   */
+  memoryStats() {
+    this.#check();
+    const stats = this.#abi.memoryStats();
+    let entries = 0;
+    for (const t of this.#tables.tables.values()) entries += t.size;
+    return { ...stats, externalBytes: this.#tables.bytes, externalTables: this.#tables.tableCount, externalEntries: entries };
+  }
+
+  /** Releases the module instance; later calls throw AbiError. The store is left as it is. */
+  close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abi = null;
+    this.#tables = null;
+  }
+
+  [Symbol.dispose]() { this.close(); }
+}
+
+function concat(chunks) {
+  if (chunks.length === 1) return chunks[0];
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.length; }
+  return out;
+}

@@ -1,0 +1,65 @@
+// The error types the host throws. Each sets `name` so it survives structured cloning and
+// shows up readably in logs.
+
+/**
+ * A Lua error: a syntax error or a runtime error raised by the script.
+ * `chunk` and `line` come from the `chunk:line:` prefix of the message when Lua gave one
+ * (errors raised inside the VM itself, such as indexing nil, currently carry none).
+ */
+export class LuaError extends Error {
+  /**
+   * @param {'syntax'|'runtime'} kind
+   * @param {string} message the full message as Lua produced it
+   */
+  constructor(kind, message) {
+    super(message);
+    this.name = 'LuaError';
+    /** @type {'syntax'|'runtime'} */
+    this.kind = kind;
+    const where = parseLocation(message);
+    /** Chunk name as shown by Lua (`input`, `script.lua`, `[string "..."]`), or null. */
+    this.chunk = where?.chunk ?? null;
+    /** 1-based line number, or null when the message has none. */
+    this.line = where?.line ?? null;
+  }
+}
+
+/** A run stopped by the instruction budget or the Lua heap limit; the engine stays usable. */
+export class LuaLimitError extends Error {
+  /** @param {'instruction-limit'|'memory-limit'} kind */
+  constructor(kind, message) {
+    super(message);
+    this.name = 'LuaLimitError';
+    this.kind = kind;
+  }
+}
+
+/**
+ * The module and the host disagree (ABI version, malformed call), the engine is closed or
+ * busy, or the module trapped (`trapped` is then true and `cause` holds the RuntimeError;
+ * the engine has already been restarted with its external data intact).
+ */
+export class AbiError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'AbiError';
+    this.trapped = false;
+  }
+}
+
+/** A store could not load or save: damaged or foreign data, or an I/O failure. */
+export class StoreError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+// `input:3: msg`, `script.lua:12: msg`, `[string "x = 1"]:1: msg`.
+const LOCATION = /^(\[string ".*?"\]|[^\s:][^:\n]*?):(\d+):/;
+
+/** The `{chunk, line}` at the start of a Lua message, or null. */
+export function parseLocation(message) {
+  const m = LOCATION.exec(message);
+  return m ? { chunk: m[1], line: Number(m[2]) } : null;
+}

@@ -1,0 +1,58 @@
+// Turns whatever the caller hands over into a compiled WebAssembly.Module. Never imports
+// `node:*` statically, so browsers can load this file; under Node, file paths and file: URLs
+// are read with a dynamic import of node:fs/promises.
+
+import { AbiError } from './errors.js';
+
+/** Where the module lives when the caller gives nothing: dist/lua.wasm next to host-js/. */
+export const DEFAULT_WASM_URL = new URL('../dist/lua.wasm', import.meta.url);
+
+/** True under Node (and not in a browser that happens to define `process`). */
+export const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string'
+  && typeof window === 'undefined';
+
+let defaultModule = null;
+
+/**
+ * Compiles the Lua module from `source`: a `WebAssembly.Module`, bytes (ArrayBuffer or a
+ * typed array), a `Response` (or a promise of one), a `URL`, or a string (URL in a browser;
+ * file path or URL under Node). No source means `DEFAULT_WASM_URL`, compiled once and shared.
+ * @returns {Promise<WebAssembly.Module>}
+ */
+export async function loadModule(source) {
+  if (source === undefined || source === null) {
+    defaultModule ??= compile(DEFAULT_WASM_URL).catch((e) => { defaultModule = null; throw e; });
+    return defaultModule;
+  }
+  return compile(await source);
+}
+
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) throw new AbiError(`cannot load the Lua module: HTTP ${source.status} for ${source.url}`);
+    return WebAssembly.compile(await source.arrayBuffer());
+  }
+  if (source instanceof URL || typeof source === 'string') return compile(await readUrl(source));
+  throw new AbiError('expected a WebAssembly.Module, bytes, a Response, a URL or a path');
+}
+
+async function readUrl(source) {
+  if (isNode) {
+    const isUrl = source instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('file:');
+    const url = isUrl ? new URL(source) : null;
+    if (!url || url.protocol === 'file:') {
+      const fs = await import('node:fs/promises');
+      try {
+        return await fs.readFile(url ?? source);
+      } catch (e) {
+        throw new AbiError(`cannot read the Lua module ${url?.pathname ?? source}: ${e.message}` +
+          (e.code === 'ENOENT' ? ' (build it with `make build`)' : ''), { cause: e });
+      }
+    }
+    return fetch(url);
+  }
+  const base = typeof document !== 'undefined' ? document.baseURI : undefined;
+  return fetch(new URL(source, base));
+}

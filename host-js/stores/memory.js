@@ -1,0 +1,46 @@
+// A store that keeps the records in this process's memory: for tests, and as the simplest
+// example of the store interface (docs/stores.md).
+
+import { keyString } from '../tables.js';
+
+/** Records in Maps. Survives engine restarts and resets, not the process. */
+export class MemoryStore {
+  constructor() {
+    this.metadata = null;
+    /** @type {Map<number, Map<string, {key: Uint8Array, value: Uint8Array}>>} */
+    this.tables = new Map();
+    /** What saves wrote, cumulatively: for tests and curiosity. */
+    this.stats = { saves: 0, puts: 0, deletes: 0, bytesWritten: 0 };
+  }
+
+  /** @returns {Promise<null | {metadata: object, entries: Iterable<[number, Uint8Array, Uint8Array]>}>} */
+  async load() {
+    if (!this.metadata) return null;
+    const entries = [];
+    for (const [id, t] of this.tables) for (const { key, value } of t.values()) entries.push([id, key, value]);
+    return { metadata: structuredClone(this.metadata), entries };
+  }
+
+  /** Applies a batch. Nothing in it can fail half-way, so it is all or nothing. */
+  async save({ metadata, replace, puts, deletes, dropTables }) {
+    if (replace) this.tables = new Map();
+    const table = (id) => {
+      let t = this.tables.get(id);
+      if (!t) { t = new Map(); this.tables.set(id, t); }
+      return t;
+    };
+    for (const id of dropTables) this.tables.delete(id);
+    for (const [id, key] of deletes) table(id).delete(keyString(key));
+    for (const [id, key, value] of puts) {
+      table(id).set(keyString(key), { key: key.slice(), value: value.slice() });
+      this.stats.bytesWritten += key.length + value.length;
+    }
+    this.metadata = structuredClone(metadata);
+    this.stats.saves++;
+    this.stats.puts += puts.length;
+    this.stats.deletes += deletes.length;
+  }
+
+  /** Forgets everything. */
+  async clear() { this.metadata = null; this.tables = new Map(); }
+}
