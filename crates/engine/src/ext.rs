@@ -162,13 +162,20 @@ impl<'gc> Ext<'gc> {
         let methods = self.methods.borrow().expect("external tables initialised");
         let meta = Table::new(&ctx);
         let set = |k: Value<'gc>, v: Value<'gc>| {
-            meta.set_value(&ctx, k, v).expect("metatable keys are valid");
+            meta.set_value(&ctx, k, v)
+                .expect("metatable keys are valid");
         };
         set(ctx.intern_static(b"__index").into(), methods.index.into());
-        set(ctx.intern_static(b"__newindex").into(), methods.new_index.into());
+        set(
+            ctx.intern_static(b"__newindex").into(),
+            methods.new_index.into(),
+        );
         set(ctx.intern_static(b"__len").into(), methods.len.into());
         set(ctx.intern_static(b"__pairs").into(), methods.pairs.into());
-        set(ctx.intern_static(b"__tostring").into(), methods.tostring.into());
+        set(
+            ctx.intern_static(b"__tostring").into(),
+            methods.tostring.into(),
+        );
         set(
             ctx.intern_static(b"__metatable").into(),
             ctx.intern_static(PROTECTED_METATABLE.as_bytes()).into(),
@@ -189,7 +196,10 @@ impl<'gc> Ext<'gc> {
     }
 
     fn len_hint(&self, table: Table<'gc>) -> i64 {
-        match table.metatable().map(|m| m.get_value(Value::Table(self.len_key))) {
+        match table
+            .metatable()
+            .map(|m| m.get_value(Value::Table(self.len_key)))
+        {
             Some(Value::Integer(n)) => n,
             _ => 0,
         }
@@ -381,13 +391,14 @@ pub fn store<'gc>(
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    let mut key_bytes = Vec::new();
+    let mut key_bytes = shared.key_buf.borrow_mut();
     match encode_key(ext, key, &mut key_bytes) {
         Ok(Some(())) => {}
         Ok(None) => {
             let what = if key.is_nil() { "nil" } else { "NaN" };
             return Err(located_error(ctx, exec, &format!("index is {what}")));
         }
+        Err(_) if matches!(key, Value::Table(_)) => {}
         Err(kind) => {
             return Err(located_error(
                 ctx,
@@ -397,10 +408,27 @@ pub fn store<'gc>(
         }
     }
     shared.generation.set(shared.generation.get() + 1);
-    if value.is_nil() {
-        shared.host.table_delete(id, &key_bytes)?;
+    let mut value_bytes = shared.value_buf.borrow_mut();
+    value_bytes.clear();
+    let key_is_plain_table = matches!(key, Value::Table(_)) && ext.id_of(key).is_none();
+    let value_is_plain_table = matches!(value, Value::Table(_)) && ext.id_of(value).is_none();
+    if !key_is_plain_table && !value_is_plain_table {
+        // The common case: scalars and external tables encode directly.
+        match value {
+            Value::Nil => {
+                shared.host.table_delete(id, &key_bytes)?;
+                return Ok(());
+            }
+            Value::Function(_) | Value::Thread(_) | Value::UserData(_) => {
+                let what = article(value.type_name());
+                return Err(located_error(ctx, exec, &refusal(&what)));
+            }
+            _ => encode_stored(ext, &HashMap::new(), value, &mut value_bytes),
+        }
+        shared.host.table_set(id, &key_bytes, &value_bytes)?;
         return Ok(());
     }
+    // Plain tables are checked whole before anything is written, then made external.
     let mut plan = StorePlan::default();
     plan.visit(ext, value)
         .map_err(|e| located_error(ctx, exec, &e))?;
@@ -409,13 +437,10 @@ pub fn store<'gc>(
             .map_err(|e| located_error(ctx, exec, &e))?;
     }
     let ids = plan.commit(ctx, ext, shared)?;
-    // Table keys were converted by the plan; re-encode now that they have ids.
     if let Value::Table(t) = key {
         key_bytes.clear();
         Writer(&mut key_bytes).table_ref(ids_of(ext, &ids, t));
     }
-    let mut value_bytes = shared.value_buf.borrow_mut();
-    value_bytes.clear();
     encode_stored(ext, &ids, value, &mut value_bytes);
     shared.host.table_set(id, &key_bytes, &value_bytes)?;
     Ok(())
@@ -664,7 +689,10 @@ fn pairs<'gc>(
         }
         Ok(CallbackReturn::Return)
     });
-    stack.replace(ctx, (Value::Function(Function::Callback(iter)), table, Value::Nil));
+    stack.replace(
+        ctx,
+        (Value::Function(Function::Callback(iter)), table, Value::Nil),
+    );
     Ok(CallbackReturn::Return)
 }
 

@@ -9,9 +9,8 @@ use std::rc::Rc;
 
 use gc_arena::{metrics::Pacing, Gc, Rootable};
 use piccolo::{
-    compiler::ParseErrorKind,
-    Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel, Lua,
-    PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
+    compiler::ParseErrorKind, Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel,
+    Lua, PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
 };
 
 use crate::codec::{self, Writer};
@@ -79,7 +78,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             instructions: 0,
-            heap_bytes: 64 * 1024 * 1024,
+            heap_bytes: 128 * 1024 * 1024,
             source_bytes: 16 * 1024 * 1024,
         }
     }
@@ -92,6 +91,9 @@ const MAX_SLICE: i32 = 32 * 1024;
 /// Net heap growth per slice above which slices shrink, and below which they grow.
 const SLICE_GROWTH_HIGH: usize = 1024 * 1024;
 const SLICE_GROWTH_LOW: usize = 128 * 1024;
+
+/// The heap may grow to this before a full collection, however little is live.
+const GC_FLOOR_BYTES: usize = 512 * 1024;
 
 struct Run {
     executor: StashedExecutor,
@@ -106,6 +108,8 @@ pub struct Engine {
     run: Option<Run>,
     slice: i32,
     limits: Limits,
+    peak_heap: usize,
+    gc_threshold: usize,
 }
 
 /// The arena root that lets engine code find the [`Ext`] machinery.
@@ -166,6 +170,8 @@ impl Engine {
             run: None,
             slice: INITIAL_SLICE,
             limits: Limits::default(),
+            peak_heap: 0,
+            gc_threshold: GC_FLOOR_BYTES,
         }
     }
 
@@ -265,10 +271,15 @@ impl Engine {
             run.fuel_used += used;
             spent_here += used;
             let after = self.lua.total_memory();
+            self.peak_heap = self.peak_heap.max(after);
             self.adapt_slice(after.saturating_sub(before));
-            if after > self.limits.heap_bytes {
+            // gc-arena's incremental pacing lags behind fast garbage (a string rebuilt each
+            // iteration): collect fully whenever the heap doubles over what was live, which
+            // bounds the peak at about twice the live data plus one slice's allocation.
+            if after > self.gc_threshold || after > self.limits.heap_bytes {
                 self.lua.gc_collect();
                 let live = self.lua.total_memory();
+                self.gc_threshold = (live * 2).max(GC_FLOOR_BYTES);
                 if live > self.limits.heap_bytes {
                     self.run = None;
                     return Step::Finished(Err(Failure::new(
@@ -320,6 +331,11 @@ impl Engine {
         self.lua.total_memory()
     }
 
+    /// The largest Lua heap seen between slices since the engine was made.
+    pub fn peak_heap_bytes(&self) -> usize {
+        self.peak_heap
+    }
+
     pub fn memory_table_id(&self) -> u32 {
         self.shared.memory_table_id.get()
     }
@@ -331,7 +347,9 @@ impl Engine {
     /// Raises the id counter to `next` (it never goes down, so live ids are never reused).
     pub fn sync_table_counter(&mut self, next: u32) {
         let current = self.shared.next_id.get();
-        self.shared.next_id.set(current.max(next.max(FIRST_TABLE_ID)));
+        self.shared
+            .next_id
+            .set(current.max(next.max(FIRST_TABLE_ID)));
     }
 
     /// Points `_home` and `Memory` at table `id` (after a restore).
@@ -426,7 +444,9 @@ impl Engine {
         let mut out = Vec::new();
         self.shared.host.table_keys(id, &mut out)?;
         let mut reader = codec::Reader::new(&out);
-        let count = reader.u32().map_err(|e| Failure::bad_input(e.to_string()))?;
+        let count = reader
+            .u32()
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
         for _ in 0..count {
             let start = reader.position();
             reader
