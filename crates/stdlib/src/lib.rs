@@ -16,6 +16,13 @@ mod num;
 mod pack;
 mod pattern;
 mod string;
+mod table;
+mod math;
+mod coroutine;
+mod os;
+mod utf8;
+
+use table::num_lt as table_lt;
 
 /// What the library needs from the world around the VM.
 pub trait Platform {
@@ -32,10 +39,12 @@ pub trait Platform {
 /// Registers the library in `ctx`'s globals, replacing piccolo's partial versions.
 pub fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
     base::load(ctx, platform.clone());
-    piccolo::stdlib::load_coroutine(ctx);
-    piccolo::stdlib::load_math(ctx);
+    coroutine::load(ctx);
+    math::load(ctx, platform.clone());
     string::load(ctx);
-    piccolo::stdlib::load_table(ctx);
+    table::load(ctx);
+    utf8::load(ctx);
+    os::load(ctx, platform);
 }
 
 /// Compiles a text chunk with `env` as its `_ENV`; errors read `chunk:line: message`.
