@@ -34,6 +34,8 @@ const MAX_FUEL = 0xffffffff;
  * @property {(bytes: Uint8Array) => void} [onOutput] receives print output as it is flushed
  * @property {(error: Error) => void} [onError] receives autosave failures (default console.error)
  * @property {number} [sliceMs=8] target duration of one slice of `compute` before yielding
+ * @property {import('./tables.js').ExternalTables} [tables] the tables to use (a host may
+ *   subclass ExternalTables to observe every access); a fresh one by default
  */
 
 /**
@@ -43,7 +45,7 @@ const MAX_FUEL = 0xffffffff;
 export class LuaEngine {
   #module; #options; #abi; #tables;
   #store; #persisted = null; #blocked = null; #restored = false;
-  #closed = false; #busy = false; #queue = Promise.resolve();
+  #closed = false; #busy = 0; #queue = Promise.resolve();
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #fuel = 20000; #restarting = null;
 
@@ -55,7 +57,7 @@ export class LuaEngine {
   static async create(options = {}) {
     const module = await loadModule(options.wasm);
     const holder = {};
-    const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, new ExternalTables()));
+    const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, options.tables ?? new ExternalTables()));
     const engine = holder.engine = new LuaEngine(module, options, abi);
     if (engine.#store && options.restore !== false) await engine.load();
     return engine;
@@ -248,10 +250,8 @@ export class LuaEngine {
   // Serialises asynchronous operations (compute, save, load) on this engine.
   #exclusive(fn) {
     this.#check();
-    const run = this.#queue.then(async () => {
-      this.#busy = true;
-      try { return await fn(); } finally { this.#busy = false; }
-    });
+    this.#busy++;
+    const run = this.#queue.then(fn).finally(() => { this.#busy--; });
     this.#queue = run.catch(() => {});
     return run;
   }
