@@ -1,0 +1,76 @@
+# lua-persist: every command a user needs. `make demo` runs it, `make test` tests it.
+WASM_TARGET := wasm32-unknown-unknown
+WASM        := dist/lua.wasm
+# Size budget for the shipped module (bytes).
+MAX_RAW     := 1000000
+MAX_GZIP    := 350000
+# wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock (used only by the wasm32 tests).
+WBG_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+# The engine's tests on wasm32 use getrandom's JS backends (the module itself uses ours).
+WASM_TEST_FLAGS := --cfg getrandom_backend="wasm_js"
+
+.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean \
+        setup-wasm setup-wasm-bindgen setup-node setup-chromium setup-lua
+
+all: build
+
+setup-wasm:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+build: setup-wasm
+	cargo build --release --target $(WASM_TARGET) -p lua-persist-wasm
+	@mkdir -p dist
+	cp target/$(WASM_TARGET)/release/lua.wasm $(WASM)
+
+size: build
+	@raw=$$(wc -c < $(WASM)); gz=$$(gzip -9 -c $(WASM) | wc -c); \
+	echo "$(WASM): $$raw bytes raw, $$gz bytes gzip -9 (budget $(MAX_RAW) raw, $(MAX_GZIP) gzip)"; \
+	if [ $$raw -gt $(MAX_RAW) ] || [ $$gz -gt $(MAX_GZIP) ]; then echo "size budget exceeded" >&2; exit 1; fi
+
+test: lint size test-rust test-wasm test-js test-browser
+	@echo "make test: all suites passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
+
+test-rust:
+	cargo test --workspace
+
+setup-wasm-bindgen:
+	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $$2}')" != "$(WBG_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WBG_VERSION)"; \
+	  cargo install wasm-bindgen-cli --version $(WBG_VERSION) --locked; \
+	fi
+
+test-wasm: setup-wasm setup-wasm-bindgen
+	RUSTFLAGS='$(WASM_TEST_FLAGS)' CARGO_TARGET_DIR=target/wasm-tests \
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test -p lua-persist-engine --test engine --target $(WASM_TARGET)
+
+test-js: build
+	node --test tests/js/
+
+setup-chromium:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+setup-node:
+	@if [ -f tests/browser/package.json ]; then cd tests/browser && npm ci --no-audit --no-fund; fi
+
+test-browser: build setup-chromium setup-node
+	@if [ -f tests/browser/package.json ]; then node --test tests/browser/; else echo "no browser tests yet"; fi
+
+setup-lua:
+	@command -v lua5.4 >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lua5.4; }
+
+bench: build setup-lua
+	@if [ -f tests/bench/package.json ]; then cd tests/bench && npm ci --no-audit --no-fund; fi
+	node tests/bench/run.mjs
+
+demo: build
+	node host-js/serve.js
+
+clean:
+	cargo clean
+	rm -rf dist target/wasm-tests

@@ -1,0 +1,419 @@
+//! Engine behaviour through its public API with an in-memory host. The same tests run
+//! natively (`cargo test`) and on wasm32 in Node (`wasm-bindgen-test`, see the Makefile).
+
+use std::rc::Rc;
+
+use lua_persist_engine::codec::{Item, Reader, Writer};
+use lua_persist_engine::{Engine, ErrorKind, Host, HostError, Limits, MemoryHost, Step};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn engine() -> (Engine, Rc<MemoryHost>) {
+    let host = Rc::new(MemoryHost::default());
+    (Engine::new(host.clone()), host)
+}
+
+/// Decoded scalar results, tables as their debug text.
+#[derive(Debug, PartialEq)]
+enum V {
+    Nil,
+    B(bool),
+    I(i64),
+    F(f64),
+    S(String),
+    Ref(u32),
+    Table(Vec<(V, V)>),
+    Opaque(String),
+}
+
+fn read(r: &mut Reader) -> V {
+    match r.item().unwrap() {
+        Item::Nil => V::Nil,
+        Item::Boolean(b) => V::B(b),
+        Item::Integer(i) => V::I(i),
+        Item::Float(f) => V::F(f),
+        Item::String(s) => V::S(String::from_utf8_lossy(s).into_owned()),
+        Item::TableRef(id) => V::Ref(id),
+        Item::InlineTable(n) => V::Table((0..n).map(|_| (read(r), read(r))).collect()),
+        Item::Opaque(t) | Item::Function(t) => V::Opaque(String::from_utf8_lossy(t).into()),
+    }
+}
+
+fn run(e: &mut Engine, code: &str) -> Vec<V> {
+    let bytes = e
+        .compute("=test", code.as_bytes())
+        .unwrap_or_else(|f| panic!("{code}: {f:?}"));
+    let mut r = Reader::new(&bytes);
+    let n = r.u32().unwrap();
+    let out = (0..n).map(|_| read(&mut r)).collect();
+    assert!(r.is_empty());
+    out
+}
+
+fn fail(e: &mut Engine, code: &str) -> (ErrorKind, String) {
+    let f = e.compute("=test", code.as_bytes()).unwrap_err();
+    (f.kind, f.message)
+}
+
+fn s(x: &str) -> V {
+    V::S(x.into())
+}
+
+#[test]
+fn returns_every_value_and_inline_tables() {
+    let (mut e, _) = engine();
+    assert_eq!(
+        run(&mut e, "return 1, 2.5, 'x', nil, true"),
+        vec![V::I(1), V::F(2.5), s("x"), V::Nil, V::B(true)]
+    );
+    assert_eq!(
+        run(&mut e, "return {10, 20}"),
+        vec![V::Table(vec![(V::I(1), V::I(10)), (V::I(2), V::I(20))])]
+    );
+    assert_eq!(run(&mut e, "return print"), vec![V::Opaque("function".into())]);
+    assert_eq!(run(&mut e, "return _home"), vec![V::Ref(1)]);
+}
+
+#[test]
+fn cyclic_results_are_refused_and_the_engine_goes_on() {
+    let (mut e, _) = engine();
+    let (kind, msg) = fail(&mut e, "local t = {} t.t = t return t");
+    assert_eq!(kind, ErrorKind::Runtime);
+    assert!(msg.contains("itself"), "{msg}");
+    assert_eq!(run(&mut e, "return 1"), vec![V::I(1)]);
+}
+
+#[test]
+fn home_and_memory_are_one_external_table() {
+    let (mut e, host) = engine();
+    assert_eq!(
+        run(&mut e, "_home.test = 123 return Memory.test, _home == Memory, type(_home)"),
+        vec![V::I(123), V::B(true), s("table")]
+    );
+    assert_eq!(host.string_keys(e.memory_table_id()), vec![b"test".to_vec()]);
+    assert_eq!(run(&mut e, "return getmetatable(_home)"), vec![s("external table")]);
+}
+
+#[test]
+fn keys_keep_their_lua_types() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local t = ext.table()
+         t[1] = 'int'; t['1'] = 'str'; t[2.0] = 'two'; t[true] = 'yes'; t[1.5] = 'half'
+         return t[1], t['1'], t[2], t[true], t[1.5], ext.size(t), t[nil], t[0/0]",
+    );
+    assert_eq!(
+        got,
+        vec![s("int"), s("str"), s("two"), s("yes"), s("half"), V::I(5), V::Nil, V::Nil]
+    );
+    let (kind, msg) = fail(&mut e, "_home[nil] = 1");
+    assert_eq!((kind, msg.as_str()), (ErrorKind::Runtime, "test:1: index is nil"));
+    let (_, msg) = fail(&mut e, "_home[0/0] = 1");
+    assert!(msg.ends_with("index is NaN"), "{msg}");
+}
+
+#[test]
+fn assigning_nil_deletes() {
+    let (mut e, host) = engine();
+    run(&mut e, "_home.a = 1 _home.b = 2 _home.a = nil");
+    assert_eq!(host.string_keys(1), vec![b"b".to_vec()]);
+    assert_eq!(run(&mut e, "return _home.a, ext.size(_home)"), vec![V::Nil, V::I(1)]);
+}
+
+#[test]
+fn plain_tables_are_stored_by_reference() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local t = {x = 1, inner = {y = 2}}
+         _home.a = t; _home.b = t
+         _home.a.x = 10
+         local c = {}; c.self = c; _home.c = c
+         return _home.a == _home.b, _home.b.x, _home.a.inner.y, t == _home.a,
+                _home.c.self == _home.c, _home.a == _home.a",
+    );
+    assert_eq!(got, vec![V::B(true), V::I(10), V::I(2), V::B(true), V::B(true), V::B(true)]);
+}
+
+#[test]
+fn refused_values_change_nothing() {
+    let (mut e, host) = engine();
+    for (code, what) in [
+        ("_home.f = print", "a function"),
+        ("_home.c = coroutine.create(print)", "a coroutine"),
+        ("_home.t = {ok = 1, nested = {bad = print}}", "a function"),
+    ] {
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(kind, ErrorKind::Runtime);
+        assert_eq!(msg, format!("test:1: cannot store {what} in an external table"));
+    }
+    assert!(host.string_keys(1).is_empty());
+    assert_eq!(e.next_table_id(), 2, "no table ids were spent");
+    let (_, msg) = fail(&mut e, "_home.m = setmetatable({}, {})");
+    assert!(msg.contains("metatable"), "{msg}");
+    assert_eq!(
+        run(&mut e, "return pcall(function() _home.f = print end)")[0],
+        V::B(false)
+    );
+}
+
+#[test]
+fn length_ipairs_and_pairs_page_through_the_host() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local t = ext.table()
+         for i = 1, 100 do t[#t + 1] = i * 2 end
+         local n1 = #t
+         t[100] = nil
+         local n2 = #t
+         local sum = 0
+         for _, v in ipairs(t) do sum = sum + v end
+         local count, keys = 0, 0
+         for k, v in pairs(t) do count = count + 1 keys = keys + k end
+         return n1, n2, sum, count, keys",
+    );
+    assert_eq!(
+        got,
+        vec![V::I(100), V::I(99), V::I(9900), V::I(99), V::I(4950)]
+    );
+}
+
+#[test]
+fn pairs_sees_deletions_made_during_traversal() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local t = ext.table()
+         for i = 1, 50 do t['k' .. i] = i end
+         local seen = 0
+         for k, v in pairs(t) do
+           seen = seen + 1
+           t['k' .. (51 - v)] = nil
+         end
+         return seen, ext.size(t)",
+    );
+    assert_eq!(got, vec![V::I(25), V::I(25)]);
+}
+
+#[test]
+fn any_bytes_round_trip() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local s = ''
+         for i = 0, 255 do s = s .. string.char(i) end
+         s = string.rep(s, 4096)
+         _home[s] = s
+         return #_home[s], _home[s] == s",
+    );
+    assert_eq!(got, vec![V::I(1024 * 1024), V::B(true)]);
+}
+
+#[test]
+fn errors_carry_kind_chunk_and_line() {
+    let (mut e, _) = engine();
+    let (kind, msg) = fail(&mut e, "local x = 1\nerror('boom')");
+    assert_eq!((kind, msg.as_str()), (ErrorKind::Runtime, "test:2: boom"));
+    let (kind, msg) = fail(&mut e, "x = = 1");
+    assert_eq!(kind, ErrorKind::Syntax);
+    assert!(msg.starts_with("test:1:"), "{msg}");
+    let (kind, _) = fail(&mut e, &format!("return {}1{}", "(".repeat(300), ")".repeat(300)));
+    assert_eq!(kind, ErrorKind::Syntax);
+    assert_eq!(
+        run(&mut e, "return pcall(error, 'caught')"),
+        vec![V::B(false), s("caught")]
+    );
+}
+
+#[test]
+fn chunk_names_follow_lua() {
+    use lua_persist_engine::display_chunk_name;
+    assert_eq!(display_chunk_name(b"=input"), "input");
+    assert_eq!(display_chunk_name(b"@script.lua"), "script.lua");
+    assert_eq!(display_chunk_name(b"return 1"), "[string \"return 1\"]");
+    assert_eq!(display_chunk_name(b"a\nb"), "[string \"a...\"]");
+}
+
+#[test]
+fn instruction_limit_stops_a_run_and_the_engine_goes_on() {
+    let (mut e, _) = engine();
+    e.set_limits(Limits {
+        instructions: 100_000,
+        ..Limits::default()
+    });
+    let (kind, _) = fail(&mut e, "while true do end");
+    assert_eq!(kind, ErrorKind::InstructionLimit);
+    assert_eq!(run(&mut e, "return 2 + 2"), vec![V::I(4)]);
+}
+
+#[test]
+fn heap_limit_stops_a_run_and_memory_comes_back() {
+    let (mut e, _) = engine();
+    e.set_limits(Limits {
+        heap_bytes: 8 * 1024 * 1024,
+        ..Limits::default()
+    });
+    let (kind, _) = fail(&mut e, "local t = {} for i = 1, 1e7 do t[i] = i end");
+    assert_eq!(kind, ErrorKind::MemoryLimit);
+    assert!(e.heap_bytes() < 1024 * 1024, "heap {}", e.heap_bytes());
+    assert_eq!(run(&mut e, "return 'still here'"), vec![s("still here")]);
+}
+
+#[test]
+fn garbage_heavy_loops_stay_small() {
+    let (mut e, _) = engine();
+    run(&mut e, "local s = '' for i = 1, 20000 do s = s .. 'x' end");
+    assert!(
+        e.peak_heap_bytes() < 4 * 1024 * 1024,
+        "peak heap {}",
+        e.peak_heap_bytes()
+    );
+}
+
+#[test]
+fn sliced_runs_finish_with_the_same_result() {
+    let (mut e, _) = engine();
+    e.start("=slices", b"local n = 0 for i = 1, 100000 do n = n + i end return n")
+        .unwrap();
+    let mut slices = 0;
+    let result = loop {
+        match e.resume(1000) {
+            Step::Pending => slices += 1,
+            Step::Finished(r) => break r.unwrap(),
+        }
+    };
+    assert!(slices > 10, "ran in {slices} slices");
+    let mut r = Reader::new(&result);
+    assert_eq!(r.u32().unwrap(), 1);
+    assert_eq!(read(&mut r), V::I(5_000_050_000));
+}
+
+#[test]
+fn print_goes_to_the_host() {
+    let (mut e, host) = engine();
+    run(&mut e, "print('a', 1, nil, true) print()");
+    assert_eq!(host.take_output(), b"a\t1\tnil\ttrue\n\n");
+}
+
+#[test]
+fn host_table_api_validates_everything() {
+    let (mut e, _) = engine();
+    let mut key = Vec::new();
+    Writer(&mut key).string(b"k");
+    let mut value = Vec::new();
+    Writer(&mut value).integer(7);
+    e.table_set(1, &key, &value).unwrap();
+    assert_eq!(e.table_get(1, &key).unwrap(), Some(value.clone()));
+    assert_eq!(run(&mut e, "return _home.k"), vec![V::I(7)]);
+    let bad = ErrorKind::BadInput;
+    assert_eq!(e.table_set(99, &key, &value).unwrap_err().kind, bad);
+    assert_eq!(e.table_set(1, &[0x04, 9, 0, 0, 0, b'x'], &value).unwrap_err().kind, bad);
+    assert_eq!(e.table_set(1, &key, &[0x09]).unwrap_err().kind, bad);
+    assert_eq!(e.table_set(1, &key, &[0x07, 50, 0, 0, 0]).unwrap_err().kind, bad);
+    assert_eq!(e.table_set(1, &[0x00], &value).unwrap_err().kind, bad);
+    let id = e.table_new().unwrap();
+    assert_eq!(e.table_size(id).unwrap(), 0);
+    e.attach_memory_table(40).unwrap();
+    assert_eq!(e.next_table_id(), 41);
+    assert_eq!(run(&mut e, "_home.x = 1 return ext.id(_home), ext.id(Memory)"), vec![V::I(40), V::I(40)]);
+}
+
+/// A host whose stored bytes have been damaged.
+struct DamagedHost {
+    inner: MemoryHost,
+    reply: Vec<u8>,
+}
+
+impl Host for DamagedHost {
+    fn table_set(&self, id: u32, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        self.inner.table_set(id, key, value)
+    }
+    fn table_get(&self, _: u32, _: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        out.clear();
+        out.extend_from_slice(&self.reply);
+        Ok(true)
+    }
+    fn table_delete(&self, id: u32, key: &[u8]) -> Result<(), HostError> {
+        self.inner.table_delete(id, key)
+    }
+    fn table_size(&self, id: u32) -> Result<u32, HostError> {
+        self.inner.table_size(id)
+    }
+    fn table_page(&self, _: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+        out.clear();
+        if cursor == 0 {
+            out.extend_from_slice(&self.reply);
+        }
+        Ok(())
+    }
+    fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+        self.inner.table_keys(id, out)
+    }
+    fn write_output(&self, bytes: &[u8]) {
+        self.inner.write_output(bytes)
+    }
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+    fn clock_ms(&self) -> f64 {
+        0.0
+    }
+    fn fill_random(&self, buf: &mut [u8]) {
+        self.inner.fill_random(buf)
+    }
+}
+
+#[test]
+fn damaged_host_bytes_are_kind_five_never_a_panic() {
+    // (An empty page is a legitimate end of iteration, so empty replies are not listed.)
+    let replies: Vec<Vec<u8>> = vec![
+        vec![0x02, 1, 2],
+        vec![0x04, 0xff, 0xff, 0xff, 0x7f, b'a'],
+        vec![0x63],
+        vec![0x07, 0xee, 0, 0, 0],
+        vec![0x08, 0, 0, 0, 0],
+        vec![0x01, 7],
+        vec![0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0xaa],
+    ];
+    for reply in replies {
+        let host = Rc::new(DamagedHost {
+            inner: MemoryHost::default(),
+            reply: reply.clone(),
+        });
+        let mut e = Engine::new(host);
+        for code in ["return _home.x", "for k, v in pairs(_home) do end"] {
+            let f = e.compute("=t", code.as_bytes()).unwrap_err();
+            assert_eq!(f.kind, ErrorKind::BadInput, "{reply:?} {code}: {}", f.message);
+        }
+        let ok = e.compute("=t", b"return 1 + 1");
+        assert!(ok.is_ok(), "engine unusable after {reply:?}");
+    }
+}
+
+#[test]
+fn randomized_garbage_from_the_host_never_breaks_the_engine() {
+    let mut seed: u64 = 0x1234_5678_9abc_def1;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let len = (next() % 16) as usize;
+        let mut reply: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if let Some(first) = reply.first_mut() {
+            *first %= 10;
+        }
+        let host = Rc::new(DamagedHost {
+            inner: MemoryHost::default(),
+            reply,
+        });
+        let mut e = Engine::new(host);
+        let _ = e.compute("=t", b"local v = _home.x for k, v in pairs(_home) do end return v");
+        assert!(e.compute("=t", b"return 1").is_ok());
+    }
+}
