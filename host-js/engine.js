@@ -171,6 +171,25 @@ export class LuaEngine {
     }
   }
 
+  /**
+   * Compiles `code` without running it: null when it compiles, else the LuaError.
+   * (Used by the REPL to tell an expression from a statement and to spot unfinished input.)
+   * @returns {LuaError|null}
+   */
+  check(code, { chunkName } = {}) {
+    this.#check();
+    if (this.#busy || this.#restarting) throw new AbiError('the engine is busy with an asynchronous call');
+    this.#begin({ chunkName });
+    try {
+      const outcome = this.#guard(() => this.#abi.start(typeof code === 'string' ? utf8.encode(code) : code));
+      if (!outcome) return null;
+      try { this.#finish(outcome); } catch (e) { if (e instanceof LuaError) return e; throw e; }
+      return null;
+    } finally {
+      this.#output = null;
+    }
+  }
+
   #begin({ chunkName, io }) {
     const name = chunkName ?? this.#options.chunkName ?? '=input';
     if (name !== this.#chunkName) { this.#abi.setChunkName(name); this.#chunkName = name; }

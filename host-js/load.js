@@ -21,7 +21,9 @@ let defaultModule = null;
  */
 export async function loadModule(source) {
   if (source === undefined || source === null) {
-    defaultModule ??= compile(DEFAULT_WASM_URL).catch((e) => { defaultModule = null; throw e; });
+    // Under Node, $LUA_PERSIST_WASM names another module file (handy for testing builds).
+    const override = isNode ? process.env.LUA_PERSIST_WASM : undefined;
+    defaultModule ??= compile(override || DEFAULT_WASM_URL).catch((e) => { defaultModule = null; throw e; });
     return defaultModule;
   }
   return compile(await source);

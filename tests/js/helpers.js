@@ -7,7 +7,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const WASM_PATH = join(ROOT, 'dist', 'lua.wasm');
+/** The module under test: dist/lua.wasm, or $LUA_PERSIST_WASM. */
+export const WASM_PATH = process.env.LUA_PERSIST_WASM || join(ROOT, 'dist', 'lua.wasm');
 export const HOST = join(ROOT, 'host-js');
 
 /** The module compiled once per test file. */
