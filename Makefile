@@ -41,7 +41,7 @@ test-rust:
 setup-wasm-bindgen:
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $$2}')" != "$(WBG_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WBG_VERSION)"; \
-	  cargo install wasm-bindgen-cli --version $(WBG_VERSION) --locked; \
+	  cargo install wasm-bindgen-cli --version $(WBG_VERSION); \
 	fi
 
 test-wasm: setup-wasm setup-wasm-bindgen

@@ -11,4 +11,10 @@ pub mod host;
 pub mod session;
 
 pub use host::{Host, HostError, MemoryHost};
+
+/// Routes panic messages to `record` (the wasm module keeps the last one for the host to
+/// read after a trap, since `panic = "abort"` leaves nothing else behind).
+pub fn set_panic_recorder(record: fn(&str)) {
+    std::panic::set_hook(Box::new(move |info| record(&info.to_string())));
+}
 pub use session::{display_chunk_name, Engine, ErrorKind, Failure, Limits, Step};

@@ -110,6 +110,8 @@ pub struct Engine {
     limits: Limits,
     peak_heap: usize,
     gc_threshold: usize,
+    /// The running chunk's name as shown in messages.
+    chunk: String,
 }
 
 /// The arena root that lets engine code find the [`Ext`] machinery.
@@ -172,6 +174,7 @@ impl Engine {
             limits: Limits::default(),
             peak_heap: 0,
             gc_threshold: GC_FLOOR_BYTES,
+            chunk: String::new(),
         }
     }
 
@@ -216,6 +219,7 @@ impl Engine {
             executor,
             fuel_used: 0,
         });
+        self.chunk = shown;
         Ok(())
     }
 
@@ -311,11 +315,12 @@ impl Engine {
 
     fn finish(&mut self, executor: &StashedExecutor) -> Result<Vec<u8>, Failure> {
         let stash = &self.ext;
+        let chunk = &self.chunk;
         self.lua.enter(|ctx| {
             let ext = ext_of(ctx, stash);
             match ctx.fetch(executor).take_result::<Variadic<Vec<Value>>>(ctx) {
                 Ok(Ok(values)) => encode_results(ctx, &ext, &values.0),
-                Ok(Err(error)) => Err(error_failure(ctx, error)),
+                Ok(Err(error)) => Err(error_failure(ctx, chunk, error)),
                 Err(mode) => Err(Failure::new(ErrorKind::Runtime, mode.to_string())),
             }
         })
@@ -474,17 +479,53 @@ fn syntax_message(chunk: &str, error: &PrototypeError) -> String {
     }
 }
 
-fn error_failure<'gc>(ctx: Context<'gc>, error: Error<'gc>) -> Failure {
+fn error_failure<'gc>(ctx: Context<'gc>, chunk: &str, error: Error<'gc>) -> Failure {
     match error {
         Error::Lua(value) => Failure::new(ErrorKind::Runtime, error_value_message(ctx, value.0)),
         Error::Runtime(e) => {
             if let Some(host) = e.downcast::<HostError>() {
                 Failure::bad_input(host.to_string())
             } else {
-                Failure::new(ErrorKind::Runtime, e.to_string())
+                Failure::new(
+                    ErrorKind::Runtime,
+                    format!("{chunk}: {}", vm_error_message(&e.to_string())),
+                )
             }
         }
     }
+}
+
+/// Rephrases piccolo's VM errors the way Lua 5.4 words them. piccolo 0.3.3 does not expose
+/// the failing instruction, so these name the chunk but not the line.
+fn vm_error_message(piccolo: &str) -> String {
+    if let Some(rest) = piccolo.strip_prefix("type error, expected ") {
+        if let Some((expected, found)) = rest.split_once(", found ") {
+            let action = match expected {
+                "table" => "index",
+                "function" => "call",
+                "string or table" => "get length of",
+                _ => return format!("bad operand ({expected} expected, got {found})"),
+            };
+            return format!("attempt to {action} a {found} value");
+        }
+    }
+    if let Some(what) = piccolo.strip_prefix("cannot concat ") {
+        return format!("attempt to concatenate a {what} value");
+    }
+    if let Some(op) = piccolo.strip_prefix("cannot compare values with ") {
+        return format!("attempt to compare incompatible values with {op}");
+    }
+    if let Some(op) = piccolo.strip_prefix("cannot ").and_then(|r| {
+        r.strip_suffix(" values")
+            .or_else(|| r.strip_suffix(" value"))
+    }) {
+        return if op.starts_with("bitwise") || op.starts_with("shift") {
+            format!("attempt to perform a bitwise operation ({op}) on a non-integer value")
+        } else {
+            format!("attempt to perform arithmetic ({op}) on a non-number value")
+        };
+    }
+    piccolo.to_string()
 }
 
 fn error_value_message<'gc>(_ctx: Context<'gc>, value: Value<'gc>) -> String {

@@ -71,7 +71,10 @@ fn returns_every_value_and_inline_tables() {
         run(&mut e, "return {10, 20}"),
         vec![V::Table(vec![(V::I(1), V::I(10)), (V::I(2), V::I(20))])]
     );
-    assert_eq!(run(&mut e, "return print"), vec![V::Opaque("function".into())]);
+    assert_eq!(
+        run(&mut e, "return print"),
+        vec![V::Opaque("function".into())]
+    );
     assert_eq!(run(&mut e, "return _home"), vec![V::Ref(1)]);
 }
 
@@ -88,11 +91,20 @@ fn cyclic_results_are_refused_and_the_engine_goes_on() {
 fn home_and_memory_are_one_external_table() {
     let (mut e, host) = engine();
     assert_eq!(
-        run(&mut e, "_home.test = 123 return Memory.test, _home == Memory, type(_home)"),
+        run(
+            &mut e,
+            "_home.test = 123 return Memory.test, _home == Memory, type(_home)"
+        ),
         vec![V::I(123), V::B(true), s("table")]
     );
-    assert_eq!(host.string_keys(e.memory_table_id()), vec![b"test".to_vec()]);
-    assert_eq!(run(&mut e, "return getmetatable(_home)"), vec![s("external table")]);
+    assert_eq!(
+        host.string_keys(e.memory_table_id()),
+        vec![b"test".to_vec()]
+    );
+    assert_eq!(
+        run(&mut e, "return getmetatable(_home)"),
+        vec![s("external table")]
+    );
 }
 
 #[test]
@@ -106,10 +118,22 @@ fn keys_keep_their_lua_types() {
     );
     assert_eq!(
         got,
-        vec![s("int"), s("str"), s("two"), s("yes"), s("half"), V::I(5), V::Nil, V::Nil]
+        vec![
+            s("int"),
+            s("str"),
+            s("two"),
+            s("yes"),
+            s("half"),
+            V::I(5),
+            V::Nil,
+            V::Nil
+        ]
     );
     let (kind, msg) = fail(&mut e, "_home[nil] = 1");
-    assert_eq!((kind, msg.as_str()), (ErrorKind::Runtime, "test:1: index is nil"));
+    assert_eq!(
+        (kind, msg.as_str()),
+        (ErrorKind::Runtime, "test:1: index is nil")
+    );
     let (_, msg) = fail(&mut e, "_home[0/0] = 1");
     assert!(msg.ends_with("index is NaN"), "{msg}");
 }
@@ -119,7 +143,10 @@ fn assigning_nil_deletes() {
     let (mut e, host) = engine();
     run(&mut e, "_home.a = 1 _home.b = 2 _home.a = nil");
     assert_eq!(host.string_keys(1), vec![b"b".to_vec()]);
-    assert_eq!(run(&mut e, "return _home.a, ext.size(_home)"), vec![V::Nil, V::I(1)]);
+    assert_eq!(
+        run(&mut e, "return _home.a, ext.size(_home)"),
+        vec![V::Nil, V::I(1)]
+    );
 }
 
 #[test]
@@ -134,7 +161,17 @@ fn plain_tables_are_stored_by_reference() {
          return _home.a == _home.b, _home.b.x, _home.a.inner.y, t == _home.a,
                 _home.c.self == _home.c, _home.a == _home.a",
     );
-    assert_eq!(got, vec![V::B(true), V::I(10), V::I(2), V::B(true), V::B(true), V::B(true)]);
+    assert_eq!(
+        got,
+        vec![
+            V::B(true),
+            V::I(10),
+            V::I(2),
+            V::B(true),
+            V::B(true),
+            V::B(true)
+        ]
+    );
 }
 
 #[test]
@@ -147,7 +184,10 @@ fn refused_values_change_nothing() {
     ] {
         let (kind, msg) = fail(&mut e, code);
         assert_eq!(kind, ErrorKind::Runtime);
-        assert_eq!(msg, format!("test:1: cannot store {what} in an external table"));
+        assert_eq!(
+            msg,
+            format!("test:1: cannot store {what} in an external table")
+        );
     }
     assert!(host.string_keys(1).is_empty());
     assert_eq!(e.next_table_id(), 2, "no table ids were spent");
@@ -220,8 +260,18 @@ fn errors_carry_kind_chunk_and_line() {
     let (kind, msg) = fail(&mut e, "x = = 1");
     assert_eq!(kind, ErrorKind::Syntax);
     assert!(msg.starts_with("test:1:"), "{msg}");
-    let (kind, _) = fail(&mut e, &format!("return {}1{}", "(".repeat(300), ")".repeat(300)));
+    let (kind, _) = fail(
+        &mut e,
+        &format!("return {}1{}", "(".repeat(300), ")".repeat(300)),
+    );
     assert_eq!(kind, ErrorKind::Syntax);
+    let (kind, msg) = fail(&mut e, "local x\nreturn x.y");
+    assert_eq!(
+        (kind, msg.as_str()),
+        (ErrorKind::Runtime, "test: attempt to index a nil value")
+    );
+    let (_, msg) = fail(&mut e, "local f\nf()");
+    assert_eq!(msg, "test: attempt to call a nil value");
     assert_eq!(
         run(&mut e, "return pcall(error, 'caught')"),
         vec![V::B(false), s("caught")]
@@ -276,8 +326,11 @@ fn garbage_heavy_loops_stay_small() {
 #[test]
 fn sliced_runs_finish_with_the_same_result() {
     let (mut e, _) = engine();
-    e.start("=slices", b"local n = 0 for i = 1, 100000 do n = n + i end return n")
-        .unwrap();
+    e.start(
+        "=slices",
+        b"local n = 0 for i = 1, 100000 do n = n + i end return n",
+    )
+    .unwrap();
     let mut slices = 0;
     let result = loop {
         match e.resume(1000) {
@@ -310,15 +363,26 @@ fn host_table_api_validates_everything() {
     assert_eq!(run(&mut e, "return _home.k"), vec![V::I(7)]);
     let bad = ErrorKind::BadInput;
     assert_eq!(e.table_set(99, &key, &value).unwrap_err().kind, bad);
-    assert_eq!(e.table_set(1, &[0x04, 9, 0, 0, 0, b'x'], &value).unwrap_err().kind, bad);
+    assert_eq!(
+        e.table_set(1, &[0x04, 9, 0, 0, 0, b'x'], &value)
+            .unwrap_err()
+            .kind,
+        bad
+    );
     assert_eq!(e.table_set(1, &key, &[0x09]).unwrap_err().kind, bad);
-    assert_eq!(e.table_set(1, &key, &[0x07, 50, 0, 0, 0]).unwrap_err().kind, bad);
+    assert_eq!(
+        e.table_set(1, &key, &[0x07, 50, 0, 0, 0]).unwrap_err().kind,
+        bad
+    );
     assert_eq!(e.table_set(1, &[0x00], &value).unwrap_err().kind, bad);
     let id = e.table_new().unwrap();
     assert_eq!(e.table_size(id).unwrap(), 0);
     e.attach_memory_table(40).unwrap();
     assert_eq!(e.next_table_id(), 41);
-    assert_eq!(run(&mut e, "_home.x = 1 return ext.id(_home), ext.id(Memory)"), vec![V::I(40), V::I(40)]);
+    assert_eq!(
+        run(&mut e, "_home.x = 1 return ext.id(_home), ext.id(Memory)"),
+        vec![V::I(40), V::I(40)]
+    );
 }
 
 /// A host whose stored bytes have been damaged.
@@ -386,7 +450,12 @@ fn damaged_host_bytes_are_kind_five_never_a_panic() {
         let mut e = Engine::new(host);
         for code in ["return _home.x", "for k, v in pairs(_home) do end"] {
             let f = e.compute("=t", code.as_bytes()).unwrap_err();
-            assert_eq!(f.kind, ErrorKind::BadInput, "{reply:?} {code}: {}", f.message);
+            assert_eq!(
+                f.kind,
+                ErrorKind::BadInput,
+                "{reply:?} {code}: {}",
+                f.message
+            );
         }
         let ok = e.compute("=t", b"return 1 + 1");
         assert!(ok.is_ok(), "engine unusable after {reply:?}");
@@ -413,7 +482,10 @@ fn randomized_garbage_from_the_host_never_breaks_the_engine() {
             reply,
         });
         let mut e = Engine::new(host);
-        let _ = e.compute("=t", b"local v = _home.x for k, v in pairs(_home) do end return v");
+        let _ = e.compute(
+            "=t",
+            b"local v = _home.x for k, v in pairs(_home) do end return v",
+        );
         assert!(e.compute("=t", b"return 1").is_ok());
     }
 }

@@ -81,6 +81,36 @@ unsafe impl Sync for Global {}
 
 static STATE: Global = Global(RefCell::new(None));
 
+/// The last panic message, kept outside `STATE` so it can be read after the trap that
+/// follows a panic (the trap leaves `STATE` borrowed).
+struct PanicNote(UnsafeCell<([u8; PANIC_NOTE_BYTES], usize)>);
+
+// SAFETY: as for `IoBuffer`, there is one thread.
+unsafe impl Sync for PanicNote {}
+
+const PANIC_NOTE_BYTES: usize = 1024;
+static PANIC_NOTE: PanicNote = PanicNote(UnsafeCell::new(([0; PANIC_NOTE_BYTES], 0)));
+
+fn record_panic(message: &str) {
+    let n = message.len().min(PANIC_NOTE_BYTES);
+    // SAFETY: single-threaded; no other reference to the note is alive while a panic is
+    // being reported (the note is read only by `get_panic_message`, an export).
+    let note = unsafe { &mut *PANIC_NOTE.0.get() };
+    note.0[..n].copy_from_slice(&message.as_bytes()[..n]);
+    note.1 = n;
+}
+
+/// After a trap: writes `u32 len` + the panic message that caused it (empty if none) into
+/// the buffer and returns the bytes written. Safe to call on a trapped instance.
+#[no_mangle]
+pub extern "C" fn get_panic_message() -> i32 {
+    // SAFETY: as in `record_panic`; the bytes are copied out before anything else runs.
+    let (bytes, n) = unsafe { &*PANIC_NOTE.0.get() };
+    write_buffer(0, &(*n as u32).to_le_bytes());
+    write_buffer(4, &bytes[..*n]);
+    (*n + 4) as i32
+}
+
 struct State {
     engine: Engine,
     chunk_name: String,
@@ -93,6 +123,7 @@ struct State {
 
 impl State {
     fn new(limits: Limits, chunk_name: String) -> State {
+        engine::set_panic_recorder(record_panic);
         let mut engine = Engine::new(alloc::rc::Rc::new(ImportHost));
         engine.set_limits(limits);
         State {
@@ -359,15 +390,17 @@ pub extern "C" fn ext_table_new() -> u32 {
     })
 }
 
-fn args(
-    state: &mut State,
-    spans: &[(u32, u32)],
-) -> Result<Vec<Vec<u8>>, i32> {
+fn args(state: &mut State, spans: &[(u32, u32)]) -> Result<Vec<Vec<u8>>, i32> {
     let mut out = Vec::with_capacity(spans.len());
     for &(ptr, len) in spans {
         match buffer_range(ptr, len) {
             Some(range) => out.push(read_buffer(range)),
-            None => return Err(bad_input(state, "argument bytes must lie inside the IO buffer")),
+            None => {
+                return Err(bad_input(
+                    state,
+                    "argument bytes must lie inside the IO buffer",
+                ))
+            }
         }
     }
     Ok(out)
@@ -442,7 +475,10 @@ pub extern "C" fn ext_table_size(id: u32) -> i32 {
 pub extern "C" fn ext_table_keys(id: u32, buf: u32, max: u32) -> i32 {
     with_state(Status::BadInput as i32, |state| {
         let Some(out) = buffer_range(buf, max) else {
-            return bad_input(state, "ext_table_keys: output must lie inside the IO buffer");
+            return bad_input(
+                state,
+                "ext_table_keys: output must lie inside the IO buffer",
+            );
         };
         match state.engine.table_keys(id) {
             Ok(keys) => {
@@ -500,7 +536,10 @@ pub extern "C" fn get_external_table_counter() -> u32 {
 pub extern "C" fn get_memory_stats(ptr: u32) -> i32 {
     with_state(Status::BadInput as i32, |state| {
         let Some(range) = buffer_range(ptr, 28) else {
-            return bad_input(state, "get_memory_stats: pointer must lie inside the IO buffer");
+            return bad_input(
+                state,
+                "get_memory_stats: pointer must lie inside the IO buffer",
+            );
         };
         let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
         let fields = [
