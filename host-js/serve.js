@@ -20,7 +20,8 @@ const TYPES = {
 export function resolvePath(urlPath) {
   let path;
   try { path = decodeURIComponent(urlPath.split('?')[0]); } catch { return null; }
-  if (path === '/' || path === '') path = '/host-js/page/index.html';
+  // As in Node, $LUA_PERSIST_WASM names another module to serve (for testing builds).
+  if (path === '/dist/lua.wasm' && process.env.LUA_PERSIST_WASM) return process.env.LUA_PERSIST_WASM;
   if (path.endsWith('/')) path += 'index.html';
   const file = normalize(join(ROOT, path));
   return SERVED.some((dir) => file.startsWith(join(ROOT, dir) + sep)) ? file : null;
@@ -29,6 +30,12 @@ export function resolvePath(urlPath) {
 /** Starts the server; resolves to `{server, url}`. Port 0 picks a free one. */
 export function serve({ port = 8080, host = '127.0.0.1' } = {}) {
   const server = createServer(async (req, res) => {
+    // The page loads its files by relative URL, so it must be served from its own folder.
+    if (req.url === '/' || req.url === '') {
+      res.writeHead(302, { location: '/host-js/page/' });
+      res.end();
+      return;
+    }
     const file = resolvePath(req.url ?? '/');
     try {
       if (!file || !(await stat(file)).isFile()) throw new Error('not found');

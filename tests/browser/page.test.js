@@ -1,0 +1,123 @@
+// The playground in the system Chromium (/usr/bin/chromium) through playwright-core: real
+// page, real module, real IndexedDB. Never downloads a browser.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from '../../host-js/serve.js';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let server;
+let url;
+let context;
+let profile;
+
+before(async () => {
+  ({ server, url } = await serve({ port: 0 }));
+  profile = await mkdtemp(join(tmpdir(), 'lua-persist-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS,
+  });
+  context.setDefaultTimeout(15000);
+});
+
+after(async () => {
+  await context?.close();
+  server?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+async function openPage() {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="idle"]');
+  return { page, errors };
+}
+
+async function runCode(page, code) {
+  await page.fill('#code', code);
+  await page.press('#code', 'Control+Enter');
+  await page.waitForSelector('body[data-state="idle"]');
+}
+
+test('the page runs code and shows output, results and memory figures', async () => {
+  const { page, errors } = await openPage();
+  await runCode(page, 'print("hello from lua") return 1 + 2, "three"');
+  assert.equal(await page.textContent('#output'), 'hello from lua\n→ 3\tthree\n');
+  assert.match(await page.textContent('#memory'), /linear memory [\d.]+ (KiB|MiB).*external data/);
+  assert.equal(await page.isHidden('#error'), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('errors show their line number', async () => {
+  const { page } = await openPage();
+  await runCode(page, 'local x = 1\n\nerror("bad thing")\n');
+  assert.match(await page.textContent('#error'), /LuaError: line 3: editor:3: bad thing/);
+  assert.equal(await page.textContent('#gutter .bad'), '3\n');
+  await runCode(page, 'x = 1\ny = = 2');
+  assert.match(await page.textContent('#error'), /line 2/);
+  await page.close();
+});
+
+test('_home with 10,000 entries survives a page reload through IndexedDB', async () => {
+  const { page } = await openPage();
+  await runCode(page, 'for i = 1, 10000 do _home["k" .. i] = i * 2 end _home.nested = { deep = { v = "yes" } }');
+  await page.click('#save');
+  await page.waitForSelector('body[data-state="idle"]');
+  assert.equal(await page.textContent('#status'), 'saved');
+  await page.reload();
+  await page.waitForSelector('body[data-state="idle"]');
+  await runCode(page, 'local n = 0 for k in pairs(_home) do n = n + 1 end return n, _home.k9999, _home.nested.deep.v');
+  assert.equal(await page.textContent('#output'), '→ 10001\t19998\tyes\n');
+  // The inspector shows the first entries and counts the rest.
+  assert.match(await page.textContent('#home'), /… 9901 more entries/);
+  // The records are in the documented place.
+  const meta = await page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('LuaPersistentDB');
+    req.onsuccess = () => {
+      const get = req.result.transaction('externalTables').objectStore('externalTables').get('__metadata__');
+      get.onsuccess = () => { resolve(get.result.data); req.result.close(); };
+      get.onerror = () => reject(get.error);
+    };
+    req.onerror = () => reject(req.error);
+  }));
+  assert.equal(meta.tableCount, 3);
+  assert.ok(meta.tableIds.includes(meta.memoryTableId));
+  await page.close();
+});
+
+test('a long script does not freeze the page: its timer ticks and Stop works', async () => {
+  const { page } = await openPage();
+  await page.fill('#code', 'local n = 0 while true do n = n + 1 end');
+  await page.click('#run');
+  await page.waitForSelector('body[data-state="running"]');
+  // The page's own 50 ms timer keeps running while Lua runs...
+  await page.waitForFunction(() => Number(document.getElementById('ticker').dataset.ticks) >= 5);
+  // ...and it still handles a click.
+  await page.click('#stop');
+  await page.waitForSelector('body[data-state="idle"]');
+  assert.equal(await page.textContent('#status'), 'stopped');
+  await runCode(page, 'return "usable"');
+  assert.equal(await page.textContent('#output'), '→ usable\n');
+  await page.close();
+});
+
+test('autosave keeps changes without pressing Save', async () => {
+  const { page } = await openPage();
+  await page.check('#autosave');
+  await runCode(page, '_home.auto = "saved by itself"');
+  await page.reload();
+  await page.waitForSelector('body[data-state="idle"]');
+  assert.equal(await page.isChecked('#autosave'), true);
+  await runCode(page, 'return _home.auto');
+  assert.equal(await page.textContent('#output'), '→ saved by itself\n');
+  await page.close();
+});
