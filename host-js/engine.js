@@ -35,7 +35,8 @@ const MAX_FUEL = 0xffffffff;
  * @property {(error: Error) => void} [onError] receives autosave failures (default console.error)
  * @property {number} [sliceMs=8] target duration of one slice of `compute` before yielding
  * @property {import('./tables.js').ExternalTables} [tables] the tables to use (a host may
- *   subclass ExternalTables to observe every access); a fresh one by default
+ *   subclass ExternalTables and override `putEntry`/`delete` to observe every write); a fresh
+ *   one by default
  */
 
 /**
@@ -77,6 +78,8 @@ export class LuaEngine {
     this.lastSaveError = null;
     this.#chunkName = options.chunkName ?? '=input';
     this.#tables = abi.tables;
+    // Without a store nothing ever takes the change record: don't keep one.
+    this.#tables.trackChanges = this.#store !== null;
     this.#attach(abi);
   }
 

@@ -1,7 +1,7 @@
 // Turning the live external tables into store batches, and store snapshots back into tables.
 // The store interface itself is documented in docs/stores.md.
 
-import { keyString } from './tables.js';
+import { keyString, keyBytes } from './tables.js';
 import { Tag, decodeValue } from './codec.js';
 import { StoreError } from './errors.js';
 
@@ -46,7 +46,7 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
     for (const k of dirty) {
       const e = t?.get(k);
       if (e) puts.push([id, e.key, e.value]);
-      else deletes.push([id, binaryKey(k)]);
+      else deletes.push([id, keyBytes(k)]);
     }
   }
   if (!replace) for (const id of persisted) if (!reachable.has(id)) dropTables.push(id);
@@ -56,12 +56,6 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
     savedAt: new Date().toISOString(), stateRestored, format: FORMAT,
   };
   return { batch: { metadata, replace, puts, deletes, dropTables }, reachable };
-}
-
-function binaryKey(k) {
-  const b = new Uint8Array(k.length);
-  for (let i = 0; i < k.length; i++) b[i] = k.charCodeAt(i);
-  return b;
 }
 
 /**

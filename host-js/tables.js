@@ -1,37 +1,109 @@
 // External tables in JS: one Map per table id, and the `js_ext_table_*` imports over them.
 //
-// A table is a Map from the encoded key (as a binary string, so equal encodings are equal
-// keys) to `{ key, value }` (both Uint8Array encodings). Iteration order is insertion order.
-// Pages for `js_ext_table_next` come from a live Map iterator cached per table and cursor,
-// so a full traversal is O(n) however many pages it takes.
+// A table is a Map from a Map key (see `keyString`) to `{ key, value }` (both Uint8Array
+// encodings). Iteration order is insertion order. Pages for `js_ext_table_next` come from a
+// live Map iterator cached per table and cursor, so a full traversal is O(n) however many
+// pages it takes. References between tables (tag 07) are counted as they are written, so
+// finding what `_home` reaches never scans every entry.
 
+const INTEGER = 0x02;
 const TABLE_REF = 0x07;
 const ITERATORS_PER_TABLE = 4;
+const TWO_32 = 4294967296;
 
-/** Turns encoded key bytes into a Map key. */
-export function keyString(bytes) {
-  if (bytes.length <= 64) {
-    let s = '';
-    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-    return s;
+/**
+ * The Map key for an encoded key: the integer itself for integer keys within 2^53 (fast, and
+ * never equal to a string), else the encoding as a binary string, so equal encodings are equal
+ * keys. `keyBytes` inverts it.
+ */
+export function keyString(bytes, start = 0, len = bytes.length - start) {
+  if (len === 9 && bytes[start] === INTEGER) {
+    const lo = (bytes[start + 1] | (bytes[start + 2] << 8) | (bytes[start + 3] << 16) | (bytes[start + 4] << 24)) >>> 0;
+    const hi = bytes[start + 5] | (bytes[start + 6] << 8) | (bytes[start + 7] << 16) | (bytes[start + 8] << 24);
+    if (hi >= -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
   }
+  if (len <= 8192) return String.fromCharCode.apply(null, bytes.subarray(start, start + len));
   let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  for (let i = 0; i < len; i += 8192) {
+    s += String.fromCharCode.apply(null, bytes.subarray(start + i, start + Math.min(len, i + 8192)));
   }
   return s;
+}
+
+/** The encoded key bytes for a Map key made by `keyString`. */
+export function keyBytes(k) {
+  const b = new Uint8Array(typeof k === 'number' ? 9 : k.length);
+  writeKey(b, 0, k);
+  return b;
+}
+
+function writeKey(mem, at, k) {
+  if (typeof k === 'number') {
+    const hi = Math.floor(k / TWO_32);
+    const lo = k - hi * TWO_32;
+    mem[at] = INTEGER;
+    for (let i = 0; i < 4; i++) mem[at + 1 + i] = (lo >>> (8 * i)) & 0xff;
+    for (let i = 0; i < 4; i++) mem[at + 5 + i] = (hi >> (8 * i)) & 0xff;
+  } else {
+    writeBinary(mem, at, k);
+  }
+}
+
+function writeBinary(mem, at, s) {
+  for (let i = 0; i < s.length; i++) mem[at + i] = s.charCodeAt(i);
+}
+
+// Values up to this size are kept as binary strings: far cheaper for V8 than one typed array
+// (with its own backing store) per entry.
+const COMPACT_VALUE_BYTES = 4096;
+
+/**
+ * One entry of a table. `key` and `value` are Uint8Array encodings made on demand; the entry
+ * itself keeps the Map key and a compact value.
+ */
+export class Entry {
+  constructor(k, v) { this.k = k; this.v = v; }
+  static of(k, value) {
+    return new Entry(k, value.length <= COMPACT_VALUE_BYTES ? String.fromCharCode.apply(null, value) : value);
+  }
+  get key() { return keyBytes(this.k); }
+  get value() {
+    if (typeof this.v !== 'string') return this.v;
+    const b = new Uint8Array(this.v.length);
+    writeBinary(b, 0, this.v);
+    return b;
+  }
+  get keyLength() { return typeof this.k === 'number' ? 9 : this.k.length; }
+  get valueLength() { return this.v.length; }
+  writeKey(mem, at) { writeKey(mem, at, this.k); }
+  writeValue(mem, at) { if (typeof this.v === 'string') writeBinary(mem, at, this.v); else mem.set(this.v, at); }
+  /** The table id a key or value refers to (tag 07), or -1. */
+  keyRef() { return typeof this.k === 'string' ? binaryRef(this.k) : -1; }
+  valueRef() { return typeof this.v === 'string' ? binaryRef(this.v) : -1; }
+}
+
+function binaryRef(s) {
+  if (s.length !== 5 || s.charCodeAt(0) !== TABLE_REF) return -1;
+  return (s.charCodeAt(1) | (s.charCodeAt(2) << 8) | (s.charCodeAt(3) << 16) | (s.charCodeAt(4) << 24)) >>> 0;
 }
 
 /** The external tables of one module instance, plus change tracking for incremental saves. */
 export class ExternalTables {
   constructor() {
-    /** @type {Map<number, Map<string, {key: Uint8Array, value: Uint8Array}>>} */
+    /** @type {Map<number, Map<number|string, Entry>>} */
     this.tables = new Map();
     /** Per table, the encoded keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
     this.iterators = new Map();
     /** Encoded bytes held (keys + values), for memory statistics. */
     this.bytes = 0;
+    /** Per table, how many of its keys and values refer to each other table. */
+    this.refs = new Map();
+    /**
+     * Whether writes are recorded for `takeChanges()`. An engine without a store turns this
+     * off so the record does not grow without bound.
+     */
+    this.trackChanges = true;
   }
 
   table(id) {
@@ -41,6 +113,7 @@ export class ExternalTables {
   }
 
   markDirty(id, k) {
+    if (!this.trackChanges) return;
     let d = this.dirty.get(id);
     if (!d) { d = new Set(); this.dirty.set(id, d); }
     d.add(k);
@@ -52,13 +125,35 @@ export class ExternalTables {
     this.markDirty(id, k);
   }
 
-  /** Stores an entry without marking it changed (used when loading a saved state). */
-  put(id, k, key, value) {
+  /**
+   * Stores an entry without marking it changed (used when loading a saved state). `k` is
+   * `keyString(key)`; `value` is the encoded value.
+   */
+  put(id, k, key, value) { this.putEntry(id, Entry.of(k, value)); }
+
+  putEntry(id, entry) {
     const t = this.table(id);
-    const old = t.get(k);
-    if (old) this.bytes -= old.key.length + old.value.length;
-    t.set(k, { key, value });
-    this.bytes += key.length + value.length;
+    const old = t.get(entry.k);
+    if (old) this.forget(id, old);
+    t.set(entry.k, entry);
+    this.bytes += entry.keyLength + entry.valueLength;
+    this.countRef(id, entry.keyRef(), 1);
+    this.countRef(id, entry.valueRef(), 1);
+  }
+
+  // Undoes the accounting of an entry that is being replaced or removed.
+  forget(id, entry) {
+    this.bytes -= entry.keyLength + entry.valueLength;
+    this.countRef(id, entry.keyRef(), -1);
+    this.countRef(id, entry.valueRef(), -1);
+  }
+
+  countRef(id, ref, delta) {
+    if (ref < 0) return;
+    let counts = this.refs.get(id);
+    if (!counts) { counts = new Map(); this.refs.set(id, counts); }
+    const n = (counts.get(ref) ?? 0) + delta;
+    if (n > 0) counts.set(ref, n); else counts.delete(ref);
   }
 
   get(id, key) {
@@ -72,12 +167,12 @@ export class ExternalTables {
     const old = t?.get(k);
     if (old) {
       t.delete(k);
-      this.bytes -= old.key.length + old.value.length;
+      this.forget(id, old);
       this.markDirty(id, k);
     }
   }
 
-  /** The entry `{key, value}` stored under Map key `k` of table `id`, if any. */
+  /** The entry stored under Map key `k` of table `id`, if any. */
   entry(id, k) { return this.tables.get(id)?.get(k); }
 
   /** Number of tables that hold at least one entry. */
@@ -93,16 +188,10 @@ export class ExternalTables {
     for (const [id, keys] of changes) for (const k of keys) this.markDirty(id, k);
   }
 
-  /** Table ids referenced by the values of table `id`. */
+  /** Table ids referenced by the keys and values of table `id`. */
   references(id) {
-    const out = [];
-    const t = this.tables.get(id);
-    if (!t) return out;
-    for (const { key, value } of t.values()) {
-      if (value[0] === TABLE_REF && value.length === 5) out.push(readU32(value, 1));
-      if (key[0] === TABLE_REF && key.length === 5) out.push(readU32(key, 1));
-    }
-    return out;
+    const counts = this.refs.get(id);
+    return counts ? [...counts.keys()] : [];
   }
 
   /** An iterator positioned at entry `cursor` of table `id`'s order, reusing a cached one. */
@@ -127,37 +216,48 @@ export class ExternalTables {
   }
 
   /** Drops everything (used before a restore). */
-  clear() { this.tables.clear(); this.dirty.clear(); this.iterators.clear(); this.bytes = 0; }
+  clear() {
+    this.tables.clear(); this.dirty.clear(); this.iterators.clear(); this.refs.clear(); this.bytes = 0;
+  }
 
   /** Empties one table (its removed keys count as changes). */
   clearTable(id) {
     const t = this.tables.get(id);
     if (!t) return;
-    for (const [k, { key, value }] of t) { this.bytes -= key.length + value.length; this.markDirty(id, k); }
+    for (const [k, entry] of t) { this.forget(id, entry); this.markDirty(id, k); }
     t.clear();
     this.iterators.delete(id);
   }
 
   /**
    * The `js_ext_table_*` imports over these tables. `memory()` returns the module's current
-   * `WebAssembly.Memory`; views are re-made on every call because memory growth detaches them.
+   * `WebAssembly.Memory`; the view is re-made whenever memory growth has replaced the buffer.
    */
   imports(memory) {
-    const bytes = () => new Uint8Array(memory().buffer);
-    const copy = (ptr, len) => bytes().slice(ptr, ptr + len);
+    let view = null;
+    const bytes = () => {
+      const buffer = memory().buffer;
+      if (view === null || view.buffer !== buffer) view = new Uint8Array(buffer);
+      return view;
+    };
     return {
       js_ext_table_set: (id, kptr, klen, vptr, vlen) => {
-        this.set(id, copy(kptr, klen), copy(vptr, vlen));
+        const mem = bytes();
+        const k = keyString(mem, kptr, klen);
+        this.putEntry(id, Entry.of(k, vlen <= COMPACT_VALUE_BYTES
+          ? mem.subarray(vptr, vptr + vlen) : mem.slice(vptr, vptr + vlen)));
+        this.markDirty(id, k);
         return 0;
       },
       js_ext_table_get: (id, kptr, klen, vptr, max) => {
         const t = this.tables.get(id);
         if (!t) return -1;
-        const entry = t.get(keyString(bytes().subarray(kptr, kptr + klen)));
+        const mem = bytes();
+        const entry = t.get(keyString(mem, kptr, klen));
         if (!entry) return -1;
-        const v = entry.value;
-        if (v.length <= max) bytes().set(v, vptr);
-        return v.length;
+        const n = entry.valueLength;
+        if (n <= max) entry.writeValue(mem, vptr);
+        return n;
       },
       js_ext_table_delete: (id, kptr, klen) => {
         this.delete(id, bytes().subarray(kptr, kptr + klen));
@@ -167,12 +267,12 @@ export class ExternalTables {
       js_ext_table_keys: (id, ptr, max) => {
         const t = this.tables.get(id);
         let total = 4;
-        if (t) for (const { key } of t.values()) total += key.length;
+        if (t) for (const e of t.values()) total += e.keyLength;
         if (total > max) return total;
         const mem = bytes();
         new DataView(mem.buffer).setUint32(ptr, t ? t.size : 0, true);
         let at = ptr + 4;
-        if (t) for (const { key } of t.values()) { mem.set(key, at); at += key.length; }
+        if (t) for (const e of t.values()) { e.writeKey(mem, at); at += e.keyLength; }
         return total;
       },
       js_ext_table_next: (id, cursor, ptr, max) => {
@@ -184,14 +284,14 @@ export class ExternalTables {
           const entry = it.pending ?? it.iter.next().value;
           it.pending = null;
           if (!entry) break;
-          const need = entry.key.length + entry.value.length;
+          const need = entry.keyLength + entry.valueLength;
           if (written + need > max) {
             it.pending = entry;
             if (written === 0) { this.parkIterator(id, it); return need; }
             break;
           }
-          mem.set(entry.key, ptr + written);
-          mem.set(entry.value, ptr + written + entry.key.length);
+          entry.writeKey(mem, ptr + written);
+          entry.writeValue(mem, ptr + written + entry.keyLength);
           written += need;
           it.pos++;
         }
@@ -200,8 +300,4 @@ export class ExternalTables {
       },
     };
   }
-}
-
-function readU32(bytes, at) {
-  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
