@@ -119,6 +119,16 @@ export class Abi {
     return this.readResult(4 + len);
   }
 
+  /** After a trap: the panic message that caused it, or '' (safe on a trapped instance). */
+  panicMessage() {
+    try {
+      const n = this.exports.get_panic_message();
+      return new TextDecoder().decode(this.readBuffer(n - 4, 4));
+    } catch {
+      return '';
+    }
+  }
+
   /** The message left by a failed non-run call. */
   lastError() {
     const n = this.exports.get_last_error();

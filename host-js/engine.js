@@ -230,9 +230,11 @@ export class LuaEngine {
       return fn();
     } catch (e) {
       if (e instanceof AbiError && !(e.cause instanceof Error)) throw e;
+      const panic = e instanceof WebAssembly.RuntimeError ? this.#abi.panicMessage() : '';
       this.#output = null;
       this.#restart();
-      const err = new AbiError(`the Lua module crashed (${e.message}); it was restarted with _home and ` +
+      const why = panic ? `${e.message}: ${panic}` : e.message;
+      const err = new AbiError(`the Lua module crashed (${why}); it was restarted with _home and ` +
         'all external tables intact, but other globals and locals are gone', { cause: e });
       err.trapped = true;
       throw err;
