@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod ext;
 pub mod host;
+pub mod proto;
 pub mod session;
 
 pub use host::{Host, HostError, MemoryHost};
