@@ -46,7 +46,8 @@ pub const MAX_DEPTH: usize = 100;
 const MAX_STACK: usize = 256;
 /// Upvalue and prototype indices are `u8`.
 const MAX_INDEXED: usize = 256;
-/// Bounds the work of the upvalue analysis (up to 256 rounds per opcode).
+/// Bounds the work of the upvalue analysis (up to 256 rounds per opcode); compiled Lua
+/// gets nowhere near this in one function.
 const MAX_OPCODES: usize = 1 << 18;
 
 /// Why [`undump`] refused some bytes.
@@ -463,11 +464,12 @@ struct Reader<'a> {
     pos: usize,
 }
 
-fn malformed(m: impl Into<String>) -> UndumpError {
-    UndumpError::Malformed(m.into())
-}
-
 impl<'a> Reader<'a> {
+    /// A structural error, located by where reading stopped.
+    fn bad(&self, what: String) -> UndumpError {
+        UndumpError::Malformed(format!("{what} before byte {}", self.pos))
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], UndumpError> {
         if self.b.len() - self.pos < n {
             return Err(UndumpError::Truncated);
@@ -490,7 +492,7 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            b => Err(malformed(format!("bad boolean {b}"))),
+            b => Err(self.bad(format!("bad boolean {b}"))),
         }
     }
 
@@ -533,7 +535,7 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(RCIndex::Register(self.reg()?)),
             1 => Ok(RCIndex::Constant(ConstantIndex8(self.u8()?))),
-            k => Err(malformed(format!("bad operand kind {k}"))),
+            k => Err(self.bad(format!("bad operand kind {k}"))),
         }
     }
 
@@ -687,7 +689,7 @@ impl<'a> Reader<'a> {
                 }
             }
             tag @ 33..=44 => arith_op(tag - 33, self.reg()?, self.rc()?, self.rc()?),
-            tag => return Err(malformed(format!("bad opcode tag {tag}"))),
+            tag => return Err(self.bad(format!("bad opcode tag {tag}"))),
         })
     }
 }
@@ -700,13 +702,17 @@ fn read_function<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Proto<'a>, Undu
         0 => FunctionRef::Chunk,
         1 => FunctionRef::Expression(LineNumber(r.u64()?)),
         2 => FunctionRef::Named(r.str()?, LineNumber(r.u64()?)),
-        t => return Err(malformed(format!("bad function reference tag {t}"))),
+        t => return Err(r.bad(format!("bad function reference tag {t}"))),
     };
     let fixed_params = r.u8()?;
     let has_varargs = r.bool()?;
     let stack_size = u16::from_le_bytes(r.array()?);
 
     let n = r.count(1)?;
+    // Constant indices are u16; more could not be used and would cost 24 bytes each.
+    if n > 1 << 16 {
+        return Err(r.bad(format!("{n} constants in one function")));
+    }
     let mut constants = Vec::with_capacity(n);
     for _ in 0..n {
         constants.push(match r.u8()? {
@@ -716,13 +722,13 @@ fn read_function<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Proto<'a>, Undu
             3 => Constant::Integer(i64::from_le_bytes(r.array()?)),
             4 => Constant::Number(f64::from_bits(r.u64()?)),
             5 => Constant::String(r.str()?),
-            t => return Err(malformed(format!("bad constant tag {t}"))),
+            t => return Err(r.bad(format!("bad constant tag {t}"))),
         });
     }
 
     let n = r.count(1)?;
     if n > MAX_OPCODES {
-        return Err(malformed(format!("{n} opcodes in one function")));
+        return Err(r.bad(format!("{n} opcodes in one function")));
     }
     let mut opcodes = Vec::with_capacity(n);
     for _ in 0..n {
@@ -730,6 +736,9 @@ fn read_function<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Proto<'a>, Undu
     }
 
     let n = r.count(12)?;
+    if n > opcodes.len() {
+        return Err(r.bad(format!("{n} line entries for {} opcodes", opcodes.len())));
+    }
     let mut opcode_line_numbers = Vec::with_capacity(n.max(1));
     for _ in 0..n {
         opcode_line_numbers.push((r.u32()?, LineNumber(r.u64()?)));
@@ -741,7 +750,7 @@ fn read_function<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Proto<'a>, Undu
 
     let n = r.count(1)?;
     if n > MAX_INDEXED {
-        return Err(malformed(format!("{n} upvalues in one function")));
+        return Err(r.bad(format!("{n} upvalues in one function")));
     }
     let mut upvalues = Vec::with_capacity(n);
     for _ in 0..n {
@@ -749,14 +758,14 @@ fn read_function<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Proto<'a>, Undu
             0 => UpValueDescriptor::Environment,
             1 => UpValueDescriptor::ParentLocal(r.reg()?),
             2 => UpValueDescriptor::Outer(UpValueIndex(r.u8()?)),
-            t => return Err(malformed(format!("bad upvalue tag {t}"))),
+            t => return Err(r.bad(format!("bad upvalue tag {t}"))),
         });
     }
 
     // A nested function takes at least 20 bytes; the count check keeps the Vec honest.
     let n = r.count(20)?;
     if n > MAX_INDEXED {
-        return Err(malformed(format!("{n} nested functions in one function")));
+        return Err(r.bad(format!("{n} nested functions in one function")));
     }
     let mut prototypes = Vec::with_capacity(n);
     for _ in 0..n {
@@ -794,6 +803,14 @@ fn invalid(p: &Proto<'_>, opcode: Option<usize>, reason: String) -> UndumpError 
     }
 }
 
+fn describe(u: &UpValueDescriptor) -> String {
+    match u {
+        UpValueDescriptor::Environment => "_ENV".into(),
+        UpValueDescriptor::ParentLocal(r) => format!("from parent register {}", r.0),
+        UpValueDescriptor::Outer(u) => format!("from parent upvalue {}", u.0),
+    }
+}
+
 /// Registers with possibly open upvalues, one bit each.
 type Open = [u64; 4];
 
@@ -804,8 +821,8 @@ fn highest(open: &Open) -> Option<usize> {
         .map(|i| i * 64 + 63 - open[i].leading_zeros() as usize)
 }
 
-/// Where control can go after opcode `i` (at most two places); `None` for a jump target
-/// outside the function (including the offset `i16::MIN`, which piccolo cannot negate).
+/// Where control can go after opcode `i` (at most two places), or why it would leave the
+/// function (including the offset `i16::MIN`, which piccolo's `add_offset` cannot negate).
 fn successors(i: usize, op: &Operation, len: usize) -> Result<Vec<usize>, String> {
     use Operation as O;
     let jump = |offset: i16| -> Result<usize, String> {
@@ -873,7 +890,10 @@ fn check_function(p: &Proto<'_>) -> Result<(), UndumpError> {
                 return Err(invalid(
                     child,
                     None,
-                    format!("upvalue {u:?} not available in the enclosing function"),
+                    format!(
+                        "upvalue {} not available in the enclosing function",
+                        describe(u)
+                    ),
                 ));
             }
         }

@@ -285,6 +285,18 @@ fn header_errors() {
     let mut v = good.clone();
     v.push(0);
     assert!(undump_err(&v).contains("trailing"));
+    // Unknown tags are named, with where reading stopped.
+    let tag_at = operand_ranges(&good)[0].0 - 1;
+    let mut v = good.clone();
+    v[tag_at] = 99;
+    let msg = undump_err(&v);
+    assert_eq!(
+        msg,
+        format!(
+            "malformed binary chunk: bad opcode tag 99 before byte {}",
+            tag_at + 1
+        )
+    );
     // A huge declared chunk-name length is refused before allocating anything.
     let mut v = good[..5].to_vec();
     v.extend_from_slice(&u32::MAX.to_le_bytes());
@@ -607,7 +619,7 @@ fn each_rule_rejects() {
         ),
         "leaves the function",
     );
-    rejects(func(4, vec![]), "no opcodes");
+    rejects(func(4, vec![]), "for 0 opcodes");
     // Stack size against parameters and register width.
     let mut p = func(2, vec![ret0()]);
     p.fixed_params = 3;
@@ -907,7 +919,10 @@ fn line_table_rules() {
         &[(0, 1), (1, 1), (1, 2)],
     ] {
         assert!(
-            matches!(ok(bad), Err(UndumpError::Invalid { .. })),
+            matches!(
+                ok(bad),
+                Err(UndumpError::Invalid { .. } | UndumpError::Malformed(_))
+            ),
             "{bad:?} accepted"
         );
     }
@@ -1170,22 +1185,33 @@ fn every_operation_survives_the_format() {
     });
 }
 
-/// piccolo 0.3.3 bug, reachable from plain source: a tail call passing fewer arguments than
-/// the callee's parameters fills `stack[bottom + 1 + args .. bottom + 1 + params]` without
-/// growing the stack first (thread.rs, `tail_call_function`), which panics when the caller's
-/// frame is smaller than the callee's parameter list. No check on one prototype can rule
-/// this out (the callee is only known at run time); it needs a fix in piccolo.
+/// piccolo 0.3.3 panics on these plain-source programs, whatever `proto` does (found while
+/// writing the mutation loop): a tail call passing fewer arguments than the callee has
+/// parameters fills `stack[bottom + 1 + args .. bottom + 1 + params]` without growing the
+/// stack (thread.rs:949, release builds too); `math.mininteger % -1` overflows Rust's `%`
+/// (constant.rs, release too); `1 << 64` and integer for loops ending near
+/// `math.maxinteger` overflow (constant.rs, vm.rs:291, only with overflow checks; release
+/// builds give a wrong shift and an endless loop). They need a patched piccolo.
 #[test]
-#[ignore = "piccolo 0.3.3 panics; run with --ignored once it is patched"]
-fn piccolo_tail_call_with_missing_arguments() {
-    let src = "local function g(a, b, c, d, e, f, h, i, j, k) return a, k end \
-               local function f() return g() end return f()";
-    let got = run(
-        &mut Lua::core(),
-        &|ctx| Ok(Closure::new(&ctx, compile(ctx, src), Some(ctx.globals())).unwrap()),
-        100,
-    );
-    assert_eq!(got, Ok(Some(vec!["nil".into(), "nil".into()])));
+#[ignore = "piccolo 0.3.3 bugs; run with --ignored once piccolo is patched"]
+fn piccolo_source_reachable_panics() {
+    for src in [
+        "local function g(a, b, c) return c end local function f(...) return g(...) end return f()",
+        "local function g(a, b, c, d, e, f, h, i, j, k) return k end \
+         local function f() return g() end return f()",
+        "local a, b = math.mininteger, -1 return a % b",
+        "local n = 64 return 1 << n",
+        "local m = math.maxinteger for i = m - 1, m do end return 1",
+    ] {
+        let got = catch_unwind(AssertUnwindSafe(|| {
+            run(
+                &mut Lua::core(),
+                &|ctx| Ok(Closure::new(&ctx, compile(ctx, src), Some(ctx.globals())).unwrap()),
+                100,
+            )
+        }));
+        assert!(matches!(got, Ok(Ok(Some(_)))), "{src}: {got:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1331,9 +1357,8 @@ fn mutated_dumps_never_panic() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    // piccolo's integer arithmetic panics on some operands no matter where the bytecode
-    // came from (`1 << 64` with overflow checks, `math.mininteger % -1` always), and so
-    // does its tail call with missing arguments (see above). Those are counted, not failed.
+    // The piccolo panics that plain source reaches too (`piccolo_source_reachable_panics`)
+    // are counted, not failed: no check on bytecode can prevent them.
     // `None`: not in the loop; `Some(None)`: armed; `Some(Some(at))`: a known panic at `at`.
     thread_local!(static KNOWN: std::cell::RefCell<Option<Option<String>>> = const {
         std::cell::RefCell::new(None)
@@ -1344,6 +1369,7 @@ fn mutated_dumps_never_panic() {
             let known = info.location().filter(|l| {
                 l.file().ends_with("piccolo-0.3.3/src/constant.rs")
                     || (l.file().ends_with("piccolo-0.3.3/src/thread/thread.rs") && l.line() == 949)
+                    || (l.file().ends_with("piccolo-0.3.3/src/thread/vm.rs") && l.line() == 291)
             });
             if let Some(l) = known {
                 let at = format!("{}:{}", l.file().rsplit("src/").next().unwrap(), l.line());
@@ -1354,7 +1380,10 @@ fn mutated_dumps_never_panic() {
         default_hook(info)
     }));
     let mut known_bugs = std::collections::BTreeMap::<String, usize>::new();
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let seed = std::env::var("PROTO_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let mut rng = XorShift(seed.unwrap_or(0x9e37_79b9_7f4a_7c15) | 1);
     let (mut accepted, mut finished, mut failed) = (0, 0, 0);
     let mut reasons = std::collections::BTreeMap::<String, usize>::new();
     for case in 0..cases {
