@@ -6,16 +6,18 @@
 //! without keeping proxies alive), so `_home.a == _home.a` holds.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use gc_arena::{lock::RefLock, Collect, Gc, GcWeak, Mutation};
 use piccolo::{
     table::{RawTable, TableInner},
-    Callback, CallbackReturn, Context, Error, Execution, Function, IntoValue, Table, Value,
+    BoxSequence, Callback, CallbackReturn, Closure, Context, Error, Execution, Function, IntoValue,
+    Sequence, SequencePoll, Table, Value,
 };
 
 use crate::codec::{self, Item, Reader, Writer};
+use crate::function::{self, BuiltinNames, UpvalueValues};
 use crate::host::{Host, HostError};
 
 /// Id of `_io`: reserved, never allocated by the counter and never persisted.
@@ -31,6 +33,8 @@ pub struct Shared {
     /// Bumped by every write this VM makes, so a `pairs` page knows when its values may be stale.
     pub generation: Cell<u64>,
     pub output: RefCell<Vec<u8>>,
+    /// Whether `load` accepts binary chunks (off in the sandboxed default).
+    pub allow_binary: Cell<bool>,
     key_buf: RefCell<Vec<u8>>,
     value_buf: RefCell<Vec<u8>>,
 }
@@ -46,6 +50,7 @@ impl Shared {
             memory_table_id: Cell::new(0),
             generation: Cell::new(0),
             output: RefCell::new(Vec::new()),
+            allow_binary: Cell::new(false),
             key_buf: RefCell::new(Vec::new()),
             value_buf: RefCell::new(Vec::new()),
         })
@@ -312,11 +317,7 @@ fn decode_one<'gc>(
             }
             Value::Table(ext.proxy(&ctx, ctx, id))
         }
-        Item::Function(_) => {
-            return Err(HostError(
-                "stored functions are not supported by this module".into(),
-            ))
-        }
+        Item::Function(payload) => Value::Function(function::decode(ctx, ext, shared, payload, 0)?),
         Item::Opaque(_) | Item::InlineTable(_) => {
             return Err(HostError("value kind cannot be stored in a table".into()))
         }
@@ -376,17 +377,154 @@ fn new_index<'gc>(
     let id = table_id(ctx, &ext, &exec, stack.get(0))?;
     let (key, value) = (stack.get(1), stack.get(2));
     stack.clear();
-    store(ctx, &ext, shared, &exec, id, key, value)?;
-    Ok(CallbackReturn::Return)
+    let action = Action::Store { id, key, value };
+    Resolve::run(ctx, ext, shared, exec, action)
+}
+
+/// A write that may involve functions, done once their upvalues are known.
+#[derive(Collect, Clone, Copy)]
+#[collect(no_drop)]
+pub enum Action<'gc> {
+    Store {
+        id: u32,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    },
+    Convert(Table<'gc>),
+}
+
+impl<'gc> Action<'gc> {
+    fn roots(self) -> [Value<'gc>; 2] {
+        match self {
+            Action::Store { key, value, .. } => [key, value],
+            Action::Convert(t) => [Value::Table(t), Value::Nil],
+        }
+    }
+
+    fn perform(
+        self,
+        ctx: Context<'gc>,
+        ext: &Ext<'gc>,
+        shared: &Shared,
+        exec: &Execution<'gc, '_>,
+        upvalues: &UpvalueValues<'gc>,
+    ) -> Result<(), Error<'gc>> {
+        match self {
+            Action::Store { id, key, value } => {
+                store(ctx, ext, shared, exec, upvalues, id, key, value)
+            }
+            Action::Convert(t) => convert(ctx, ext, shared, exec, upvalues, t),
+        }
+    }
+}
+
+/// Runs an [`Action`], first reading (through [`function::reader`] closures run by the VM)
+/// the upvalues of stored closures that are still open on a running thread.
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct Resolve<'gc> {
+    ext: Gc<'gc, Ext<'gc>>,
+    #[collect(require_static)]
+    shared: Rc<Shared>,
+    action: Action<'gc>,
+    known: UpvalueValues<'gc>,
+    reading: Option<Closure<'gc>>,
+}
+
+impl<'gc> Resolve<'gc> {
+    pub fn run(
+        ctx: Context<'gc>,
+        ext: Gc<'gc, Ext<'gc>>,
+        shared: &Rc<Shared>,
+        exec: Execution<'gc, '_>,
+        action: Action<'gc>,
+    ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+        let known = UpvalueValues::default();
+        if first_unread(&ext, &action.roots(), &known).is_none() {
+            action.perform(ctx, &ext, shared, &exec, &known)?;
+            return Ok(CallbackReturn::Return);
+        }
+        Ok(CallbackReturn::Sequence(BoxSequence::new(
+            &ctx,
+            Resolve {
+                ext,
+                shared: shared.clone(),
+                action,
+                known,
+                reading: None,
+            },
+        )))
+    }
+}
+
+impl<'gc> Sequence<'gc> for Resolve<'gc> {
+    fn poll(
+        &mut self,
+        ctx: Context<'gc>,
+        exec: Execution<'gc, '_>,
+        mut stack: piccolo::Stack<'gc, '_>,
+    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
+        if let Some(closure) = self.reading.take() {
+            self.known.insert(closure, stack.drain(..).collect());
+        }
+        stack.clear();
+        if let Some(closure) = first_unread(&self.ext, &self.action.roots(), &self.known) {
+            self.reading = Some(closure);
+            return Ok(SequencePoll::Call {
+                function: Function::Closure(function::reader(ctx, closure)),
+                is_tail: false,
+            });
+        }
+        self.action
+            .perform(ctx, &self.ext, &self.shared, &exec, &self.known)?;
+        if let Action::Convert(t) = self.action {
+            stack.push_back(Value::Table(t));
+        }
+        Ok(SequencePoll::Return)
+    }
+}
+
+/// The first closure reachable from `roots` whose upvalues are neither closed nor read yet.
+fn first_unread<'gc>(
+    ext: &Ext<'gc>,
+    roots: &[Value<'gc>],
+    known: &UpvalueValues<'gc>,
+) -> Option<Closure<'gc>> {
+    let mut seen = HashSet::new();
+    let mut todo: Vec<Value<'gc>> = roots.to_vec();
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Table(t) if ext.id_of(v).is_none() => {
+                if seen.insert(table_ptr(t)) {
+                    for (k, v) in t.iter() {
+                        todo.push(k);
+                        todo.push(v);
+                    }
+                }
+            }
+            Value::Function(Function::Closure(c)) => {
+                if seen.insert(Gc::as_ptr(c.into_inner()) as *const ()) {
+                    match known.get(c) {
+                        Some(values) => todo.extend(values),
+                        None => return Some(c),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `t[key] = value` on external table `id`: validates everything first, so a refused value
 /// changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn store<'gc>(
     ctx: Context<'gc>,
     ext: &Ext<'gc>,
     shared: &Shared,
     exec: &Execution<'gc, '_>,
+    upvalues: &UpvalueValues<'gc>,
     id: u32,
     key: Value<'gc>,
     value: Value<'gc>,
@@ -411,37 +549,46 @@ pub fn store<'gc>(
     let mut value_bytes = shared.value_buf.borrow_mut();
     value_bytes.clear();
     let key_is_plain_table = matches!(key, Value::Table(_)) && ext.id_of(key).is_none();
-    let value_is_plain_table = matches!(value, Value::Table(_)) && ext.id_of(value).is_none();
-    if !key_is_plain_table && !value_is_plain_table {
+    let value_needs_plan = matches!(value, Value::Function(_))
+        || (matches!(value, Value::Table(_)) && ext.id_of(value).is_none());
+    if !key_is_plain_table && !value_needs_plan {
         // The common case: scalars and external tables encode directly.
         match value {
             Value::Nil => {
                 shared.host.table_delete(id, &key_bytes)?;
                 return Ok(());
             }
-            Value::Function(_) | Value::Thread(_) | Value::UserData(_) => {
+            Value::Thread(_) | Value::UserData(_) => {
                 let what = article(value.type_name());
                 return Err(located_error(ctx, exec, &refusal(&what)));
             }
-            _ => encode_stored(ext, &HashMap::new(), value, &mut value_bytes),
+            _ => Encoding::scalars(ctx, ext).value(value, &mut value_bytes),
         }
         shared.host.table_set(id, &key_bytes, &value_bytes)?;
         return Ok(());
     }
-    // Plain tables are checked whole before anything is written, then made external.
-    let mut plan = StorePlan::default();
+    // Plain tables and functions are checked whole before anything is written; then plain
+    // tables are made external.
+    let mut plan = StorePlan::new(ctx, upvalues);
     plan.visit(ext, value)
         .map_err(|e| located_error(ctx, exec, &e))?;
     if let Value::Table(t) = key {
         plan.visit_table(ext, t)
             .map_err(|e| located_error(ctx, exec, &e))?;
     }
-    let ids = plan.commit(ctx, ext, shared)?;
+    let (ids, names) = plan.commit(ctx, ext, shared)?;
     if let Value::Table(t) = key {
         key_bytes.clear();
-        Writer(&mut key_bytes).table_ref(ids_of(ext, &ids, t));
+        Writer(&mut key_bytes).table_ref(ids_of(ext, Some(&ids), t));
     }
-    encode_stored(ext, &ids, value, &mut value_bytes);
+    Encoding {
+        ctx,
+        ext,
+        ids: Some(&ids),
+        names: names.as_ref(),
+        upvalues: Some(upvalues),
+    }
+    .value(value, &mut value_bytes);
     shared.host.table_set(id, &key_bytes, &value_bytes)?;
     Ok(())
 }
@@ -453,9 +600,10 @@ pub fn convert<'gc>(
     ext: &Ext<'gc>,
     shared: &Shared,
     exec: &Execution<'gc, '_>,
+    upvalues: &UpvalueValues<'gc>,
     table: Table<'gc>,
 ) -> Result<(), Error<'gc>> {
-    let mut plan = StorePlan::default();
+    let mut plan = StorePlan::new(ctx, upvalues);
     plan.visit_table(ext, table)
         .map_err(|e| located_error(ctx, exec, &e))?;
     shared.generation.set(shared.generation.get() + 1);
@@ -463,9 +611,9 @@ pub fn convert<'gc>(
     Ok(())
 }
 
-fn ids_of<'gc>(ext: &Ext<'gc>, ids: &HashMap<*const (), u32>, t: Table<'gc>) -> u32 {
+fn ids_of<'gc>(ext: &Ext<'gc>, ids: Option<&HashMap<*const (), u32>>, t: Table<'gc>) -> u32 {
     ext.id_of(Value::Table(t))
-        .or_else(|| ids.get(&table_ptr(t)).copied())
+        .or_else(|| ids.and_then(|ids| ids.get(&table_ptr(t)).copied()))
         .expect("table visited by the plan")
 }
 
@@ -473,38 +621,94 @@ fn table_ptr(t: Table<'_>) -> *const () {
     Gc::as_ptr(t.into_inner()) as *const ()
 }
 
-fn encode_stored<'gc>(
-    ext: &Ext<'gc>,
-    ids: &HashMap<*const (), u32>,
-    value: Value<'gc>,
-    out: &mut Vec<u8>,
-) {
-    let mut w = Writer(out);
-    match value {
-        Value::Nil => w.nil(),
-        Value::Boolean(b) => w.boolean(b),
-        Value::Integer(i) => w.integer(i),
-        Value::Number(f) => w.float(f),
-        Value::String(s) => w.string(s.as_bytes()),
-        Value::Table(t) => w.table_ref(ids_of(ext, ids, t)),
-        Value::Function(_) | Value::Thread(_) | Value::UserData(_) => {
-            unreachable!("refused by StorePlan::visit")
+/// What encoding a stored value needs: ids of the tables being made external, and the
+/// names of builtins when functions are involved.
+struct Encoding<'a, 'gc> {
+    ctx: Context<'gc>,
+    ext: &'a Ext<'gc>,
+    ids: Option<&'a HashMap<*const (), u32>>,
+    names: Option<&'a BuiltinNames>,
+    upvalues: Option<&'a UpvalueValues<'gc>>,
+}
+
+impl<'a, 'gc> Encoding<'a, 'gc> {
+    /// For values that are scalars or external tables only.
+    fn scalars(ctx: Context<'gc>, ext: &'a Ext<'gc>) -> Encoding<'a, 'gc> {
+        Encoding {
+            ctx,
+            ext,
+            ids: None,
+            names: None,
+            upvalues: None,
+        }
+    }
+
+    fn value(&self, value: Value<'gc>, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
+        match value {
+            Value::Nil => w.nil(),
+            Value::Boolean(b) => w.boolean(b),
+            Value::Integer(i) => w.integer(i),
+            Value::Number(f) => w.float(f),
+            Value::String(s) => w.string(s.as_bytes()),
+            Value::Table(t) => w.table_ref(ids_of(self.ext, self.ids, t)),
+            Value::Function(f) => {
+                let names = self.names.expect("functions were planned");
+                let upvalues = self.upvalues.expect("functions were planned");
+                let mut payload = Vec::new();
+                function::encode(
+                    self.ctx,
+                    names,
+                    upvalues,
+                    f,
+                    &|t| ids_of(self.ext, self.ids, t),
+                    &mut payload,
+                );
+                w.function(&payload);
+            }
+            Value::Thread(_) | Value::UserData(_) => unreachable!("refused by StorePlan::visit"),
         }
     }
 }
 
 /// The plain tables reachable from a stored value, checked before anything is written.
-#[derive(Default)]
-struct StorePlan<'gc> {
+struct StorePlan<'a, 'gc> {
+    ctx: Context<'gc>,
+    upvalues: &'a UpvalueValues<'gc>,
     tables: Vec<Table<'gc>>,
     seen: HashMap<*const (), usize>,
+    /// Builtin names, collected when the first function is met.
+    names: Option<BuiltinNames>,
+    /// Closures being checked, outermost first (cycles between them are refused).
+    functions: Vec<*const ()>,
 }
 
-impl<'gc> StorePlan<'gc> {
+impl<'a, 'gc> StorePlan<'a, 'gc> {
+    fn new(ctx: Context<'gc>, upvalues: &'a UpvalueValues<'gc>) -> Self {
+        StorePlan {
+            ctx,
+            upvalues,
+            tables: Vec::new(),
+            seen: HashMap::new(),
+            names: None,
+            functions: Vec::new(),
+        }
+    }
+
     fn visit(&mut self, ext: &Ext<'gc>, value: Value<'gc>) -> Result<(), String> {
         match value {
             Value::Table(t) => self.visit_table(ext, t),
-            Value::Function(_) => Err(refusal("a function")),
+            Value::Function(f) => {
+                let ctx = self.ctx;
+                let names = self.names.get_or_insert_with(|| BuiltinNames::collect(ctx));
+                let captured = function::captured(ctx, names, self.upvalues, f, &self.functions)?;
+                self.functions.push(function::identity(f));
+                for v in captured {
+                    self.visit(ext, v)?;
+                }
+                self.functions.pop();
+                Ok(())
+            }
             Value::Thread(_) => Err(refusal("a coroutine")),
             Value::UserData(_) => Err(refusal("a userdata")),
             Value::String(s) if s.as_bytes().len() > codec::MAX_STRING_BYTES => {
@@ -545,12 +749,13 @@ impl<'gc> StorePlan<'gc> {
     }
 
     /// Gives every planned table an id, writes its entries, then turns it into a proxy.
+    #[allow(clippy::type_complexity)]
     fn commit(
         self,
         ctx: Context<'gc>,
         ext: &Ext<'gc>,
         shared: &Shared,
-    ) -> Result<HashMap<*const (), u32>, HostError> {
+    ) -> Result<(HashMap<*const (), u32>, Option<BuiltinNames>), HostError> {
         let mut ids = HashMap::with_capacity(self.tables.len());
         for &t in &self.tables {
             ids.insert(table_ptr(t), shared.allocate_id()?);
@@ -561,20 +766,27 @@ impl<'gc> StorePlan<'gc> {
             for (k, v) in t.iter() {
                 key.clear();
                 match k {
-                    Value::Table(kt) => Writer(&mut key).table_ref(ids_of(ext, &ids, kt)),
+                    Value::Table(kt) => Writer(&mut key).table_ref(ids_of(ext, Some(&ids), kt)),
                     _ => {
                         encode_key(ext, k, &mut key).expect("plain table keys are valid");
                     }
                 }
                 value.clear();
-                encode_stored(ext, &ids, v, &mut value);
+                Encoding {
+                    ctx,
+                    ext,
+                    ids: Some(&ids),
+                    names: self.names.as_ref(),
+                    upvalues: Some(self.upvalues),
+                }
+                .value(v, &mut value);
                 shared.host.table_set(id, &key, &value)?;
             }
         }
         for &t in &self.tables {
             ext.attach(ctx, t, ids[&table_ptr(t)]);
         }
-        Ok(ids)
+        Ok((ids, self.names))
     }
 }
 

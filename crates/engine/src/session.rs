@@ -9,13 +9,16 @@ use std::rc::Rc;
 
 use gc_arena::{metrics::Pacing, Gc, Rootable};
 use piccolo::{
-    compiler::ParseErrorKind, Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel,
-    Lua, PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
+    closure::{UpValue, UpValueState},
+    compiler::ParseErrorKind,
+    Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel, Function, Lua,
+    PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
 };
 
 use crate::codec::{self, Writer};
 use crate::ext::{self, Ext, Shared, FIRST_TABLE_ID, IO_TABLE_ID};
 use crate::host::{Host, HostError};
+use crate::proto;
 pub use stdlib::display_chunk_name;
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
@@ -156,6 +159,7 @@ impl Engine {
             stdlib::load(ctx, Rc::new(EnginePlatform(shared.clone())));
             let ext = Ext::new(ctx, shared.clone());
             install_ext_library(ctx, ext, &shared);
+            install_binary_chunks(ctx, &shared);
             let home_id = shared.allocate_id().expect("fresh counter");
             shared.memory_table_id.set(home_id);
             let home = ext.proxy(&ctx, ctx, home_id);
@@ -324,6 +328,12 @@ impl Engine {
                 Err(mode) => Err(Failure::new(ErrorKind::Runtime, mode.to_string())),
             }
         })
+    }
+
+    /// Lets `load` accept binary chunks (`string.dump` output). Off by default: bytecode is
+    /// validated, but a sandbox need not accept it at all.
+    pub fn set_binary_chunks(&mut self, allowed: bool) {
+        self.shared.allow_binary.set(allowed);
     }
 
     /// Runs a full collection cycle.
@@ -613,8 +623,9 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
                 ext.proxy(&ctx, ctx, id)
             }
             Value::Table(t) if ext.id_of(init).is_none() => {
-                ext::convert(ctx, ext, &shared_new, &exec, t)?;
-                t
+                // The table itself is the result (also when upvalues must be read first).
+                stack.push_back(t.into());
+                return ext::Resolve::run(ctx, *ext, &shared_new, exec, ext::Action::Convert(t));
             }
             _ => {
                 return Err(ext::located_error(
@@ -654,4 +665,82 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
     lib.set(ctx, "size", size).unwrap();
     lib.set(ctx, "table_size", size).unwrap();
     ctx.set_global("ext", lib).unwrap();
+}
+
+/// `string.dump`, and `load` for binary chunks (the rest of `load` is the library's).
+fn install_binary_chunks<'gc>(ctx: Context<'gc>, shared: &Rc<Shared>) {
+    let dump = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
+        let Value::Function(Function::Closure(closure)) = stack.get(0) else {
+            return Err(ext::located_error(
+                ctx,
+                &exec,
+                "unable to dump given function",
+            ));
+        };
+        let strip = stack.get(1).to_bool();
+        let bytes = proto::dump(&closure.prototype(), strip);
+        stack.replace(ctx, Value::String(piccolo::String::from_slice(&ctx, bytes)));
+        Ok(CallbackReturn::Return)
+    });
+    if let Value::Table(string) = ctx.get_global("string") {
+        string.set(ctx, "dump", dump).unwrap();
+    }
+    let Value::Function(text_load) = ctx.get_global("load") else {
+        return;
+    };
+    let shared = shared.clone();
+    let load = Callback::from_fn_with(&ctx, text_load, move |text_load, ctx, _, mut stack| {
+        let Value::String(chunk) = stack.get(0) else {
+            return Ok(CallbackReturn::Call {
+                function: *text_load,
+                then: None,
+            });
+        };
+        if !proto::is_binary_chunk(chunk.as_bytes()) {
+            return Ok(CallbackReturn::Call {
+                function: *text_load,
+                then: None,
+            });
+        }
+        let mode = match stack.get(2) {
+            Value::String(m) => String::from_utf8_lossy(m.as_bytes()).into_owned(),
+            _ => "bt".to_string(),
+        };
+        let env = if stack.len() >= 4 {
+            stack.get(3)
+        } else {
+            Value::Table(ctx.globals())
+        };
+        let refuse = |stack: &mut piccolo::Stack<'gc, '_>, msg: String| {
+            stack.replace(ctx, (Value::Nil, Value::String(ctx.intern(msg.as_bytes()))));
+            Ok(CallbackReturn::Return)
+        };
+        if !mode.contains('b') {
+            return refuse(
+                &mut stack,
+                format!("attempt to load a binary chunk (mode is '{mode}')"),
+            );
+        }
+        if !shared.allow_binary.get() {
+            return refuse(&mut stack, "binary chunks are disabled by the host".into());
+        }
+        let proto = match proto::undump_detached(ctx, chunk.as_bytes()) {
+            Ok(p) => p,
+            Err(e) => return refuse(&mut stack, e.to_string()),
+        };
+        // As in Lua: the first upvalue is the environment, any others start as nil.
+        let count = proto.upvalues.len();
+        let mut upvalues = allocator_api2::vec::Vec::with_capacity_in(
+            count,
+            gc_arena::allocator_api::MetricsAlloc::new(&ctx),
+        );
+        for i in 0..count {
+            let v = if i == 0 { env } else { Value::Nil };
+            upvalues.push(UpValue::new(&ctx, UpValueState::Closed(v)));
+        }
+        let closure = Closure::from_parts(&ctx, Gc::new(&ctx, proto), upvalues);
+        stack.replace(ctx, closure);
+        Ok(CallbackReturn::Return)
+    });
+    ctx.set_global("load", load).unwrap();
 }

@@ -177,24 +177,30 @@ fn plain_tables_are_stored_by_reference() {
 #[test]
 fn refused_values_change_nothing() {
     let (mut e, host) = engine();
-    for (code, what) in [
-        ("_home.f = print", "a function"),
-        ("_home.c = coroutine.create(print)", "a coroutine"),
-        ("_home.t = {ok = 1, nested = {bad = print}}", "a function"),
+    for (code, msg) in [
+        ("_home.c = coroutine.create(print)", "cannot store a coroutine in an external table"),
+        (
+            "local co = coroutine.create(print) _home.t = {ok = 1, nested = {f = function() return co end}}",
+            "cannot store a function with a coroutine upvalue",
+        ),
+        (
+            "_home.f = (pairs(_home))",
+            "cannot store a builtin function that has no global name",
+        ),
     ] {
-        let (kind, msg) = fail(&mut e, code);
+        let (kind, got) = fail(&mut e, code);
         assert_eq!(kind, ErrorKind::Runtime);
-        assert_eq!(
-            msg,
-            format!("test:1: cannot store {what} in an external table")
-        );
+        assert_eq!(got, format!("test:1: {msg}"));
     }
     assert!(host.string_keys(1).is_empty());
     assert_eq!(e.next_table_id(), 2, "no table ids were spent");
     let (_, msg) = fail(&mut e, "_home.m = setmetatable({}, {})");
     assert!(msg.contains("metatable"), "{msg}");
     assert_eq!(
-        run(&mut e, "return pcall(function() _home.f = print end)")[0],
+        run(
+            &mut e,
+            "return pcall(function() _home.f = coroutine.create(print) end)"
+        )[0],
         V::B(false)
     );
 }
@@ -488,4 +494,161 @@ fn randomized_garbage_from_the_host_never_breaks_the_engine() {
         );
         assert!(e.compute("=t", b"return 1").is_ok());
     }
+}
+
+#[test]
+fn functions_are_stored_with_upvalues_captured_by_value() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "function _home.calc(x) return x * 2 end
+         local n = 10
+         _home.f = function() return n end
+         n = 20
+         _home.cfg = {x = 1}
+         local cfg = _home.cfg
+         _home.g = function() return cfg.x end
+         _home.cfg.x = 5
+         local function fact(k) if k <= 1 then return 1 end return k * fact(k - 1) end
+         _home.fact = fact
+         _home.p = print
+         _home.fmt = string.format
+         local helper = function(s) return s .. '!' end
+         _home.shout = function(s) return helper(string.upper(s)) end
+         return _home.calc(21), _home.f(), _home.g(), _home.fact(5), _home.p == print,
+                _home.fmt('%d-%s', 3, 'x'), _home.shout('hi'), type(_home.calc)",
+    );
+    assert_eq!(
+        got,
+        vec![
+            V::I(42),
+            V::I(10),
+            V::I(5),
+            V::I(120),
+            V::B(true),
+            s("3-x"),
+            s("HI!"),
+            s("function")
+        ]
+    );
+}
+
+#[test]
+fn stored_functions_work_in_another_engine_with_the_same_tables() {
+    let host = Rc::new(MemoryHost::default());
+    let mut first = Engine::new(host.clone());
+    run(
+        &mut first,
+        "local greeting = 'hello'
+         _home.data = {count = 3}
+         local data = _home.data
+         function _home.greet(name) return greeting .. ', ' .. name .. ' #' .. data.count end
+         _home.show = print",
+    );
+    let (home, next) = (first.memory_table_id(), first.next_table_id());
+    drop(first);
+    let mut second = Engine::new(host.clone());
+    second.sync_table_counter(next);
+    second.attach_memory_table(home).unwrap();
+    let got = run(
+        &mut second,
+        "greeting = 'ignored' _home.data.count = 4 _home.show('printed') return _home.greet('ada')",
+    );
+    assert_eq!(got, vec![s("hello, ada #4")]);
+    assert_eq!(host.take_output(), b"printed\n");
+}
+
+#[test]
+fn string_dump_and_binary_load() {
+    let (mut e, _) = engine();
+    let src = "local f = function(a, b) return a + b, ... end
+               local bin = string.dump(f)
+               return #bin > 0, string.byte(bin, 1), load(bin)";
+    let got = run(&mut e, src);
+    assert_eq!(got[0..2], [V::B(true), V::I(27)]);
+    assert_eq!(
+        got[2..],
+        [V::Nil, s("binary chunks are disabled by the host")]
+    );
+    e.set_binary_chunks(true);
+    let got = run(
+        &mut e,
+        "local bin = string.dump(function(a, b) return a * b end, true)
+         local g = assert(load(bin, 'dumped', 'b'))
+         local _, err = load(bin, 'dumped', 't')
+         return g(6, 7), err, load(string.sub(bin, 1, 10))",
+    );
+    assert_eq!(got[0], V::I(42));
+    assert_eq!(got[1], s("attempt to load a binary chunk (mode is 't')"));
+    assert_eq!(got[2], V::Nil);
+    assert!(matches!(&got[3], V::S(m) if !m.is_empty()), "{got:?}");
+    let (_, msg) = fail(&mut e, "string.dump(print)");
+    assert!(msg.contains("unable to dump given function"), "{msg}");
+}
+
+#[test]
+fn mutated_binary_chunks_never_break_the_engine() {
+    let (mut e, _) = engine();
+    e.set_binary_chunks(true);
+    // A mutated jump can loop forever: the instruction limit ends those runs.
+    e.set_limits(Limits {
+        instructions: 1_000_000,
+        ..Limits::default()
+    });
+    let dumped = run(
+        &mut e,
+        "return string.dump(function(t) local s = 0 for i, v in ipairs(t) do s = s + v end return s end)",
+    );
+    let V::S(_) = &dumped[0] else {
+        panic!("{dumped:?}")
+    };
+    let mut bin = Vec::new();
+    let bytes = e.compute("=t", b"return string.dump(function(t) local s = 0 for i, v in ipairs(t) do s = s + v end return s end)").unwrap();
+    let mut r = Reader::new(&bytes);
+    r.u32().unwrap();
+    if let Item::String(b) = r.item().unwrap() {
+        bin.extend_from_slice(b);
+    }
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut key = Vec::new();
+    Writer(&mut key).string(b"m");
+    let (mut loaded, mut ran) = (0, 0);
+    for _ in 0..2000 {
+        let mut m = bin.clone();
+        for _ in 0..1 + next() % 3 {
+            let pos = (next() as usize) % m.len();
+            m[pos] = next() as u8;
+        }
+        let mut value = Vec::new();
+        Writer(&mut value).string(&m);
+        e.table_set(1, &key, &value).unwrap();
+        match e.compute(
+            "=t",
+            b"local f = load(_home.m, 'm', 'b') if not f then return false end return true, pcall(f, {1, 2, 3})",
+        ) {
+            Ok(out) => {
+                let mut r = Reader::new(&out);
+                r.u32().unwrap();
+                if r.item().unwrap() == Item::Boolean(true) {
+                    loaded += 1;
+                    ran += 1;
+                }
+            }
+            Err(f) => {
+                assert!(
+                    matches!(f.kind, ErrorKind::InstructionLimit | ErrorKind::Runtime),
+                    "{f:?}"
+                );
+                loaded += 1;
+            }
+        }
+        assert_eq!(run(&mut e, "return 1"), vec![V::I(1)]);
+    }
+    assert!(loaded > 0 && ran > 0, "loaded {loaded}, ran {ran}");
 }
