@@ -45,7 +45,7 @@ export function targets(res) {
   Boolean(worst) && over.length === 0 && failedVm.length === 0);
   const pages = [
     ...res.vm.map((r) => [r.name, r.ours.wasmPages]),
-    ...res.external.flatMap((r) => [[r.name, r.ext.wasmPages], [`${r.name} (plain)`, r.plain.wasmPages]]),
+    ...res.external.map((r) => [r.name, r.ext.wasmPages]),
     ...res.persist.map((r) => [`persist ${fmtN(r.n)}`, r.wasmPages]),
   ].filter(([, p]) => p !== undefined);
   const maxp = pages.reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
@@ -69,6 +69,7 @@ export function renderMarkdown(res) {
   L.push(`| date | ${e.date} |`);
   L.push(`| CPU | ${e.cpu}, ${e.cores} cores (shared with other work; figures vary by ±10–20 % between runs) |`);
   L.push(`| RAM | ${e.ramGiB} GiB |`);
+  L.push(`| load average | ${e.loadavgStart ? `${e.loadavgStart} at start, ${e.loadavgEnd} at end` : 'not recorded'} (other engineers build and test on the same 2 cores: consecutive full runs have differed by up to 2x on single rows; ratios within one row are measured minutes apart and are steadier) |`);
   L.push(`| OS | ${e.os} |`);
   L.push(`| Node | ${e.node} |`);
   L.push(`| native Lua | ${e.lua} |`);
@@ -126,11 +127,13 @@ export function renderMarkdown(res) {
 
   L.push('## 2. External tables (lua-persist only; ms, median)', '');
   L.push('No peer has external tables, so each workload is compared with the same code on a plain Lua table in the same VM.', '');
-  L.push('| workload | external | rate | plain table | rate | external / plain | linear memory after (external) | checksum |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---|');
+  L.push('The plain-table counterparts run with the Lua heap limit raised to 1 GiB (the default 128 MiB cannot hold 1e6 string pairs in a plain table); ' +
+    'their linear memory is shown for contrast and is not counted against the 64 MiB target, which is about what external tables avoid.', '');
+  L.push('| workload | external | rate | plain table | rate | external / plain | linear memory after: external | plain |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of res.external) {
     L.push(`| ${r.label} | ${cell(r.ext)} | ${r.ext.ok ? rate(r.ops, r.ext.ms) : '–'} | ${cell(r.plain)} | ${r.plain.ok ? rate(r.ops, r.plain.ms) : '–'} | ` +
-      `${ratio(r.ext.ok && r.ext.ms, r.plain.ok && r.plain.ms)} | ${mib(r.ext.wasmPages)} | ${r.check === 'MISMATCH' ? '✗ ' : ''}\`${r.ext.ok ? r.ext.checksum : '–'}\` |`);
+      `${ratio(r.ext.ok && r.ext.ms, r.plain.ok && r.plain.ms)}${r.check === 'MISMATCH' ? ' ✗' : ''} | ${mib(r.ext.wasmPages)} | ${mib(r.plain.wasmPages)} |`);
   }
   L.push('');
 

@@ -27,8 +27,8 @@ async function ours(options = {}) {
   return api.LuaEngine.create({ wasm: wasmModule, ...options });
 }
 
-async function runOurs(code, setup, prefill) {
-  const e = await ours();
+async function runOurs(code, setup, prefill, memoryLimit) {
+  const e = await ours(memoryLimit ? { memoryLimit } : {});
   if (prefill) fill(e, prefill);
   if (setup) await e.compute(setup);
   gc();
@@ -132,7 +132,7 @@ async function main() {
   const runs = [];
   if (task.kind === 'persist') return persist(task);
   for (let r = 0; r < task.reps; r++) {
-    if (task.kind === 'ext') runs.push(await runOurs(task.code, task.setup, task.prefill));
+    if (task.kind === 'ext') runs.push(await runOurs(task.code, task.setup, task.prefill, task.memoryLimit));
     else if (task.engine === 'ours') runs.push(await runOurs(task.code));
     else if (task.engine === 'wasmoon') runs.push(await runWasmoon(task.code));
     else if (task.engine === 'fengari') runs.push(await runFengari(task.code));
