@@ -212,6 +212,11 @@ export class Abi {
     if (this.exports.set_memory_limit(bytes >>> 0) !== 0) throw new AbiError(this.lastError());
   }
 
+  /** Whether `load` accepts binary chunks (`string.dump` output); off by default. */
+  setBinaryChunks(enabled) {
+    if (this.exports.set_binary_chunks(enabled ? 1 : 0) !== 0) throw new AbiError(this.lastError());
+  }
+
   memoryTableId() { return this.exports.get_memory_table_id(); }
   ioTableId() { return this.exports.get_io_table_id(); }
   tableCounter() { return this.exports.get_external_table_counter(); }

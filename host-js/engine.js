@@ -31,6 +31,8 @@ const MAX_FUEL = 0xffffffff;
  * @property {number} [instructionLimit=0] instructions per run; 0 means none
  * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 64 MiB)
  * @property {string} [chunkName='=input'] how chunks are named in messages (`=name`, `@file`)
+ * @property {boolean} [binaryChunks=false] let `load` accept binary chunks (`string.dump`
+ *   output); the bytecode is validated, but a sandbox may prefer to refuse it outright
  * @property {(bytes: Uint8Array) => void} [onOutput] receives print output as it is flushed
  * @property {(error: Error) => void} [onError] receives autosave failures (default console.error)
  * @property {number} [sliceMs=8] target duration of one slice of `compute` before yielding
@@ -95,6 +97,7 @@ export class LuaEngine {
     const o = this.#options;
     if (o.instructionLimit !== undefined) abi.setInstructionLimit(o.instructionLimit);
     if (o.memoryLimit !== undefined) abi.setMemoryLimit(o.memoryLimit);
+    if (o.binaryChunks) abi.setBinaryChunks(true);
     abi.setChunkName(this.#chunkName);
     this.#noteIds();
   }

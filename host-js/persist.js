@@ -1,7 +1,7 @@
 // Turning the live external tables into store batches, and store snapshots back into tables.
 // The store interface itself is documented in docs/stores.md.
 
-import { keyString, keyBytes } from './tables.js';
+import { keyString, keyBytes, valueRefs } from './tables.js';
 import { Tag, decodeValue } from './codec.js';
 import { StoreError } from './errors.js';
 
@@ -85,8 +85,7 @@ export async function readSnapshot(snapshot, where) {
     for (const bytes of [key, value]) {
       if (!(bytes instanceof Uint8Array)) throw damaged(`an entry of table ${id} is not bytes`);
       try { decodeValue(bytes); } catch (e) { throw damaged(`table ${id}: ${e.message}`); }
-      if (bytes[0] === Tag.TABLE_REF) {
-        const ref = new DataView(bytes.buffer, bytes.byteOffset).getUint32(1, true);
+      for (const ref of valueRefs(bytes)) {
         if (ref !== IO_TABLE_ID && !known.has(ref)) throw damaged(`table ${id} refers to missing table ${ref}`);
       }
     }

@@ -7,6 +7,7 @@
 // finding what `_home` reaches never scans every entry.
 
 const INTEGER = 0x02;
+const FUNCTION = 0x05;
 const TABLE_REF = 0x07;
 const ITERATORS_PER_TABLE = 4;
 const TWO_32 = 4294967296;
@@ -77,14 +78,39 @@ export class Entry {
   get valueLength() { return this.v.length; }
   writeKey(mem, at) { writeKey(mem, at, this.k); }
   writeValue(mem, at) { if (typeof this.v === 'string') writeBinary(mem, at, this.v); else mem.set(this.v, at); }
-  /** The table id a key or value refers to (tag 07), or -1. */
+  /** The table id a key refers to (tag 07), or -1. */
   keyRef() { return typeof this.k === 'string' ? binaryRef(this.k) : -1; }
-  valueRef() { return typeof this.v === 'string' ? binaryRef(this.v) : -1; }
+  /** The table ids a value refers to: a reference (07), or the tables a stored function reaches (05). */
+  valueRefs() { return valueRefs(this.v); }
 }
 
+function u32At(b, at) {
+  return typeof b === 'string'
+    ? (b.charCodeAt(at) | (b.charCodeAt(at + 1) << 8) | (b.charCodeAt(at + 2) << 16) | (b.charCodeAt(at + 3) << 24)) >>> 0
+    : (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+function tagOf(b) { return typeof b === 'string' ? b.charCodeAt(0) : b[0]; }
+
 function binaryRef(s) {
-  if (s.length !== 5 || s.charCodeAt(0) !== TABLE_REF) return -1;
-  return (s.charCodeAt(1) | (s.charCodeAt(2) << 8) | (s.charCodeAt(3) << 16) | (s.charCodeAt(4) << 24)) >>> 0;
+  return s.length === 5 && s.charCodeAt(0) === TABLE_REF ? u32At(s, 1) : -1;
+}
+
+const NO_REFS = [];
+
+/**
+ * Table ids an encoded value (string or bytes) refers to. A function (05) payload starts with
+ * the list of every table it reaches: `u32 n, n × u32` (see crates/engine/src/function.rs).
+ */
+export function valueRefs(v) {
+  const tag = tagOf(v);
+  if (tag === TABLE_REF && v.length === 5) return [u32At(v, 1)];
+  if (tag !== FUNCTION || v.length < 9) return NO_REFS;
+  const n = u32At(v, 5);
+  if (9 + 4 * n > v.length) return NO_REFS;
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(u32At(v, 9 + 4 * i));
+  return out;
 }
 
 /** The external tables of one module instance, plus change tracking for incremental saves. */
@@ -138,14 +164,14 @@ export class ExternalTables {
     t.set(entry.k, entry);
     this.bytes += entry.keyLength + entry.valueLength;
     this.countRef(id, entry.keyRef(), 1);
-    this.countRef(id, entry.valueRef(), 1);
+    for (const ref of entry.valueRefs()) this.countRef(id, ref, 1);
   }
 
   // Undoes the accounting of an entry that is being replaced or removed.
   forget(id, entry) {
     this.bytes -= entry.keyLength + entry.valueLength;
     this.countRef(id, entry.keyRef(), -1);
-    this.countRef(id, entry.valueRef(), -1);
+    for (const ref of entry.valueRefs()) this.countRef(id, ref, -1);
   }
 
   countRef(id, ref, delta) {

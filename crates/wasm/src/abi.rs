@@ -119,13 +119,15 @@ struct State {
     result: Vec<u8>,
     last_error: String,
     limits: Limits,
+    binary_chunks: bool,
 }
 
 impl State {
-    fn new(limits: Limits, chunk_name: String) -> State {
+    fn new(limits: Limits, chunk_name: String, binary_chunks: bool) -> State {
         engine::set_panic_recorder(record_panic);
         let mut engine = Engine::new(alloc::rc::Rc::new(ImportHost));
         engine.set_limits(limits);
+        engine.set_binary_chunks(binary_chunks);
         State {
             engine,
             chunk_name,
@@ -133,6 +135,7 @@ impl State {
             result: Vec::new(),
             last_error: String::new(),
             limits,
+            binary_chunks,
         }
     }
 }
@@ -145,7 +148,7 @@ fn with_state<R>(on_busy: R, f: impl FnOnce(&mut State) -> R) -> R {
         return on_busy;
     };
     let state =
-        slot.get_or_insert_with(|| State::new(Limits::default(), DEFAULT_CHUNK_NAME.into()));
+        slot.get_or_insert_with(|| State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false));
     f(state)
 }
 
@@ -206,17 +209,18 @@ fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
     }
 }
 
-/// Creates (or re-creates) the Lua state. Limits and chunk name carry over. Returns 0.
+/// Creates (or re-creates) the Lua state. Limits, chunk name and the binary-chunk switch
+/// carry over. Returns 0.
 #[no_mangle]
 pub extern "C" fn init() -> i32 {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return Status::BadInput as i32;
     };
-    let (limits, name) = match slot.take() {
-        Some(old) => (old.limits, old.chunk_name),
-        None => (Limits::default(), DEFAULT_CHUNK_NAME.into()),
+    let (limits, name, binary) = match slot.take() {
+        Some(old) => (old.limits, old.chunk_name, old.binary_chunks),
+        None => (Limits::default(), DEFAULT_CHUNK_NAME.into(), false),
     };
-    *slot = Some(State::new(limits, name));
+    *slot = Some(State::new(limits, name, binary));
     Status::Ok as i32
 }
 
@@ -362,6 +366,16 @@ pub extern "C" fn set_memory_limit(bytes: u32) -> i32 {
         }
         state.limits.heap_bytes = bytes as usize;
         state.engine.set_limits(state.limits);
+        Status::Ok as i32
+    })
+}
+
+/// Lets `load` accept binary chunks (1) or not (0, the default). Returns 0.
+#[no_mangle]
+pub extern "C" fn set_binary_chunks(enabled: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.binary_chunks = enabled != 0;
+        state.engine.set_binary_chunks(state.binary_chunks);
         Status::Ok as i32
     })
 }
