@@ -121,3 +121,16 @@ test('autosave keeps changes without pressing Save', async () => {
   assert.equal(await page.textContent('#output'), '→ saved by itself\n');
   await page.close();
 });
+
+test('a function stored in _home survives a page reload through IndexedDB', async () => {
+  const { page } = await openPage();
+  await runCode(page, 'local base = 40 _home.rates = { tax = 2 } local rates = _home.rates\n' +
+    'function _home.calc(x) return base + x * rates.tax end _home.show = string.format');
+  await page.click('#save');
+  await page.waitForSelector('body[data-state="idle"]');
+  await page.reload();
+  await page.waitForSelector('body[data-state="idle"]');
+  await runCode(page, 'return _home.calc(1), _home.show("%05.1f", 2.5), type(_home.calc)');
+  assert.equal(await page.textContent('#output'), '→ 42\t002.5\tfunction\n');
+  await page.close();
+});
