@@ -99,6 +99,33 @@ export function decodeValue(bytes) {
   return v;
 }
 
+// Walks one value without building it (a load checks a million entries this way).
+function skipValue(r, depth) {
+  const at = r.pos;
+  const tag = r.u8();
+  switch (tag) {
+    case Tag.NIL: return;
+    case Tag.BOOLEAN: if (r.u8() > 1) throw new CodecError(`boolean byte is not 0 or 1 at byte ${at + 1}`); return;
+    case Tag.INTEGER: case Tag.FLOAT: r.need(8); r.pos += 8; return;
+    case Tag.STRING: case Tag.FUNCTION: case Tag.OPAQUE: { const n = r.u32(); r.need(n); r.pos += n; return; }
+    case Tag.TABLE_REF: r.u32(); return;
+    case Tag.INLINE_TABLE: {
+      if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
+      const n = r.u32();
+      for (let i = 0; i < 2 * n; i++) skipValue(r, depth + 1);
+      return;
+    }
+    default: throw new CodecError(`unknown value tag 0x${tag.toString(16).padStart(2, '0')} at byte ${at}`);
+  }
+}
+
+/** Checks that `bytes` hold exactly one well-formed value, without decoding it. */
+export function checkValue(bytes) {
+  const r = new Reader(bytes);
+  skipValue(r, 0);
+  if (r.pos !== bytes.length) throw new CodecError(`unexpected bytes after value at ${r.pos}`);
+}
+
 /** Decodes a compute result: `u32 count` then the values. */
 export function decodeResults(bytes) {
   const r = new Reader(bytes);

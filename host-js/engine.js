@@ -409,7 +409,7 @@ export class LuaEngine {
       const { metadata, tables } = snapshot;
       this.#abi.init();
       this.#tables.clear();
-      for (const [id, entries] of tables) for (const [k, { key, value }] of entries) this.#tables.put(id, k, key, value);
+      for (const [id, entries] of tables) for (const entry of entries.values()) this.#tables.putEntry(id, entry);
       this.#abi.syncTableCounter(metadata.nextTableId);
       this.#abi.attachMemoryTable(metadata.memoryTableId);
       this.#counter = 0;

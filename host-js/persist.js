@@ -1,8 +1,8 @@
 // Turning the live external tables into store batches, and store snapshots back into tables.
 // The store interface itself is documented in docs/stores.md.
 
-import { keyString, keyBytes, valueRefs } from './tables.js';
-import { Tag, decodeValue } from './codec.js';
+import { keyString, keyBytes, valueRefs, Entry } from './tables.js';
+import { Tag, checkValue } from './codec.js';
 import { StoreError } from './errors.js';
 
 /** Written into every metadata record so a foreign or future state is recognised. */
@@ -61,7 +61,7 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
 /**
  * Checks a snapshot from `store.load()` and collects its entries per table, so that a
  * damaged or foreign state is refused before anything in memory changes.
- * @returns {Promise<{metadata: object, tables: Map<number, Map<string, {key, value}>>}>}
+ * @returns {Promise<{metadata: object, tables: Map<number, Map<number|string, Entry>>}>}
  */
 export async function readSnapshot(snapshot, where) {
   const damaged = (why) => new StoreError(`the saved state in ${where} is damaged or foreign (${why}); ` +
@@ -84,13 +84,14 @@ export async function readSnapshot(snapshot, where) {
     if (!known.has(id)) throw damaged(`an entry belongs to table ${id}, which is not in tableIds`);
     for (const bytes of [key, value]) {
       if (!(bytes instanceof Uint8Array)) throw damaged(`an entry of table ${id} is not bytes`);
-      try { decodeValue(bytes); } catch (e) { throw damaged(`table ${id}: ${e.message}`); }
+      try { checkValue(bytes); } catch (e) { throw damaged(`table ${id}: ${e.message}`); }
       for (const ref of valueRefs(bytes)) {
         if (ref !== IO_TABLE_ID && !known.has(ref)) throw damaged(`table ${id} refers to missing table ${ref}`);
       }
     }
     if (key[0] === Tag.NIL) throw damaged(`table ${id} has a nil key`);
-    out.get(id).set(keyString(key), { key, value });
+    const k = keyString(key);
+    out.get(id).set(k, Entry.of(k, value));
   }
   return { metadata: m, tables: out };
 }
