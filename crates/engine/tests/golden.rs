@@ -74,13 +74,24 @@ fn golden_corpus_matches_lua54() {
             .unwrap_or_else(|_| "0".into());
 
         let host = Rc::new(MemoryHost::default());
-        let mut engine = Engine::new(host.clone());
-        engine.set_limits(Limits {
-            instructions: 500_000_000,
-            ..Limits::default()
-        });
-        let result = engine.compute(&format!("@{name}.lua"), &source);
+        let started = std::time::Instant::now();
+        // A panic inside piccolo must fail one program, not the whole corpus.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut engine = Engine::new(host.clone());
+            engine.set_limits(Limits {
+                instructions: 500_000_000,
+                ..Limits::default()
+            });
+            engine.compute(&format!("@{name}.lua"), &source)
+        }));
         let output = host.take_output();
+        if started.elapsed().as_secs() >= 2 {
+            eprintln!("golden: {name} took {:?}", started.elapsed());
+        }
+        let Ok(result) = run else {
+            failures.push(format!("{name} (panicked)"));
+            continue;
+        };
 
         let problem = match (&result, status == "0") {
             (Err(f), true) => Some(format!("failed: {}", f.message)),

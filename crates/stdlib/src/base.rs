@@ -16,7 +16,13 @@ use crate::Platform;
 pub(crate) fn plain_tostring<'gc>(ctx: Context<'gc>, v: Value<'gc>) -> Vec<u8> {
     let ptr = match v {
         Value::Nil => return b"nil".to_vec(),
-        Value::Boolean(b) => return if b { b"true".to_vec() } else { b"false".to_vec() },
+        Value::Boolean(b) => {
+            return if b {
+                b"true".to_vec()
+            } else {
+                b"false".to_vec()
+            }
+        }
         Value::Integer(_) | Value::Number(_) => return num::number_to_string(v).into_bytes(),
         Value::String(s) => return s.as_bytes().to_vec(),
         Value::Table(t) => Gc::as_ptr(t.into_inner()) as *const u8,
@@ -102,6 +108,9 @@ impl<'gc> ToStrings<'gc> {
         if let Some(i) = self.pending.take() {
             match stack.get(0) {
                 v @ Value::String(_) => self.values[i] = v,
+                v @ (Value::Integer(_) | Value::Number(_)) => {
+                    self.values[i] = ctx.intern(num::number_to_string(v).as_bytes()).into()
+                }
                 _ => return Err(args::error(ctx, exec, "'__tostring' must return a string")),
             }
         }
@@ -459,10 +468,17 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
             let v = a.any(&stack, 0)?;
             if v.to_bool() {
                 Ok(CallbackReturn::Return)
-            } else if stack.len() < 2 {
-                Err(a.error("assertion failed!"))
             } else {
-                Err(stack.get(1).into())
+                // Like Lua, the message goes through `error` at level 1.
+                match stack.get(1) {
+                    Value::Nil if stack.len() < 2 => Err(a.error("assertion failed!")),
+                    Value::String(s) => {
+                        let mut msg = args::position(&exec).into_bytes();
+                        msg.extend_from_slice(s.as_bytes());
+                        Err(args::plain_error(ctx, msg))
+                    }
+                    v => Err(v.into()),
+                }
             }
         }),
     );
@@ -583,7 +599,7 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
             let n = match stack.get(0) {
                 Value::Table(t) => t.length(),
                 Value::String(s) => s.len(),
-                _ => return Err(a.arg_error(1, "table or string expected")),
+                _ => return Err(a.type_error(&stack, 0, "table or string")),
             };
             stack.replace(ctx, n);
             Ok(CallbackReturn::Return)
@@ -633,7 +649,9 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
                 Value::UserData(u) => u.metatable(),
                 Value::String(_) => {
                     if string_meta.get(ctx, "__index").is_nil() {
-                        string_meta.set(ctx, "__index", ctx.get_global("string")).unwrap();
+                        string_meta
+                            .set(ctx, "__index", ctx.get_global("string"))
+                            .unwrap();
                     }
                     Some(*string_meta)
                 }
@@ -761,7 +779,22 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
         }),
     );
 
-    let gc_mode = Rc::new(Cell::new(false));
+    // Warnings are off in the standalone interpreter and there is no stderr here.
+    set(
+        ctx,
+        g,
+        "warn",
+        Callback::from_fn(&ctx, |ctx, exec, stack| {
+            let a = Args::new(ctx, &exec, Name::new(B, "warn"));
+            for i in 0..stack.len().max(1) {
+                a.string(&stack, i)?;
+            }
+            Ok(CallbackReturn::Return)
+        }),
+    );
+
+    // The standalone lua5.4 starts in generational mode.
+    let gc_mode = Rc::new(Cell::new(true));
     set(
         ctx,
         g,
@@ -814,8 +847,8 @@ pub(crate) fn raw_set<'gc>(
             ctx,
             exec,
             match e {
-                piccolo::InvalidTableKey::IsNaN => "index is NaN",
-                piccolo::InvalidTableKey::IsNil => "index is nil",
+                piccolo::InvalidTableKey::IsNaN => "table index is NaN",
+                piccolo::InvalidTableKey::IsNil => "table index is nil",
             },
         )
     })

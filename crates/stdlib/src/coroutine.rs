@@ -3,8 +3,8 @@
 
 use gc_arena::Collect;
 use piccolo::{
-    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence,
-    SequencePoll, Stack, Table, Thread, ThreadMode, Value,
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
+    Stack, Table, Thread, ThreadMode, Value,
 };
 
 use crate::args::{self, Args, Name};
@@ -22,14 +22,18 @@ fn status<'gc>(exec: &Execution<'gc, '_>, co: Thread<'gc>) -> &'static str {
         ThreadMode::Stopped | ThreadMode::Result => "dead",
         ThreadMode::Suspended => "suspended",
         ThreadMode::Normal | ThreadMode::Waiting => "normal",
-        ThreadMode::Running => "running",
+        // Only the current thread really runs; one borrowed by the executor resumed it.
+        ThreadMode::Running => "normal",
     }
 }
 
-fn check_thread<'gc>(a: &Args<'gc, '_, '_>, stack: &Stack<'gc, '_>) -> Result<Thread<'gc>, Error<'gc>> {
+fn check_thread<'gc>(
+    a: &Args<'gc, '_, '_>,
+    stack: &Stack<'gc, '_>,
+) -> Result<Thread<'gc>, Error<'gc>> {
     match stack.get(0) {
         Value::Thread(t) => Ok(t),
-        _ => Err(a.type_error(stack, 0, "coroutine")),
+        _ => Err(a.type_error(stack, 0, "thread")),
     }
 }
 
@@ -103,25 +107,33 @@ impl<'gc> Sequence<'gc> for WrapResult {
     }
 }
 
-fn new_thread<'gc>(ctx: Context<'gc>, a: &Args<'gc, '_, '_>, stack: &Stack<'gc, '_>) -> Result<Thread<'gc>, Error<'gc>> {
+fn new_thread<'gc>(
+    ctx: Context<'gc>,
+    a: &Args<'gc, '_, '_>,
+    stack: &Stack<'gc, '_>,
+) -> Result<Thread<'gc>, Error<'gc>> {
     let f = match stack.get(0) {
         Value::Function(f) => f,
         _ => return Err(a.type_error(stack, 0, "function")),
     };
     let thread = Thread::new(ctx);
-    thread.start_suspended(&ctx, f).map_err(|e| a.error(e.to_string()))?;
+    thread
+        .start_suspended(&ctx, f)
+        .map_err(|e| a.error(e.to_string()))?;
     Ok(thread)
 }
 
 pub(crate) fn load<'gc>(ctx: Context<'gc>) {
+    // Take `running` from piccolo; its `continue` and `yieldto` are not Lua 5.4. (Keys are
+    // never removed from a table here: piccolo 0.3.3 can panic growing a table with
+    // removed keys.)
     piccolo::stdlib::load_coroutine(ctx);
-    let Value::Table(co) = ctx.get_global("coroutine") else {
+    let Value::Table(piccolo_co) = ctx.get_global("coroutine") else {
         unreachable!("piccolo registers coroutine")
     };
-    let co: Table = co;
-    // piccolo extras that Lua 5.4 does not have.
-    co.set(ctx, "continue", Value::Nil).unwrap();
-    co.set(ctx, "yieldto", Value::Nil).unwrap();
+    let co = Table::new(&ctx);
+    co.set(ctx, "running", piccolo_co.get(ctx, "running"))
+        .unwrap();
 
     co.set(
         ctx,
@@ -193,7 +205,9 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         "isyieldable",
         Callback::from_fn(&ctx, |ctx, exec, mut stack| {
             let main = match stack.get(0) {
-                Value::Thread(t) => t != exec.current_thread().thread || exec.current_thread().is_main,
+                Value::Thread(t) => {
+                    t != exec.current_thread().thread || exec.current_thread().is_main
+                }
                 _ => exec.current_thread().is_main,
             };
             stack.replace(ctx, !main);
@@ -207,7 +221,11 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         "yield",
         Callback::from_fn(&ctx, |ctx, exec, _stack| {
             if exec.current_thread().is_main {
-                return Err(args::error(ctx, &exec, "attempt to yield from outside a coroutine"));
+                return Err(args::error(
+                    ctx,
+                    &exec,
+                    "attempt to yield from outside a coroutine",
+                ));
             }
             Ok(CallbackReturn::Yield {
                 to_thread: None,
@@ -234,5 +252,5 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         }),
     )
     .unwrap();
-
+    ctx.set_global("coroutine", co).unwrap();
 }

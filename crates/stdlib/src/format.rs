@@ -152,7 +152,13 @@ fn format_int(out: &mut Vec<u8>, spec: &Spec, conv: u8, n: i64) {
         _ => "",
     };
     let body = format!("{prefix}{digits}");
-    pad(out, spec, prefix.len(), body.as_bytes(), spec.precision.is_none());
+    pad(
+        out,
+        spec,
+        prefix.len(),
+        body.as_bytes(),
+        spec.precision.is_none(),
+    );
 }
 
 fn format_float(out: &mut Vec<u8>, spec: &Spec, conv: u8, x: f64) {
@@ -174,7 +180,7 @@ fn format_float(out: &mut Vec<u8>, spec: &Spec, conv: u8, x: f64) {
     let digits = body.trim_start_matches('-');
     let sign = sign_prefix(negative, spec);
     let mut sign_len = sign.len();
-    if conv.to_ascii_lowercase() == b'a' && x.is_finite() {
+    if conv.eq_ignore_ascii_case(&b'a') && x.is_finite() {
         sign_len += 2; // zero padding goes after "0x"
     }
     let body = format!("{sign}{digits}");
@@ -313,7 +319,9 @@ pub(crate) fn format<'gc>(
                 }
                 match v {
                     Value::String(s) => quote_string(&mut out, s.as_bytes()),
-                    Value::Integer(n) if n == i64::MIN => out.extend_from_slice(b"0x8000000000000000"),
+                    Value::Integer(n) if n == i64::MIN => {
+                        out.extend_from_slice(b"0x8000000000000000")
+                    }
                     Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
                     Value::Number(f) => {
                         let text = if f == f64::INFINITY {
@@ -327,7 +335,9 @@ pub(crate) fn format<'gc>(
                         };
                         out.extend_from_slice(text.as_bytes());
                     }
-                    Value::Nil | Value::Boolean(_) => out.extend_from_slice(&plain_tostring(ctx, v)),
+                    Value::Nil | Value::Boolean(_) => {
+                        out.extend_from_slice(&plain_tostring(ctx, v))
+                    }
                     _ => return Err(a.arg_error(arg + 1, "value has no literal form")),
                 }
             }
@@ -364,4 +374,3 @@ pub(crate) fn format<'gc>(
     }
     Ok(out)
 }
-

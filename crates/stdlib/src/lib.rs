@@ -11,15 +11,15 @@ use piccolo::{compiler::ParseErrorKind, Closure, Context, PrototypeError, Table}
 
 mod args;
 mod base;
+mod coroutine;
 mod format;
+mod math;
 mod num;
+mod os;
 mod pack;
 mod pattern;
 mod string;
 mod table;
-mod math;
-mod coroutine;
-mod os;
 mod utf8;
 
 use table::num_lt as table_lt;
@@ -94,4 +94,3 @@ pub fn display_chunk_name(name: &[u8]) -> String {
         }
     }
 }
-

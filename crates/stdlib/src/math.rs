@@ -69,10 +69,7 @@ fn int_or_float<'gc>(f: f64) -> Value<'gc> {
     }
 }
 
-type MathFn = for<'gc> fn(
-    &Args<'gc, '_, '_>,
-    &Stack<'gc, '_>,
-) -> Result<Value<'gc>, Error<'gc>>;
+type MathFn = for<'gc> fn(&Args<'gc, '_, '_>, &Stack<'gc, '_>) -> Result<Value<'gc>, Error<'gc>>;
 
 fn reg<'gc>(ctx: Context<'gc>, math: Table<'gc>, name: &'static str, f: MathFn) {
     let cb = Callback::from_fn(&ctx, move |ctx, exec: Execution, mut stack| {
@@ -103,7 +100,9 @@ fn min_max<'gc>(
     want_max: bool,
 ) -> Result<Value<'gc>, Error<'gc>> {
     let count = stack.len();
-    a.number(stack, 0)?;
+    if count == 0 {
+        return Err(a.arg_error(1, "value expected"));
+    }
     let mut best = stack.get(0);
     for i in 1..count {
         a.number(stack, i)?;
@@ -157,7 +156,11 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
     });
     reg(ctx, math, "atan", |a, s| {
         let y = a.number(s, 0)?;
-        let x = if s.get(1).is_nil() { 1.0 } else { a.number(s, 1)? };
+        let x = if s.get(1).is_nil() {
+            1.0
+        } else {
+            a.number(s, 1)?
+        };
         Ok(Value::Number(y.atan2(x)))
     });
     reg(ctx, math, "log", |a, s| {
@@ -178,7 +181,10 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
     reg(ctx, math, "fmod", |a, s| {
         a.number(s, 0)?;
         a.number(s, 1)?;
-        match (num::to_num(s.get(0)).unwrap(), num::to_num(s.get(1)).unwrap()) {
+        match (
+            num::to_num(s.get(0)).unwrap(),
+            num::to_num(s.get(1)).unwrap(),
+        ) {
             (Num::Int(x), Num::Int(y)) => {
                 if y == 0 {
                     return Err(a.arg_error(2, "zero"));
@@ -228,6 +234,12 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
         let y = a.integer(s, 1)?;
         Ok(Value::Boolean((x as u64) < (y as u64)))
     });
+    reg(ctx, math, "deg", |a, s| {
+        Ok(Value::Number(a.number(s, 0)?.to_degrees()))
+    });
+    reg(ctx, math, "rad", |a, s| {
+        Ok(Value::Number(a.number(s, 0)?.to_radians()))
+    });
     reg(ctx, math, "max", |a, s| min_max(a, s, true));
     reg(ctx, math, "min", |a, s| min_max(a, s, false));
 
@@ -264,7 +276,7 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
                 _ => return Err(a.error("wrong number of arguments")),
             };
             if low > up {
-                return Err(a.arg_error(stack.len(), "interval is empty"));
+                return Err(a.arg_error(1, "interval is empty"));
             }
             let p = g.project(rv, (up as u64).wrapping_sub(low as u64));
             st.set(g);

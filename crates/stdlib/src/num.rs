@@ -29,7 +29,10 @@ fn is_space(b: u8) -> bool {
 
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| !is_space(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| !is_space(b)).map_or(start, |e| e + 1);
+    let end = s
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
@@ -49,7 +52,9 @@ fn parse_int(s: &[u8]) -> Option<Num> {
         // Hexadecimal integers wrap around, as in Lua.
         let mut a: u64 = 0;
         for &b in &digits[2..] {
-            a = a.wrapping_mul(16).wrapping_add((b as char).to_digit(16)? as u64);
+            a = a
+                .wrapping_mul(16)
+                .wrapping_add((b as char).to_digit(16)? as u64);
         }
         let a = a as i64;
         return Some(Num::Int(if neg { a.wrapping_neg() } else { a }));
@@ -377,7 +382,10 @@ mod tests {
         assert_eq!(parse(b"0xffffffffffffffff"), Some(Num::Int(-1)));
         assert_eq!(parse(b"1e2"), Some(Num::Float(100.0)));
         assert_eq!(parse(b"0x1p4"), Some(Num::Float(16.0)));
-        assert_eq!(parse(b"9223372036854775808"), Some(Num::Float(9223372036854775808.0)));
+        assert_eq!(
+            parse(b"9223372036854775808"),
+            Some(Num::Float(9223372036854775808.0))
+        );
         assert_eq!(parse(b"-9223372036854775808"), Some(Num::Int(i64::MIN)));
         assert_eq!(parse(b"inf"), None);
         assert_eq!(parse(b"1e"), None);

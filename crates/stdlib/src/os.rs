@@ -128,7 +128,8 @@ fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, String> {
                 b"deHImMSuUVwWy".contains(&next)
             };
             if !ok {
-                let spec = String::from_utf8_lossy(&fmt[i - 2..(i + 1).min(fmt.len())]).into_owned();
+                let spec =
+                    String::from_utf8_lossy(&fmt[i - 2..(i + 1).min(fmt.len())]).into_owned();
                 return Err(format!("invalid conversion specifier '{spec}'"));
             }
             conv = next;
@@ -152,7 +153,12 @@ fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, String> {
             ),
             b'C' => format!("{:02}", tm.year.div_euclid(100)),
             b'd' => format!("{:02}", tm.day),
-            b'D' | b'x' => format!("{:02}/{:02}/{:02}", tm.month, tm.day, tm.year.rem_euclid(100)),
+            b'D' | b'x' => format!(
+                "{:02}/{:02}/{:02}",
+                tm.month,
+                tm.day,
+                tm.year.rem_euclid(100)
+            ),
             b'e' => format!("{:2}", tm.day),
             b'F' => format!("{}-{:02}-{:02}", tm.year, tm.month, tm.day),
             b'g' => format!("{:02}", iso_week(tm).0.rem_euclid(100)),
@@ -208,7 +214,9 @@ fn field<'gc>(
     delta: i64,
 ) -> Result<i64, Error<'gc>> {
     match t.get(a.ctx, key) {
-        Value::Nil => default.ok_or_else(|| a.error(format!("field '{key}' missing in date table"))),
+        Value::Nil => {
+            default.ok_or_else(|| a.error(format!("field '{key}' missing in date table")))
+        }
         v => match crate::num::to_integer_strict(v) {
             Some(n) if matches!(v, Value::Integer(_) | Value::Number(_)) => {
                 if !(i32::MIN as i64..=i32::MAX as i64).contains(&(n - delta)) {
@@ -316,7 +324,7 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, platform: Rc<dyn Platform>) {
     let difftime = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
         let a = Args::new(ctx, &exec, n("difftime"));
         let t2 = a.integer(&stack, 0)?;
-        let t1 = a.opt_integer(&stack, 1, 0)?;
+        let t1 = a.integer(&stack, 1)?;
         stack.replace(ctx, (t2 as f64) - (t1 as f64));
         Ok(CallbackReturn::Return)
     });

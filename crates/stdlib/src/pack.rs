@@ -33,7 +33,9 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut n: usize = 0;
         while self.pos < self.fmt.len() && self.fmt[self.pos].is_ascii_digit() {
-            n = n.saturating_mul(10).saturating_add((self.fmt[self.pos] - b'0') as usize);
+            n = n
+                .saturating_mul(10)
+                .saturating_add((self.fmt[self.pos] - b'0') as usize);
             self.pos += 1;
         }
         (self.pos > start).then_some(n)
@@ -231,10 +233,9 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>, string: Table<'gc>) {
                 Kind::Str => {
                     let s = a.bytes(&stack, arg)?;
                     if size < 8 && (s.len() as u64) >= 1u64 << (8 * size) {
-                        return Err(a.arg_error(
-                            arg + 1,
-                            "string length does not fit in given size",
-                        ));
+                        return Err(
+                            a.arg_error(arg + 1, "string length does not fit in given size")
+                        );
                     }
                     write_int(&mut out, s.len() as i64, size, p.little);
                     out.extend_from_slice(s);

@@ -102,7 +102,9 @@ impl<'a> Matcher<'a> {
 
     /// All captures of a match (the whole match if the pattern has none).
     pub fn captures(&self, s: usize, e: usize) -> Result<Vec<Capture>, String> {
-        (0..self.level.max(1)).map(|i| self.capture(i, s, e)).collect()
+        (0..self.level.max(1))
+            .map(|i| self.capture(i, s, e))
+            .collect()
     }
 
     fn class_end(&self, mut p: usize) -> Result<usize, String> {
@@ -252,7 +254,13 @@ impl<'a> Matcher<'a> {
                     }
                     p = ep + 1;
                 }
-                Some(b'+') => return if m { self.max_expand(s + 1, p, ep) } else { Ok(None) },
+                Some(b'+') => {
+                    return if m {
+                        self.max_expand(s + 1, p, ep)
+                    } else {
+                        Ok(None)
+                    }
+                }
                 Some(b'*') => return self.max_expand(s, p, ep),
                 Some(b'-') => return self.min_expand(s, p, ep),
                 _ => {
@@ -393,7 +401,10 @@ mod tests {
     fn basics() {
         assert_eq!(first("hello world", "o w"), Some("o w".into()));
         assert_eq!(first("hello", "l+"), Some("ll".into()));
-        assert_eq!(first("key = value", "(%w+)%s*=%s*(%w+)"), Some("key".into()));
+        assert_eq!(
+            first("key = value", "(%w+)%s*=%s*(%w+)"),
+            Some("key".into())
+        );
         assert_eq!(first("f(a(b)c)d", "%b()"), Some("(a(b)c)".into()));
         assert_eq!(first("THE (quick) fox", "%f[%a]%a+"), Some("THE".into()));
         assert_eq!(first("abc", "()b"), Some("2".into()));

@@ -2,8 +2,8 @@
 
 use gc_arena::Collect;
 use piccolo::{
-    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence,
-    SequencePoll, Stack, String as LuaString, Table, Value,
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
+    Stack, String as LuaString, Table, Value,
 };
 
 use crate::args::{self, Args, Name};
@@ -156,9 +156,9 @@ impl<'gc> GSub<'gc> {
                 self.out.extend_from_slice(&self.src.as_bytes()[s..e]);
             }
             Value::String(r) => self.out.extend_from_slice(r.as_bytes()),
-            Value::Integer(_) | Value::Number(_) => {
-                self.out.extend_from_slice(num::number_to_string(value).as_bytes())
-            }
+            Value::Integer(_) | Value::Number(_) => self
+                .out
+                .extend_from_slice(num::number_to_string(value).as_bytes()),
             other => {
                 return Err(a.error(format!(
                     "invalid replacement value (a {})",
@@ -288,7 +288,11 @@ fn set<'gc>(
     ctx: Context<'gc>,
     t: Table<'gc>,
     name: &'static str,
-    f: impl Fn(Context<'gc>, Execution<'gc, '_>, Stack<'gc, '_>) -> Result<CallbackReturn<'gc>, Error<'gc>>
+    f: impl Fn(
+            Context<'gc>,
+            Execution<'gc, '_>,
+            Stack<'gc, '_>,
+        ) -> Result<CallbackReturn<'gc>, Error<'gc>>
         + 'static,
 ) {
     t.set(ctx, name, Callback::from_fn(&ctx, f)).unwrap();
@@ -332,7 +336,9 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         map_bytes(ctx, exec, stack, "lower", |s| s.to_ascii_lowercase())
     });
     set(ctx, string, "reverse", |ctx, exec, stack| {
-        map_bytes(ctx, exec, stack, "reverse", |s| s.iter().rev().copied().collect())
+        map_bytes(ctx, exec, stack, "reverse", |s| {
+            s.iter().rev().copied().collect()
+        })
     });
 
     set(ctx, string, "rep", |ctx, exec, mut stack| {
@@ -431,18 +437,14 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         // Past the end, the iterator finds nothing (Lua sets the start to len + 1).
         let start = (init - 1).min(len + 1);
         let state = std::rc::Rc::new(std::cell::Cell::new((start, usize::MAX)));
-        let iter = Callback::from_fn_with(
-            &ctx,
-            GMatch { src, pat },
-            move |g, ctx, exec, mut stack| {
+        let iter =
+            Callback::from_fn_with(&ctx, GMatch { src, pat }, move |g, ctx, exec, mut stack| {
                 let src = g.src.as_bytes();
                 let mut m = Matcher::new(src, g.pat.as_bytes());
                 let (mut pos, last) = state.get();
                 stack.clear();
                 while pos <= src.len() {
-                    let found = m
-                        .match_at(pos, 0)
-                        .map_err(|e| args::error(ctx, &exec, e))?;
+                    let found = m.match_at(pos, 0).map_err(|e| args::error(ctx, &exec, e))?;
                     if let Some(e) = found {
                         if e != last {
                             state.set((e, e));
@@ -455,8 +457,7 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
                 }
                 state.set((pos, last));
                 Ok(CallbackReturn::Return)
-            },
-        );
+            });
         stack.replace(ctx, iter);
         Ok(CallbackReturn::Return)
     });

@@ -55,7 +55,17 @@ impl<'gc> Sequence<'gc> for Locate {
         if let Value::String(s) = error_value(ctx, error.clone()) {
             if let Some(rest) = s.as_bytes().strip_prefix(b"\x01") {
                 let mut msg = self.0.clone().into_bytes();
-                msg.extend_from_slice(rest);
+                // Without a Lua caller, Lua names the function by its qualified name.
+                match rest.strip_prefix(b"bad argument #".as_slice()) {
+                    Some(tail) if self.0.is_empty() && tail.len() > 6 => {
+                        let cut = tail.iter().position(|&b| b == b'\'').map_or(0, |p| p + 1);
+                        msg.extend_from_slice(b"bad argument #");
+                        msg.extend_from_slice(&tail[..cut]);
+                        msg.extend_from_slice(b"table.");
+                        msg.extend_from_slice(&tail[cut..]);
+                    }
+                    _ => msg.extend_from_slice(rest),
+                }
                 return Err(args::plain_error(ctx, msg));
             }
         }
@@ -191,10 +201,30 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
     }
 
     let fb = Fallbacks {
-        insert: compile(ctx, env, "table.insert", include_str!("lua/table_insert.lua")),
-        remove: compile(ctx, env, "table.remove", include_str!("lua/table_remove.lua")),
-        concat: compile(ctx, env, "table.concat", include_str!("lua/table_concat.lua")),
-        unpack: compile(ctx, env, "table.unpack", include_str!("lua/table_unpack.lua")),
+        insert: compile(
+            ctx,
+            env,
+            "table.insert",
+            include_str!("lua/table_insert.lua"),
+        ),
+        remove: compile(
+            ctx,
+            env,
+            "table.remove",
+            include_str!("lua/table_remove.lua"),
+        ),
+        concat: compile(
+            ctx,
+            env,
+            "table.concat",
+            include_str!("lua/table_concat.lua"),
+        ),
+        unpack: compile(
+            ctx,
+            env,
+            "table.unpack",
+            include_str!("lua/table_unpack.lua"),
+        ),
         sort: compile(ctx, env, "table.sort", include_str!("lua/table_sort.lua")),
         tmove: compile(ctx, env, "table.move", include_str!("lua/table_move.lua")),
     };
@@ -211,7 +241,13 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         }
         if !is_plain(ctx, t) {
             let (p, v) = (stack.get(1), stack.get(2));
-            return fallback(ctx, &exec, fb.insert, &mut stack, [t.into(), (nargs as i64 - 1).into(), p, v]);
+            return fallback(
+                ctx,
+                &exec,
+                fb.insert,
+                &mut stack,
+                [t.into(), (nargs as i64).into(), p, v],
+            );
         }
         let e = t.length().wrapping_add(1);
         if nargs == 2 {
@@ -247,7 +283,8 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
         let size = t.length();
         let mut pos = a.opt_integer(&stack, 1, size)?;
         if pos != size && (pos as u64).wrapping_sub(1) > size as u64 {
-            return Err(a.arg_error(2, "position out of bounds"));
+            // Lua 5.4.4 names argument 1 here.
+            return Err(a.arg_error(1, "position out of bounds"));
         }
         let result = t.get_value(pos.into());
         while pos < size {
@@ -274,7 +311,13 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
                 Value::Nil => Value::Nil,
                 _ => a.integer(&stack, 3)?.into(),
             };
-            return fallback(ctx, &exec, fb.concat, &mut stack, [t.into(), sep.into(), i.into(), j]);
+            return fallback(
+                ctx,
+                &exec,
+                fb.concat,
+                &mut stack,
+                [t.into(), sep.into(), i.into(), j],
+            );
         }
         let last = a.opt_integer(&stack, 3, t.length())?;
         let mut out = Vec::new();
@@ -285,9 +328,10 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
                 v @ (Value::Integer(_) | Value::Number(_)) => {
                     out.extend_from_slice(num::number_to_string(v).as_bytes())
                 }
-                _ => {
+                v => {
                     return Err(a.error(format!(
-                        "invalid value (at index {k}) in table for 'concat'"
+                        "invalid value ({}) at index {k} in table for 'concat'",
+                        args::type_name(ctx, v)
                     )))
                 }
             }

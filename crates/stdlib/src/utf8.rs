@@ -75,8 +75,12 @@ fn posrelat(pos: i64, len: usize) -> i64 {
 
 pub(crate) fn load<'gc>(ctx: Context<'gc>) {
     let utf8 = Table::new(&ctx);
-    utf8.set(ctx, "charpattern", ctx.intern(b"[\x00-\x7F\xC2-\xFD][\x80-\xBF]*"))
-        .unwrap();
+    utf8.set(
+        ctx,
+        "charpattern",
+        ctx.intern(b"[\x00-\x7F\xC2-\xFD][\x80-\xBF]*"),
+    )
+    .unwrap();
 
     let char = Callback::from_fn(&ctx, |ctx, exec, mut stack| {
         let a = Args::new(ctx, &exec, n("char"));
@@ -199,8 +203,8 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
     });
     utf8.set(ctx, "offset", offset).unwrap();
 
-    for (name, strict) in [("codes_strict", true), ("codes_lax", false)] {
-        let iter = Callback::from_fn(&ctx, move |ctx, exec, mut stack| {
+    let iter = |strict: bool| {
+        Callback::from_fn(&ctx, move |ctx, exec, mut stack| {
             let a = Args::new(ctx, &exec, n("codes"));
             let s = a.bytes(&stack, 0)?;
             let mut i = stack.get(1).to_integer().unwrap_or(0) as u64 as usize;
@@ -220,13 +224,10 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
                 }
                 _ => Err(a.error(INVALID)),
             }
-        });
-        utf8.set(ctx, name, iter).unwrap();
-    }
-    let codes_strict = utf8.get(ctx, "codes_strict");
-    let codes_lax = utf8.get(ctx, "codes_lax");
-    utf8.set(ctx, "codes_strict", Value::Nil).unwrap();
-    utf8.set(ctx, "codes_lax", Value::Nil).unwrap();
+        })
+    };
+    let codes_strict = iter(true);
+    let codes_lax = iter(false);
     let codes = Callback::from_fn_with(
         &ctx,
         (codes_strict, codes_lax),
@@ -236,7 +237,11 @@ pub(crate) fn load<'gc>(ctx: Context<'gc>) {
             if is_cont(s.as_bytes(), 0) {
                 return Err(a.arg_error(1, INVALID));
             }
-            let iter = if stack.get(1).to_bool() { iters.1 } else { iters.0 };
+            let iter = if stack.get(1).to_bool() {
+                iters.1
+            } else {
+                iters.0
+            };
             stack.replace(ctx, (iter, s, 0));
             Ok(CallbackReturn::Return)
         },

@@ -8,7 +8,7 @@ while i <= last do
   local v = t[i]
   local tv = type(v)
   if tv ~= "string" and tv ~= "number" then
-    error(format("\1invalid value (at index %d) in table for 'concat'", i), 0)
+    error(format("\1invalid value (%s) at index %d in table for 'concat'", tv, i), 0)
   end
   n = n + 1
   parts[n] = v

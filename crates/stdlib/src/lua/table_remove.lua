@@ -3,7 +3,7 @@ local t, pos = ...
 local size = #t
 if pos == nil then pos = size end
 if pos ~= size and (pos < 1 or pos > size + 1) then
-  error("\1bad argument #2 to 'remove' (position out of bounds)", 0)
+  error("\1bad argument #1 to 'remove' (position out of bounds)", 0)
 end
 local result = t[pos]
 while pos < size do

@@ -1,23 +1,29 @@
 -- table.sort with a comparator or on a table with metamethods. The same quicksort as
 -- Lua 5.4 (median of three, middle pivot), so equal elements end in the same order and
--- inconsistent comparators are caught at the same points.
+-- inconsistent comparators are caught at the same points. Swaps go through locals: piccolo
+-- 0.3.3 mis-evaluates multiple assignments to table fields.
 local t, lt = ...
 local n = #t
 if n <= 1 then return end
 if lt == nil then lt = function(a, b) return a < b end end
+local function swap(i, j)
+  local x = t[i]
+  t[i] = t[j]
+  t[j] = x
+end
 local function auxsort(lo, up)
   while lo < up do
-    if lt(t[up], t[lo]) then t[lo], t[up] = t[up], t[lo] end
+    if lt(t[up], t[lo]) then swap(lo, up) end
     if up - lo == 1 then return end
     local p = (lo + up) // 2
     if lt(t[p], t[lo]) then
-      t[p], t[lo] = t[lo], t[p]
+      swap(p, lo)
     elseif lt(t[up], t[p]) then
-      t[p], t[up] = t[up], t[p]
+      swap(p, up)
     end
     if up - lo == 2 then return end
     local pivot = t[p]
-    t[p], t[up - 1] = t[up - 1], pivot
+    swap(p, up - 1)
     local i, j = lo, up - 1
     while true do
       i = i + 1
@@ -31,9 +37,9 @@ local function auxsort(lo, up)
         j = j - 1
       end
       if j < i then break end
-      t[i], t[j] = t[j], t[i]
+      swap(i, j)
     end
-    t[up - 1], t[i] = t[i], t[up - 1]
+    swap(up - 1, i)
     if i - lo < up - i then
       auxsort(lo, i - 1)
       lo = i + 1

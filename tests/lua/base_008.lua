@@ -1,0 +1,2 @@
+print(pcall(tonumber, "10", 99))
+print(pcall(tonumber, 10, 16))

@@ -1,0 +1,2 @@
+local t = setmetatable({}, {__eq = function() return true end})
+print(t == setmetatable({}, getmetatable(t)), rawequal(t, {}))

@@ -1,0 +1,3 @@
+local t = setmetatable({}, {__newindex = function() error("no") end})
+rawset(t, "a", 1)
+print(t.a)

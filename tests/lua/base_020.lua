@@ -1,0 +1,1 @@
+print(unpack, loadstring, setfenv, getfenv, table.getn, string.gfind)

@@ -1,0 +1,2 @@
+local ok, err = pcall(error, "msg")
+print(ok, err)

@@ -1,0 +1,2 @@
+local ok, err = pcall(function() error("boom") end)
+print(ok, err)

@@ -1,0 +1,2 @@
+local ok, err = pcall(function() error({code = 42}) end)
+print(ok, type(err), err.code)

@@ -1,0 +1,2 @@
+local ok, err = pcall(function() error() end)
+print(ok, err)

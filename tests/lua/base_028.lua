@@ -1,0 +1,2 @@
+local ok, err = pcall(function() error(42) end)
+print(ok, err, math.type(err))

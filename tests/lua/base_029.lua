@@ -1,0 +1,2 @@
+print(pcall(function() assert(false) end))
+print(pcall(function() assert(nil, "custom") end))

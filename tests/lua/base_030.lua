@@ -1,0 +1,2 @@
+print(assert(1, 2, 3))
+print(pcall(assert))

@@ -1,0 +1,1 @@
+print(pcall(function() assert(false, {1}) end) == false)

@@ -1,0 +1,1 @@
+print(xpcall(function() error("x") end, function(m) return "handled: " .. m end))

@@ -1,0 +1,1 @@
+print(xpcall(function() error({}) end, function(m) return type(m) end))

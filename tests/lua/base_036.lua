@@ -1,0 +1,2 @@
+print(pcall(pcall))
+print(pcall(42))

@@ -1,0 +1,1 @@
+print(pcall(function(...) return select("#", ...) end, 1, nil, 3))

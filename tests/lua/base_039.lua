@@ -1,0 +1,2 @@
+local f = load("x = 10; return x")
+print(f(), x)

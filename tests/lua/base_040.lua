@@ -1,0 +1,2 @@
+local f, err = load("return +")
+print(f, type(err))

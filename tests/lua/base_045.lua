@@ -1,0 +1,2 @@
+local f = load("return ...")
+print(f(1, 2, 3))

@@ -1,0 +1,2 @@
+local t = {10, 20, 30}
+for i, v in ipairs(t) do print(i, v) end

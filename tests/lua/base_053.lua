@@ -1,0 +1,2 @@
+print(next({}))
+print(next({7}))

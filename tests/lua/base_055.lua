@@ -1,0 +1,1 @@
+print(getmetatable("abc").__index == string)

@@ -1,0 +1,3 @@
+local t = setmetatable({}, {__tostring = function() return "OBJ" end})
+print(t)
+print(tostring(t))

@@ -1,0 +1,1 @@
+print(collectgarbage("collect"), collectgarbage(), type(collectgarbage("count")), collectgarbage("isrunning"))

@@ -1,0 +1,1 @@
+print(collectgarbage("incremental"), collectgarbage("generational"), collectgarbage("incremental"))

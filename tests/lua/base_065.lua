@@ -1,0 +1,1 @@
+print(_G == _G._G, _G.print == print)

@@ -1,0 +1,2 @@
+local a <const> = 5
+print(a)

@@ -1,0 +1,1 @@
+print(math.type(1), math.type(1.0), math.type("1"))

@@ -1,0 +1,1 @@
+print(tostring(print):match("^(%a+):"))

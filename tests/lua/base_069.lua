@@ -1,0 +1,2 @@
+local t = setmetatable({}, {__index = {x = 1}})
+print(t.x, rawget(t, "x"))

@@ -1,0 +1,1 @@
+print(pcall(rawset, {}, nil, 1))

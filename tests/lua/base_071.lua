@@ -1,0 +1,1 @@
+print(pcall(next, {}, "nokey"))

@@ -1,0 +1,1 @@
+print(math.maxinteger + 1 == math.mininteger, math.mininteger - 1 == math.maxinteger)

@@ -1,0 +1,2 @@
+print(string.format("%d", 3.0))
+print(pcall(string.format, "%d", 3.5))

@@ -1,0 +1,4 @@
+goto skip
+print("not printed")
+::skip::
+print("after goto")

@@ -1,0 +1,1 @@
+print(pcall(error, "lvl2", 2))

@@ -1,0 +1,3 @@
+local function thrower() error("deep") end
+local ok, e = pcall(function() thrower() end)
+print(e)

@@ -1,0 +1,4 @@
+print("before")
+local x = nil
+error({})
+print("after")

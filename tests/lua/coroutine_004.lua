@@ -1,0 +1,3 @@
+local co = coroutine.create(function() error("oops") end)
+print(coroutine.resume(co))
+print(coroutine.status(co))

@@ -1,0 +1,2 @@
+local gen = coroutine.wrap(function() error("wrapped error") end)
+print(pcall(gen))

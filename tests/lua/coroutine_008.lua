@@ -1,0 +1,3 @@
+local gen = coroutine.wrap(function() end)
+gen()
+print(pcall(gen))

@@ -1,0 +1,2 @@
+print(coroutine.isyieldable())
+print(coroutine.wrap(function() return coroutine.isyieldable() end)())

@@ -1,0 +1,1 @@
+print(coroutine.close(coroutine.create(print)))

@@ -1,0 +1,1 @@
+print(coroutine.resume(coroutine.create(function() return pcall(error, "inner") end)))

@@ -1,0 +1,1 @@
+print(select("#", coroutine.running()), coroutine.status(coroutine.running()))

@@ -1,0 +1,2 @@
+print(pcall(math.max))
+print(pcall(math.min, "x"))

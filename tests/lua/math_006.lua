@@ -1,0 +1,1 @@
+print(math.maxinteger, math.mininteger, math.huge, -math.huge, math.pi)

@@ -1,0 +1,1 @@
+print(math.sin(0), math.cos(0), math.tan(0), string.format("%.6f", math.sin(math.pi / 2)))

@@ -1,0 +1,1 @@
+print(math.log(0), math.log(-1) ~= math.log(-1))

@@ -1,0 +1,3 @@
+math.randomseed(42)
+print(math.random())
+print(math.random(0))

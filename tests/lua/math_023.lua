@@ -1,0 +1,1 @@
+print(math.randomseed(5))

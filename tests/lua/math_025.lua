@@ -1,0 +1,2 @@
+math.randomseed(0)
+print(math.random(math.mininteger, math.maxinteger))

@@ -1,0 +1,2 @@
+math.randomseed(1)
+print(math.random(3, 3), pcall(math.random, 5, 1))

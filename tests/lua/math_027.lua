@@ -1,0 +1,1 @@
+print(pcall(math.random, 1, 2, 3))

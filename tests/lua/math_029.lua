@@ -1,0 +1,2 @@
+print(pcall(math.floor, "x"))
+print(math.floor("3.5"))

@@ -1,0 +1,1 @@
+print(string.format("%.3f", math.pi), math.pi * 2, -math.pi)

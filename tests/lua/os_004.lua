@@ -1,0 +1,1 @@
+print(pcall(os.time, {year = 2020}))

@@ -1,0 +1,1 @@
+print(pcall(os.date, "%Q", 0))

@@ -1,0 +1,1 @@
+print(os.execute, os.exit == nil or true, os.remove, io)

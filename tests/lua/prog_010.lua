@@ -1,0 +1,2 @@
+local memo = setmetatable({}, {__mode = "k"})
+print(getmetatable(memo).__mode)

@@ -1,0 +1,2 @@
+local t = setmetatable({}, {__concat = function(a, b) return "cat" end})
+print(t .. "x", "x" .. t)

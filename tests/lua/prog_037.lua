@@ -1,0 +1,2 @@
+local ok, e = pcall(string.rep, "x", -5)
+print(ok, e == "")

@@ -1,0 +1,3 @@
+local t = {}
+local ok, e = pcall(function() t[nil] = 1 end)
+print(ok)

@@ -1,0 +1,1 @@
+print(("abc"):upper():lower():rep(2))

@@ -1,0 +1,1 @@
+print(#tostring(12345.678), tostring(12345.678))

@@ -1,0 +1,1 @@
+print(pcall(function() return string.rep("x", 2, {}) end))

@@ -1,0 +1,1 @@
+print(string.find("hello", "(l)(l)"), string.find("hello", "()ll()"))

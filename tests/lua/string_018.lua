@@ -1,0 +1,1 @@
+print(string.match("  trim  ", "^%s*(.-)%s*$") .. "|")

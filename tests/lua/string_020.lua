@@ -1,0 +1,1 @@
+print(string.match("hello", ".-"), string.match("hello", ".*"), string.match("hello", "l+"), string.match("hello", "l-o"))

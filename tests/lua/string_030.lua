@@ -1,0 +1,1 @@
+print(string.match("aaa", "a-b"), string.match("aaab", "a-b"), string.match("", "a*"), string.match("b", "a?b"))

@@ -1,0 +1,3 @@
+print(pcall(string.match, "x", "("))
+print(pcall(string.match, "x", "%"))
+print(pcall(string.match, "x", "[a"))

@@ -1,0 +1,2 @@
+print(pcall(string.match, "x", "%b"))
+print(pcall(string.find, "x", "(()"))

@@ -1,0 +1,1 @@
+for w in string.gmatch("one two three", "%a+") do print(w) end

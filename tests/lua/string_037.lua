@@ -1,0 +1,1 @@
+for p in string.gmatch("abc", "()") do print(p) end

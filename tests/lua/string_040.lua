@@ -1,0 +1,1 @@
+for a in string.gmatch("xyz", "") do print("[" .. a .. "]") end

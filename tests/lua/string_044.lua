@@ -1,0 +1,1 @@
+print(string.gsub("abc", "%w", "%0%0"))

@@ -1,0 +1,1 @@
+print(string.gsub("$name is $unknown", "%$(%w+)", {name = "Bob"}))

@@ -1,0 +1,1 @@
+print(pcall(string.gsub, "hello", "l", function() return {} end))

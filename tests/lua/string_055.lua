@@ -1,0 +1,1 @@
+print(string.gsub("abc", "^a", "X"), string.gsub("aaa", "^a", "X"))

@@ -1,0 +1,1 @@
+print(string.gsub("a,b,,c", ",", ";"), string.gsub("", "x", "y"))

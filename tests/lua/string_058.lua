@@ -1,0 +1,1 @@
+print(string.gsub("abc", ".", {a = 1, b = true}))

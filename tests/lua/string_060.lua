@@ -1,0 +1,1 @@
+print(pcall(string.gsub, "x", "x", nil))

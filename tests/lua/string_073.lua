@@ -1,0 +1,1 @@
+print(string.format("%q", "hello \"world\"\n\0end\1\0012"))

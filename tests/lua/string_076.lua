@@ -1,0 +1,2 @@
+print(pcall(string.format, "%q", {}))
+print(pcall(string.format, "%10q", "x"))

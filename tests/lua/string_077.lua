@@ -1,0 +1,1 @@
+print(string.format("%%"), string.format("100%% done"))

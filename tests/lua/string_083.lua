@@ -1,0 +1,1 @@
+print(string.format("%s", string.rep("x", 120)):len())

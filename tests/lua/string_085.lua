@@ -1,0 +1,1 @@
+print(string.format("%g %g %g", 1/0, -1/0, 2^63))

@@ -1,0 +1,1 @@
+print(("%d-%d"):format(1, 2))

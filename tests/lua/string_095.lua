@@ -1,0 +1,2 @@
+local s = string.pack("z", "hello")
+print(#s, string.unpack("z", s))

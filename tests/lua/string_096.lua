@@ -1,0 +1,2 @@
+local s = string.pack("s1", "abc")
+print(#s, string.unpack("s1", s))

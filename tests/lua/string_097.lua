@@ -1,0 +1,1 @@
+print(string.unpack("d", string.pack("d", 3.25)), string.unpack("f", string.pack("f", 0.5)))

@@ -1,0 +1,1 @@
+print(string.unpack("z z", "ab\0cd\0"))

@@ -1,0 +1,1 @@
+print(string.find("abc", "b", nil, nil), ("abc"):find("c", -1))

@@ -1,0 +1,1 @@
+print(string.rep("ab", 3, ""))

@@ -1,0 +1,1 @@
+print(string.format("%-20s|", "left"), string.format("%20s|", "right"))

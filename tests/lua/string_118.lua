@@ -1,0 +1,1 @@
+print(string.format("[%s]", "a\0b"):len())

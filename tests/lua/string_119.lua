@@ -1,0 +1,1 @@
+print(tostring(12):rep(2), ("x"):byte(), ("%a"):len())

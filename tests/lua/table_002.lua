@@ -1,0 +1,5 @@
+local t = {}
+table.insert(t, "a")
+table.insert(t, "b")
+table.insert(t, 2, "x")
+print(table.concat(t, " "))

@@ -1,0 +1,1 @@
+print(pcall(function() table.insert(nil, 1) end))

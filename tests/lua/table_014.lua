@@ -1,0 +1,3 @@
+local t = {"banana", "apple", "cherry", "Apple"}
+table.sort(t)
+print(table.concat(t, " "))

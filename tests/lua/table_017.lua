@@ -1,0 +1,1 @@
+print(pcall(table.sort, {3, "a", 1}))

@@ -1,0 +1,1 @@
+print(pcall(table.sort, {1, 2, 3}, 1))

@@ -1,0 +1,2 @@
+print(table.unpack({}, 1, 0))
+print(select("#", table.unpack({}, 1, 3)))

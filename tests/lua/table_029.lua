@@ -1,0 +1,1 @@
+print(pcall(table.move, {}, 1, 2))

@@ -1,0 +1,2 @@
+local t = {10, 20, 30, nil}
+print(#t)

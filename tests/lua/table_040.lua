@@ -1,0 +1,2 @@
+local t = {"x", "y", "z"}
+print(table.remove(t, 1), table.remove(t, 1), table.remove(t, 1), table.remove(t, 1))

@@ -1,0 +1,4 @@
+local t = setmetatable({}, {__index = table})
+t:insert("a")
+t:insert("b")
+print(t:concat("-"))

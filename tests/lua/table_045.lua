@@ -1,0 +1,1 @@
+print(table.unpack({1, 2, 3}, -1, 1))

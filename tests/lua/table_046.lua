@@ -1,0 +1,1 @@
+print(pcall(table.unpack, {}, 1, 1e8))

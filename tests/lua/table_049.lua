@@ -1,0 +1,1 @@
+print(next({}, nil), type(next), rawlen({nil, 2}))

@@ -1,0 +1,1 @@
+for p, c in utf8.codes("aé€") do print(p, c) end

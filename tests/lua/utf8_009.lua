@@ -1,0 +1,2 @@
+print(pcall(utf8.codepoint, "\xff"))
+print(pcall(utf8.codepoint, "abc", 5))
