@@ -33,7 +33,7 @@ test: lint size test-rust test-wasm test-js test-browser
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
+	cargo clippy --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
 
 test-rust:
 	cargo test --workspace

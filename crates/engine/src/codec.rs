@@ -338,7 +338,10 @@ mod tests {
         Writer(&mut out).float_key(2.5);
         assert_eq!(Reader::new(&out).item().unwrap(), Item::Float(2.5));
         assert_eq!(float_to_integer(9.3e18), None);
-        assert_eq!(float_to_integer(-9_223_372_036_854_775_808.0), Some(i64::MIN));
+        assert_eq!(
+            float_to_integer(-9_223_372_036_854_775_808.0),
+            Some(i64::MIN)
+        );
     }
 
     #[test]
@@ -365,7 +368,10 @@ mod tests {
             encode_sample(&mut seed, &mut out, 0);
             validate_value(&out).unwrap();
             for cut in 0..out.len() {
-                assert!(validate_value(&out[..cut]).is_err(), "prefix {cut} accepted");
+                assert!(
+                    validate_value(&out[..cut]).is_err(),
+                    "prefix {cut} accepted"
+                );
             }
             let mut longer = out.clone();
             longer.push(0);
@@ -387,10 +393,7 @@ mod tests {
     #[test]
     fn huge_declared_lengths_are_truncation_errors() {
         let bytes = [TAG_STRING, 0xff, 0xff, 0xff, 0xff, b'x'];
-        assert_eq!(
-            validate_value(&bytes),
-            Err(CodecError::Truncated { at: 5 })
-        );
+        assert_eq!(validate_value(&bytes), Err(CodecError::Truncated { at: 5 }));
         let bytes = [TAG_INLINE_TABLE, 0xff, 0xff, 0xff, 0xff];
         assert!(validate_value(&bytes).is_err());
     }

@@ -494,20 +494,18 @@ fn first_unread<'gc>(
     let mut todo: Vec<Value<'gc>> = roots.to_vec();
     while let Some(v) = todo.pop() {
         match v {
-            Value::Table(t) if ext.id_of(v).is_none() => {
-                if seen.insert(table_ptr(t)) {
-                    for (k, v) in t.iter() {
-                        todo.push(k);
-                        todo.push(v);
-                    }
+            Value::Table(t) if ext.id_of(v).is_none() && seen.insert(table_ptr(t)) => {
+                for (k, v) in t.iter() {
+                    todo.push(k);
+                    todo.push(v);
                 }
             }
-            Value::Function(Function::Closure(c)) => {
-                if seen.insert(Gc::as_ptr(c.into_inner()) as *const ()) {
-                    match known.get(c) {
-                        Some(values) => todo.extend(values),
-                        None => return Some(c),
-                    }
+            Value::Function(Function::Closure(c))
+                if seen.insert(Gc::as_ptr(c.into_inner()) as *const ()) =>
+            {
+                match known.get(c) {
+                    Some(values) => todo.extend(values),
+                    None => return Some(c),
                 }
             }
             _ => {}
@@ -711,7 +709,7 @@ impl<'a, 'gc> StorePlan<'a, 'gc> {
             }
             Value::Thread(_) => Err(refusal("a coroutine")),
             Value::UserData(_) => Err(refusal("a userdata")),
-            Value::String(s) if s.as_bytes().len() > codec::MAX_STRING_BYTES => {
+            Value::String(s) if u32::try_from(s.as_bytes().len()).is_err() => {
                 Err("string too long to store in an external table".into())
             }
             _ => Ok(()),

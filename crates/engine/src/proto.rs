@@ -159,7 +159,7 @@ fn load<'gc>(
         v => return Err(UndumpError::UnsupportedVersion(v)),
     }
     let chunk_name = r.str()?;
-    let main = read_function(&mut r, 0)?;
+    let mut main = read_function(&mut r, 0)?;
     if r.pos != bytes.len() {
         return Err(UndumpError::TrailingBytes);
     }
@@ -172,6 +172,8 @@ fn load<'gc>(
         ));
     }
     check_function(&main)?;
+    // Bytecode from elsewhere gets the same frame widening as compiled source.
+    stdlib::widen_tail_call_frames(&mut main);
     Ok(FunctionPrototype::from_compiled_map_strings(
         &ctx,
         ctx.intern(chunk_name),

@@ -10,9 +10,8 @@ use std::rc::Rc;
 use gc_arena::{metrics::Pacing, Gc, Rootable};
 use piccolo::{
     closure::{UpValue, UpValueState},
-    compiler::ParseErrorKind,
     Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel, Function, Lua,
-    PrototypeError, StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
+    StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
 };
 
 use crate::codec::{self, Writer};
@@ -215,8 +214,8 @@ impl Engine {
         }
         let shown = display_chunk_name(chunk_name.as_bytes());
         let executor = self.lua.enter(|ctx| {
-            let closure = Closure::load_with_env(ctx, Some(chunk_name), source, ctx.globals())
-                .map_err(|e| Failure::new(ErrorKind::Syntax, syntax_message(&shown, &e)))?;
+            let closure = stdlib::compile(ctx, chunk_name.as_bytes(), source, ctx.globals())
+                .map_err(|message| Failure::new(ErrorKind::Syntax, message))?;
             Ok::<_, Failure>(ctx.stash(Executor::start(ctx, closure.into(), ())))
         })?;
         self.run = Some(Run {
@@ -323,7 +322,7 @@ impl Engine {
         self.lua.enter(|ctx| {
             let ext = ext_of(ctx, stash);
             match ctx.fetch(executor).take_result::<Variadic<Vec<Value>>>(ctx) {
-                Ok(Ok(values)) => encode_results(ctx, &ext, &values.0),
+                Ok(Ok(values)) => encode_results(&ext, &values.0),
                 Ok(Err(error)) => Err(error_failure(ctx, chunk, error)),
                 Err(mode) => Err(Failure::new(ErrorKind::Runtime, mode.to_string())),
             }
@@ -476,19 +475,6 @@ impl Engine {
     }
 }
 
-fn syntax_message(chunk: &str, error: &PrototypeError) -> String {
-    match error {
-        PrototypeError::Parser(e) => {
-            let detail = match &e.kind {
-                ParseErrorKind::RecursionLimit => "chunk has too many syntax levels".to_string(),
-                kind => kind.to_string(),
-            };
-            format!("{chunk}:{}: {detail}", e.line_number)
-        }
-        PrototypeError::Compiler(e) => format!("{chunk}:{}: {}", e.line_number, e.kind),
-    }
-}
-
 fn error_failure<'gc>(ctx: Context<'gc>, chunk: &str, error: Error<'gc>) -> Failure {
     match error {
         Error::Lua(value) => Failure::new(ErrorKind::Runtime, error_value_message(ctx, value.0)),
@@ -551,22 +537,17 @@ fn error_value_message<'gc>(_ctx: Context<'gc>, value: Value<'gc>) -> String {
 }
 
 /// `u32 count` then each value; plain tables inline, external tables by reference.
-fn encode_results<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    values: &[Value<'gc>],
-) -> Result<Vec<u8>, Failure> {
+fn encode_results<'gc>(ext: &Ext<'gc>, values: &[Value<'gc>]) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::new();
     Writer(&mut out).u32(values.len() as u32);
     let mut path = Vec::new();
     for &v in values {
-        encode_result(ctx, ext, v, &mut out, &mut path)?;
+        encode_result(ext, v, &mut out, &mut path)?;
     }
     Ok(out)
 }
 
 fn encode_result<'gc>(
-    ctx: Context<'gc>,
     ext: &Ext<'gc>,
     value: Value<'gc>,
     out: &mut Vec<u8>,
@@ -600,8 +581,8 @@ fn encode_result<'gc>(
             w.inline_table(count as u32);
             path.push(t);
             for (k, v) in t.iter() {
-                encode_result(ctx, ext, k, out, path)?;
-                encode_result(ctx, ext, v, out, path)?;
+                encode_result(ext, k, out, path)?;
+                encode_result(ext, v, out, path)?;
             }
             path.pop();
         }

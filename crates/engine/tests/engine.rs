@@ -652,3 +652,23 @@ fn mutated_binary_chunks_never_break_the_engine() {
     }
     assert!(loaded > 0 && ran > 0, "loaded {loaded}, ran {ran}");
 }
+
+#[test]
+fn tail_calls_with_missing_arguments_work_and_stay_proper() {
+    // piccolo 0.3.3 alone panics on the first of these (see stdlib::widen_tail_call_frames).
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local function g(a, b, c) return a, b, c end
+         local function f() return g(1) end
+         local function forward(...) return g(...) end
+         local function loop(n) if n == 0 then return 'done' end return loop(n - 1) end
+         local a, b, c = forward(7)
+         return f(), a, loop(1000000), select('#', forward(1, 2))",
+    );
+    assert_eq!(got, vec![V::I(1), V::I(7), s("done"), V::I(3)]);
+    assert!(
+        e.peak_heap_bytes() < 4 * 1024 * 1024,
+        "tail calls reuse their frame"
+    );
+}

@@ -7,7 +7,10 @@
 
 use std::rc::Rc;
 
-use piccolo::{compiler::ParseErrorKind, Closure, Context, PrototypeError, Table};
+use piccolo::{
+    compiler::{self, ParseErrorKind},
+    Closure, Context, FunctionPrototype, PrototypeError, Table,
+};
 
 mod args;
 mod base;
@@ -54,9 +57,165 @@ pub fn compile<'gc>(
     source: &[u8],
     env: Table<'gc>,
 ) -> Result<Closure<'gc>, String> {
-    let name = String::from_utf8_lossy(chunk_name);
-    Closure::load_with_env(ctx, Some(&name), source, env)
-        .map_err(|e| syntax_message(&display_chunk_name(chunk_name), &e))
+    let proto = compile_prototype(ctx, chunk_name, source)?;
+    Ok(Closure::new(&ctx, proto, Some(env)).expect("a chunk's only upvalue is _ENV"))
+}
+
+/// Compiles a text chunk to a prototype, with the tail-call fix applied.
+pub fn compile_prototype<'gc>(
+    ctx: Context<'gc>,
+    chunk_name: &[u8],
+    source: &[u8],
+) -> Result<FunctionPrototype<'gc>, String> {
+    let shown = display_chunk_name(chunk_name);
+    let interner = Interner(ctx);
+    let chunk = compiler::parse_chunk(source, interner)
+        .map_err(|e| syntax_message(&shown, &PrototypeError::Parser(e)))?;
+    let mut compiled = compiler::compile_chunk(&chunk, interner)
+        .map_err(|e| syntax_message(&shown, &PrototypeError::Compiler(e)))?;
+    widen_tail_call_frames(&mut compiled);
+    Ok(FunctionPrototype::from_compiled(
+        &ctx,
+        ctx.intern(chunk_name),
+        &compiled,
+    ))
+}
+
+#[derive(Copy, Clone)]
+struct Interner<'gc>(Context<'gc>);
+
+impl<'gc> compiler::StringInterner for Interner<'gc> {
+    type String = piccolo::String<'gc>;
+
+    fn intern(&mut self, s: &[u8]) -> Self::String {
+        self.0.intern(s)
+    }
+}
+
+/// The frame size a function with a tail call gets (see [`widen_tail_call_frames`]).
+pub const TAIL_CALL_FRAME: u16 = 256;
+
+/// Works around a piccolo 0.3.3 panic: a tail call passing fewer arguments than the callee
+/// has parameters fills the missing ones with nil *within the caller's stack*, and indexes
+/// past it when that is shorter than the callee's parameter list.
+///
+/// - With a fixed argument count the stack ends at the caller's frame: a function that makes
+///   such tail calls gets a frame of at least 256 slots (no function has more than 255
+///   parameters). Tail calls stay proper; the cost is a larger frame.
+/// - With a variable count (`return f(...)`) the stack ends at the last argument, so instead
+///   the tail call becomes a call returning everything, then a return of it. Such calls use
+///   stack like ordinary calls (deep recursion through them is bounded by the heap limit).
+pub fn widen_tail_call_frames<S>(proto: &mut compiler::CompiledPrototype<S>) {
+    use piccolo::opcode::Operation;
+    split_variable_tail_calls(proto);
+    let tail_calls = proto
+        .opcodes
+        .iter()
+        .any(|op| matches!(op.decode(), Operation::TailCall { .. }));
+    if tail_calls {
+        proto.stack_size = proto.stack_size.max(TAIL_CALL_FRAME);
+    }
+    for nested in &mut proto.prototypes {
+        widen_tail_call_frames(nested);
+    }
+}
+
+fn split_variable_tail_calls<S>(proto: &mut compiler::CompiledPrototype<S>) {
+    use piccolo::opcode::{OpCode, Operation as Op};
+    use piccolo::types::VarCount;
+
+    let ops: Vec<Op> = proto.opcodes.iter().map(|op| op.decode()).collect();
+    // An instruction that may skip the next one must keep a single instruction after it.
+    let skips_next = |op: &Op| {
+        matches!(
+            op,
+            Op::LoadBool {
+                skip_next: true,
+                ..
+            } | Op::Test { .. }
+                | Op::TestSet { .. }
+                | Op::Eq { .. }
+                | Op::Less { .. }
+                | Op::LessEq { .. }
+        )
+    };
+    let split: Vec<bool> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            matches!(op, Op::TailCall { args, .. } if args.is_variable())
+                && !(i > 0 && skips_next(&ops[i - 1]))
+        })
+        .collect();
+    if !split.contains(&true) {
+        return;
+    }
+    let mut new_index = Vec::with_capacity(ops.len() + 1);
+    let mut next = 0usize;
+    for &s in &split {
+        new_index.push(next);
+        next += 1 + s as usize;
+    }
+    new_index.push(next);
+    // Jumps are relative to the following instruction.
+    let retarget = |i: usize, offset: i16| -> Option<i16> {
+        let target = (i as isize + 1).checked_add(offset as isize)?;
+        let target = *new_index.get(usize::try_from(target).ok()?)? as isize;
+        i16::try_from(target - (new_index[i] as isize + 1)).ok()
+    };
+    let mut out = Vec::with_capacity(next);
+    for (i, &op) in ops.iter().enumerate() {
+        let op = match op {
+            Op::Jump {
+                offset,
+                close_upvalues,
+            } => Op::Jump {
+                offset: match retarget(i, offset) {
+                    Some(o) => o,
+                    None => return,
+                },
+                close_upvalues,
+            },
+            Op::NumericForPrep { base, jump } => Op::NumericForPrep {
+                base,
+                jump: match retarget(i, jump) {
+                    Some(o) => o,
+                    None => return,
+                },
+            },
+            Op::NumericForLoop { base, jump } => Op::NumericForLoop {
+                base,
+                jump: match retarget(i, jump) {
+                    Some(o) => o,
+                    None => return,
+                },
+            },
+            Op::GenericForLoop { base, jump } => Op::GenericForLoop {
+                base,
+                jump: match retarget(i, jump) {
+                    Some(o) => o,
+                    None => return,
+                },
+            },
+            Op::TailCall { func, args } if split[i] => {
+                out.push(OpCode::encode(Op::Call {
+                    func,
+                    args,
+                    returns: VarCount::variable(),
+                }));
+                Op::Return {
+                    start: func,
+                    count: VarCount::variable(),
+                }
+            }
+            other => other,
+        };
+        out.push(OpCode::encode(op));
+    }
+    proto.opcodes = out;
+    for (index, _) in &mut proto.opcode_line_numbers {
+        *index = new_index[*index];
+    }
 }
 
 /// The engine's format for compile errors: `chunk:line: message`.

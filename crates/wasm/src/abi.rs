@@ -348,7 +348,7 @@ pub extern "C" fn set_chunk_name(ptr: u32, len: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn set_instruction_limit(instructions: f64) -> i32 {
     with_state(Status::BadInput as i32, |state| {
-        if !(instructions >= 0.0) {
+        if instructions.is_nan() || instructions < 0.0 {
             return bad_input(state, "instruction limit must be a non-negative number");
         }
         state.limits.instructions = instructions as u64;

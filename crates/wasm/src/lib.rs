@@ -3,7 +3,7 @@
 //! All of the project's `unsafe` lives in this crate: `abi.rs` (exports and the IO buffer)
 //! and `imports.rs` (the `env.js_*` imports). The module targets `wasm32-unknown-unknown`
 //! only; on other targets this crate is empty so workspace-wide native builds pass.
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 #![cfg(target_arch = "wasm32")]
 
 extern crate alloc;
