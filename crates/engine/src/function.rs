@@ -118,6 +118,10 @@ impl BuiltinNames {
     /// that was replaced and collected must not lend its address to another.
     pub fn collect<'gc>(ctx: Context<'gc>) -> BuiltinNames {
         let mut names = HashMap::new();
+        names.insert(
+            callback_ptr(stdlib::method_call_helper(ctx)),
+            METHOD_CALL_HELPER.to_string(),
+        );
         let mut add = |f: Value<'gc>, name: String| {
             if let Value::Function(Function::Callback(cb)) = f {
                 names.entry(callback_ptr(cb)).or_insert(name);
@@ -417,7 +421,14 @@ fn decode_closure<'gc>(
     Ok((closure, pos))
 }
 
+/// The stored name of the hidden method-call helper (an upvalue of functions that make
+/// method calls); not a Lua identifier, so no global can clash with it.
+const METHOD_CALL_HELPER: &str = "(method call)";
+
 fn builtin<'gc>(ctx: Context<'gc>, name: &str) -> Result<Function<'gc>, HostError> {
+    if name == METHOD_CALL_HELPER {
+        return Ok(Function::Callback(stdlib::method_call_helper(ctx)));
+    }
     let mut value = Value::Table(ctx.globals());
     for part in name.split('.') {
         value = match value {

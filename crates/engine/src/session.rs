@@ -9,9 +9,8 @@ use std::rc::Rc;
 
 use gc_arena::{metrics::Pacing, Gc, Rootable};
 use piccolo::{
-    closure::{UpValue, UpValueState},
-    Callback, CallbackReturn, Closure, Context, Error, Executor, Fuel, Function, Lua,
-    StashedExecutor, StashedUserData, Table, UserData, Value, Variadic,
+    Callback, CallbackReturn, Context, Error, Executor, Fuel, Function, Lua, StashedExecutor,
+    StashedUserData, Table, UserData, Value, Variadic,
 };
 
 use crate::codec::{self, Writer};
@@ -710,16 +709,7 @@ fn install_binary_chunks<'gc>(ctx: Context<'gc>, shared: &Rc<Shared>) {
             Err(e) => return refuse(&mut stack, e.to_string()),
         };
         // As in Lua: the first upvalue is the environment, any others start as nil.
-        let count = proto.upvalues.len();
-        let mut upvalues = allocator_api2::vec::Vec::with_capacity_in(
-            count,
-            gc_arena::allocator_api::MetricsAlloc::new(&ctx),
-        );
-        for i in 0..count {
-            let v = if i == 0 { env } else { Value::Nil };
-            upvalues.push(UpValue::new(&ctx, UpValueState::Closed(v)));
-        }
-        let closure = Closure::from_parts(&ctx, Gc::new(&ctx, proto), upvalues);
+        let closure = stdlib::main_closure(ctx, proto, env);
         stack.replace(ctx, closure);
         Ok(CallbackReturn::Return)
     });

@@ -672,3 +672,29 @@ fn tail_calls_with_missing_arguments_work_and_stay_proper() {
         "tail calls reuse their frame"
     );
 }
+
+#[test]
+fn method_calls_work_on_strings_tables_and_stored_functions() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local s = 'Hello'
+         local C = {} C.__index = C
+         function C:name() return self.n end
+         local o = setmetatable({n = 'obj'}, C)
+         _home.shout = function(x) return x:upper() .. ('!'):rep(2) end
+         local ok, err = pcall(function() local v = s:missing() return v end)
+         return s:lower(), ('%d'):format(7), o:name(), _home.shout('hi'), (s:find('l')), ok",
+    );
+    assert_eq!(
+        got,
+        vec![
+            s("hello"),
+            s("7"),
+            s("obj"),
+            s("HI!!"),
+            V::I(3),
+            V::B(false)
+        ]
+    );
+}

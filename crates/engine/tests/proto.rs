@@ -123,9 +123,11 @@ fn dump_src(src: &str, strip: bool) -> Vec<u8> {
     Lua::core().enter(|ctx| proto::dump(&compile(ctx, src), strip))
 }
 
+/// Builds the main closure as the engine's binary `load` does (`_ENV`, then the method-call
+/// helper when the chunk has one).
 fn undump_closure<'gc>(ctx: Context<'gc>, bytes: &[u8]) -> Result<Closure<'gc>, String> {
-    let p = proto::undump(ctx, bytes).map_err(|e| e.to_string())?;
-    Closure::new(&ctx, p, Some(ctx.globals())).map_err(|e| e.to_string())
+    let p = proto::undump_detached(ctx, bytes).map_err(|e| e.to_string())?;
+    Ok(stdlib::main_closure(ctx, p, ctx.globals()))
 }
 
 #[test]
@@ -133,7 +135,7 @@ fn corpus_round_trips_and_runs_the_same() {
     for (n, src) in CORPUS.iter().enumerate() {
         let expected = run(
             &mut Lua::core(),
-            &|ctx| Ok(Closure::new(&ctx, compile(ctx, src), Some(ctx.globals())).unwrap()),
+            &|ctx| Ok(stdlib::main_closure(ctx, compile(ctx, src), ctx.globals())),
             10_000,
         );
         for strip in [false, true] {
@@ -154,8 +156,8 @@ fn dump_is_stable() {
     for src in CORPUS {
         for strip in [false, true] {
             let first = dump_src(src, strip);
-            let second =
-                Lua::core().enter(|ctx| proto::dump(&proto::undump(ctx, &first).unwrap(), strip));
+            let second = Lua::core()
+                .enter(|ctx| proto::dump(&proto::undump_detached(ctx, &first).unwrap(), strip));
             assert_eq!(first, second, "{src}");
         }
     }
@@ -1208,7 +1210,7 @@ fn piccolo_source_reachable_panics() {
         let got = catch_unwind(AssertUnwindSafe(|| {
             run(
                 &mut Lua::core(),
-                &|ctx| Ok(Closure::new(&ctx, compile(ctx, src), Some(ctx.globals())).unwrap()),
+                &|ctx| Ok(stdlib::main_closure(ctx, compile(ctx, src), ctx.globals())),
                 100,
             )
         }));
@@ -1409,7 +1411,7 @@ fn mutated_dumps_never_panic() {
                 t.set(ctx, "unpack", Value::Nil).unwrap();
                 ctx.globals().set(ctx, "print", Value::Nil).unwrap();
             });
-            let undumped = lua.enter(|ctx| proto::undump(ctx, &v).map(|_| ()));
+            let undumped = lua.enter(|ctx| proto::undump_detached(ctx, &v).map(|_| ()));
             match undumped {
                 Err(e) => Err(e),
                 Ok(()) => Ok(run(&mut lua, &|ctx| undump_closure(ctx, &v), 200)),

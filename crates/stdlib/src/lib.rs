@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use piccolo::{
     compiler::{self, ParseErrorKind},
-    Closure, Context, FunctionPrototype, PrototypeError, Table,
+    Closure, Context, FunctionPrototype, PrototypeError, Table, Value,
 };
 
 mod args;
@@ -17,6 +17,7 @@ mod base;
 mod coroutine;
 mod format;
 mod math;
+mod methods;
 mod num;
 mod os;
 mod pack;
@@ -58,7 +59,43 @@ pub fn compile<'gc>(
     env: Table<'gc>,
 ) -> Result<Closure<'gc>, String> {
     let proto = compile_prototype(ctx, chunk_name, source)?;
-    Ok(Closure::new(&ctx, proto, Some(env)).expect("a chunk's only upvalue is _ENV"))
+    Ok(main_closure(ctx, proto, env))
+}
+
+/// The closure for a main function: `_ENV` first; the method-call helper second when the
+/// chunk has one (see `methods.rs`); any further upvalues nil, as Lua's `load` does.
+pub fn main_closure<'gc>(
+    ctx: Context<'gc>,
+    proto: FunctionPrototype<'gc>,
+    env: impl Into<Value<'gc>>,
+) -> Closure<'gc> {
+    use piccolo::closure::{UpValue, UpValueState};
+    let binds_invoke = proto.upvalues.len() >= 2
+        && matches!(
+            proto.opcodes.first().map(|op| op.decode()),
+            Some(piccolo::opcode::Operation::GetUpValue { dest, source })
+                if dest.0 == 0 && source.0 == 1
+        );
+    let env = env.into();
+    let mut upvalues = allocator_api2::vec::Vec::with_capacity_in(
+        proto.upvalues.len(),
+        gc_arena::allocator_api::MetricsAlloc::new(&ctx),
+    );
+    for i in 0..proto.upvalues.len() {
+        let v = match i {
+            0 => env,
+            1 if binds_invoke => Value::Function(methods::invoke(ctx).into()),
+            _ => Value::Nil,
+        };
+        upvalues.push(UpValue::new(&ctx, UpValueState::Closed(v)));
+    }
+    Closure::from_parts(&ctx, gc_arena::Gc::new(&ctx, proto), upvalues)
+}
+
+/// The method-call helper, for code that stores functions (it is an upvalue of every function
+/// compiled from a chunk that makes method calls).
+pub fn method_call_helper<'gc>(ctx: Context<'gc>) -> piccolo::Callback<'gc> {
+    methods::invoke(ctx)
 }
 
 /// Compiles a text chunk to a prototype, with the tail-call fix applied.
@@ -69,10 +106,16 @@ pub fn compile_prototype<'gc>(
 ) -> Result<FunctionPrototype<'gc>, String> {
     let shown = display_chunk_name(chunk_name);
     let interner = Interner(ctx);
-    let chunk = compiler::parse_chunk(source, interner)
+    let mut chunk = compiler::parse_chunk(source, interner)
         .map_err(|e| syntax_message(&shown, &PrototypeError::Parser(e)))?;
+    let methods = methods::rewrite(&mut chunk, |s| ctx.intern(s));
     let mut compiled = compiler::compile_chunk(&chunk, interner)
         .map_err(|e| syntax_message(&shown, &PrototypeError::Compiler(e)))?;
+    if methods && !methods::bind_invoke(&mut compiled) {
+        return Err(format!(
+            "{shown}: internal error: unexpected code for method calls"
+        ));
+    }
     widen_tail_call_frames(&mut compiled);
     Ok(FunctionPrototype::from_compiled(
         &ctx,
