@@ -377,8 +377,24 @@ fn new_index<'gc>(
     let id = table_id(ctx, &ext, &exec, stack.get(0))?;
     let (key, value) = (stack.get(1), stack.get(2));
     stack.clear();
-    let action = Action::Store { id, key, value };
-    Resolve::run(ctx, ext, shared, exec, action)
+    // The common case, scalars and external tables, needs no look at upvalues.
+    let simple = |v: Value<'gc>| {
+        !matches!(v, Value::Table(_) | Value::Function(_)) || ext.id_of(v).is_some()
+    };
+    if simple(key) && simple(value) {
+        store(
+            ctx,
+            &ext,
+            shared,
+            &exec,
+            &UpvalueValues::default(),
+            id,
+            key,
+            value,
+        )?;
+        return Ok(CallbackReturn::Return);
+    }
+    Resolve::run(ctx, ext, shared, exec, Action::Store { id, key, value })
 }
 
 /// A write that may involve functions, done once their upvalues are known.
