@@ -409,7 +409,7 @@ export class LuaEngine {
       const { metadata, tables } = snapshot;
       this.#abi.init();
       this.#tables.clear();
-      for (const [id, entries] of tables) for (const entry of entries.values()) this.#tables.putEntry(id, entry);
+      for (const [id, entries] of tables) this.#tables.adopt(id, entries);
       this.#abi.syncTableCounter(metadata.nextTableId);
       this.#abi.attachMemoryTable(metadata.memoryTableId);
       this.#counter = 0;

@@ -64,8 +64,9 @@ const COMPACT_VALUE_BYTES = 4096;
  */
 export class Entry {
   constructor(k, v) { this.k = k; this.v = v; }
+  /** An entry for Map key `k` and encoded `value` (copied: `value` may be a view). */
   static of(k, value) {
-    return new Entry(k, value.length <= COMPACT_VALUE_BYTES ? String.fromCharCode.apply(null, value) : value);
+    return new Entry(k, value.length <= COMPACT_VALUE_BYTES ? String.fromCharCode.apply(null, value) : value.slice());
   }
   get key() { return keyBytes(this.k); }
   get value() {
@@ -156,6 +157,17 @@ export class ExternalTables {
    * `keyString(key)`; `value` is the encoded value.
    */
   put(id, k, key, value) { this.putEntry(id, Entry.of(k, value)); }
+
+  /** Takes `map` (Map key -> Entry) as table `id`'s contents, replacing them (a restore). */
+  adopt(id, map) {
+    this.clearTable(id);
+    this.tables.set(id, map);
+    for (const entry of map.values()) {
+      this.bytes += entry.keyLength + entry.valueLength;
+      this.countRef(id, entry.keyRef(), 1);
+      for (const ref of entry.valueRefs()) this.countRef(id, ref, 1);
+    }
+  }
 
   putEntry(id, entry) {
     const t = this.table(id);

@@ -11,7 +11,7 @@
 import { open, readFile, readdir, rename, unlink, mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { keyString } from '../tables.js';
+import { keyString, Entry } from '../tables.js';
 import { StoreError } from '../errors.js';
 
 const MANIFEST = 'MANIFEST';
@@ -89,8 +89,9 @@ export class FileStore {
     this.#manifest = m;
     if (!m) return null;
     const tables = await this.#replay(m.segments);
+    // Entries as `[id, Entry]`: restored without copying them to bytes and back.
     function* entries() {
-      for (const [id, t] of tables) for (const { key, value } of t.values()) yield [id, key, value];
+      for (const [id, t] of tables) for (const entry of t.values()) yield [id, entry];
     }
     return { metadata: m.metadata, entries: entries() };
   }
@@ -191,7 +192,8 @@ function applyBatch({ puts, deletes, dropTables }, tables) {
   for (const [id, key, value] of puts) {
     let t = tables.get(id);
     if (!t) { t = new Map(); tables.set(id, t); }
-    t.set(keyString(key), { key, value });
+    const k = keyString(key);
+    t.set(k, Entry.of(k, value));
   }
 }
 
@@ -209,27 +211,40 @@ function encodeTables(tables) {
   return w.done();
 }
 
+// Records go into one buffer that doubles as needed (a million small Buffers cost more in
+// allocation and garbage collection than the copying).
 class SegmentWriter {
-  constructor() { this.parts = [MAGIC]; this.size = MAGIC.length; }
-  #head(op, id, n) {
-    const b = Buffer.alloc(9);
-    b[0] = op; b.writeUInt32LE(id, 1); b.writeUInt32LE(n, 5);
-    this.parts.push(b); this.size += 9;
+  constructor() { this.buf = Buffer.allocUnsafe(1 << 16); this.size = 0; this.#bytes(MAGIC); }
+  #reserve(n) {
+    if (this.size + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.size + n) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.size);
+    this.buf = next;
   }
-  #bytes(bytes) { this.parts.push(bytes); this.size += bytes.length; }
-  #u32(n) { const b = Buffer.alloc(4); b.writeUInt32LE(n); this.#bytes(b); }
+  #head(op, id, n) {
+    this.#reserve(9);
+    this.buf[this.size] = op;
+    this.buf.writeUInt32LE(id, this.size + 1);
+    this.buf.writeUInt32LE(n, this.size + 5);
+    this.size += 9;
+  }
+  #bytes(bytes) { this.#reserve(bytes.length); this.buf.set(bytes, this.size); this.size += bytes.length; }
+  #u32(n) { this.#reserve(4); this.buf.writeUInt32LE(n, this.size); this.size += 4; }
   put(id, key, value) { this.#head(OP_PUT, id, key.length); this.#bytes(key); this.#u32(value.length); this.#bytes(value); }
   delete(id, key) { this.#head(OP_DELETE, id, key.length); this.#bytes(key); }
   drop(id) { this.#head(OP_DROP, id, 0); }
-  done() { return Buffer.concat(this.parts, this.size); }
+  done() { return this.buf.subarray(0, this.size); }
 }
 
 function applySegment(bytes, tables) {
   if (bytes.length < MAGIC.length || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('bad header');
   let at = MAGIC.length;
+  // Views into the segment; entries copy what they keep (Entry.of).
   const take = (n) => {
     if (at + n > bytes.length) throw new Error(`truncated at byte ${at}`);
-    const s = new Uint8Array(bytes.buffer, bytes.byteOffset + at, n).slice();
+    const s = bytes.subarray(at, at + n);
     at += n;
     return s;
   };
@@ -248,6 +263,7 @@ function applySegment(bytes, tables) {
     if (at + 4 > bytes.length) throw new Error(`truncated at byte ${at}`);
     const vlen = bytes.readUInt32LE(at);
     at += 4;
-    t.set(keyString(key), { key, value: take(vlen) });
+    const k = keyString(key);
+    t.set(k, Entry.of(k, take(vlen)));
   }
 }
