@@ -146,7 +146,14 @@ export function renderMarkdown(res) {
     if (r.error) { L.push(`| ${fmtN(r.n)} | error: ${r.error.slice(0, 100)} | | | | | | |`); continue; }
     L.push(`| ${fmtN(r.n)} | ${ms(r.saveMs)} | ${ms(r.loadMs)} | ${ms(r.incMs)} | ${ms(r.incNoSyncMs)} | ${r.savedBytes.toLocaleString('en-US')} / ${r.incBytes.toLocaleString('en-US')} | ${mib(r.wasmPages)} | ${r.check} |`);
   }
-  L.push('', 'IndexedDB in Chromium: not measured by this harness yet.', '');
+  L.push('', '### IndexedDB in Chromium (ms, median; 1e6: one run)', '');
+  L.push('The same steps inside a page in the system Chromium (`IdbStore`, one transaction per save), timed with `performance.now()` in the page.', '');
+  L.push('| entries | save | load | incremental save | check |', '|---:|---:|---:|---:|---|');
+  for (const r of res.idb ?? []) {
+    if (r.error) { L.push(`| ${r.n ? fmtN(r.n) : '–'} | error: ${r.error.slice(0, 100)} | | | |`); continue; }
+    L.push(`| ${fmtN(r.n)} | ${ms(r.saveMs)} | ${ms(r.loadMs)} | ${ms(r.incMs)} | ${r.check} |`);
+  }
+  L.push('');
 
   L.push('## 4. Start-up (fresh process to first result; ms, median)', '');
   const base = res.startup.find((s) => s.name.startsWith('node'))?.ms;

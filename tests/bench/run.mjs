@@ -169,6 +169,24 @@ for (const n of PERSIST) {
   results.persist.push(row);
 }
 
+// ---------- 3b. Persistence through IndexedDB in Chromium ----------
+results.idb = [];
+try {
+  const { idbBench } = await import('./idb.mjs');
+  // A million IndexedDB records take a while: one run of that size, REPS of the smaller.
+  for (const row of await idbBench(PERSIST, (n) => (n >= 1e6 ? 1 : REPS))) {
+    if (!row.error) {
+      for (const k of ['saveMs', 'loadMs', 'incMs']) row[k] = median(row.runs.map((r) => r[k]));
+      row.check = row.runs.every((r) => r.check === `${row.n}:changed:v${row.n}`) ? 'ok' : 'MISMATCH';
+    }
+    log(`idb ${fmtN(row.n)}: ${row.error ?? `save ${row.saveMs.toFixed(0)}ms, load ${row.loadMs.toFixed(0)}ms, incremental ${row.incMs.toFixed(1)}ms`}`);
+    results.idb.push(row);
+  }
+} catch (e) {
+  log(`idb: not measured (${e.message})`);
+  results.idb.push({ n: 0, error: String(e.message).slice(0, 200) });
+}
+
 // ---------- 4. Start-up: a fresh process to the first result ----------
 const apiUrl = new URL('../../host-js/lua-api.js', import.meta.url).href;
 const startups = [
