@@ -251,6 +251,19 @@ pub fn located_error<'gc>(ctx: Context<'gc>, exec: &Execution<'gc, '_>, msg: &st
     msg.into_value(ctx).into()
 }
 
+/// Writes nil, booleans, numbers and strings as values; returns false for anything else.
+pub fn write_scalar(w: &mut Writer<'_>, value: Value<'_>) -> bool {
+    match value {
+        Value::Nil => w.nil(),
+        Value::Boolean(b) => w.boolean(b),
+        Value::Integer(i) => w.integer(i),
+        Value::Number(f) => w.float(f),
+        Value::String(s) => w.string(s.as_bytes()),
+        _ => return false,
+    }
+    true
+}
+
 /// Encodes a Lua value as a table key. `Ok(None)` for nil and NaN, which cannot be keys.
 pub fn encode_key<'gc>(
     ext: &Ext<'gc>,
@@ -659,12 +672,10 @@ impl<'a, 'gc> Encoding<'a, 'gc> {
 
     fn value(&self, value: Value<'gc>, out: &mut Vec<u8>) {
         let mut w = Writer(out);
+        if write_scalar(&mut w, value) {
+            return;
+        }
         match value {
-            Value::Nil => w.nil(),
-            Value::Boolean(b) => w.boolean(b),
-            Value::Integer(i) => w.integer(i),
-            Value::Number(f) => w.float(f),
-            Value::String(s) => w.string(s.as_bytes()),
             Value::Table(t) => w.table_ref(ids_of(self.ext, self.ids, t)),
             Value::Function(f) => {
                 let names = self.names.expect("functions were planned");
@@ -680,7 +691,7 @@ impl<'a, 'gc> Encoding<'a, 'gc> {
                 );
                 w.function(&payload);
             }
-            Value::Thread(_) | Value::UserData(_) => unreachable!("refused by StorePlan::visit"),
+            _ => unreachable!("scalars are written above; threads and userdata are refused"),
         }
     }
 }

@@ -271,12 +271,10 @@ fn encode_body<'gc>(
             v => {
                 out.push(UPVALUE_VALUE);
                 let mut w = Writer(out);
+                if crate::ext::write_scalar(&mut w, v) {
+                    continue;
+                }
                 match v {
-                    Value::Nil => w.nil(),
-                    Value::Boolean(b) => w.boolean(b),
-                    Value::Integer(i) => w.integer(i),
-                    Value::Number(f) => w.float(f),
-                    Value::String(s) => w.string(s.as_bytes()),
                     Value::Table(t) => {
                         let id = table_id(t);
                         refs.insert(id);
@@ -292,7 +290,7 @@ fn encode_body<'gc>(
                         payload.extend_from_slice(&nested);
                         Writer(out).function(&payload);
                     }
-                    Value::Thread(_) | Value::UserData(_) => unreachable!("refused by visit"),
+                    _ => unreachable!("scalars are written above; others refused by `captured`"),
                 }
             }
         }

@@ -553,12 +553,10 @@ fn encode_result<'gc>(
     path: &mut Vec<Table<'gc>>,
 ) -> Result<(), Failure> {
     let mut w = Writer(out);
+    if ext::write_scalar(&mut w, value) {
+        return Ok(());
+    }
     match value {
-        Value::Nil => w.nil(),
-        Value::Boolean(b) => w.boolean(b),
-        Value::Integer(i) => w.integer(i),
-        Value::Number(f) => w.float(f),
-        Value::String(s) => w.string(s.as_bytes()),
         Value::Table(t) => {
             if let Some(id) = ext.id_of(value) {
                 w.table_ref(id);
