@@ -29,7 +29,7 @@ const MAX_FUEL = 0xffffffff;
  * @property {boolean} [restore=true] load the store's state (if any) while creating the engine
  * @property {boolean} [autosave=false] save after every `compute` (errors go to `onError`)
  * @property {number} [instructionLimit=0] instructions per run; 0 means none
- * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 64 MiB)
+ * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 128 MiB)
  * @property {string} [chunkName='=input'] how chunks are named in messages (`=name`, `@file`)
  * @property {boolean} [binaryChunks=false] let `load` accept binary chunks (`string.dump`
  *   output); the bytecode is validated, but a sandbox may prefer to refuse it outright
