@@ -61,6 +61,12 @@ export function serve({ port = 8080, host = '127.0.0.1' } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.PORT ?? 8080);
-  const { url } = await serve({ port });
-  console.log(`lua-persist playground: ${url}`);
+  try {
+    const { url } = await serve({ port });
+    console.log(`lua-persist playground: ${url}`);
+  } catch (e) {
+    if (e.code !== 'EADDRINUSE') throw e;
+    console.error(`port ${port} is in use: run \`node host-js/serve.js --port N\` (or PORT=N make demo); 0 picks a free port`);
+    process.exit(1);
+  }
 }

@@ -34,7 +34,8 @@ function formatBytes(n) {
 function showMemory() {
   const s = engine.memoryStats();
   ui.memory.textContent = `linear memory ${formatBytes(s.linearMemoryBytes)} (Lua heap ${formatBytes(s.luaHeapBytes)})` +
-    ` · external data ${formatBytes(s.externalBytes)} in ${s.externalEntries} entries, ${s.externalTables} tables`;
+    ` · external data ${formatBytes(s.externalBytes)} in ${plural(s.externalEntries, 'entry', 'entries')}, ` +
+    plural(s.externalTables, 'table', 'tables');
 }
 
 function renderGutter(badLine = null) {
@@ -198,3 +199,5 @@ ui.code.addEventListener('input', () => renderGutter());
 ui.code.addEventListener('scroll', () => { ui.gutter.scrollTop = ui.code.scrollTop; });
 
 start().catch((e) => { setState('loading', 'failed to start'); showError(e); });
+
+function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
