@@ -34,8 +34,9 @@ export function targets(res) {
     add(`load of ${fmtN(big.n)} entries from files < 2 s`, big.loadMs ? `${ms(big.loadMs)} ms` : 'not measured', Boolean(big.loadMs && big.loadMs < 2000));
   }
   const inc = res.persist.filter((r) => r.incMs !== undefined);
-  add('incremental save of one change < 10 ms, any table size', inc.map((r) => `${ms(r.incMs)} ms at ${fmtN(r.n)}`).join(', ') || 'not measured',
-    inc.length > 0 && inc.every((r) => r.incMs < 10));
+  add('incremental save of one change < 10 ms, any table size',
+    inc.map((r) => `${ms(r.incSteadyMs)} ms at ${fmtN(r.n)} (first after the bulk load: ${ms(r.incMs)} ms)`).join(', ') || 'not measured',
+    inc.length > 0 && inc.every((r) => r.incSteadyMs < 10));
   const ratios = res.vm.filter((r) => r.ours.ok && r.wasmoon.ok).map((r) => ({ name: r.name, x: r.ours.ms / r.wasmoon.ms }));
   const failedVm = res.vm.filter((r) => !r.ours.ok).map((r) => r.name);
   const worst = ratios.reduce((a, b) => (b.x > (a?.x ?? 0) ? b : a), null);
@@ -140,11 +141,11 @@ export function renderMarkdown(res) {
   L.push('## 3. Persistence (Node `FileStore`, fsync on; ms, median)', '');
   L.push(`\`_home[i] = 'v'..i\` for i = 1..n, filled from JS, then \`save()\` (first save: everything); a fresh engine and store object then \`load()\`; ` +
     'then one key is changed from Lua and `save()` again (incremental). ' + `The store directory is on ${res.env.tmpFs ?? 'the temporary file system'} (\`os.tmpdir()\`).`, '');
-  L.push('| entries | save | load | incremental save (1 key changed) | same without fsync | bytes written: full / incremental | linear memory after | check |');
-  L.push('|---:|---:|---:|---:|---:|---:|---:|---|');
+  L.push('| entries | save | load | first incremental save (1 key changed) | steady incremental save (median of 5 in a row) | same without fsync | bytes written: full / incremental | linear memory after | check |');
+  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of res.persist) {
-    if (r.error) { L.push(`| ${fmtN(r.n)} | error: ${r.error.slice(0, 100)} | | | | | | |`); continue; }
-    L.push(`| ${fmtN(r.n)} | ${ms(r.saveMs)} | ${ms(r.loadMs)} | ${ms(r.incMs)} | ${ms(r.incNoSyncMs)} | ${r.savedBytes.toLocaleString('en-US')} / ${r.incBytes.toLocaleString('en-US')} | ${mib(r.wasmPages)} | ${r.check} |`);
+    if (r.error) { L.push(`| ${fmtN(r.n)} | error: ${r.error.slice(0, 100)} | | | | | | | |`); continue; }
+    L.push(`| ${fmtN(r.n)} | ${ms(r.saveMs)} | ${ms(r.loadMs)} | ${ms(r.incMs)} | ${ms(r.incSteadyMs)} | ${ms(r.incNoSyncMs)} | ${r.savedBytes.toLocaleString('en-US')} / ${r.incBytes.toLocaleString('en-US')} | ${mib(r.wasmPages)} | ${r.check} |`);
   }
   L.push('', '### IndexedDB in Chromium (ms, median; 1e6: one run)', '');
   L.push('The same steps inside a page in the system Chromium (`IdbStore`, one transaction per save), timed with `performance.now()` in the page.', '');

@@ -157,7 +157,7 @@ for (const n of PERSIST) {
   if (!res.ok) row.error = res.error;
   else {
     const runs = res.runs;
-    for (const k of ['saveMs', 'loadMs', 'incMs', 'incNoSyncMs']) row[k] = median(runs.map((r) => r[k]));
+    for (const k of ['saveMs', 'loadMs', 'incMs', 'incSteadyMs', 'incNoSyncMs']) row[k] = median(runs.map((r) => r[k]));
     row.runs = runs.map((r) => ({ save: +r.saveMs.toFixed(1), load: +r.loadMs.toFixed(1), inc: +r.incMs.toFixed(2), incNoSync: +r.incNoSyncMs.toFixed(2) }));
     row.savedBytes = runs[0].savedBytes;
     row.incBytes = runs[0].incBytes;
@@ -165,7 +165,7 @@ for (const n of PERSIST) {
     row.checksum = [...new Set(runs.map((r) => r.checksum))].join(' | ');
     row.check = row.checksum === `${n}:changed:v${n}` ? 'ok' : 'MISMATCH';
   }
-  log(`persist ${fmtN(n)}: ${row.error ?? `save ${row.saveMs.toFixed(0)}ms, load ${row.loadMs.toFixed(0)}ms, incremental ${row.incMs.toFixed(2)}ms`}`);
+  log(`persist ${fmtN(n)}: ${row.error ?? `save ${row.saveMs.toFixed(0)}ms, load ${row.loadMs.toFixed(0)}ms, incremental ${row.incMs.toFixed(2)}ms (steady ${row.incSteadyMs.toFixed(2)}ms)`}`);
   results.persist.push(row);
 }
 
