@@ -238,18 +238,7 @@ fn callback<'gc>(
     })
 }
 
-/// A Lua error carrying the caller's `chunk:line:` position, as `luaL_error` does.
-pub fn located_error<'gc>(ctx: Context<'gc>, exec: &Execution<'gc, '_>, msg: &str) -> Error<'gc> {
-    let msg = match exec.upper_lua_frame() {
-        Some(frame) => format!(
-            "{}:{}: {msg}",
-            crate::session::display_chunk_name(frame.chunk_name.as_bytes()),
-            frame.current_line
-        ),
-        None => msg.to_string(),
-    };
-    msg.into_value(ctx).into()
-}
+pub use stdlib::located_error;
 
 /// Writes nil, booleans, numbers and strings as values; returns false for anything else.
 pub fn write_scalar(w: &mut Writer<'_>, value: Value<'_>) -> bool {

@@ -92,6 +92,15 @@ pub fn main_closure<'gc>(
     Closure::from_parts(&ctx, gc_arena::Gc::new(&ctx, proto), upvalues)
 }
 
+/// A Lua error `msg` prefixed with the calling Lua code's `chunk:line:`, like `luaL_error`.
+pub fn located_error<'gc>(
+    ctx: Context<'gc>,
+    exec: &piccolo::Execution<'gc, '_>,
+    msg: &str,
+) -> piccolo::Error<'gc> {
+    args::error(ctx, exec, msg)
+}
+
 /// The method-call helper, for code that stores functions (it is an upvalue of every function
 /// compiled from a chunk that makes method calls).
 pub fn method_call_helper<'gc>(ctx: Context<'gc>) -> piccolo::Callback<'gc> {

@@ -20,8 +20,8 @@ use piccolo::{
     meta_ops::{self, MetaResult},
     opcode::{OpCode, Operation},
     types::{RegisterIndex, UpValueDescriptor, UpValueIndex},
-    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, IntoValue, Sequence,
-    SequencePoll, Stack, Table, Value,
+    BoxSequence, Callback, CallbackReturn, Context, Error, Execution, Sequence, SequencePoll,
+    Stack, Table, Value,
 };
 
 /// The hidden local's name: not a valid Lua identifier, so no script can name it.
@@ -401,19 +401,14 @@ fn call_found<'gc>(
                     Value::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
                     _ => "?".into(),
                 };
-                let msg = format!(
-                    "attempt to call a {} value (method '{shown}')",
-                    other.type_name()
-                );
-                let msg = match exec.upper_lua_frame() {
-                    Some(f) => format!(
-                        "{}:{}: {msg}",
-                        crate::display_chunk_name(f.chunk_name.as_bytes()),
-                        f.current_line
+                return Err(crate::args::error(
+                    ctx,
+                    exec,
+                    format!(
+                        "attempt to call a {} value (method '{shown}')",
+                        other.type_name()
                     ),
-                    None => msg,
-                };
-                return Err(msg.into_value(ctx).into());
+                ));
             }
         },
     };
