@@ -142,14 +142,6 @@ export function decodeMessage(bytes) {
   return new TextDecoder().decode(r.raw(r.u32()));
 }
 
-/** Length in bytes of the value starting at `pos` (for paging through entry lists). */
-export function valueLength(bytes, pos) {
-  const r = new Reader(bytes);
-  r.pos = pos;
-  readValue(r, 0);
-  return r.pos - pos;
-}
-
 class Writer {
   constructor() { this.buf = new Uint8Array(64); this.view = new DataView(this.buf.buffer); this.len = 0; }
   reserve(n) {

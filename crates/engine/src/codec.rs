@@ -250,15 +250,12 @@ impl Writer<'_> {
         self.0.extend_from_slice(&n.to_le_bytes());
     }
     fn bytes(&mut self, tag: u8, s: &[u8]) {
-        // Lengths past u32 cannot cross the boundary; callers check `MAX_STRING_BYTES` first.
+        // Lengths past u32 cannot occur in wasm32; natively the store plan refuses them.
         self.0.push(tag);
         self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.0.extend_from_slice(s);
     }
 }
-
-/// The longest string the encoding (u32 length) can carry.
-pub const MAX_STRING_BYTES: usize = u32::MAX as usize;
 
 #[cfg(test)]
 mod tests {

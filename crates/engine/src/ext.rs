@@ -379,23 +379,6 @@ fn new_index<'gc>(
     let id = table_id(ctx, &ext, &exec, stack.get(0))?;
     let (key, value) = (stack.get(1), stack.get(2));
     stack.clear();
-    // The common case, scalars and external tables, needs no look at upvalues.
-    let simple = |v: Value<'gc>| {
-        !matches!(v, Value::Table(_) | Value::Function(_)) || ext.id_of(v).is_some()
-    };
-    if simple(key) && simple(value) {
-        store(
-            ctx,
-            &ext,
-            shared,
-            &exec,
-            &UpvalueValues::default(),
-            id,
-            key,
-            value,
-        )?;
-        return Ok(CallbackReturn::Return);
-    }
     Resolve::run(ctx, ext, shared, exec, Action::Store { id, key, value })
 }
 
@@ -508,6 +491,14 @@ fn first_unread<'gc>(
     roots: &[Value<'gc>],
     known: &UpvalueValues<'gc>,
 ) -> Option<Closure<'gc>> {
+    // The common case (scalars and external tables) walks nothing and allocates nothing.
+    let walkable = |v: &Value<'gc>| {
+        matches!(v, Value::Function(Function::Closure(_)))
+            || (matches!(v, Value::Table(_)) && ext.id_of(*v).is_none())
+    };
+    if !roots.iter().any(walkable) {
+        return None;
+    }
     let mut seen = HashSet::new();
     let mut todo: Vec<Value<'gc>> = roots.to_vec();
     while let Some(v) = todo.pop() {

@@ -57,7 +57,6 @@ pub struct MemoryHost {
     pub tables: RefCell<HashMap<u32, OrderedMap>>,
     pub output: RefCell<Vec<u8>>,
     pub page_entries: usize,
-    pub writes: std::cell::Cell<u64>,
 }
 
 /// An insertion-ordered map that keeps positions stable enough for cursor paging.
@@ -106,7 +105,6 @@ impl Default for MemoryHost {
             tables: RefCell::new(HashMap::new()),
             output: RefCell::new(Vec::new()),
             page_entries: 7,
-            writes: std::cell::Cell::new(0),
         }
     }
 }
@@ -136,7 +134,6 @@ impl MemoryHost {
 impl Host for MemoryHost {
     fn table_set(&self, id: u32, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         codec::validate_key(key).map_err(|e| HostError(e.to_string()))?;
-        self.writes.set(self.writes.get() + 1);
         self.tables
             .borrow_mut()
             .entry(id)
