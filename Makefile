@@ -30,7 +30,7 @@ size: build
 test: lint size test-rust test-wasm test-js test-browser
 	@echo "make test: all suites passed"
 
-lint:
+lint: setup-wasm
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
