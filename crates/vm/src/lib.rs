@@ -1,0 +1,13 @@
+//! A stackless Lua 5.4 virtual machine on gc-arena.
+//!
+//! Source text goes through [`compiler::compile`] to a plain [`proto::FunctionProto`]; the VM
+//! loads prototypes into a GC arena and runs them in slices of fuel, never recursing on the
+//! Rust stack for Lua calls, metamethods, `pcall` or coroutines.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod bytecode;
+pub mod compiler;
+pub mod proto;
