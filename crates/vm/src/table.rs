@@ -320,7 +320,7 @@ impl<'gc> TableState<'gc> {
         // counts[b]: integer keys in (2^(b-1), 2^b]
         let mut counts = [0usize; 65];
         let mut total_ints = 0usize;
-        let mut count_int = |i: i64, counts: &mut [usize; 65]| {
+        let count_int = |i: i64, counts: &mut [usize; 65]| {
             if i >= 1 && (i as u64) <= MAX_ARRAY as u64 {
                 let b = 64 - ((i - 1) as u64).leading_zeros() as usize;
                 counts[b] += 1;

@@ -270,7 +270,7 @@ fn handle_action<'gc>(
     action: Action<'gc>,
     framed: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
-    let mut wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
+    let wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
         let frame = Frame::Native(NativeFrame {
             closure,
             base,

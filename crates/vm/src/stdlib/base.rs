@@ -10,7 +10,7 @@ use crate::interp::{
 };
 use crate::number::Number;
 use crate::state::Ctx;
-use crate::value::{Function, Value};
+use crate::value::Value;
 
 use super::set_fn;
 
@@ -477,7 +477,7 @@ fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(t)
 }
 
-fn rawlen<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+fn rawlen<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
         Value::Table(t) => call.ret1(t.length()),
         Value::String(s) => call.ret1(s.len() as i64),

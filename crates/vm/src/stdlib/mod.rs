@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod coroutine;
+pub mod debug;
 
 use crate::function::NativeClosure;
 use crate::interp::NativeFn;
@@ -16,6 +17,7 @@ pub fn open(ctx: Ctx<'_>) {
         .set_str(ctx.mc, ctx.intern(b"_LOADED"), Value::Table(loaded));
     base::open(ctx);
     coroutine::open(ctx);
+    debug::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
