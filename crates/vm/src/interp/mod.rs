@@ -13,7 +13,7 @@ mod meta;
 mod native;
 mod unwind;
 
-pub(crate) use call::{run, Exit};
+pub(crate) use call::{call_finalizer, run, Exit};
 pub(crate) use describe::{call_site_name, current_line, traceback};
 pub use meta::MetaEvent;
 pub(crate) use meta::{event_of, metamethod, metatable_of, raw_set, tostring_plain, MAX_TAG_LOOP};

@@ -146,6 +146,7 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
     }
     t.set_metatable(ctx.mc, mt);
+    crate::gc::note_metatable(ctx, Value::Table(t), mt);
     call.ret1(t)
 }
 

@@ -482,6 +482,7 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Value::UserData(u) => u.set_metatable(ctx.mc, mt),
         other => ctx.set_type_metatable(other.type_of(), mt),
     }
+    crate::gc::note_metatable(ctx, v, mt);
     call.ret1(v)
 }
 
