@@ -624,13 +624,13 @@ fn finish_load<'gc>(
         return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
     }
     let result = if binary {
-        Err(String::from("binary chunks are not supported yet"))
+        Err(b"binary chunks are not supported yet".to_vec())
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
     };
     match result {
         Ok(f) => call.ret1(f),
-        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]),
+        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }
 
