@@ -4,6 +4,7 @@ pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod string;
+pub mod table;
 
 use alloc::vec::Vec;
 
@@ -21,6 +22,7 @@ pub fn open(ctx: Ctx<'_>) {
     base::open(ctx);
     coroutine::open(ctx);
     string::open(ctx);
+    table::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
