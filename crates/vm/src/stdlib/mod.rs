@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
+pub mod math;
 pub mod string;
 pub mod table;
 
@@ -23,6 +24,7 @@ pub fn open(ctx: Ctx<'_>) {
     coroutine::open(ctx);
     string::open(ctx);
     table::open(ctx);
+    math::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
