@@ -4,8 +4,10 @@ pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod math;
+pub mod os;
 pub mod string;
 pub mod table;
+pub mod utf8;
 
 use alloc::vec::Vec;
 
@@ -25,6 +27,8 @@ pub fn open(ctx: Ctx<'_>) {
     string::open(ctx);
     table::open(ctx);
     math::open(ctx);
+    os::open(ctx);
+    utf8::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
