@@ -59,7 +59,7 @@ fn usage() -> ExitCode {
 fn run(lua: &mut Lua, out: &Out, source: &[u8], chunk_name: &[u8], args: &[&[u8]]) -> bool {
     if let Err(e) = lua.start_chunk(source, chunk_name, args) {
         flush(out);
-        eprintln!("{PROGNAME}: {}", e.message);
+        eprintln!("{PROGNAME}: {}", String::from_utf8_lossy(&e.message));
         return false;
     }
     match lua.run() {

@@ -91,7 +91,8 @@ impl<'gc> Upval<'gc> {
 #[collect(no_drop)]
 pub struct LuaClosureData<'gc> {
     pub proto: Gc<'gc, Proto<'gc>>,
-    pub upvals: Box<[Upval<'gc>]>,
+    /// Behind a lock only for `debug.upvaluejoin`; the interpreter borrows it per frame.
+    pub upvals: RefLock<Box<[Upval<'gc>]>>,
 }
 
 /// A Lua function: a prototype and its upvalues.
@@ -101,15 +102,36 @@ pub struct LuaClosure<'gc>(pub(crate) Gc<'gc, LuaClosureData<'gc>>);
 
 impl<'gc> LuaClosure<'gc> {
     pub fn new(mc: &Mutation<'gc>, proto: Gc<'gc, Proto<'gc>>, upvals: Box<[Upval<'gc>]>) -> Self {
-        LuaClosure(Gc::new(mc, LuaClosureData { proto, upvals }))
+        LuaClosure(Gc::new(
+            mc,
+            LuaClosureData {
+                proto,
+                upvals: RefLock::new(upvals),
+            },
+        ))
     }
 
     pub fn proto(self) -> Gc<'gc, Proto<'gc>> {
         self.0.proto
     }
 
-    pub fn upvals(self) -> &'gc [Upval<'gc>] {
-        &Gc::as_ref(self.0).upvals
+    pub fn upvals(self) -> core::cell::Ref<'gc, Box<[Upval<'gc>]>> {
+        Gc::as_ref(self.0).upvals.borrow()
+    }
+
+    /// Makes upvalue `i` the given one (`debug.upvaluejoin`); fails while the closure runs.
+    pub fn set_upval(self, mc: &Mutation<'gc>, i: usize, u: Upval<'gc>) -> bool {
+        let upvals = gc_arena::barrier::unlock!(Gc::write(mc, self.0), LuaClosureData, upvals);
+        match upvals.try_borrow_mut() {
+            Ok(mut ups) => match ups.get_mut(i) {
+                Some(slot) => {
+                    *slot = u;
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        }
     }
 }
 

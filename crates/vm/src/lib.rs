@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod bytecode;
 pub mod compiler;
 pub mod function;
+mod gc;
 pub mod interp;
 pub mod number;
 pub mod proto;

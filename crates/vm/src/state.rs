@@ -8,10 +8,11 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use gc_arena::lock::RefLock;
-use gc_arena::{Arena, Collect, Gc, Mutation, Rootable};
+use gc_arena::{Arena, Collect, CollectionPhase, Gc, Mutation, Rootable};
 
 use crate::compiler::{compile, SyntaxError};
 use crate::function::{LuaClosure, Proto, Upval};
+use crate::gc::{self, GcLists};
 use crate::interp::{self, Exit, MetaEvent};
 use crate::string::{Interner, LuaStr};
 use crate::table::Table;
@@ -70,6 +71,7 @@ pub struct State<'gc> {
     type_metas: Gc<'gc, RefLock<[Option<Table<'gc>>; 8]>>,
     main: Thread<'gc>,
     exec: Gc<'gc, RefLock<Exec<'gc>>>,
+    gc: Gc<'gc, RefLock<GcLists<'gc>>>,
     #[collect(require_static)]
     host: RefCell<Box<dyn Host>>,
     #[collect(require_static)]
@@ -179,6 +181,10 @@ impl<'gc> Ctx<'gc> {
         self.intern(&interp::tostring_plain(self, v))
     }
 
+    pub(crate) fn gc_lists(self) -> Gc<'gc, RefLock<GcLists<'gc>>> {
+        self.state.gc
+    }
+
     /// Asks the driver for a full collection before the script goes on.
     pub fn request_full_gc(self) {
         self.state.gc_requested.set(true);
@@ -283,6 +289,7 @@ impl Lua {
                 type_metas: Gc::new(mc, RefLock::new([None; 8])),
                 main: Thread::new(mc),
                 exec: Gc::new(mc, RefLock::new(Exec::default())),
+                gc: Gc::new(mc, RefLock::new(GcLists::default())),
                 host: RefCell::new(host),
                 config: Cell::new(config),
                 traceback: RefCell::new(None),
@@ -391,18 +398,90 @@ impl Lua {
         if self.arena.metrics().allocation_debt() <= 0.0 {
             return;
         }
-        if let Some(marked) = self.arena.mark_debt() {
-            marked.finalize(|fc, state| state.strings.borrow_mut(fc).purge_dead(fc));
+        if self.arena.collection_phase() == CollectionPhase::Sleeping && self.needs_finalization() {
+            // Weak entries leave the traced graph for a cycle marked all at once.
+            self.enter(gc::detach_weak_entries);
+            self.finish_marking();
+        } else if self.arena.mark_debt().is_some() {
+            self.finish_marking();
         }
         self.arena.collect_debt();
     }
 
-    /// A full collection cycle.
+    /// A full collection cycle (after finishing the one in progress).
     pub fn collect_all(&mut self) {
-        if let Some(marked) = self.arena.mark_all() {
-            marked.finalize(|fc, state| state.strings.borrow_mut(fc).purge_dead(fc));
+        if self.arena.collection_phase() != CollectionPhase::Sleeping {
+            self.finish_marking();
+            self.arena.collect_all();
         }
+        if self.needs_finalization() {
+            self.enter(gc::detach_weak_entries);
+        }
+        self.finish_marking();
         self.arena.collect_all();
+    }
+
+    fn needs_finalization(&self) -> bool {
+        self.arena
+            .mutate(|_, state| state.gc.borrow().needs_finalization())
+    }
+
+    /// Completes marking and runs the finalization passes: ephemerons until nothing
+    /// changes, dead weak values, finalizers, then weak entries back and dead strings out.
+    fn finish_marking(&mut self) {
+        loop {
+            let Some(marked) = self.arena.mark_all() else {
+                return;
+            };
+            let revived =
+                marked.finalize(|fc, state| gc::revive_ephemeron_values(fc, &state.gc.borrow()));
+            if !revived {
+                break;
+            }
+        }
+        if let Some(marked) = self.arena.mark_all() {
+            marked.finalize(|fc, state| gc::queue_finalizers(fc, &mut state.gc.borrow_mut(fc)));
+        }
+        if let Some(marked) = self.arena.mark_all() {
+            marked.finalize(|fc, state| {
+                gc::restore_weak_entries(fc, &mut state.gc.borrow_mut(fc));
+                state.strings.borrow_mut(fc).purge_dead(fc);
+            });
+        }
+    }
+
+    /// Closes the state as `lua_close` does: every object with a finalizer, dead or
+    /// alive, has it called (errors become warnings).
+    pub fn close(&mut self) {
+        self.collect_all();
+        self.arena
+            .mutate(|mc, state| state.gc.borrow_mut(mc).queue_all_finalizers(mc));
+        loop {
+            let more = self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                let Some(obj) = state.gc.borrow_mut(mc).pending.pop() else {
+                    return false;
+                };
+                let f = interp::metamethod(ctx, obj, MetaEvent::Gc);
+                let mut ts = state.main.0.borrow_mut(mc);
+                ts.stack.clear();
+                ts.frames.clear();
+                ts.stack.push(f);
+                ts.stack.push(obj);
+                ts.status = Status::Running;
+                let mut exec = state.exec.borrow_mut(mc);
+                exec.chain.clear();
+                exec.chain.push(state.main);
+                true
+            });
+            if !more {
+                break;
+            }
+            if let Step::Error(e) = self.run() {
+                let msg = alloc::format!("error in __gc ({})", e.message);
+                self.enter(|ctx| ctx.with_host(|h| h.warn(msg.as_bytes())));
+            }
+        }
     }
 }
 
@@ -416,6 +495,7 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
         let exit = {
             let mut ts = thread.0.borrow_mut(ctx.mc);
             ts.status = Status::Running;
+            run_pending_finalizer(ctx, thread, &mut ts);
             interp::run(ctx, thread, &mut ts, &mut fuel)
         };
         match exit {
@@ -466,6 +546,22 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
             }
         }
     }
+}
+
+/// Calls the finalizer of one object the collector found dead, in the running thread
+/// between two instructions.
+fn run_pending_finalizer<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut crate::thread::ThreadState<'gc>,
+) {
+    if !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
+        return;
+    }
+    let Some(obj) = ctx.state.gc.borrow_mut(ctx.mc).pending.pop() else {
+        return;
+    };
+    interp::call_finalizer(ctx, thread, ts, obj);
 }
 
 /// `lua.c`'s view of an error value.

@@ -49,6 +49,17 @@ pub(crate) struct Node<'gc> {
     value: Value<'gc>,
 }
 
+impl<'gc> Node<'gc> {
+    /// An occupied slot whose key matches nothing (NaN is never a key): where a weak
+    /// entry died. Rehashing drops it.
+    fn tombstone() -> Self {
+        Node {
+            key: Value::Float(f64::NAN),
+            value: Value::Nil,
+        }
+    }
+}
+
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct TableState<'gc> {
@@ -61,6 +72,15 @@ pub struct TableState<'gc> {
     /// Bit `e` set: this table, used as a metatable, is known to lack metamethod `e`.
     #[collect(require_static)]
     absent: Cell<u32>,
+    /// `__mode` of its metatable: bit 0 weak keys, bit 1 weak values (see `gc.rs`).
+    weak: u8,
+}
+
+/// A position in a table's storage, stable until the next rehash.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot {
+    Array(usize),
+    Node(usize),
 }
 
 #[inline]
@@ -114,6 +134,7 @@ impl<'gc> TableState<'gc> {
             used: 0,
             meta: None,
             absent: Cell::new(0),
+            weak: 0,
         };
         if hash > 0 {
             state.resize_nodes(hash);
@@ -320,7 +341,7 @@ impl<'gc> TableState<'gc> {
         // counts[b]: integer keys in (2^(b-1), 2^b]
         let mut counts = [0usize; 65];
         let mut total_ints = 0usize;
-        let mut count_int = |i: i64, counts: &mut [usize; 65]| {
+        let count_int = |i: i64, counts: &mut [usize; 65]| {
             if i >= 1 && (i as u64) <= MAX_ARRAY as u64 {
                 let b = 64 - ((i - 1) as u64).leading_zeros() as usize;
                 counts[b] += 1;
@@ -520,6 +541,46 @@ impl<'gc> TableState<'gc> {
     #[inline]
     pub(crate) fn mark_absent(&self, event: u32) {
         self.absent.set(self.absent.get() | (1 << event));
+    }
+
+    pub(crate) fn weak_mode(&self) -> u8 {
+        self.weak
+    }
+
+    pub(crate) fn set_weak_mode(&mut self, mode: u8) {
+        self.weak = mode;
+    }
+
+    /// Removes the entries `pick` selects, leaving their slots empty (array) or as
+    /// tombstones (hash), and returns them with their slots.
+    pub(crate) fn take_entries(
+        &mut self,
+        mut pick: impl FnMut(Value<'gc>, Value<'gc>) -> bool,
+    ) -> alloc::vec::Vec<(Slot, Value<'gc>, Value<'gc>)> {
+        let mut taken = alloc::vec::Vec::new();
+        for (i, v) in self.array.iter_mut().enumerate() {
+            if !v.is_nil() && pick(Value::Integer(i as i64 + 1), *v) {
+                taken.push((Slot::Array(i), Value::Integer(i as i64 + 1), *v));
+                *v = Value::Nil;
+            }
+        }
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            if !node.key.is_nil() && !node.value.is_nil() && pick(node.key, node.value) {
+                taken.push((Slot::Node(i), node.key, node.value));
+                *node = Node::tombstone();
+            }
+        }
+        taken
+    }
+
+    /// Puts an entry taken by `take_entries` back (`None`: it died; its slot stays empty).
+    pub(crate) fn restore_entry(&mut self, slot: Slot, entry: Option<(Value<'gc>, Value<'gc>)>) {
+        match (slot, entry) {
+            (Slot::Array(i), Some((_, v))) => self.array[i] = v,
+            (Slot::Node(i), Some((k, v))) => self.nodes[i] = Node { key: k, value: v },
+            (Slot::Array(i), None) => self.array[i] = Value::Nil,
+            (Slot::Node(i), None) => self.nodes[i] = Node::tombstone(),
+        }
     }
 
     /// The number of entries that are stored in the array part (for `table` library sizing).

@@ -9,7 +9,7 @@ use crate::value::{Function, Value};
 use super::describe::Src;
 use super::exec::execute;
 use super::meta::{self, metamethod, MetaEvent};
-use super::native::{Action, Cont, Error, NativeCall, Outcome};
+use super::native::{Action, Catch, Cont, Error, NativeCall, Outcome};
 use super::unwind::{self, error_to_value, Caller};
 
 /// Why a run of a thread stopped.
@@ -270,7 +270,7 @@ fn handle_action<'gc>(
     action: Action<'gc>,
     framed: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
-    let mut wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
+    let wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
         let frame = Frame::Native(NativeFrame {
             closure,
             base,
@@ -448,4 +448,65 @@ fn restore_caller_stack(ts: &mut ThreadState<'_>) {
             ts.stack.resize(need, Value::Nil);
         }
     }
+}
+
+/// Calls the `__gc` of `obj` above the running Lua frame. A catching native frame below the
+/// call turns its errors into warnings; it returns to the interrupted code.
+pub(crate) fn call_finalizer<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    obj: Value<'gc>,
+) {
+    let f = metamethod(ctx, obj, MetaEvent::Gc);
+    let guard = NativeClosure::new(ctx.mc, "__gc", finalizer_guard);
+    let at = scratch_top(ts);
+    ts.stack.resize(at, Value::Nil);
+    ts.stack.push(Value::from(guard));
+    let base = at + 1;
+    ts.frames.push(Frame::Native(NativeFrame {
+        closure: guard,
+        base,
+        cont: Cont {
+            f: finalizer_done,
+            catch: Catch::Yes,
+            state: 0,
+        },
+        ret: RetMode::Discard,
+        pending: Pending::Waiting,
+    }));
+    ts.stack.push(f);
+    ts.stack.push(obj);
+    let ret = RetMode::Normal { want: 0 };
+    if let Err(e) = call_value(ctx, thread, ts, base, 1, ret, Src::None, false) {
+        let v = error_to_value(ctx, ts, e, Caller::Top, None);
+        if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
+            nf.pending = Pending::Raised(v);
+        }
+    }
+}
+
+fn finalizer_guard<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    call.ret0()
+}
+
+fn finalizer_done<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    if let Outcome::Raised(e) = outcome {
+        let msg = match e {
+            Value::String(s) => s.as_bytes().to_vec(),
+            _ => b"error object is not a string".to_vec(),
+        };
+        let mut text = b"error in __gc (".to_vec();
+        text.extend_from_slice(&msg);
+        text.push(b')');
+        ctx.with_host(|h| h.warn(&text));
+    }
+    call.ret0()
 }

@@ -80,7 +80,8 @@ pub(super) fn execute<'gc>(
         let proto = closure.0.proto.as_ref();
         let code: &[Op] = &proto.plain.code;
         let konst: &[Value<'gc>] = &proto.constants;
-        let upvals: &[Upval<'gc>] = closure.upvals();
+        let upvals_ref = closure.upvals();
+        let upvals: &[Upval<'gc>] = &upvals_ref;
         let base = frame.base;
         let mut pc = frame.pc;
         let mut top = frame.top;
@@ -796,7 +797,7 @@ pub(super) fn execute<'gc>(
                     let nargs = if b != 0 {
                         b as usize - 1
                     } else {
-                        top - func - 1
+                        count_to_top(ts, top, func + 1)
                     };
                     let want = c as i32 - 1;
                     save_pc!();
@@ -828,6 +829,11 @@ pub(super) fn execute<'gc>(
                                                 top = f.top;
                                             }
                                         }
+                                        if ctx.gc_requested() {
+                                            // Let the driver collect before going on.
+                                            save_pc!();
+                                            return Ok(Exit::Fuel);
+                                        }
                                         continue;
                                     }
                                     continue 'frames;
@@ -853,7 +859,7 @@ pub(super) fn execute<'gc>(
                     let mut nargs = if b != 0 {
                         b as usize - 1
                     } else {
-                        top - func - 1
+                        count_to_top(ts, top, func + 1)
                     };
                     save_pc!();
                     // Resolve `__call` while this frame still exists to be blamed.
@@ -919,7 +925,11 @@ pub(super) fn execute<'gc>(
                 }
                 Op::Return { a, b } => {
                     let from = base + a as usize;
-                    let n = if b != 0 { b as usize - 1 } else { top - from };
+                    let n = if b != 0 {
+                        b as usize - 1
+                    } else {
+                        count_to_top(ts, top, from)
+                    };
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
                         pc -= 1;
                         top = from + n;
@@ -987,28 +997,17 @@ pub(super) fn execute<'gc>(
                 }
                 Op::ForLoop { a, off } => {
                     let ra = base + a as usize;
-                    match ts.stack[ra + 2] {
-                        Value::Integer(step) => {
-                            let Value::Integer(count) = ts.stack[ra + 1] else {
-                                unreachable!("integer loops keep an integer count")
-                            };
+                    match (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]) {
+                        (Value::Integer(i), Value::Integer(count), Value::Integer(step)) => {
                             if count as u64 > 0 {
                                 ts.stack[ra + 1] = Value::Integer((count as u64 - 1) as i64);
-                                let Value::Integer(i) = ts.stack[ra] else {
-                                    unreachable!("integer loops keep an integer index")
-                                };
                                 let next = Value::Integer(i.wrapping_add(step));
                                 ts.stack[ra] = next;
                                 ts.stack[ra + 3] = next;
                                 jump!(off);
                             }
                         }
-                        Value::Float(step) => {
-                            let (Value::Float(i), Value::Float(limit)) =
-                                (ts.stack[ra], ts.stack[ra + 1])
-                            else {
-                                unreachable!("float loops keep float values")
-                            };
+                        (Value::Float(i), Value::Float(limit), Value::Float(step)) => {
                             let next = i + step;
                             let go_on = if step > 0.0 {
                                 next <= limit
@@ -1021,7 +1020,8 @@ pub(super) fn execute<'gc>(
                                 jump!(off);
                             }
                         }
-                        _ => unreachable!("for-loop step set by ForPrep"),
+                        // Only hand-made bytecode gets here: ForPrep always leaves one of the above.
+                        _ => fail!(Error::runtime("'for' loop state is not numeric")),
                     }
                 }
                 Op::TForPrep { a, off } => {
@@ -1038,6 +1038,9 @@ pub(super) fn execute<'gc>(
                 }
                 Op::TForCall { a, c } => {
                     let ra = base + a as usize;
+                    if ts.stack.len() < ra + 7 {
+                        ts.stack.resize(ra + 7, Value::Nil);
+                    }
                     ts.stack.copy_within(ra..ra + 3, ra + 4);
                     save_pc!();
                     let want = c as i32;
@@ -1095,7 +1098,11 @@ pub(super) fn execute<'gc>(
 
                 Op::SetList { a, n, start } => {
                     let ra = base + a as usize;
-                    let count = if n == 0 { top - ra - 1 } else { n as usize };
+                    let count = if n == 0 {
+                        count_to_top(ts, top, ra + 1)
+                    } else {
+                        n as usize
+                    };
                     if let Value::Table(t) = ts.stack[ra] {
                         let mut st = t.state_mut(ctx.mc);
                         st.reserve_array(count);
@@ -1143,6 +1150,13 @@ pub(super) fn execute<'gc>(
             }
         }
     }
+}
+
+/// How many values lie from `first` up to the top set by the previous instruction (never
+/// past the stack, whatever the bytecode).
+#[inline]
+fn count_to_top(ts: &ThreadState<'_>, top: usize, first: usize) -> usize {
+    top.min(ts.stack.len()).saturating_sub(first)
 }
 
 /// Raw assignment when no metamethod can be involved; `false` means "take the slow path".

@@ -10,7 +10,7 @@ use crate::interp::{
 };
 use crate::number::Number;
 use crate::state::Ctx;
-use crate::value::{Function, Value};
+use crate::value::Value;
 
 use super::set_fn;
 
@@ -146,6 +146,7 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
     }
     t.set_metatable(ctx.mc, mt);
+    crate::gc::note_metatable(ctx, Value::Table(t), mt);
     call.ret1(t)
 }
 
@@ -477,7 +478,7 @@ fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(t)
 }
 
-fn rawlen<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+fn rawlen<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
         Value::Table(t) => call.ret1(t.length()),
         Value::String(s) => call.ret1(s.len() as i64),
@@ -623,13 +624,13 @@ fn finish_load<'gc>(
         return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
     }
     let result = if binary {
-        Err(String::from("binary chunks are not supported yet"))
+        Err(b"binary chunks are not supported yet".to_vec())
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
     };
     match result {
         Ok(f) => call.ret1(f),
-        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]),
+        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
+pub mod debug;
 pub mod math;
 pub mod os;
 pub mod string;
@@ -29,6 +30,7 @@ pub fn open(ctx: Ctx<'_>) {
     math::open(ctx);
     os::open(ctx);
     utf8::open(ctx);
+    debug::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
