@@ -71,8 +71,11 @@ pub(crate) enum RetMode {
     /// The first result's truth decides the caller's branch: if it equals `k`, the caller
     /// jumps by `off` (comparison metamethods).
     Cond { k: bool, off: i32 },
-    /// Nothing (`__newindex`, `__close` while returning or leaving a block).
+    /// Nothing (`__newindex`).
     Discard,
+    /// Nothing, and the caller runs its current instruction again (a `__close` called by
+    /// `Close` or a return, which go on with the next variable to close).
+    Reexecute,
     /// The result replaces operands `n-1` and `n` of a `Concat` whose operands start at
     /// `first`; the concatenation then goes on with `n - 1` operands.
     Concat { first: u32, n: u32 },

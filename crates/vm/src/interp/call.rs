@@ -148,13 +148,38 @@ pub(super) fn call_value<'gc>(
             other => {
                 let tm = metamethod(ctx, other, MetaEvent::Call);
                 if tm.is_nil() {
-                    return Err(meta::type_error(ctx, ts, other, "call", src, Value::Nil));
+                    return Err(call_error(ctx, ts, other, src));
                 }
                 ts.stack.truncate(func + 1 + nargs);
                 ts.stack.insert(func, tm);
                 nargs += 1;
             }
         }
+    }
+}
+
+/// `attempt to call a nil value (global 'f')`: named the way the calling instruction names
+/// the function (`metamethod 'add'` for a metamethod that is not callable).
+pub(super) fn call_error<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &ThreadState<'gc>,
+    f: Value<'gc>,
+    src: Src,
+) -> Error<'gc> {
+    let site = match src {
+        Src::None => ts
+            .frames
+            .len()
+            .checked_sub(1)
+            .and_then(|top| super::describe::call_site_name(ctx, ts, top)),
+        _ => None,
+    };
+    match site {
+        Some((what, name)) => Error::runtime(alloc::format!(
+            "attempt to call a {} value ({what} '{name}')",
+            super::native::type_name_for_message(ctx, f)
+        )),
+        None => meta::type_error(ctx, ts, f, "call", src, Value::Nil),
     }
 }
 
@@ -431,6 +456,13 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Discard => {
             restore_caller_stack(ts);
+            Ok(Flow::Continue)
+        }
+        RetMode::Reexecute => {
+            restore_caller_stack(ts);
+            if let Some(Frame::Lua(caller)) = ts.frames.last_mut() {
+                caller.pc -= 1;
+            }
             Ok(Flow::Continue)
         }
         RetMode::Concat {
