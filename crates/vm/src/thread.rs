@@ -37,6 +37,7 @@ impl<'gc> Thread<'gc> {
                 tbc: Vec::new(),
                 status: Status::Suspended,
                 error: Value::Nil,
+                closing: Closing::No,
             }),
         ))
     }
@@ -150,6 +151,19 @@ pub struct ThreadState<'gc> {
     pub(crate) status: Status,
     /// The error a dead coroutine ended with (`coroutine.close` reports it).
     pub(crate) error: Value<'gc>,
+    pub(crate) closing: Closing,
+}
+
+/// Where `coroutine.close` is with a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Collect, Default)]
+#[collect(require_static)]
+pub(crate) enum Closing {
+    #[default]
+    No,
+    /// It will close its to-be-closed variables when it next runs.
+    Requested,
+    /// It is calling their `__close` metamethods.
+    Running,
 }
 
 impl<'gc> ThreadState<'gc> {

@@ -3,7 +3,7 @@
 
 use crate::function::{LuaClosure, NativeClosure};
 use crate::state::Ctx;
-use crate::thread::{Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
+use crate::thread::{Closing, Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
 use crate::value::{Function, Value};
 
 use super::describe::Src;
@@ -22,6 +22,8 @@ pub(crate) enum Exit<'gc> {
     Yield { from: usize },
     /// The thread asks to resume `thread` with `stack[from..]`.
     Resume { thread: Thread<'gc>, from: usize },
+    /// The thread asks to close the coroutine `thread`.
+    Close { thread: Thread<'gc> },
     /// An error no frame of this thread catches.
     Error(Value<'gc>),
 }
@@ -40,7 +42,13 @@ pub(crate) fn run<'gc>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Exit<'gc> {
-    if ts.frames.is_empty() && !ts.stack.is_empty() {
+    if ts.closing == Closing::Requested {
+        ts.closing = Closing::Running;
+        let error = ts.error;
+        if let Flow::Exit(exit) = unwind::close_thread(ctx, thread, ts, error) {
+            return exit;
+        }
+    } else if ts.frames.is_empty() && !ts.stack.is_empty() {
         // A thread that has not started: call its function with the values after it.
         let nargs = ts.stack.len() - 1;
         let ret = RetMode::Normal { want: -1 };
@@ -378,6 +386,10 @@ fn handle_action<'gc>(
                 from: base + at,
             }))
         }
+        Action::Close { thread: co, then } => {
+            wait(ts, then);
+            Ok(Flow::Exit(Exit::Close { thread: co }))
+        }
     }
 }
 
@@ -514,6 +526,7 @@ pub(crate) fn call_finalizer<'gc>(
         cont: Cont {
             f: finalizer_done,
             catch: Catch::Yes,
+            yieldable: false,
             state: 0,
         },
         ret: RetMode::Discard,
