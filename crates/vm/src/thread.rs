@@ -38,6 +38,7 @@ impl<'gc> Thread<'gc> {
                 status: Status::Suspended,
                 error: Value::Nil,
                 closing: Closing::No,
+                hooks: Default::default(),
             }),
         ))
     }
@@ -74,6 +75,8 @@ pub(crate) enum RetMode {
     Cond { k: bool, off: i32 },
     /// Nothing (`__newindex`).
     Discard,
+    /// A debug hook returned: the interrupted instruction runs.
+    Hook,
     /// Nothing, and the caller runs its current instruction again (a `__close` called by
     /// `Close` or a return, which go on with the next variable to close).
     Reexecute,
@@ -152,6 +155,7 @@ pub struct ThreadState<'gc> {
     /// The error a dead coroutine ended with (`coroutine.close` reports it).
     pub(crate) error: Value<'gc>,
     pub(crate) closing: Closing,
+    pub(crate) hooks: crate::interp::hook::HookState<'gc>,
 }
 
 /// Where `coroutine.close` is with a thread.

@@ -416,6 +416,9 @@ pub(super) fn finish_call<'gc>(
     n: usize,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let first = if n > 0 { ts.stack[src] } else { Value::Nil };
+    if ts.hooks.hook.is_some() {
+        super::hook::returned_to(ts);
+    }
     match ret {
         RetMode::Normal { want } => {
             if src != func {
@@ -468,6 +471,11 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Discard => {
             restore_caller_stack(ts);
+            Ok(Flow::Continue)
+        }
+        RetMode::Hook => {
+            restore_caller_stack(ts);
+            super::hook::hook_returned(ts);
             Ok(Flow::Continue)
         }
         RetMode::Reexecute => {

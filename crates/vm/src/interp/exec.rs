@@ -88,6 +88,7 @@ pub(super) fn execute<'gc>(
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
         let upvals: &[Upval<'gc>] = &upvals_ref;
+        let mut trap = ts.hooks.hook.is_some();
 
         macro_rules! reg {
             ($r:expr) => {
@@ -265,6 +266,15 @@ pub(super) fn execute<'gc>(
         }
 
         loop {
+            if trap {
+                save_pc!();
+                match super::hook::before_instruction(ctx, thread, ts, pc) {
+                    Ok(None) => {}
+                    Ok(Some(Flow::Continue)) => continue 'frames,
+                    Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                    Err(e) => return Err(located(ctx, ts, e)),
+                }
+            }
             let op = code[pc];
             pc += 1;
             match op {
@@ -849,6 +859,7 @@ pub(super) fn execute<'gc>(
                                                 top = f.top as usize;
                                             }
                                         }
+                                        trap = ts.hooks.hook.is_some();
                                         if ctx.gc_requested() {
                                             // Let the driver collect before going on.
                                             save_pc!();
@@ -962,6 +973,15 @@ pub(super) fn execute<'gc>(
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
                     }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
+                    }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
                     }
@@ -983,6 +1003,15 @@ pub(super) fn execute<'gc>(
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
                     }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
+                    }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
                     }
@@ -1003,6 +1032,15 @@ pub(super) fn execute<'gc>(
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
                     }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
