@@ -322,11 +322,14 @@ impl Parser<'_> {
     /// any of them must close variables.
     fn solve_gotos(&mut self, label: &LabelDesc) -> Result<bool, SyntaxError> {
         let mut needs_close = false;
-        let mut index = self.fs.blocks.last().map_or(0, |b| b.first_goto);
-        while index < self.gotos.len() {
+        let first = self.fs.blocks.last().map_or(0, |b| b.first_goto);
+        // One pass that keeps the other gotos in order, however many there are.
+        let mut kept = first;
+        for index in first..self.gotos.len() {
             let goto = self.gotos[index];
             if goto.name != label.name {
-                index += 1;
+                self.gotos[kept] = goto;
+                kept += 1;
                 continue;
             }
             needs_close |= goto.close;
@@ -342,8 +345,8 @@ impl Parser<'_> {
                 return Err(self.semantic_error(&message));
             }
             self.fs.patch_list(goto.pc, label.pc as usize);
-            self.gotos.remove(index);
         }
+        self.gotos.truncate(kept);
         Ok(needs_close)
     }
 
