@@ -10,4 +10,18 @@ extern crate alloc;
 
 pub mod bytecode;
 pub mod compiler;
+pub mod function;
+mod gc;
+pub mod interp;
+pub mod number;
 pub mod proto;
+pub mod state;
+pub mod stdlib;
+pub mod string;
+pub mod table;
+pub mod thread;
+pub mod userdata;
+pub mod value;
+
+pub use state::{Config, Ctx, Host, Lua, RuntimeError, Step};
+pub use value::{Function, Type, Value};

@@ -61,3 +61,42 @@ pub struct FunctionProto {
     pub upvalues: Vec<UpvalueDesc>,
     pub locals: Vec<LocalDesc>,
 }
+
+/// How messages name a chunk (`luaO_chunkid`): `=name` as is, `@file` as the file name (its
+/// tail when long), anything else as `[string "first line..."]`.
+pub fn chunk_id(source: &[u8]) -> alloc::string::String {
+    use alloc::string::String;
+    const MAX: usize = 60; // LUA_IDSIZE
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match source.first() {
+        Some(b'=') => text(&source[1..source.len().min(MAX)]),
+        Some(b'@') => {
+            let name = &source[1..];
+            if name.len() < MAX {
+                text(name)
+            } else {
+                let keep = MAX - 4;
+                let mut s = String::from("...");
+                s.push_str(&text(&name[name.len() - keep..]));
+                s
+            }
+        }
+        _ => {
+            const PRE: &str = "[string \"";
+            const POS: &str = "\"]";
+            const DOTS: &str = "...";
+            let room = MAX - PRE.len() - DOTS.len() - POS.len() - 1;
+            let line_end = source.iter().position(|&c| c == b'\n');
+            let mut s = String::from(PRE);
+            if source.len() < room && line_end.is_none() {
+                s.push_str(&text(source));
+            } else {
+                let end = line_end.unwrap_or(source.len()).min(room);
+                s.push_str(&text(&source[..end]));
+                s.push_str(DOTS);
+            }
+            s.push_str(POS);
+            s
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Calls and returns: frames for Lua functions, native functions run in place, the actions
+//! natives hand back, and where results go.
+
+use crate::function::{LuaClosure, NativeClosure};
+use crate::state::Ctx;
+use crate::thread::{Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
+use crate::value::{Function, Value};
+
+use super::describe::Src;
+use super::exec::execute;
+use super::meta::{self, metamethod, MetaEvent};
+use super::native::{Action, Catch, Cont, Error, NativeCall, Outcome};
+use super::unwind::{self, error_to_value, Caller};
+
+/// Why a run of a thread stopped.
+pub(crate) enum Exit<'gc> {
+    /// The fuel ran out; running again continues.
+    Fuel,
+    /// The thread's bottom call returned; its results are the whole stack.
+    Finished,
+    /// The thread yields `stack[from..]`.
+    Yield { from: usize },
+    /// The thread asks to resume `thread` with `stack[from..]`.
+    Resume { thread: Thread<'gc>, from: usize },
+    /// An error no frame of this thread catches.
+    Error(Value<'gc>),
+}
+
+/// What the interpreter does after a call was set up or completed.
+pub(crate) enum Flow<'gc> {
+    /// Go on with whatever frame is on top now.
+    Continue,
+    Exit(Exit<'gc>),
+}
+
+/// Runs `thread` until it finishes, yields, resumes another, fails or runs out of fuel.
+pub(crate) fn run<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    fuel: &mut i64,
+) -> Exit<'gc> {
+    if ts.frames.is_empty() && !ts.stack.is_empty() {
+        // A thread that has not started: call its function with the values after it.
+        let nargs = ts.stack.len() - 1;
+        let ret = RetMode::Normal { want: -1 };
+        match call_value(ctx, thread, ts, 0, nargs, ret, Src::None, false) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Exit(exit)) => return exit,
+            Err(e) => {
+                let v = error_to_value(ctx, ts, e, Caller::Top, None);
+                if let Flow::Exit(exit) = unwind::raise(ctx, thread, ts, v) {
+                    return exit;
+                }
+            }
+        }
+    }
+    loop {
+        let err = match execute(ctx, thread, ts, fuel) {
+            Ok(exit) => return exit,
+            Err(err) => err,
+        };
+        match unwind::raise(ctx, thread, ts, err) {
+            Flow::Continue => {}
+            Flow::Exit(exit) => return exit,
+        }
+    }
+}
+
+/// Most frames a thread may have: deeper recursion is "stack overflow".
+pub(crate) const MAX_FRAMES: usize = 200_000;
+
+/// Pushes a frame for a Lua function in `stack[func]` with `nargs` arguments after it.
+#[inline]
+pub(super) fn push_lua_frame<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: LuaClosure<'gc>,
+    func: usize,
+    nargs: usize,
+    ret: RetMode<'gc>,
+    tail: bool,
+) -> Result<(), Error<'gc>> {
+    let p = &closure.0.proto.plain;
+    let nparams = p.num_params as usize;
+    let (base, varargs) = if p.is_vararg {
+        // Fixed parameters move above the actual arguments; the extra ones stay below the
+        // new base as the varargs.
+        let base = func + 1 + nargs;
+        (base, nargs.saturating_sub(nparams))
+    } else {
+        (func + 1, 0)
+    };
+    let need = base + p.max_stack as usize;
+    if need > ctx.max_stack() || ts.frames.len() >= MAX_FRAMES {
+        return Err(Error::runtime("stack overflow"));
+    }
+    if ts.stack.len() < need {
+        ts.stack.resize(need, Value::Nil);
+    }
+    if p.is_vararg {
+        for i in 0..nparams {
+            ts.stack[base + i] = if i < nargs {
+                ts.stack[func + 1 + i]
+            } else {
+                Value::Nil
+            };
+        }
+    } else {
+        for slot in &mut ts.stack[base + nargs.min(nparams)..base + nparams] {
+            *slot = Value::Nil;
+        }
+    }
+    ts.frames.push(Frame::Lua(LuaFrame {
+        closure,
+        base,
+        pc: 0,
+        func,
+        varargs,
+        top: base,
+        ret,
+        tail,
+    }));
+    Ok(())
+}
+
+/// Calls `stack[func]` with the `nargs` values after it; results go by `ret`.
+pub(super) fn call_value<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    func: usize,
+    mut nargs: usize,
+    ret: RetMode<'gc>,
+    src: Src,
+    tail: bool,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    loop {
+        match ts.stack[func] {
+            Value::Function(Function::Lua(c)) => {
+                push_lua_frame(ctx, ts, c, func, nargs, ret, tail)?;
+                return Ok(Flow::Continue);
+            }
+            Value::Function(Function::Native(n)) => {
+                ts.stack.truncate(func + 1 + nargs);
+                return call_native(ctx, thread, ts, n, func, ret);
+            }
+            other => {
+                let tm = metamethod(ctx, other, MetaEvent::Call);
+                if tm.is_nil() {
+                    return Err(meta::type_error(ctx, ts, other, "call", src, Value::Nil));
+                }
+                ts.stack.truncate(func + 1 + nargs);
+                ts.stack.insert(func, tm);
+                nargs += 1;
+            }
+        }
+    }
+}
+
+/// Calls `f(args)` above the running frame's registers; results go by `ret`.
+pub(super) fn call_at_top<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    f: Value<'gc>,
+    args: &[Value<'gc>],
+    ret: RetMode<'gc>,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let func = scratch_top(ts);
+    ts.stack.resize(func, Value::Nil);
+    ts.stack.push(f);
+    ts.stack.extend_from_slice(args);
+    call_value(ctx, thread, ts, func, args.len(), ret, Src::None, false)
+}
+
+/// The first free slot above the running frame.
+pub(super) fn scratch_top(ts: &ThreadState<'_>) -> usize {
+    match ts.frames.last() {
+        Some(Frame::Lua(f)) => (f.base + f.closure.0.proto.plain.max_stack as usize).max(f.top),
+        _ => ts.stack.len(),
+    }
+}
+
+/// Runs a native function in place; it was called from the frame on top (or from nothing).
+pub(super) fn call_native<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    func: usize,
+    ret: RetMode<'gc>,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let base = func + 1;
+    let mut call = NativeCall {
+        th: ts,
+        base,
+        closure,
+        thread,
+        resumed: false,
+        state: 0,
+    };
+    let action = match (closure.0.f)(ctx, &mut call) {
+        Ok(action) => action,
+        Err(e) => {
+            return Err(Error::Value(error_to_value(
+                ctx,
+                ts,
+                e,
+                Caller::Top,
+                Some(closure),
+            )))
+        }
+    };
+    handle_action(ctx, thread, ts, closure, base, ret, action, false)
+}
+
+/// Runs the continuation of the native frame on top, whose awaited call has ended.
+pub(super) fn resume_native<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let Some(Frame::Native(nf)) = ts.frames.last().copied() else {
+        return Ok(Flow::Continue);
+    };
+    let outcome = match nf.pending {
+        Pending::Waiting => {
+            // Nothing to continue with: only a bug could get here; fail loudly in Lua terms.
+            return Err(Error::runtime("native frame resumed without a result"));
+        }
+        Pending::Returned { at } => Outcome::Returned { at: at - nf.base },
+        Pending::Raised(v) => Outcome::Raised(v),
+    };
+    if let Some(Frame::Native(top)) = ts.frames.last_mut() {
+        top.pending = Pending::Waiting;
+    }
+    let mut call = NativeCall {
+        th: ts,
+        base: nf.base,
+        closure: nf.closure,
+        thread,
+        resumed: true,
+        state: nf.cont.state,
+    };
+    let action = match (nf.cont.f)(ctx, &mut call, outcome) {
+        Ok(action) => action,
+        Err(e) => {
+            return Err(Error::Value(error_to_value(
+                ctx,
+                ts,
+                e,
+                Caller::BelowTop,
+                Some(nf.closure),
+            )))
+        }
+    };
+    handle_action(ctx, thread, ts, nf.closure, nf.base, nf.ret, action, true)
+}
+
+/// Carries out what a native asked for. `framed`: the native's frame is on top.
+#[allow(clippy::too_many_arguments)]
+fn handle_action<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    base: usize,
+    ret: RetMode<'gc>,
+    action: Action<'gc>,
+    framed: bool,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
+        let frame = Frame::Native(NativeFrame {
+            closure,
+            base,
+            cont,
+            ret,
+            pending: Pending::Waiting,
+        });
+        if framed {
+            *ts.frames.last_mut().expect("native frame") = frame;
+        } else {
+            ts.frames.push(frame);
+        }
+    };
+    match action {
+        Action::Return => {
+            if framed {
+                ts.frames.pop();
+            }
+            let n = ts.stack.len() - base;
+            finish_call(ctx, thread, ts, ret, base - 1, base, n)
+        }
+        Action::Call { at, then } => {
+            if ts.frames.len() >= MAX_FRAMES {
+                return Err(Error::Value(error_to_value(
+                    ctx,
+                    ts,
+                    Error::runtime("stack overflow"),
+                    if framed {
+                        Caller::BelowTop
+                    } else {
+                        Caller::Top
+                    },
+                    Some(closure),
+                )));
+            }
+            wait(ts, then);
+            let func = base + at;
+            let nargs = ts.stack.len() - func - 1;
+            call_value(
+                ctx,
+                thread,
+                ts,
+                func,
+                nargs,
+                RetMode::Normal { want: -1 },
+                Src::None,
+                false,
+            )
+        }
+        Action::TailCall { at } => {
+            if framed {
+                ts.frames.pop();
+            }
+            let func = base - 1;
+            ts.stack.drain(func..base + at);
+            let nargs = ts.stack.len() - func - 1;
+            call_value(ctx, thread, ts, func, nargs, ret, Src::None, true)
+        }
+        Action::Yield { at } => {
+            wait(ts, Cont::new(return_all));
+            Ok(Flow::Exit(Exit::Yield { from: base + at }))
+        }
+        Action::Resume {
+            thread: co,
+            at,
+            then,
+        } => {
+            wait(ts, then);
+            Ok(Flow::Exit(Exit::Resume {
+                thread: co,
+                from: base + at,
+            }))
+        }
+    }
+}
+
+/// The continuation of a yield: the values it is resumed with are its results.
+fn return_all<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    match outcome {
+        Outcome::Returned { at } => call.ret_from(at),
+        Outcome::Raised(v) => Err(Error::Value(v)),
+    }
+}
+
+/// Delivers the `n` results at `stack[src..]` of a call whose function slot was `func`.
+pub(super) fn finish_call<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    ret: RetMode<'gc>,
+    func: usize,
+    src: usize,
+    n: usize,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let first = if n > 0 { ts.stack[src] } else { Value::Nil };
+    match ret {
+        RetMode::Normal { want } => {
+            if src != func {
+                ts.stack.copy_within(src..src + n, func);
+            }
+            match ts.frames.last_mut() {
+                Some(Frame::Lua(caller)) => {
+                    let caller_need = caller.base + caller.closure.0.proto.plain.max_stack as usize;
+                    if want < 0 {
+                        caller.top = func + n;
+                        let len = (func + n).max(caller_need);
+                        ts.stack.resize(len, Value::Nil);
+                    } else {
+                        let want = want as usize;
+                        let len = (func + want).max(caller_need);
+                        if ts.stack.len() < len {
+                            ts.stack.resize(len, Value::Nil);
+                        }
+                        for slot in &mut ts.stack[func + n.min(want)..func + want] {
+                            *slot = Value::Nil;
+                        }
+                    }
+                    Ok(Flow::Continue)
+                }
+                Some(Frame::Native(waiting)) => {
+                    ts.stack.truncate(func + n);
+                    waiting.pending = Pending::Returned { at: func };
+                    Ok(Flow::Continue)
+                }
+                None => {
+                    ts.stack.truncate(func + n);
+                    Ok(Flow::Exit(Exit::Finished))
+                }
+            }
+        }
+        RetMode::Single { dest } => {
+            restore_caller_stack(ts);
+            ts.stack[dest] = first;
+            Ok(Flow::Continue)
+        }
+        RetMode::Cond { k, off } => {
+            restore_caller_stack(ts);
+            if first.is_truthy() == k {
+                if let Some(Frame::Lua(caller)) = ts.frames.last_mut() {
+                    caller.pc = (caller.pc as i64 + off as i64) as usize;
+                }
+            }
+            Ok(Flow::Continue)
+        }
+        RetMode::Discard => {
+            restore_caller_stack(ts);
+            Ok(Flow::Continue)
+        }
+        RetMode::Concat {
+            first: start,
+            n: count,
+        } => {
+            restore_caller_stack(ts);
+            ts.stack[start + count - 2] = first;
+            meta::concat(ctx, thread, ts, start, count - 1)
+        }
+        RetMode::Unwind { error } => {
+            restore_caller_stack(ts);
+            Ok(unwind::continue_unwind(ctx, thread, ts, error))
+        }
+        RetMode::Handler => Ok(unwind::handled(ctx, thread, ts, first)),
+    }
+}
+
+/// After a native call (which shrinks the stack to its arguments), gives the Lua frame on
+/// top its registers back.
+fn restore_caller_stack(ts: &mut ThreadState<'_>) {
+    if let Some(Frame::Lua(f)) = ts.frames.last() {
+        let need = f.base + f.closure.0.proto.plain.max_stack as usize;
+        if ts.stack.len() < need {
+            ts.stack.resize(need, Value::Nil);
+        }
+    }
+}
+
+/// Calls the `__gc` of `obj` above the running Lua frame. A catching native frame below the
+/// call turns its errors into warnings; it returns to the interrupted code.
+pub(crate) fn call_finalizer<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    obj: Value<'gc>,
+) {
+    let f = metamethod(ctx, obj, MetaEvent::Gc);
+    let guard = NativeClosure::new(ctx.mc, "__gc", finalizer_guard);
+    let at = scratch_top(ts);
+    ts.stack.resize(at, Value::Nil);
+    ts.stack.push(Value::from(guard));
+    let base = at + 1;
+    ts.frames.push(Frame::Native(NativeFrame {
+        closure: guard,
+        base,
+        cont: Cont {
+            f: finalizer_done,
+            catch: Catch::Yes,
+            state: 0,
+        },
+        ret: RetMode::Discard,
+        pending: Pending::Waiting,
+    }));
+    ts.stack.push(f);
+    ts.stack.push(obj);
+    let ret = RetMode::Normal { want: 0 };
+    if let Err(e) = call_value(ctx, thread, ts, base, 1, ret, Src::None, false) {
+        let v = error_to_value(ctx, ts, e, Caller::Top, None);
+        if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
+            nf.pending = Pending::Raised(v);
+        }
+    }
+}
+
+fn finalizer_guard<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    call.ret0()
+}
+
+fn finalizer_done<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    if let Outcome::Raised(e) = outcome {
+        let msg = match e {
+            Value::String(s) => s.as_bytes().to_vec(),
+            _ => b"error object is not a string".to_vec(),
+        };
+        let mut text = b"error in __gc (".to_vec();
+        text.extend_from_slice(&msg);
+        text.push(b')');
+        ctx.with_host(|h| h.warn(&text));
+    }
+    call.ret0()
+}

@@ -1,0 +1,1304 @@
+//! The dispatch loop. Each instruction has a fast path for the common operand types written
+//! inline; everything else (metamethods, coercions, errors) goes to a cold function that
+//! leaves the thread ready for the loop to pick up whatever frame is on top.
+
+use crate::bytecode::Op;
+use crate::function::{LuaClosure, Upval, UpvalState};
+use crate::number::{self, float_to_int};
+use crate::state::Ctx;
+use crate::table::Table;
+use crate::thread::{Frame, RetMode, Thread, ThreadState};
+use crate::value::{Function, Value};
+
+use super::arith::{arith, float_op, ArithOp};
+use super::call::{
+    call_native, call_value, finish_call, push_lua_frame, resume_native, scratch_top, Exit, Flow,
+};
+use super::describe::Src;
+use super::meta::{self, metamethod, MetaEvent};
+use super::native::Error;
+use super::unwind::{error_to_value, Caller};
+
+#[inline]
+fn upval_get<'gc>(ts: &ThreadState<'gc>, thread: Thread<'gc>, u: Upval<'gc>) -> Value<'gc> {
+    match *u.0.borrow() {
+        UpvalState::Closed(v) => v,
+        UpvalState::Open { thread: t, index } => {
+            if t == thread {
+                ts.stack[index]
+            } else {
+                t.0.borrow().stack[index]
+            }
+        }
+    }
+}
+
+#[inline]
+fn upval_set<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &mut ThreadState<'gc>,
+    thread: Thread<'gc>,
+    u: Upval<'gc>,
+    v: Value<'gc>,
+) {
+    let state = *u.0.borrow();
+    match state {
+        UpvalState::Closed(_) => *u.0.borrow_mut(ctx.mc) = UpvalState::Closed(v),
+        UpvalState::Open { thread: t, index } => {
+            if t == thread {
+                ts.stack[index] = v;
+            } else {
+                t.0.borrow_mut(ctx.mc).stack[index] = v;
+            }
+        }
+    }
+}
+
+fn located<'gc>(ctx: Ctx<'gc>, ts: &ThreadState<'gc>, e: Error<'gc>) -> Value<'gc> {
+    error_to_value(ctx, ts, e, Caller::Top, None)
+}
+
+/// Runs the frames of `thread` until it finishes, yields, resumes another thread, runs out
+/// of fuel, or raises an error (returned for the caller to unwind).
+pub(super) fn execute<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    fuel: &mut i64,
+) -> Result<Exit<'gc>, Value<'gc>> {
+    'frames: loop {
+        let frame = match ts.frames.last() {
+            None => return Ok(Exit::Finished),
+            Some(Frame::Native(_)) => match resume_native(ctx, thread, ts) {
+                Ok(Flow::Continue) => continue 'frames,
+                Ok(Flow::Exit(exit)) => return Ok(exit),
+                Err(e) => return Err(located(ctx, ts, e)),
+            },
+            Some(Frame::Lua(f)) => *f,
+        };
+        let closure = frame.closure;
+        let proto = closure.0.proto.as_ref();
+        let code: &[Op] = &proto.plain.code;
+        let konst: &[Value<'gc>] = &proto.constants;
+        let upvals_ref = closure.upvals();
+        let upvals: &[Upval<'gc>] = &upvals_ref;
+        let base = frame.base;
+        let mut pc = frame.pc;
+        let mut top = frame.top;
+
+        macro_rules! reg {
+            ($r:expr) => {
+                ts.stack[base + $r as usize]
+            };
+        }
+        macro_rules! save_pc {
+            () => {
+                if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
+                    f.pc = pc;
+                    f.top = top;
+                }
+            };
+        }
+        // Runs a slow path (pc already saved) and resumes with whatever frame is on top.
+        macro_rules! slow {
+            ($e:expr) => {
+                match $e {
+                    Ok(Flow::Continue) => continue 'frames,
+                    Ok(Flow::Exit(exit)) => return Ok(exit),
+                    Err(e) => return Err(located(ctx, ts, e)),
+                }
+            };
+        }
+        macro_rules! fail {
+            ($e:expr) => {{
+                save_pc!();
+                return Err(located(ctx, ts, $e));
+            }};
+        }
+        macro_rules! charge {
+            ($n:expr) => {
+                *fuel -= $n as i64;
+                if *fuel <= 0 {
+                    save_pc!();
+                    return Ok(Exit::Fuel);
+                }
+            };
+        }
+        // After a call set up a new frame (the caller's pc is saved): charge it.
+        macro_rules! charge_call {
+            () => {
+                *fuel -= 1;
+                if *fuel <= 0 {
+                    return Ok(Exit::Fuel);
+                }
+            };
+        }
+        macro_rules! slow_call {
+            ($e:expr) => {
+                match $e {
+                    Ok(Flow::Continue) => {
+                        charge_call!();
+                        continue 'frames;
+                    }
+                    Ok(Flow::Exit(exit)) => return Ok(exit),
+                    Err(e) => return Err(located(ctx, ts, e)),
+                }
+            };
+        }
+        macro_rules! jump {
+            ($off:expr) => {
+                let off = $off;
+                pc = (pc as i64 + off as i64) as usize;
+                if off < 0 {
+                    charge!(-(off as i64));
+                }
+            };
+        }
+        macro_rules! arith_op {
+            ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr) => {{
+                let (x, y) = (reg!($b), reg!($c));
+                reg!($a) = match (x, y) {
+                    (Value::Integer(x), Value::Integer(y)) => Value::Integer($int(x, y)),
+                    (Value::Float(x), Value::Float(y)) => Value::Float(float_op($op, x, y)),
+                    _ => {
+                        save_pc!();
+                        slow!(arith(
+                            ctx,
+                            thread,
+                            ts,
+                            $op,
+                            x,
+                            y,
+                            base + $a as usize,
+                            (Src::Reg($b), Src::Reg($c))
+                        ));
+                    }
+                };
+            }};
+        }
+        macro_rules! arith_k {
+            ($a:expr, $b:expr, $k:expr, $op:expr, $int:expr) => {{
+                let (x, y) = (reg!($b), konst[$k as usize]);
+                reg!($a) = match (x, y) {
+                    (Value::Integer(x), Value::Integer(y)) => Value::Integer($int(x, y)),
+                    (Value::Float(x), Value::Float(y)) => Value::Float(float_op($op, x, y)),
+                    (Value::Float(x), Value::Integer(y)) => {
+                        Value::Float(float_op($op, x, y as f64))
+                    }
+                    _ => {
+                        save_pc!();
+                        slow!(arith(
+                            ctx,
+                            thread,
+                            ts,
+                            $op,
+                            x,
+                            y,
+                            base + $a as usize,
+                            (Src::Reg($b), Src::None)
+                        ));
+                    }
+                };
+            }};
+        }
+        // Division-like operators whose integer form can fail: always through `arith`'s
+        // numeric core unless both operands are floats.
+        macro_rules! arith_general {
+            ($a:expr, $x:expr, $y:expr, $op:expr, $srcs:expr) => {{
+                let (x, y) = ($x, $y);
+                if let (Value::Float(fx), Value::Float(fy)) = (x, y) {
+                    reg!($a) = Value::Float(float_op($op, fx, fy));
+                } else {
+                    save_pc!();
+                    slow!(arith(ctx, thread, ts, $op, x, y, base + $a as usize, $srcs));
+                }
+            }};
+        }
+        macro_rules! bitwise {
+            ($a:expr, $x:expr, $y:expr, $op:expr, $srcs:expr, $f:expr) => {{
+                let (x, y) = ($x, $y);
+                if let (Value::Integer(ix), Value::Integer(iy)) = (x, y) {
+                    reg!($a) = Value::Integer($f(ix, iy));
+                } else {
+                    save_pc!();
+                    slow!(arith(ctx, thread, ts, $op, x, y, base + $a as usize, $srcs));
+                }
+            }};
+        }
+        macro_rules! compare {
+            ($x:expr, $y:expr, $le:expr, $k:expr, $off:expr) => {{
+                let (x, y) = ($x, $y);
+                let r = match (x, y) {
+                    (Value::Integer(x), Value::Integer(y)) => {
+                        if $le {
+                            x <= y
+                        } else {
+                            x < y
+                        }
+                    }
+                    (Value::Float(x), Value::Float(y)) => {
+                        if $le {
+                            x <= y
+                        } else {
+                            x < y
+                        }
+                    }
+                    _ => match meta::primitive_order(x, y, $le) {
+                        Some(r) => r,
+                        None => {
+                            save_pc!();
+                            match meta::order(ctx, thread, ts, x, y, $le, $k, $off) {
+                                Ok(Some(r)) => r,
+                                Ok(None) => continue 'frames,
+                                Err(e) => return Err(located(ctx, ts, e)),
+                            }
+                        }
+                    },
+                };
+                if r == $k {
+                    jump!($off);
+                }
+            }};
+        }
+
+        loop {
+            let op = code[pc];
+            pc += 1;
+            match op {
+                Op::Move { a, b } => reg!(a) = reg!(b),
+                Op::LoadI { a, i } => reg!(a) = Value::Integer(i as i64),
+                Op::LoadF { a, f } => reg!(a) = Value::Float(f as f64),
+                Op::LoadK { a, k } => reg!(a) = konst[k as usize],
+                Op::LoadFalse { a } => reg!(a) = Value::Boolean(false),
+                Op::LoadFalseSkip { a } => {
+                    reg!(a) = Value::Boolean(false);
+                    pc += 1;
+                }
+                Op::LoadTrue { a } => reg!(a) = Value::Boolean(true),
+                Op::LoadNil { a, n } => {
+                    let start = base + a as usize;
+                    for slot in &mut ts.stack[start..=start + n as usize] {
+                        *slot = Value::Nil;
+                    }
+                }
+                Op::GetUpval { a, b } => reg!(a) = upval_get(ts, thread, upvals[b as usize]),
+                Op::SetUpval { a, b } => {
+                    let v = reg!(a);
+                    upval_set(ctx, ts, thread, upvals[b as usize], v);
+                }
+                Op::GetTabUp { a, b, k } => {
+                    let t = upval_get(ts, thread, upvals[b as usize]);
+                    let key = konst[k as usize];
+                    if let (Value::Table(t), Value::String(s)) = (t, key) {
+                        let st = t.state();
+                        let v = st.get_str(s);
+                        if !v.is_nil() || st.metatable().is_none() {
+                            reg!(a) = v;
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::index(
+                        ctx,
+                        thread,
+                        ts,
+                        t,
+                        key,
+                        base + a as usize,
+                        Src::Upval(b)
+                    ));
+                }
+                Op::GetTable { a, b, c } => {
+                    let (t, key) = (reg!(b), reg!(c));
+                    if let Value::Table(t) = t {
+                        let st = t.state();
+                        let v = st.get(key);
+                        if !v.is_nil() || st.metatable().is_none() {
+                            reg!(a) = v;
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::index(
+                        ctx,
+                        thread,
+                        ts,
+                        t,
+                        key,
+                        base + a as usize,
+                        Src::Reg(b)
+                    ));
+                }
+                Op::GetInt { a, b, c } => {
+                    let t = reg!(b);
+                    if let Value::Table(t) = t {
+                        let st = t.state();
+                        let v = st.get_int(c as i64);
+                        if !v.is_nil() || st.metatable().is_none() {
+                            reg!(a) = v;
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    let key = Value::Integer(c as i64);
+                    slow!(meta::index(
+                        ctx,
+                        thread,
+                        ts,
+                        t,
+                        key,
+                        base + a as usize,
+                        Src::Reg(b)
+                    ));
+                }
+                Op::GetField { a, b, k } => {
+                    let t = reg!(b);
+                    let key = konst[k as usize];
+                    if let (Value::Table(t), Value::String(s)) = (t, key) {
+                        let st = t.state();
+                        let v = st.get_str(s);
+                        if !v.is_nil() || st.metatable().is_none() {
+                            reg!(a) = v;
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::index(
+                        ctx,
+                        thread,
+                        ts,
+                        t,
+                        key,
+                        base + a as usize,
+                        Src::Reg(b)
+                    ));
+                }
+                Op::SelfK { a, b, k } => {
+                    let obj = reg!(b);
+                    let key = konst[k as usize];
+                    reg!(a + 1) = obj;
+                    if let (Value::Table(t), Value::String(s)) = (obj, key) {
+                        let st = t.state();
+                        let v = st.get_str(s);
+                        if !v.is_nil() || st.metatable().is_none() {
+                            reg!(a) = v;
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::index(
+                        ctx,
+                        thread,
+                        ts,
+                        obj,
+                        key,
+                        base + a as usize,
+                        Src::Reg(b)
+                    ));
+                }
+                Op::SetTabUp { a, c, kc, k } => {
+                    let t = upval_get(ts, thread, upvals[a as usize]);
+                    let key = konst[k as usize];
+                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    if let (Value::Table(t), Value::String(s)) = (t, key) {
+                        if try_set_str(ctx, t, s, v) {
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Upval(a)));
+                }
+                Op::SetTable { a, b, c, kc } => {
+                    let (t, key) = (reg!(a), reg!(b));
+                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    if let Value::Table(t) = t {
+                        if try_set(ctx, t, key, v) {
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Reg(a)));
+                }
+                Op::SetInt { a, b, c, kc } => {
+                    let t = reg!(a);
+                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    if let Value::Table(t) = t {
+                        let mut st = t.state_mut(ctx.mc);
+                        if st.metatable().is_none() || !st.get_int(b as i64).is_nil() {
+                            st.set_int(b as i64, v);
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    let key = Value::Integer(b as i64);
+                    slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Reg(a)));
+                }
+                Op::SetField { a, c, kc, k } => {
+                    let t = reg!(a);
+                    let key = konst[k as usize];
+                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    if let (Value::Table(t), Value::String(s)) = (t, key) {
+                        if try_set_str(ctx, t, s, v) {
+                            continue;
+                        }
+                    }
+                    save_pc!();
+                    slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Reg(a)));
+                }
+                Op::NewTable { a, hash, array } => {
+                    reg!(a) =
+                        Value::Table(Table::with_capacity(ctx.mc, array as usize, hash as usize));
+                }
+
+                Op::AddI { a, b, i } => {
+                    let x = reg!(b);
+                    reg!(a) = match x {
+                        Value::Integer(x) => Value::Integer(x.wrapping_add(i as i64)),
+                        Value::Float(x) => Value::Float(x + i as f64),
+                        _ => {
+                            save_pc!();
+                            let y = Value::Integer(i as i64);
+                            slow!(arith(
+                                ctx,
+                                thread,
+                                ts,
+                                ArithOp::Add,
+                                x,
+                                y,
+                                base + a as usize,
+                                (Src::Reg(b), Src::None)
+                            ));
+                        }
+                    };
+                }
+                Op::AddK { a, b, k } => arith_k!(a, b, k, ArithOp::Add, i64::wrapping_add),
+                Op::SubK { a, b, k } => arith_k!(a, b, k, ArithOp::Sub, i64::wrapping_sub),
+                Op::MulK { a, b, k } => arith_k!(a, b, k, ArithOp::Mul, i64::wrapping_mul),
+                Op::ModK { a, b, k } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::Mod,
+                        (Src::Reg(b), Src::None)
+                    )
+                }
+                Op::PowK { a, b, k } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::Pow,
+                        (Src::Reg(b), Src::None)
+                    )
+                }
+                Op::DivK { a, b, k } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::Div,
+                        (Src::Reg(b), Src::None)
+                    )
+                }
+                Op::IDivK { a, b, k } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::IDiv,
+                        (Src::Reg(b), Src::None)
+                    )
+                }
+                Op::BAndK { a, b, k } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::BAnd,
+                        (Src::Reg(b), Src::None),
+                        |x, y| x & y
+                    )
+                }
+                Op::BOrK { a, b, k } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::BOr,
+                        (Src::Reg(b), Src::None),
+                        |x, y| x | y
+                    )
+                }
+                Op::BXorK { a, b, k } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        konst[k as usize],
+                        ArithOp::BXor,
+                        (Src::Reg(b), Src::None),
+                        |x, y| x ^ y
+                    )
+                }
+                Op::ShrI { a, b, i } => bitwise!(
+                    a,
+                    reg!(b),
+                    Value::Integer(i as i64),
+                    ArithOp::Shr,
+                    (Src::Reg(b), Src::None),
+                    number::shift_right
+                ),
+                Op::ShlI { a, b, i } => bitwise!(
+                    a,
+                    Value::Integer(i as i64),
+                    reg!(b),
+                    ArithOp::Shl,
+                    (Src::None, Src::Reg(b)),
+                    number::shift_left
+                ),
+                Op::Add { a, b, c } => arith_op!(a, b, c, ArithOp::Add, i64::wrapping_add),
+                Op::Sub { a, b, c } => arith_op!(a, b, c, ArithOp::Sub, i64::wrapping_sub),
+                Op::Mul { a, b, c } => arith_op!(a, b, c, ArithOp::Mul, i64::wrapping_mul),
+                Op::Mod { a, b, c } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::Mod,
+                        (Src::Reg(b), Src::Reg(c))
+                    )
+                }
+                Op::Pow { a, b, c } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::Pow,
+                        (Src::Reg(b), Src::Reg(c))
+                    )
+                }
+                Op::Div { a, b, c } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::Div,
+                        (Src::Reg(b), Src::Reg(c))
+                    )
+                }
+                Op::IDiv { a, b, c } => {
+                    arith_general!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::IDiv,
+                        (Src::Reg(b), Src::Reg(c))
+                    )
+                }
+                Op::BAnd { a, b, c } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::BAnd,
+                        (Src::Reg(b), Src::Reg(c)),
+                        |x, y| x & y
+                    )
+                }
+                Op::BOr { a, b, c } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::BOr,
+                        (Src::Reg(b), Src::Reg(c)),
+                        |x, y| x | y
+                    )
+                }
+                Op::BXor { a, b, c } => {
+                    bitwise!(
+                        a,
+                        reg!(b),
+                        reg!(c),
+                        ArithOp::BXor,
+                        (Src::Reg(b), Src::Reg(c)),
+                        |x, y| x ^ y
+                    )
+                }
+                Op::Shl { a, b, c } => bitwise!(
+                    a,
+                    reg!(b),
+                    reg!(c),
+                    ArithOp::Shl,
+                    (Src::Reg(b), Src::Reg(c)),
+                    number::shift_left
+                ),
+                Op::Shr { a, b, c } => bitwise!(
+                    a,
+                    reg!(b),
+                    reg!(c),
+                    ArithOp::Shr,
+                    (Src::Reg(b), Src::Reg(c)),
+                    number::shift_right
+                ),
+                Op::Unm { a, b } => {
+                    let x = reg!(b);
+                    reg!(a) = match x {
+                        Value::Integer(i) => Value::Integer(i.wrapping_neg()),
+                        Value::Float(f) => Value::Float(-f),
+                        _ => {
+                            save_pc!();
+                            slow!(arith(
+                                ctx,
+                                thread,
+                                ts,
+                                ArithOp::Unm,
+                                x,
+                                x,
+                                base + a as usize,
+                                (Src::Reg(b), Src::Reg(b))
+                            ));
+                        }
+                    };
+                }
+                Op::BNot { a, b } => {
+                    let x = reg!(b);
+                    bitwise!(
+                        a,
+                        x,
+                        x,
+                        ArithOp::BNot,
+                        (Src::Reg(b), Src::Reg(b)),
+                        |x: i64, _| !x
+                    )
+                }
+                Op::Not { a, b } => reg!(a) = Value::Boolean(!reg!(b).is_truthy()),
+                Op::Len { a, b } => {
+                    let x = reg!(b);
+                    match x {
+                        Value::String(s) => reg!(a) = Value::Integer(s.len() as i64),
+                        Value::Table(t) if t.metatable().is_none() => {
+                            reg!(a) = Value::Integer(t.length())
+                        }
+                        _ => {
+                            save_pc!();
+                            slow!(meta::len(
+                                ctx,
+                                thread,
+                                ts,
+                                x,
+                                base + a as usize,
+                                Src::Reg(b)
+                            ));
+                        }
+                    }
+                }
+                Op::Concat { a, n } => {
+                    save_pc!();
+                    let depth = ts.frames.len();
+                    match meta::concat(ctx, thread, ts, base + a as usize, n as usize) {
+                        Ok(Flow::Continue) if ts.frames.len() == depth => {}
+                        Ok(Flow::Continue) => continue 'frames,
+                        Ok(Flow::Exit(exit)) => return Ok(exit),
+                        Err(e) => return Err(located(ctx, ts, e)),
+                    }
+                }
+
+                Op::Close { a } => {
+                    let from = base + a as usize;
+                    if ts.has_open_upvals_from(from) {
+                        ts.close_upvals(ctx.mc, from);
+                    }
+                    if ts.tbc.last().is_some_and(|&i| i >= from) {
+                        // Re-run this instruction after the `__close` call returns.
+                        pc -= 1;
+                        save_pc!();
+                        slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                }
+                Op::Tbc { a } => {
+                    let v = reg!(a);
+                    if v.is_truthy() {
+                        if metamethod(ctx, v, MetaEvent::Close).is_nil() {
+                            save_pc!();
+                            let name = tbc_name(proto, pc, a);
+                            fail!(Error::runtime(alloc::format!(
+                                "variable '{name}' got a non-closable value"
+                            )));
+                        }
+                        ts.tbc.push(base + a as usize);
+                    }
+                }
+                Op::Jmp { off } => {
+                    jump!(off);
+                }
+                Op::Eq { a, b, k, off } => {
+                    let (x, y) = (reg!(a), reg!(b));
+                    let r = match (x, y) {
+                        (Value::Table(_), Value::Table(_))
+                        | (Value::UserData(_), Value::UserData(_)) => {
+                            save_pc!();
+                            match meta::equal(ctx, thread, ts, x, y, k, off) {
+                                Ok(Some(r)) => r,
+                                Ok(None) => continue 'frames,
+                                Err(e) => return Err(located(ctx, ts, e)),
+                            }
+                        }
+                        _ => x.raw_eq(y),
+                    };
+                    if r == k {
+                        jump!(off);
+                    }
+                }
+                Op::Lt { a, b, k, off } => compare!(reg!(a), reg!(b), false, k, off),
+                Op::Le { a, b, k, off } => compare!(reg!(a), reg!(b), true, k, off),
+                Op::EqK { a, c, k, off } => {
+                    if reg!(a).raw_eq(konst[c as usize]) == k {
+                        jump!(off);
+                    }
+                }
+                Op::EqI { a, i, k, off } => {
+                    let r = match reg!(a) {
+                        Value::Integer(x) => x == i as i64,
+                        Value::Float(x) => x == i as f64,
+                        _ => false,
+                    };
+                    if r == k {
+                        jump!(off);
+                    }
+                }
+                Op::LtI { a, i, k, off } => {
+                    compare!(reg!(a), Value::Integer(i as i64), false, k, off)
+                }
+                Op::LeI { a, i, k, off } => {
+                    compare!(reg!(a), Value::Integer(i as i64), true, k, off)
+                }
+                Op::GtI { a, i, k, off } => {
+                    compare!(Value::Integer(i as i64), reg!(a), false, k, off)
+                }
+                Op::GeI { a, i, k, off } => {
+                    compare!(Value::Integer(i as i64), reg!(a), true, k, off)
+                }
+                Op::Test { a, k, off } => {
+                    if reg!(a).is_truthy() == k {
+                        jump!(off);
+                    }
+                }
+                Op::TestSet { a, b, k, off } => {
+                    let v = reg!(b);
+                    if v.is_truthy() == k {
+                        reg!(a) = v;
+                        jump!(off);
+                    }
+                }
+
+                Op::Call { a, b, c } => {
+                    let func = base + a as usize;
+                    let nargs = if b != 0 {
+                        b as usize - 1
+                    } else {
+                        count_to_top(ts, top, func + 1)
+                    };
+                    let want = c as i32 - 1;
+                    save_pc!();
+                    match ts.stack[func] {
+                        Value::Function(Function::Lua(callee)) => {
+                            if let Err(e) = push_lua_frame(
+                                ctx,
+                                ts,
+                                callee,
+                                func,
+                                nargs,
+                                RetMode::Normal { want },
+                                false,
+                            ) {
+                                return Err(located(ctx, ts, e));
+                            }
+                            charge_call!();
+                            continue 'frames;
+                        }
+                        Value::Function(Function::Native(n)) => {
+                            ts.stack.truncate(func + 1 + nargs);
+                            let depth = ts.frames.len();
+                            match call_native(ctx, thread, ts, n, func, RetMode::Normal { want }) {
+                                Ok(Flow::Continue) => {
+                                    // Stay in this frame when the native simply returned.
+                                    if ts.frames.len() == depth {
+                                        if want < 0 {
+                                            if let Some(Frame::Lua(f)) = ts.frames.last() {
+                                                top = f.top;
+                                            }
+                                        }
+                                        if ctx.gc_requested() {
+                                            // Let the driver collect before going on.
+                                            save_pc!();
+                                            return Ok(Exit::Fuel);
+                                        }
+                                        continue;
+                                    }
+                                    continue 'frames;
+                                }
+                                Ok(Flow::Exit(exit)) => return Ok(exit),
+                                Err(e) => return Err(located(ctx, ts, e)),
+                            }
+                        }
+                        _ => slow!(call_value(
+                            ctx,
+                            thread,
+                            ts,
+                            func,
+                            nargs,
+                            RetMode::Normal { want },
+                            Src::Reg(a),
+                            false
+                        )),
+                    }
+                }
+                Op::TailCall { a, b } => {
+                    let func = base + a as usize;
+                    let mut nargs = if b != 0 {
+                        b as usize - 1
+                    } else {
+                        count_to_top(ts, top, func + 1)
+                    };
+                    save_pc!();
+                    // Resolve `__call` while this frame still exists to be blamed.
+                    loop {
+                        let f = ts.stack[func];
+                        if let Value::Function(_) = f {
+                            break;
+                        }
+                        let tm = metamethod(ctx, f, MetaEvent::Call);
+                        if tm.is_nil() {
+                            let e = meta::type_error(ctx, ts, f, "call", Src::Reg(a), Value::Nil);
+                            return Err(located(ctx, ts, e));
+                        }
+                        ts.stack.insert(func, tm);
+                        nargs += 1;
+                    }
+                    match ts.stack[func] {
+                        Value::Function(Function::Lua(callee)) => {
+                            if ts.has_open_upvals_from(base) {
+                                ts.close_upvals(ctx.mc, base);
+                            }
+                            let Some(Frame::Lua(me)) = ts.frames.pop() else {
+                                unreachable!("running a Lua frame")
+                            };
+                            ts.stack.copy_within(func..func + 1 + nargs, me.func);
+                            if let Err(e) =
+                                push_lua_frame(ctx, ts, callee, me.func, nargs, me.ret, true)
+                            {
+                                ts.frames.push(Frame::Lua(me));
+                                return Err(located(ctx, ts, e));
+                            }
+                            charge_call!();
+                            continue 'frames;
+                        }
+                        _ => {
+                            // A native runs as a normal call; the `Return` after this
+                            // instruction hands its results on.
+                            let depth = ts.frames.len();
+                            let Value::Function(Function::Native(n)) = ts.stack[func] else {
+                                unreachable!("resolved to a function above")
+                            };
+                            ts.stack.truncate(func + 1 + nargs);
+                            match call_native(
+                                ctx,
+                                thread,
+                                ts,
+                                n,
+                                func,
+                                RetMode::Normal { want: -1 },
+                            ) {
+                                Ok(Flow::Continue) if ts.frames.len() == depth => {
+                                    if let Some(Frame::Lua(f)) = ts.frames.last() {
+                                        top = f.top;
+                                    }
+                                    save_pc!();
+                                }
+                                Ok(Flow::Continue) => continue 'frames,
+                                Ok(Flow::Exit(exit)) => return Ok(exit),
+                                Err(e) => return Err(located(ctx, ts, e)),
+                            }
+                        }
+                    }
+                }
+                Op::Return { a, b } => {
+                    let from = base + a as usize;
+                    let n = if b != 0 {
+                        b as usize - 1
+                    } else {
+                        count_to_top(ts, top, from)
+                    };
+                    if ts.tbc.last().is_some_and(|&i| i >= base) {
+                        pc -= 1;
+                        top = from + n;
+                        save_pc!();
+                        slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if ts.has_open_upvals_from(base) {
+                        ts.close_upvals(ctx.mc, base);
+                    }
+                    let Some(Frame::Lua(me)) = ts.frames.pop() else {
+                        unreachable!("running a Lua frame")
+                    };
+                    slow!(finish_call(ctx, thread, ts, me.ret, me.func, from, n));
+                }
+                Op::Return0 => {
+                    if ts.tbc.last().is_some_and(|&i| i >= base) {
+                        pc -= 1;
+                        save_pc!();
+                        slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if ts.has_open_upvals_from(base) {
+                        ts.close_upvals(ctx.mc, base);
+                    }
+                    let Some(Frame::Lua(me)) = ts.frames.pop() else {
+                        unreachable!("running a Lua frame")
+                    };
+                    slow!(finish_call(ctx, thread, ts, me.ret, me.func, base, 0));
+                }
+                Op::Return1 { a } => {
+                    if ts.tbc.last().is_some_and(|&i| i >= base) {
+                        pc -= 1;
+                        save_pc!();
+                        slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if ts.has_open_upvals_from(base) {
+                        ts.close_upvals(ctx.mc, base);
+                    }
+                    let Some(Frame::Lua(me)) = ts.frames.pop() else {
+                        unreachable!("running a Lua frame")
+                    };
+                    if let (RetMode::Normal { want: 1 }, Some(Frame::Lua(_))) =
+                        (me.ret, ts.frames.last())
+                    {
+                        ts.stack[me.func] = reg!(a);
+                        continue 'frames;
+                    }
+                    slow!(finish_call(
+                        ctx,
+                        thread,
+                        ts,
+                        me.ret,
+                        me.func,
+                        base + a as usize,
+                        1
+                    ));
+                }
+
+                Op::ForPrep { a, off } => {
+                    save_pc!();
+                    match for_prep(ts, base + a as usize) {
+                        Ok(true) => {}
+                        Ok(false) => pc = (pc as i64 + off as i64) as usize,
+                        Err(e) => return Err(located(ctx, ts, e)),
+                    }
+                }
+                Op::ForLoop { a, off } => {
+                    let ra = base + a as usize;
+                    match (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]) {
+                        (Value::Integer(i), Value::Integer(count), Value::Integer(step)) => {
+                            if count as u64 > 0 {
+                                ts.stack[ra + 1] = Value::Integer((count as u64 - 1) as i64);
+                                let next = Value::Integer(i.wrapping_add(step));
+                                ts.stack[ra] = next;
+                                ts.stack[ra + 3] = next;
+                                jump!(off);
+                            }
+                        }
+                        (Value::Float(i), Value::Float(limit), Value::Float(step)) => {
+                            let next = i + step;
+                            let go_on = if step > 0.0 {
+                                next <= limit
+                            } else {
+                                limit <= next
+                            };
+                            if go_on {
+                                ts.stack[ra] = Value::Float(next);
+                                ts.stack[ra + 3] = Value::Float(next);
+                                jump!(off);
+                            }
+                        }
+                        // Only hand-made bytecode gets here: ForPrep always leaves one of the above.
+                        _ => fail!(Error::runtime("'for' loop state is not numeric")),
+                    }
+                }
+                Op::TForPrep { a, off } => {
+                    let v = reg!(a + 3);
+                    if v.is_truthy() {
+                        if metamethod(ctx, v, MetaEvent::Close).is_nil() {
+                            fail!(Error::runtime(
+                                "variable '(for state)' got a non-closable value"
+                            ));
+                        }
+                        ts.tbc.push(base + a as usize + 3);
+                    }
+                    pc = (pc as i64 + off as i64) as usize;
+                }
+                Op::TForCall { a, c } => {
+                    let ra = base + a as usize;
+                    if ts.stack.len() < ra + 7 {
+                        ts.stack.resize(ra + 7, Value::Nil);
+                    }
+                    ts.stack.copy_within(ra..ra + 3, ra + 4);
+                    save_pc!();
+                    let want = c as i32;
+                    match ts.stack[ra + 4] {
+                        Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
+                            // `pairs` loops: `next` in place, no call.
+                            let (t, k) = (ts.stack[ra + 5], ts.stack[ra + 6]);
+                            if let Value::Table(t) = t {
+                                match t.next(k) {
+                                    Ok(Some((k, v))) => {
+                                        ts.stack[ra + 4] = k;
+                                        if want > 1 {
+                                            ts.stack[ra + 5] = v;
+                                        }
+                                    }
+                                    Ok(None) => ts.stack[ra + 4] = Value::Nil,
+                                    Err(()) => fail!(Error::runtime("invalid key to 'next'")),
+                                }
+                                for i in 2..want.max(2) as usize {
+                                    ts.stack[ra + 4 + i] = Value::Nil;
+                                }
+                                continue;
+                            }
+                            slow!(call_value(
+                                ctx,
+                                thread,
+                                ts,
+                                ra + 4,
+                                2,
+                                RetMode::Normal { want },
+                                Src::None,
+                                false
+                            ));
+                        }
+                        _ => slow_call!(call_value(
+                            ctx,
+                            thread,
+                            ts,
+                            ra + 4,
+                            2,
+                            RetMode::Normal { want },
+                            Src::None,
+                            false
+                        )),
+                    }
+                }
+                Op::TForLoop { a, off } => {
+                    let ra = base + a as usize;
+                    let v = ts.stack[ra + 4];
+                    if !v.is_nil() {
+                        ts.stack[ra + 2] = v;
+                        jump!(off);
+                    }
+                }
+
+                Op::SetList { a, n, start } => {
+                    let ra = base + a as usize;
+                    let count = if n == 0 {
+                        count_to_top(ts, top, ra + 1)
+                    } else {
+                        n as usize
+                    };
+                    if let Value::Table(t) = ts.stack[ra] {
+                        let mut st = t.state_mut(ctx.mc);
+                        st.reserve_array(count);
+                        for i in 1..=count {
+                            st.set_int(start as i64 + i as i64, ts.stack[ra + i]);
+                        }
+                    }
+                }
+                Op::Closure { a, p } => {
+                    let child = proto.protos[p as usize];
+                    let mut ups = alloc::vec::Vec::with_capacity(child.plain.upvalues.len());
+                    for d in child.plain.upvalues.iter() {
+                        ups.push(if d.in_stack {
+                            ts.find_upval(ctx.mc, thread, base + d.index as usize)
+                        } else {
+                            upvals[d.index as usize]
+                        });
+                    }
+                    reg!(a) = Value::from(LuaClosure::new(ctx.mc, child, ups.into_boxed_slice()));
+                }
+                Op::VarArg { a, c } => {
+                    let n = frame.varargs;
+                    let ra = base + a as usize;
+                    if c == 0 {
+                        let need = ra + n;
+                        if need > ctx.max_stack() {
+                            fail!(Error::runtime("stack overflow"));
+                        }
+                        if ts.stack.len() < need {
+                            ts.stack.resize(need, Value::Nil);
+                        }
+                        ts.stack.copy_within(base - n..base, ra);
+                        top = ra + n;
+                    } else {
+                        let want = c as usize - 1;
+                        for i in 0..want {
+                            ts.stack[ra + i] = if i < n {
+                                ts.stack[base - n + i]
+                            } else {
+                                Value::Nil
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many values lie from `first` up to the top set by the previous instruction (never
+/// past the stack, whatever the bytecode).
+#[inline]
+fn count_to_top(ts: &ThreadState<'_>, top: usize, first: usize) -> usize {
+    top.min(ts.stack.len()).saturating_sub(first)
+}
+
+/// Raw assignment when no metamethod can be involved; `false` means "take the slow path".
+#[inline]
+fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) -> bool {
+    let mut st = t.state_mut(ctx.mc);
+    if st.metatable().is_some() && st.get(key).is_nil() {
+        return false;
+    }
+    st.set(key, v).is_ok()
+}
+
+#[inline]
+fn try_set_str<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: crate::string::LuaStr<'gc>,
+    v: Value<'gc>,
+) -> bool {
+    let mut st = t.state_mut(ctx.mc);
+    if st.metatable().is_some() && st.get_str(key).is_nil() {
+        return false;
+    }
+    st.set_str(key, v);
+    true
+}
+
+/// The name of the to-be-closed variable in register `a` for messages.
+fn tbc_name(proto: &crate::function::Proto<'_>, pc: usize, a: u8) -> alloc::string::String {
+    proto
+        .plain
+        .locals
+        .iter()
+        .filter(|l| l.reg == a && (l.start_pc as usize) <= pc)
+        .last()
+        .map(|l| alloc::string::String::from_utf8_lossy(&l.name).into_owned())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Calls `__close` of the newest to-be-closed variable (`error`: nil on normal exit).
+fn close_one<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    error: Value<'gc>,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    let idx = ts.tbc.pop().expect("a to-be-closed variable");
+    if ts.has_open_upvals_from(idx) {
+        ts.close_upvals(ctx.mc, idx);
+    }
+    let v = ts.stack[idx];
+    let tm = metamethod(ctx, v, MetaEvent::Close);
+    if tm.is_nil() {
+        return Err(Error::runtime(alloc::format!(
+            "metamethod 'close' of a {} value is missing",
+            v.type_name()
+        )));
+    }
+    let at = scratch_top(ts);
+    ts.stack.resize(at, Value::Nil);
+    ts.stack.extend_from_slice(&[tm, v, error]);
+    call_value(ctx, thread, ts, at, 2, RetMode::Discard, Src::None, false)
+}
+
+/// Prepares a numeric for loop at `stack[ra..ra+4]`; `false` when it runs zero times.
+fn for_prep<'gc>(ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc>> {
+    let (init, limit, step) = (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]);
+    if let (Value::Integer(i), Value::Integer(s)) = (init, step) {
+        if s == 0 {
+            return Err(Error::runtime("'for' step is zero"));
+        }
+        let Some(l) = for_limit(limit, s)? else {
+            return Ok(false);
+        };
+        if if s > 0 { i > l } else { i < l } {
+            return Ok(false);
+        }
+        // The iteration count, computed in unsigned arithmetic so it cannot overflow.
+        let count = if s > 0 {
+            (l as u64).wrapping_sub(i as u64) / s as u64
+        } else {
+            let s1 = (-(s + 1)) as u64 + 1;
+            (i as u64).wrapping_sub(l as u64) / s1
+        };
+        ts.stack[ra + 1] = Value::Integer(count as i64);
+        ts.stack[ra + 3] = Value::Integer(i);
+        return Ok(true);
+    }
+    let num = |v: Value<'gc>, what: &str| -> Result<f64, Error<'gc>> {
+        match super::native::to_number(v) {
+            Some(number::Number::Int(i)) => Ok(i as f64),
+            Some(number::Number::Float(f)) => Ok(f),
+            None => Err(Error::runtime(alloc::format!(
+                "'for' {what} must be a number"
+            ))),
+        }
+    };
+    let l = num(limit, "limit")?;
+    let s = num(step, "step")?;
+    let i = num(init, "initial value")?;
+    if s == 0.0 {
+        return Err(Error::runtime("'for' step is zero"));
+    }
+    if if s > 0.0 { l < i } else { i < l } {
+        return Ok(false);
+    }
+    ts.stack[ra] = Value::Float(i);
+    ts.stack[ra + 1] = Value::Float(l);
+    ts.stack[ra + 2] = Value::Float(s);
+    ts.stack[ra + 3] = Value::Float(i);
+    Ok(true)
+}
+
+/// The integer limit of an integer loop (floats clipped toward the loop's direction);
+/// `None` when the loop cannot run.
+fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Result<Option<i64>, Error<'gc>> {
+    let f = match super::native::to_number(limit) {
+        Some(number::Number::Int(i)) => return Ok(Some(i)),
+        Some(number::Number::Float(f)) => f,
+        None => return Err(Error::runtime("'for' limit must be a number")),
+    };
+    if f.is_nan() {
+        return Ok(None);
+    }
+    let clipped = if step > 0 {
+        libm::floor(f)
+    } else {
+        libm::ceil(f)
+    };
+    Ok(Some(match float_to_int(clipped) {
+        Some(i) => i,
+        None if f > 0.0 => {
+            if step < 0 {
+                return Ok(None);
+            }
+            i64::MAX
+        }
+        None => {
+            if step > 0 {
+                return Ok(None);
+            }
+            i64::MIN
+        }
+    }))
+}

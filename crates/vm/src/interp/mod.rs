@@ -1,0 +1,23 @@
+//! The interpreter: the dispatch loop, calls and returns, metamethods, errors, and the
+//! interface native functions are written against.
+//!
+//! Nothing here recurses on the Rust stack per Lua call: a call pushes a frame and the loop
+//! goes on with it; a native function that needs to call back into Lua returns an
+//! [`Action`] saying "call this, then continue with that".
+
+mod arith;
+mod call;
+mod describe;
+mod exec;
+mod meta;
+mod native;
+mod unwind;
+
+pub(crate) use call::{call_finalizer, run, Exit};
+pub(crate) use describe::{call_site_name, current_line, traceback};
+pub use meta::MetaEvent;
+pub(crate) use meta::{event_of, metamethod, metatable_of, raw_set, tostring_plain, MAX_TAG_LOOP};
+pub use native::{
+    to_number, type_name_for_message, Action, Catch, Cont, ContFn, Error, NativeCall, NativeFn,
+    Outcome,
+};

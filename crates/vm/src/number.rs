@@ -1,0 +1,510 @@
+//! Numbers as Lua 5.4 defines them: integer/float conversions, the arithmetic that differs
+//! from Rust's (floor division, modulo, shifts), string to number and number to string.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// `2^63` as a float: the first float above every `i64`.
+const TWO_POW_63: f64 = 9223372036854775808.0;
+
+/// The integer with exactly the value of `f`, if there is one.
+#[inline]
+pub fn float_to_int(f: f64) -> Option<i64> {
+    if f >= -TWO_POW_63 && f < TWO_POW_63 {
+        let i = f as i64;
+        if i as f64 == f {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// `floor(f)` as an integer, if it fits.
+pub fn float_floor_to_int(f: f64) -> Option<i64> {
+    float_to_int(libm::floor(f))
+}
+
+/// `ceil(f)` as an integer, if it fits.
+pub fn float_ceil_to_int(f: f64) -> Option<i64> {
+    float_to_int(libm::ceil(f))
+}
+
+/// Whether integer `i` and float `f` are the same number.
+#[inline]
+pub fn int_eq_float(i: i64, f: f64) -> bool {
+    float_to_int(f) == Some(i)
+}
+
+/// `i < f` exactly, with no rounding of `i`.
+pub fn int_lt_float(i: i64, f: f64) -> bool {
+    if f.is_nan() {
+        false
+    } else if f >= TWO_POW_63 {
+        true
+    } else if f > -TWO_POW_63 {
+        // i < f  <=>  i < ceil(f)
+        i < libm::ceil(f) as i64
+    } else {
+        false
+    }
+}
+
+/// `i <= f` exactly.
+pub fn int_le_float(i: i64, f: f64) -> bool {
+    if f.is_nan() {
+        false
+    } else if f >= TWO_POW_63 {
+        true
+    } else if f >= -TWO_POW_63 {
+        // i <= f  <=>  i <= floor(f)
+        i <= libm::floor(f) as i64
+    } else {
+        false
+    }
+}
+
+/// `f < i` exactly.
+pub fn float_lt_int(f: f64, i: i64) -> bool {
+    if f.is_nan() {
+        false
+    } else if f >= TWO_POW_63 {
+        false
+    } else if f >= -TWO_POW_63 {
+        // f < i  <=>  floor(f) < i
+        (libm::floor(f) as i64) < i
+    } else {
+        true
+    }
+}
+
+/// `f <= i` exactly.
+pub fn float_le_int(f: f64, i: i64) -> bool {
+    if f.is_nan() {
+        false
+    } else if f >= TWO_POW_63 {
+        false
+    } else if f > -TWO_POW_63 {
+        // f <= i  <=>  ceil(f) <= i
+        (libm::ceil(f) as i64) <= i
+    } else {
+        true
+    }
+}
+
+/// Integer floor division; `None` for division by zero.
+#[inline]
+pub fn int_floor_div(a: i64, b: i64) -> Option<i64> {
+    if b == 0 {
+        return None;
+    }
+    if b == -1 {
+        return Some(a.wrapping_neg());
+    }
+    let q = a / b;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        Some(q - 1)
+    } else {
+        Some(q)
+    }
+}
+
+/// Integer modulo with the sign of the divisor; `None` for modulo by zero.
+#[inline]
+pub fn int_mod(a: i64, b: i64) -> Option<i64> {
+    if b == 0 {
+        return None;
+    }
+    if b == -1 {
+        return Some(0);
+    }
+    let r = a % b;
+    if r != 0 && ((r < 0) != (b < 0)) {
+        Some(r + b)
+    } else {
+        Some(r)
+    }
+}
+
+/// Float modulo with the sign of the divisor (`a - floor(a/b)*b`, computed with `fmod`).
+#[inline]
+pub fn float_mod(a: f64, b: f64) -> f64 {
+    let m = libm::fmod(a, b);
+    let m = if (m > 0.0 && b < 0.0) || (m < 0.0 && b > 0.0) {
+        m + b
+    } else {
+        m
+    };
+    nan_like_x86(m, a, b)
+}
+
+#[inline]
+pub fn float_floor_div(a: f64, b: f64) -> f64 {
+    nan_like_x86(libm::floor(a / b), a, b)
+}
+
+#[inline]
+pub fn float_pow(a: f64, b: f64) -> f64 {
+    if b == 2.0 {
+        return a * a;
+    }
+    nan_like_x86(libm::pow(a, b), a, b)
+}
+
+/// A NaN made from operands that are not NaN gets the sign bit, as x86 hardware (and so the
+/// reference `lua5.4` on it) produces it: `print(0/0)` shows `-nan` everywhere, wasm included.
+#[inline]
+pub fn nan_like_x86(r: f64, a: f64, b: f64) -> f64 {
+    if r.is_nan() && !a.is_nan() && !b.is_nan() {
+        -f64::NAN
+    } else {
+        r
+    }
+}
+
+/// `a << n` for any `n`: negative shifts go right, shifts of 64 or more give 0.
+#[inline]
+pub fn shift_left(a: i64, n: i64) -> i64 {
+    if n <= -64 || n >= 64 {
+        0
+    } else if n >= 0 {
+        ((a as u64) << n) as i64
+    } else {
+        ((a as u64) >> (-n)) as i64
+    }
+}
+
+#[inline]
+pub fn shift_right(a: i64, n: i64) -> i64 {
+    shift_left(a, n.wrapping_neg())
+}
+
+/// A number parsed from a string.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Converts a string the way `tonumber` and the arithmetic coercions do: surrounding
+/// whitespace allowed, decimal and hexadecimal integers and floats, no `inf`/`nan`.
+pub fn parse_number(s: &[u8]) -> Option<Number> {
+    let start = s.iter().position(|&c| !is_space(c))?;
+    let end = s.iter().rposition(|&c| !is_space(c))? + 1;
+    let s = &s[start..end];
+    if let Some(i) = parse_int(s) {
+        return Some(Number::Int(i));
+    }
+    parse_float(s).map(Number::Float)
+}
+
+fn parse_int(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut value: u64 = 0;
+    if digits.len() > 2 && digits[0] == b'0' && (digits[1] | 0x20) == b'x' {
+        // Hexadecimal integers wrap around.
+        for &c in &digits[2..] {
+            value = value.wrapping_mul(16).wrapping_add(hex_digit(c)? as u64);
+        }
+    } else {
+        if digits.is_empty() {
+            return None;
+        }
+        for &c in digits {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            // Decimal integers that overflow are read as floats instead.
+            value = value.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+        }
+        if value > i64::MAX as u64 + neg as u64 {
+            return None;
+        }
+    }
+    let v = value as i64;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+fn hex_digit(c: u8) -> Option<u32> {
+    (c as char).to_digit(16)
+}
+
+fn parse_float(s: &[u8]) -> Option<f64> {
+    let (neg, body) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if body.len() > 1 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+        parse_hex_float(&body[2..])?
+    } else {
+        // Rust's parser is correctly rounded like strtod, but also reads "inf" and "nan",
+        // which Lua does not; a decimal numeral has only digits, '.', 'e', 'E' and signs.
+        if !body
+            .iter()
+            .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            || !body.iter().any(|c| c.is_ascii_digit())
+            || body.first().is_some_and(|&c| c == b'+' || c == b'-')
+        {
+            return None;
+        }
+        core::str::from_utf8(body).ok()?.parse::<f64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// A hexadecimal float body (after `0x`): hex digits with an optional point and an optional
+/// binary exponent `p[+-]digits`.
+fn parse_hex_float(s: &[u8]) -> Option<f64> {
+    let mut mantissa: u64 = 0;
+    let mut exponent: i64 = 0;
+    let mut any_digit = false;
+    let mut seen_point = false;
+    let mut sticky = false;
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if c == b'.' {
+            if seen_point {
+                return None;
+            }
+            seen_point = true;
+        } else if let Some(d) = hex_digit(c) {
+            any_digit = true;
+            if mantissa >> 60 == 0 {
+                mantissa = mantissa * 16 + d as u64;
+                if seen_point {
+                    exponent -= 4;
+                }
+            } else {
+                // Too many digits to keep: they only scale the value (or round it).
+                sticky |= d != 0;
+                if !seen_point {
+                    exponent += 4;
+                }
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !any_digit {
+        return None;
+    }
+    if i < s.len() {
+        if s[i] | 0x20 != b'p' {
+            return None;
+        }
+        i += 1;
+        let (eneg, digits) = match s.get(i) {
+            Some(b'-') => (true, &s[i + 1..]),
+            Some(b'+') => (false, &s[i + 1..]),
+            _ => (false, &s[i..]),
+        };
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut e: i64 = 0;
+        for &c in digits {
+            e = (e * 10 + (c - b'0') as i64).min(1 << 20);
+        }
+        exponent += if eneg { -e } else { e };
+    }
+    if sticky {
+        mantissa |= 1;
+    }
+    Some(libm::ldexp(
+        mantissa as f64,
+        exponent.clamp(-1 << 20, 1 << 20) as i32,
+    ))
+}
+
+/// Appends an integer in decimal.
+pub fn write_int(out: &mut Vec<u8>, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+/// Appends a float as `tostring` shows it: `%.14g`, with `.0` added when that looks like an
+/// integer.
+pub fn write_float(out: &mut Vec<u8>, f: f64) {
+    let start = out.len();
+    write_float_g(out, f, 14, false);
+    if out[start..]
+        .iter()
+        .all(|c| c.is_ascii_digit() || *c == b'-')
+    {
+        out.extend_from_slice(b".0");
+    }
+}
+
+/// Appends `f` formatted as C's `%.{precision}g` (`alt`: the `#` flag, keeping zeros).
+pub fn write_float_g(out: &mut Vec<u8>, f: f64, precision: usize, alt: bool) {
+    if !f.is_finite() {
+        write_non_finite(out, f, false);
+        return;
+    }
+    let p = precision.max(1);
+    let (digits, exp) = decimal_digits(f, p);
+    let negative = f.is_sign_negative();
+    if negative {
+        out.push(b'-');
+    }
+    if exp < -4 || exp >= p as i32 {
+        // Exponential style with p - 1 decimals.
+        let mut mantissa: Vec<u8> = digits;
+        if !alt {
+            while mantissa.len() > 1 && mantissa.last() == Some(&b'0') {
+                mantissa.pop();
+            }
+        }
+        out.push(mantissa[0]);
+        if mantissa.len() > 1 || alt {
+            out.push(b'.');
+            out.extend_from_slice(&mantissa[1..]);
+        }
+        write_exponent(out, exp);
+    } else {
+        // Fixed style with p - 1 - exp decimals.
+        let mut s: Vec<u8> = Vec::with_capacity(p + 8);
+        if exp < 0 {
+            s.push(b'0');
+            s.push(b'.');
+            s.extend(core::iter::repeat_n(b'0', (-exp - 1) as usize));
+            s.extend_from_slice(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            s.extend_from_slice(&digits[..int_len]);
+            s.push(b'.');
+            s.extend_from_slice(&digits[int_len..]);
+        }
+        if !alt {
+            while s.last() == Some(&b'0') {
+                s.pop();
+            }
+            if s.last() == Some(&b'.') {
+                s.pop();
+            }
+        }
+        out.extend_from_slice(&s);
+    }
+}
+
+/// `inf`, `-inf`, `nan` or `-nan` as glibc prints them (`upper` for `%E`/`%G`/`%F`).
+pub fn write_non_finite(out: &mut Vec<u8>, f: f64, upper: bool) {
+    if f.is_sign_negative() {
+        out.push(b'-');
+    }
+    let word: &[u8] = match (f.is_nan(), upper) {
+        (true, false) => b"nan",
+        (true, true) => b"NAN",
+        (false, false) => b"inf",
+        (false, true) => b"INF",
+    };
+    out.extend_from_slice(word);
+}
+
+/// `e+XX` as C writes exponents: a sign and at least two digits.
+pub fn write_exponent(out: &mut Vec<u8>, exp: i32) {
+    out.push(b'e');
+    out.push(if exp < 0 { b'-' } else { b'+' });
+    let e = exp.unsigned_abs();
+    if e < 10 {
+        out.push(b'0');
+    }
+    write_int(out, e as i64);
+}
+
+/// The first `n` significant decimal digits of `|f|` (correctly rounded) and the decimal
+/// exponent of the first one.
+pub fn decimal_digits(f: f64, n: usize) -> (Vec<u8>, i32) {
+    let mut s = String::new();
+    let _ = write!(s, "{:.*e}", n - 1, f.abs());
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: Vec<u8> = mantissa.bytes().filter(|c| c.is_ascii_digit()).collect();
+    (digits, exp.parse().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(f: f64) -> String {
+        let mut v = Vec::new();
+        write_float(&mut v, f);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn floats_print_like_lua() {
+        assert_eq!(g(1.0), "1.0");
+        assert_eq!(g(-0.0), "-0.0");
+        assert_eq!(g(0.1), "0.1");
+        assert_eq!(g(1e100), "1e+100");
+        assert_eq!(g(1e15), "1e+15");
+        assert_eq!(g(123456789012345.0), "1.2345678901234e+14");
+        assert_eq!(g(3.14159265358979), "3.1415926535898");
+        assert_eq!(g(1e-5), "1e-05");
+        assert_eq!(g(0.0001), "0.0001");
+        assert_eq!(g(f64::INFINITY), "inf");
+        assert_eq!(g(-f64::NAN), "-nan");
+        assert_eq!(g(2.0f64.powi(63)), "9.2233720368548e+18");
+    }
+
+    #[test]
+    fn strings_convert_like_lua() {
+        assert_eq!(parse_number(b" 10 "), Some(Number::Int(10)));
+        assert_eq!(parse_number(b"0x10"), Some(Number::Int(16)));
+        assert_eq!(parse_number(b"0xffffffffffffffff"), Some(Number::Int(-1)));
+        assert_eq!(
+            parse_number(b"9223372036854775808"),
+            Some(Number::Float(9223372036854775808.0))
+        );
+        assert_eq!(
+            parse_number(b"-9223372036854775808"),
+            Some(Number::Int(i64::MIN))
+        );
+        assert_eq!(parse_number(b"1e2"), Some(Number::Float(100.0)));
+        assert_eq!(parse_number(b".5"), Some(Number::Float(0.5)));
+        assert_eq!(parse_number(b"5."), Some(Number::Float(5.0)));
+        assert_eq!(parse_number(b"0x1p4"), Some(Number::Float(16.0)));
+        assert_eq!(parse_number(b"0x.8"), Some(Number::Float(0.5)));
+        assert_eq!(parse_number(b"inf"), None);
+        assert_eq!(parse_number(b"nan"), None);
+        assert_eq!(parse_number(b"1e"), None);
+        assert_eq!(parse_number(b""), None);
+        assert_eq!(parse_number(b"0x"), None);
+        assert_eq!(parse_number(b"- 1"), None);
+    }
+
+    #[test]
+    fn integer_division_floors() {
+        assert_eq!(int_floor_div(-7, 2), Some(-4));
+        assert_eq!(int_mod(-7, 2), Some(1));
+        assert_eq!(int_mod(7, -2), Some(-1));
+        assert_eq!(int_floor_div(i64::MIN, -1), Some(i64::MIN));
+        assert_eq!(int_mod(i64::MIN, -1), Some(0));
+        assert_eq!(int_floor_div(1, 0), None);
+    }
+}

@@ -1,0 +1,669 @@
+//! The Lua state: the arena root (globals, registry, strings, metatables, threads), the
+//! context natives work with, and [`Lua`], which owns the arena and drives execution in
+//! slices of fuel with garbage collection between them.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+
+use gc_arena::lock::RefLock;
+use gc_arena::{Arena, Collect, CollectionPhase, Gc, Mutation, Rootable};
+
+use crate::compiler::{compile, SyntaxError};
+use crate::function::{LuaClosure, Proto, Upval};
+use crate::gc::{self, GcLists};
+use crate::interp::{self, Exit, MetaEvent};
+use crate::string::{Interner, LuaStr};
+use crate::table::Table;
+use crate::thread::{Frame, Pending, Status, Thread};
+use crate::value::{Function, Type, Value};
+
+/// What the VM needs from its embedder: output, time and entropy. The VM has no clock,
+/// randomness or I/O of its own.
+pub trait Host {
+    /// Standard output (`print`, `io.write`).
+    fn write(&mut self, bytes: &[u8]);
+    /// A warning (`warn`), without the `Lua warning: ` prefix.
+    fn warn(&mut self, message: &[u8]);
+    /// Processor time used, in seconds (`os.clock`).
+    fn clock(&mut self) -> f64;
+    /// Seconds since the Unix epoch (`os.time`).
+    fn time(&mut self) -> i64;
+    /// A fresh random seed (`math.randomseed()` and the initial seed).
+    fn random_seed(&mut self) -> u64;
+}
+
+/// Limits of a state.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Most stack slots a thread may use: deeper recursion is "stack overflow".
+    pub max_stack: usize,
+    /// Longest string a script may build.
+    pub max_string: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_stack: 1_000_000,
+            max_string: i32::MAX as usize,
+        }
+    }
+}
+
+/// Threads being run: the main thread first, then each coroutine resumed from the one
+/// before it. The last one runs.
+#[derive(Collect, Default)]
+#[collect(no_drop)]
+pub(crate) struct Exec<'gc> {
+    chain: Vec<Thread<'gc>>,
+}
+
+/// The arena root.
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct State<'gc> {
+    pub globals: Table<'gc>,
+    pub registry: Table<'gc>,
+    strings: Gc<'gc, RefLock<Interner<'gc>>>,
+    meta_names: Box<[LuaStr<'gc>]>,
+    type_metas: Gc<'gc, RefLock<[Option<Table<'gc>>; 8]>>,
+    main: Thread<'gc>,
+    exec: Gc<'gc, RefLock<Exec<'gc>>>,
+    gc: Gc<'gc, RefLock<GcLists<'gc>>>,
+    #[collect(require_static)]
+    host: RefCell<Box<dyn Host>>,
+    #[collect(require_static)]
+    config: Cell<Config>,
+    #[collect(require_static)]
+    traceback: RefCell<Option<String>>,
+    /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
+    #[collect(require_static)]
+    gc_requested: Cell<bool>,
+    /// `warn` output is on (`@on`/`@off`).
+    #[collect(require_static)]
+    warnings_on: Cell<bool>,
+}
+
+/// What natives and the interpreter work with: the mutation handle and the state.
+#[derive(Clone, Copy)]
+pub struct Ctx<'gc> {
+    pub mc: &'gc Mutation<'gc>,
+    pub state: &'gc State<'gc>,
+}
+
+fn type_index(t: Type) -> usize {
+    t as usize
+}
+
+impl<'gc> Ctx<'gc> {
+    /// The string with these bytes.
+    #[inline]
+    pub fn intern(self, bytes: &[u8]) -> LuaStr<'gc> {
+        self.state
+            .strings
+            .borrow_mut(self.mc)
+            .intern(self.mc, bytes)
+    }
+
+    pub fn str_value(self, bytes: &[u8]) -> Value<'gc> {
+        Value::String(self.intern(bytes))
+    }
+
+    pub fn new_table(self) -> Table<'gc> {
+        Table::new(self.mc)
+    }
+
+    pub fn globals(self) -> Table<'gc> {
+        self.state.globals
+    }
+
+    pub fn registry(self) -> Table<'gc> {
+        self.state.registry
+    }
+
+    #[inline]
+    pub(crate) fn meta_name(self, event: MetaEvent) -> LuaStr<'gc> {
+        self.state.meta_names[event as usize]
+    }
+
+    /// The metatable shared by all values of a type (strings, and what
+    /// `debug.setmetatable` sets for the others).
+    #[inline]
+    pub fn type_metatable(self, t: Type) -> Option<Table<'gc>> {
+        self.state.type_metas.borrow()[type_index(t)]
+    }
+
+    pub fn set_type_metatable(self, t: Type, mt: Option<Table<'gc>>) {
+        self.state.type_metas.borrow_mut(self.mc)[type_index(t)] = mt;
+    }
+
+    /// `v`'s metatable field `name`, if `v` has a metatable.
+    pub fn metafield(self, v: Value<'gc>, name: &str) -> Option<Value<'gc>> {
+        let mt = interp::metatable_of(self, v)?;
+        let f = mt.get_str(self.intern(name.as_bytes()));
+        (!f.is_nil()).then_some(f)
+    }
+
+    pub fn main_thread(self) -> Thread<'gc> {
+        self.state.main
+    }
+
+    pub(crate) fn set_traceback(self, tb: String) {
+        *self.state.traceback.borrow_mut() = Some(tb);
+    }
+
+    /// `package.loaded`, where tracebacks look for function names.
+    pub fn loaded_table(self) -> Value<'gc> {
+        self.state.registry.get_str(self.intern(b"_LOADED"))
+    }
+
+    pub fn config(self) -> Config {
+        self.state.config.get()
+    }
+
+    #[inline]
+    pub fn max_stack(self) -> usize {
+        self.state.config.get().max_stack
+    }
+
+    pub fn max_string_len(self) -> usize {
+        self.state.config.get().max_string
+    }
+
+    /// Calls `f` with the host.
+    pub fn with_host<R>(self, f: impl FnOnce(&mut dyn Host) -> R) -> R {
+        f(&mut **self.state.host.borrow_mut())
+    }
+
+    pub fn number_to_string(self, v: Value<'gc>) -> LuaStr<'gc> {
+        self.intern(&interp::tostring_plain(self, v))
+    }
+
+    pub(crate) fn gc_lists(self) -> Gc<'gc, RefLock<GcLists<'gc>>> {
+        self.state.gc
+    }
+
+    /// Asks the driver for a full collection before the script goes on.
+    pub fn request_full_gc(self) {
+        self.state.gc_requested.set(true);
+    }
+
+    pub(crate) fn gc_requested(self) -> bool {
+        self.state.gc_requested.get()
+    }
+
+    /// `warn`: control messages (`@on`, `@off`) when `single`, otherwise output if on.
+    pub fn warn(self, msg: &[u8], single: bool) {
+        if single && msg.first() == Some(&b'@') {
+            match msg {
+                b"@on" => self.state.warnings_on.set(true),
+                b"@off" => self.state.warnings_on.set(false),
+                _ => {}
+            }
+            return;
+        }
+        if self.state.warnings_on.get() {
+            self.with_host(|h| h.warn(msg));
+        }
+    }
+
+    /// Bytes allocated in the arena (objects and their buffers).
+    pub fn memory_used(self) -> usize {
+        self.mc.metrics().total_allocation()
+    }
+
+    /// Compiles and loads a chunk as a function whose `_ENV` is `env` (the globals when
+    /// `None`).
+    pub fn load(
+        self,
+        source: &[u8],
+        chunk_name: &[u8],
+        env: Option<Value<'gc>>,
+    ) -> Result<LuaClosure<'gc>, SyntaxError> {
+        let plain = compile(source, chunk_name)?;
+        Ok(self.load_proto(plain, env))
+    }
+
+    /// Loads a compiled main function; its first upvalue (if any) is `env`.
+    pub fn load_proto(
+        self,
+        plain: crate::proto::FunctionProto,
+        env: Option<Value<'gc>>,
+    ) -> LuaClosure<'gc> {
+        let proto = Proto::load(self, plain);
+        let env = env.unwrap_or(Value::Table(self.state.globals));
+        let upvals: Vec<Upval<'gc>> = (0..proto.plain.upvalues.len())
+            .map(|i| Upval::new_closed(self.mc, if i == 0 { env } else { Value::Nil }))
+            .collect();
+        LuaClosure::new(self.mc, proto, upvals.into_boxed_slice())
+    }
+}
+
+/// How a slice of execution ended.
+#[derive(Debug)]
+pub enum Step {
+    /// The call returned; its results are available through [`Lua::results`].
+    Done,
+    /// Fuel ran out: step again to continue.
+    Pending,
+    /// An error nothing caught.
+    Error(RuntimeError),
+}
+
+/// An error that ended a run, converted out of the arena.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeError {
+    /// The error value as `lua.c` shows it (`(error object is a table value)` for a
+    /// non-string without `__tostring`).
+    pub message: String,
+    /// `stack traceback:` and its lines, taken where the error was raised.
+    pub traceback: String,
+}
+
+/// A Lua state that owns its garbage-collected arena.
+pub struct Lua {
+    arena: Arena<Rootable![State<'_>]>,
+}
+
+impl Lua {
+    /// A state with the standard library opened.
+    pub fn new(host: Box<dyn Host>) -> Lua {
+        Self::with_config(host, Config::default())
+    }
+
+    pub fn with_config(host: Box<dyn Host>, config: Config) -> Lua {
+        let arena = Arena::<Rootable![State<'_>]>::new(|mc| {
+            let mut strings = Interner::default();
+            let meta_names = MetaEvent::NAMES
+                .iter()
+                .map(|n| strings.intern(mc, n.as_bytes()))
+                .collect::<Vec<_>>()
+                .into_boxed_slice();
+            State {
+                globals: Table::new(mc),
+                registry: Table::new(mc),
+                strings: Gc::new(mc, RefLock::new(strings)),
+                meta_names,
+                type_metas: Gc::new(mc, RefLock::new([None; 8])),
+                main: Thread::new(mc),
+                exec: Gc::new(mc, RefLock::new(Exec::default())),
+                gc: Gc::new(mc, RefLock::new(GcLists::default())),
+                host: RefCell::new(host),
+                config: Cell::new(config),
+                traceback: RefCell::new(None),
+                gc_requested: Cell::new(false),
+                warnings_on: Cell::new(false),
+            }
+        });
+        let lua = Lua { arena };
+        lua.enter(|ctx| crate::stdlib::open(ctx));
+        lua
+    }
+
+    /// Runs `f` inside the arena.
+    pub fn enter<F, R>(&self, f: F) -> R
+    where
+        F: for<'gc> FnOnce(Ctx<'gc>) -> R,
+    {
+        self.arena.mutate(|mc, state| f(Ctx { mc, state }))
+    }
+
+    /// Prepares the main thread to call the function `f` returns, with the arguments it
+    /// returns. Run it with [`Lua::step`].
+    pub fn start<F>(&mut self, f: F)
+    where
+        F: for<'gc> FnOnce(Ctx<'gc>) -> (Value<'gc>, Vec<Value<'gc>>),
+    {
+        self.arena.mutate(|mc, state| {
+            let ctx = Ctx { mc, state };
+            let (func, args) = f(ctx);
+            let mut ts = state.main.0.borrow_mut(mc);
+            ts.stack.clear();
+            ts.frames.clear();
+            ts.tbc.clear();
+            ts.open_upvals.clear();
+            ts.stack.push(func);
+            ts.stack.extend_from_slice(&args);
+            ts.status = Status::Running;
+            let mut exec = state.exec.borrow_mut(mc);
+            exec.chain.clear();
+            exec.chain.push(state.main);
+            *state.traceback.borrow_mut() = None;
+        });
+    }
+
+    /// Compiles `source` and prepares the main thread to run it with `args` as `...`.
+    pub fn start_chunk(
+        &mut self,
+        source: &[u8],
+        chunk_name: &[u8],
+        args: &[&[u8]],
+    ) -> Result<(), SyntaxError> {
+        let plain = compile(source, chunk_name)?;
+        self.start(|ctx| {
+            let f = ctx.load_proto(plain, None);
+            let args = args.iter().map(|a| ctx.str_value(a)).collect();
+            (Value::from(f), args)
+        });
+        Ok(())
+    }
+
+    /// Runs up to about `fuel` instructions, then collects garbage as the allocations made
+    /// require.
+    pub fn step(&mut self, fuel: i64) -> Step {
+        let step = self
+            .arena
+            .mutate(|mc, state| run_slice(Ctx { mc, state }, fuel));
+        if self
+            .arena
+            .mutate(|_, state| state.gc_requested.replace(false))
+        {
+            self.collect_all();
+        } else {
+            self.collect_debt();
+        }
+        step
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self) -> Step {
+        loop {
+            match self.step(100_000) {
+                Step::Pending => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads the results of the finished call.
+    pub fn results<F, R>(&self, f: F) -> R
+    where
+        F: for<'gc> FnOnce(Ctx<'gc>, &[Value<'gc>]) -> R,
+    {
+        self.arena.mutate(|mc, state| {
+            let ts = state.main.0.borrow();
+            f(Ctx { mc, state }, &ts.stack)
+        })
+    }
+
+    /// Bytes allocated in the arena.
+    pub fn memory_used(&self) -> usize {
+        self.arena.metrics().total_allocation()
+    }
+
+    /// Runs the collector as far as the allocation debt requires.
+    pub fn collect_debt(&mut self) {
+        if self.arena.metrics().allocation_debt() <= 0.0 {
+            return;
+        }
+        if self.arena.collection_phase() == CollectionPhase::Sleeping && self.needs_finalization() {
+            // Weak entries leave the traced graph for a cycle marked all at once.
+            self.enter(gc::detach_weak_entries);
+            self.finish_marking();
+        } else if self.arena.mark_debt().is_some() {
+            self.finish_marking();
+        }
+        self.arena.collect_debt();
+    }
+
+    /// A full collection cycle (after finishing the one in progress).
+    pub fn collect_all(&mut self) {
+        if self.arena.collection_phase() != CollectionPhase::Sleeping {
+            self.finish_marking();
+            self.arena.collect_all();
+        }
+        if self.needs_finalization() {
+            self.enter(gc::detach_weak_entries);
+        }
+        self.finish_marking();
+        self.arena.collect_all();
+    }
+
+    fn needs_finalization(&self) -> bool {
+        self.arena
+            .mutate(|_, state| state.gc.borrow().needs_finalization())
+    }
+
+    /// Completes marking and runs the finalization passes: ephemerons until nothing
+    /// changes, dead weak values, finalizers, then weak entries back and dead strings out.
+    fn finish_marking(&mut self) {
+        loop {
+            let Some(marked) = self.arena.mark_all() else {
+                return;
+            };
+            let revived =
+                marked.finalize(|fc, state| gc::revive_ephemeron_values(fc, &state.gc.borrow()));
+            if !revived {
+                break;
+            }
+        }
+        if let Some(marked) = self.arena.mark_all() {
+            marked.finalize(|fc, state| gc::queue_finalizers(fc, &mut state.gc.borrow_mut(fc)));
+        }
+        if let Some(marked) = self.arena.mark_all() {
+            marked.finalize(|fc, state| {
+                gc::restore_weak_entries(fc, &mut state.gc.borrow_mut(fc));
+                state.strings.borrow_mut(fc).purge_dead(fc);
+            });
+        }
+    }
+
+    /// Closes the state as `lua_close` does: every object with a finalizer, dead or
+    /// alive, has it called (errors become warnings).
+    pub fn close(&mut self) {
+        self.collect_all();
+        self.arena
+            .mutate(|mc, state| state.gc.borrow_mut(mc).queue_all_finalizers(mc));
+        loop {
+            let more = self.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                let Some(obj) = state.gc.borrow_mut(mc).pending.pop() else {
+                    return false;
+                };
+                let f = interp::metamethod(ctx, obj, MetaEvent::Gc);
+                let mut ts = state.main.0.borrow_mut(mc);
+                ts.stack.clear();
+                ts.frames.clear();
+                ts.stack.push(f);
+                ts.stack.push(obj);
+                ts.status = Status::Running;
+                let mut exec = state.exec.borrow_mut(mc);
+                exec.chain.clear();
+                exec.chain.push(state.main);
+                true
+            });
+            if !more {
+                break;
+            }
+            if let Step::Error(e) = self.run() {
+                let msg = alloc::format!("error in __gc ({})", e.message);
+                self.enter(|ctx| ctx.with_host(|h| h.warn(msg.as_bytes())));
+            }
+        }
+    }
+}
+
+/// Runs the thread chain until the main call ends, an error escapes it, or fuel runs out.
+fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
+    let mut fuel = fuel;
+    loop {
+        let Some(&thread) = ctx.state.exec.borrow().chain.last() else {
+            return Step::Done;
+        };
+        let exit = {
+            let mut ts = thread.0.borrow_mut(ctx.mc);
+            ts.status = Status::Running;
+            run_pending_finalizer(ctx, thread, &mut ts);
+            interp::run(ctx, thread, &mut ts, &mut fuel)
+        };
+        match exit {
+            Exit::Fuel => return Step::Pending,
+            Exit::Finished => {
+                if thread == ctx.state.main {
+                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
+                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+                    return Step::Done;
+                }
+                let values = take_stack(ctx, thread, 0, Status::Dead);
+                deliver(ctx, Delivery::Values(values));
+            }
+            Exit::Yield { from } => {
+                let values = take_stack(ctx, thread, from, Status::Suspended);
+                deliver(ctx, Delivery::Values(values));
+            }
+            Exit::Resume { thread: co, from } => {
+                let args = {
+                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let args: Vec<Value<'gc>> = ts.stack.drain(from..).collect();
+                    args
+                };
+                match start_resume(ctx, thread, co, &args) {
+                    Ok(()) => {}
+                    Err(msg) => {
+                        let v = ctx.str_value(msg.as_bytes());
+                        set_pending(ctx, thread, Pending::Raised(v));
+                    }
+                }
+            }
+            Exit::Error(e) => {
+                if thread == ctx.state.main {
+                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
+                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+                    let traceback = ctx.state.traceback.borrow_mut().take().unwrap_or_default();
+                    return Step::Error(RuntimeError {
+                        message: error_message(ctx, e),
+                        traceback,
+                    });
+                }
+                {
+                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    ts.status = Status::Dead;
+                    ts.error = e;
+                }
+                deliver(ctx, Delivery::Error(e));
+            }
+        }
+    }
+}
+
+/// Calls the finalizer of one object the collector found dead, in the running thread
+/// between two instructions.
+fn run_pending_finalizer<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut crate::thread::ThreadState<'gc>,
+) {
+    if !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
+        return;
+    }
+    let Some(obj) = ctx.state.gc.borrow_mut(ctx.mc).pending.pop() else {
+        return;
+    };
+    interp::call_finalizer(ctx, thread, ts, obj);
+}
+
+/// `lua.c`'s view of an error value.
+fn error_message<'gc>(ctx: Ctx<'gc>, e: Value<'gc>) -> String {
+    match e {
+        Value::String(_) | Value::Integer(_) | Value::Float(_) => {
+            String::from_utf8_lossy(&interp::tostring_plain(ctx, e)).into_owned()
+        }
+        _ => alloc::format!("(error object is a {} value)", e.type_name()),
+    }
+}
+
+enum Delivery<'gc> {
+    Values(Vec<Value<'gc>>),
+    Error(Value<'gc>),
+}
+
+/// Takes `stack[from..]` off a thread that stops running.
+fn take_stack<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    from: usize,
+    status: Status,
+) -> Vec<Value<'gc>> {
+    let mut ts = thread.0.borrow_mut(ctx.mc);
+    ts.status = status;
+    ts.stack.drain(from..).collect()
+}
+
+/// Hands what a coroutine yielded, returned or raised to the thread that resumed it.
+fn deliver<'gc>(ctx: Ctx<'gc>, what: Delivery<'gc>) {
+    let resumer = {
+        let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+        exec.chain.pop();
+        *exec.chain.last().expect("a coroutine has a resumer")
+    };
+    match what {
+        Delivery::Values(values) => {
+            let at = {
+                let mut ts = resumer.0.borrow_mut(ctx.mc);
+                let at = ts.stack.len();
+                ts.stack.extend_from_slice(&values);
+                at
+            };
+            set_pending(ctx, resumer, Pending::Returned { at });
+        }
+        Delivery::Error(e) => set_pending(ctx, resumer, Pending::Raised(e)),
+    }
+}
+
+fn set_pending<'gc>(ctx: Ctx<'gc>, thread: Thread<'gc>, pending: Pending<'gc>) {
+    let mut ts = thread.0.borrow_mut(ctx.mc);
+    if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
+        nf.pending = pending;
+    }
+}
+
+/// Starts or continues coroutine `co` with `args`, making it the running thread.
+fn start_resume<'gc>(
+    ctx: Ctx<'gc>,
+    resumer: Thread<'gc>,
+    co: Thread<'gc>,
+    args: &[Value<'gc>],
+) -> Result<(), &'static str> {
+    if co == resumer {
+        return Err("cannot resume non-suspended coroutine");
+    }
+    {
+        let mut ts = co.0.borrow_mut(ctx.mc);
+        match ts.status {
+            Status::Suspended => {}
+            Status::Dead => return Err("cannot resume dead coroutine"),
+            _ => return Err("cannot resume non-suspended coroutine"),
+        }
+        let at = ts.stack.len();
+        ts.stack.extend_from_slice(args);
+        if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
+            // Suspended in a yield: the arguments are the yield's results.
+            nf.pending = Pending::Returned { at };
+        } else if ts.frames.is_empty() && at == 0 {
+            return Err("cannot resume dead coroutine");
+        }
+        ts.status = Status::Running;
+    }
+    resumer.0.borrow_mut(ctx.mc).status = Status::Normal;
+    let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+    if exec.chain.len() >= MAX_RESUME_DEPTH {
+        drop(exec);
+        co.0.borrow_mut(ctx.mc).status = Status::Suspended;
+        resumer.0.borrow_mut(ctx.mc).status = Status::Running;
+        return Err("C stack overflow");
+    }
+    exec.chain.push(co);
+    Ok(())
+}
+
+/// Most coroutines resumed inside each other (lua5.4's C stack limit plays this role).
+const MAX_RESUME_DEPTH: usize = 200;
+
+impl<'gc> Function<'gc> {
+    /// Whether this is the native `f`.
+    pub fn is_native(self, f: interp::NativeFn) -> bool {
+        matches!(self, Function::Native(n) if n.is(f))
+    }
+}

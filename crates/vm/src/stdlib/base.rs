@@ -1,0 +1,644 @@
+//! The basic library: `print`, `type`, `pairs`, `pcall`, `error`, `load`...
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::interp::{
+    metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent, NativeCall,
+    Outcome,
+};
+use crate::number::Number;
+use crate::state::Ctx;
+use crate::value::Value;
+
+use super::set_fn;
+
+pub fn open(ctx: Ctx<'_>) {
+    let g = ctx.globals();
+    let functions: &[(&'static str, crate::interp::NativeFn)] = &[
+        ("assert", assert),
+        ("collectgarbage", collectgarbage),
+        ("error", error),
+        ("getmetatable", getmetatable),
+        ("ipairs", ipairs),
+        ("load", load),
+        ("next", next),
+        ("pairs", pairs),
+        ("pcall", pcall),
+        ("print", print),
+        ("rawequal", rawequal),
+        ("rawget", rawget),
+        ("rawlen", rawlen),
+        ("rawset", rawset),
+        ("select", select),
+        ("setmetatable", setmetatable),
+        ("tonumber", tonumber),
+        ("tostring", tostring),
+        ("type", type_),
+        ("warn", warn),
+        ("xpcall", xpcall),
+    ];
+    for &(name, f) in functions {
+        set_fn(ctx, g, name, f);
+    }
+    g.set_str(ctx.mc, ctx.intern(b"_G"), Value::Table(g));
+    g.set_str(ctx.mc, ctx.intern(b"_VERSION"), ctx.str_value(b"Lua 5.4"));
+    if let Value::Table(loaded) = ctx.loaded_table() {
+        loaded.set_str(ctx.mc, ctx.intern(b"_G"), Value::Table(g));
+    }
+    open_helpers(ctx);
+}
+
+type R<'gc> = Result<Action<'gc>, Error<'gc>>;
+
+fn assert<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    if call.arg(0).is_truthy() {
+        return Ok(Action::Return);
+    }
+    call.check_any(ctx, 0)?;
+    let msg = if call.nargs() >= 2 {
+        call.arg(1)
+    } else {
+        ctx.str_value(b"assertion failed!")
+    };
+    Err(Error::Value(located(ctx, call, msg, 1)))
+}
+
+/// `msg` with the position of the function `level` levels up, when `msg` is a string.
+fn located<'gc>(
+    ctx: Ctx<'gc>,
+    call: &NativeCall<'_, 'gc>,
+    msg: Value<'gc>,
+    level: i64,
+) -> Value<'gc> {
+    match msg {
+        Value::String(s) if level > 0 => {
+            let mut text = call.where_(level as usize).into_bytes();
+            text.extend_from_slice(s.as_bytes());
+            ctx.str_value(&text)
+        }
+        _ => msg,
+    }
+}
+
+fn error<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let level = call.opt_integer(ctx, 1, 1)?;
+    Err(Error::Value(located(ctx, call, call.arg(0), level)))
+}
+
+fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    const OPTIONS: &[&str] = &[
+        "stop",
+        "restart",
+        "collect",
+        "count",
+        "step",
+        "setpause",
+        "setstepmul",
+        "isrunning",
+        "generational",
+        "incremental",
+    ];
+    let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
+    match OPTIONS[opt] {
+        "collect" => {
+            ctx.request_full_gc();
+            call.ret1(0i64)
+        }
+        "count" => {
+            let kb = ctx.memory_used() as f64 / 1024.0;
+            call.ret1(kb)
+        }
+        "step" => {
+            ctx.request_full_gc();
+            call.ret1(true)
+        }
+        "isrunning" => call.ret1(true),
+        "generational" | "incremental" => call.ret1(ctx.str_value(b"incremental")),
+        "setpause" | "setstepmul" => call.ret1(0i64),
+        _ => call.ret1(0i64),
+    }
+}
+
+fn getmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let v = call.check_any(ctx, 0)?;
+    let Some(mt) = crate::interp::metatable_of(ctx, v) else {
+        return call.ret1(Value::Nil);
+    };
+    let protected = mt.get_str(ctx.intern(b"__metatable"));
+    if !protected.is_nil() {
+        return call.ret1(protected);
+    }
+    call.ret1(mt)
+}
+
+fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = call.check_table(ctx, 0)?;
+    let mt = match call.arg(1) {
+        Value::Nil => None,
+        Value::Table(mt) => Some(mt),
+        _ => return Err(call.type_err(ctx, 1, "nil or table")),
+    };
+    if let Some(old) = t.metatable() {
+        if !old.get_str(ctx.intern(b"__metatable")).is_nil() {
+            return Err(Error::runtime("cannot change a protected metatable"));
+        }
+    }
+    t.set_metatable(ctx.mc, mt);
+    crate::gc::note_metatable(ctx, Value::Table(t), mt);
+    call.ret1(t)
+}
+
+/// `next` as the interpreter sees it too: `pairs` loops call it in place.
+pub fn next<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = call.check_table(ctx, 0)?;
+    match t.next(call.arg(1)) {
+        Ok(Some((k, v))) => call.ret(&[k, v]),
+        Ok(None) => call.ret1(Value::Nil),
+        Err(()) => Err(Error::runtime("invalid key to 'next'")),
+    }
+}
+
+fn pairs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let v = call.check_any(ctx, 0)?;
+    let tm = metamethod(ctx, v, MetaEvent::Pairs);
+    if tm.is_nil() {
+        let next = ctx.registry().get_str(ctx.intern(b"next"));
+        return call.ret(&[next, v, Value::Nil]);
+    }
+    call.set_nargs(0);
+    call.push(tm);
+    call.push(v);
+    Ok(Action::Call {
+        at: 0,
+        then: Cont::new(pairs_cont),
+    })
+}
+
+fn pairs_cont<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    let Outcome::Returned { at } = outcome else {
+        unreachable!("pairs does not catch")
+    };
+    call.ret_from(at)?;
+    call.set_nargs(3);
+    Ok(Action::Return)
+}
+
+fn ipairs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = call.check_any(ctx, 0)?;
+    let aux = ctx.registry().get_str(ctx.intern(b"ipairs_aux"));
+    call.ret(&[aux, t, Value::Integer(0)])
+}
+
+fn ipairs_aux<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let i = call.check_integer(ctx, 1)?.wrapping_add(1);
+    let t = call.arg(0);
+    if let Value::Table(tt) = t {
+        let v = tt.get_int(i);
+        if !v.is_nil() || tt.metatable().is_none() {
+            return if v.is_nil() {
+                call.ret1(Value::Nil)
+            } else {
+                call.ret(&[Value::Integer(i), v])
+            };
+        }
+    }
+    // Through `__index`: `t[i]` as Lua code would read it.
+    call.set_nargs(0);
+    call.push(Value::Integer(i));
+    call.push(Value::from(crate::function::NativeClosure::new(
+        ctx.mc, "index", index,
+    )));
+    call.push(t);
+    call.push(Value::Integer(i));
+    Ok(Action::Call {
+        at: 1,
+        then: Cont::new(ipairs_cont),
+    })
+}
+
+fn ipairs_cont<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    let Outcome::Returned { at } = outcome else {
+        unreachable!("ipairs does not catch")
+    };
+    let v = call.arg(at);
+    if v.is_nil() {
+        return call.ret1(Value::Nil);
+    }
+    let i = call.arg(0);
+    call.ret(&[i, v])
+}
+
+/// `t[k]` with metamethods, as a function: how the library indexes like Lua code does.
+pub(crate) fn index<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let (mut t, k) = (call.arg(0), call.arg(1));
+    for _ in 0..crate::interp::MAX_TAG_LOOP {
+        let tm = match t {
+            Value::Table(tt) => {
+                let v = tt.get(k);
+                if !v.is_nil() {
+                    return call.ret1(v);
+                }
+                let tm = match tt.metatable() {
+                    Some(mt) => crate::interp::event_of(ctx, mt, MetaEvent::Index),
+                    None => Value::Nil,
+                };
+                if tm.is_nil() {
+                    return call.ret1(Value::Nil);
+                }
+                tm
+            }
+            _ => {
+                let tm = metamethod(ctx, t, MetaEvent::Index);
+                if tm.is_nil() {
+                    return Err(Error::runtime(format!(
+                        "attempt to index a {} value",
+                        crate::interp::type_name_for_message(ctx, t)
+                    )));
+                }
+                tm
+            }
+        };
+        if let Value::Function(_) = tm {
+            return call.ret(&[tm, t, k]).map(|_| Action::TailCall { at: 0 });
+        }
+        t = tm;
+    }
+    Err(Error::runtime("'__index' chain too long; possible loop"))
+}
+
+fn pcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    call.check_any(ctx, 0)?;
+    Ok(Action::Call {
+        at: 0,
+        then: Cont {
+            f: protected_cont,
+            catch: Catch::Yes,
+            state: 0,
+        },
+    })
+}
+
+fn xpcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    call.check_function(ctx, 1)?;
+    let n = call.nargs();
+    let f = call.arg(0);
+    call.push(f);
+    for i in 2..n {
+        let a = call.arg(i);
+        call.push(a);
+    }
+    Ok(Action::Call {
+        at: n,
+        then: Cont {
+            f: protected_cont,
+            catch: Catch::WithHandler { handler: 1 },
+            state: 0,
+        },
+    })
+}
+
+/// `true` and the results, or `false` and the error.
+fn protected_cont<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    match outcome {
+        Outcome::Returned { at } => {
+            call.ret_from(at)?;
+            call.insert(0, Value::Boolean(true));
+            Ok(Action::Return)
+        }
+        Outcome::Raised(e) => call.ret(&[Value::Boolean(false), e]),
+    }
+}
+
+fn print<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    print_from(ctx, call, 0, Vec::new())
+}
+
+/// Prints arguments from `i` on; `__tostring` calls come back to `print_cont`.
+fn print_from<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    start: usize,
+    mut out: Vec<u8>,
+) -> R<'gc> {
+    let n = call.nargs();
+    for i in start..n {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        let v = call.arg(i);
+        let tm = metamethod(ctx, v, MetaEvent::ToString);
+        if !tm.is_nil() {
+            ctx.with_host(|h| h.write(&out));
+            call.push(tm);
+            call.push(v);
+            return Ok(Action::Call {
+                at: n,
+                then: Cont::with_state(print_cont, i as i64),
+            });
+        }
+        out.extend_from_slice(&tostring_plain(ctx, v));
+    }
+    out.push(b'\n');
+    ctx.with_host(|h| h.write(&out));
+    call.ret0()
+}
+
+fn print_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
+    let Outcome::Returned { at } = outcome else {
+        unreachable!("print does not catch")
+    };
+    let s = tostring_result(ctx, call.arg(at))?;
+    call.set_nargs(at);
+    let i = call.state() as usize;
+    print_from(ctx, call, i + 1, s)
+}
+
+/// The result of a `__tostring` call, checked.
+fn tostring_result<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Result<Vec<u8>, Error<'gc>> {
+    match v {
+        Value::String(_) | Value::Integer(_) | Value::Float(_) => Ok(tostring_plain(ctx, v)),
+        _ => Err(Error::runtime("'__tostring' must return a string")),
+    }
+}
+
+fn tostring<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let v = call.check_any(ctx, 0)?;
+    let tm = metamethod(ctx, v, MetaEvent::ToString);
+    if tm.is_nil() {
+        let s = tostring_plain(ctx, v);
+        return call.ret1(ctx.str_value(&s));
+    }
+    call.set_nargs(0);
+    call.push(tm);
+    call.push(v);
+    Ok(Action::Call {
+        at: 0,
+        then: Cont::new(tostring_cont),
+    })
+}
+
+fn tostring_cont<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    let Outcome::Returned { at } = outcome else {
+        unreachable!("tostring does not catch")
+    };
+    let v = call.arg(at);
+    let s = tostring_result(ctx, v)?;
+    match v {
+        Value::String(_) => call.ret1(v),
+        _ => call.ret1(ctx.str_value(&s)),
+    }
+}
+
+fn tonumber<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    if call.arg(1).is_nil() {
+        let v = call.check_any(ctx, 0)?;
+        return match to_number(v) {
+            Some(Number::Int(i)) => call.ret1(i),
+            Some(Number::Float(f)) => call.ret1(f),
+            None => call.ret1(Value::Nil),
+        };
+    }
+    let base = call.check_integer(ctx, 1)?;
+    let s = match call.arg(0) {
+        Value::String(s) => s,
+        _ => return Err(call.type_err(ctx, 0, "string")),
+    };
+    if !(2..=36).contains(&base) {
+        return Err(Error::bad_arg(2, "base out of range"));
+    }
+    match parse_in_base(s.as_bytes(), base as u32) {
+        Some(i) => call.ret1(i),
+        None => call.ret1(Value::Nil),
+    }
+}
+
+fn parse_in_base(s: &[u8], base: u32) -> Option<i64> {
+    let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let start = s.iter().position(|c| !is_space(c))?;
+    let end = s.iter().rposition(|c| !is_space(c))? + 1;
+    let mut s = &s[start..end];
+    let neg = s.first() == Some(&b'-');
+    if neg {
+        s = &s[1..];
+    }
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &c in s {
+        let d = (c as char).to_digit(36)?;
+        if d >= base {
+            return None;
+        }
+        n = n.wrapping_mul(base as i64).wrapping_add(d as i64);
+    }
+    Some(if neg { n.wrapping_neg() } else { n })
+}
+
+fn type_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let v = call.check_any(ctx, 0)?;
+    call.ret1(ctx.str_value(v.type_name().as_bytes()))
+}
+
+fn rawequal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let a = call.check_any(ctx, 0)?;
+    let b = call.check_any(ctx, 1)?;
+    call.ret1(a.raw_eq(b))
+}
+
+fn rawget<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = call.check_table(ctx, 0)?;
+    let k = call.check_any(ctx, 1)?;
+    call.ret1(t.get(k))
+}
+
+fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = call.check_table(ctx, 0)?;
+    let k = call.check_any(ctx, 1)?;
+    let v = call.check_any(ctx, 2)?;
+    crate::interp::raw_set(ctx, t, k, v)?;
+    call.ret1(t)
+}
+
+fn rawlen<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    match call.arg(0) {
+        Value::Table(t) => call.ret1(t.length()),
+        Value::String(s) => call.ret1(s.len() as i64),
+        _ => Err(Error::bad_arg(1, "table or string expected")),
+    }
+}
+
+fn select<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let n = call.nargs() as i64 - 1;
+    if let Value::String(s) = call.arg(0) {
+        if s.as_bytes() == b"#" {
+            return call.ret1(n);
+        }
+    }
+    let i = call.check_integer(ctx, 0)?;
+    let start = if i < 0 {
+        n + i
+    } else if i == 0 {
+        return Err(Error::bad_arg(1, "index out of range"));
+    } else {
+        i - 1
+    };
+    if start < 0 {
+        return Err(Error::bad_arg(1, "index out of range"));
+    }
+    call.ret_from((start.min(n) + 1) as usize)
+}
+
+fn warn<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let n = call.nargs();
+    call.check_string(ctx, 0)?;
+    let mut msg = Vec::new();
+    for i in 0..n {
+        msg.extend_from_slice(call.check_bytes(ctx, i)?);
+    }
+    ctx.warn(&msg, n == 1);
+    call.ret0()
+}
+
+fn load<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let chunk = call.arg(0);
+    let mode = match call.opt_string(ctx, 2)? {
+        Some(m) => m.as_bytes().to_vec(),
+        None => b"bt".to_vec(),
+    };
+    let env = (call.nargs() >= 4).then(|| call.arg(3));
+    match chunk {
+        Value::String(s) => {
+            let name = match call.opt_string(ctx, 1)? {
+                Some(n) => n.as_bytes().to_vec(),
+                None => s.as_bytes().to_vec(),
+            };
+            finish_load(ctx, call, s.as_bytes(), &name, &mode, env)
+        }
+        Value::Function(_) => {
+            // Read pieces from the function; the text so far lives in argument slot 4.
+            let name = match call.opt_string(ctx, 1)? {
+                Some(n) => Value::String(n),
+                None => ctx.str_value(b"=(load)"),
+            };
+            let mode = ctx.str_value(&mode);
+            call.set_nargs(5);
+            call.set_arg(1, name);
+            call.set_arg(2, mode);
+            call.set_arg(3, env.unwrap_or(Value::Nil));
+            call.set_arg(4, ctx.str_value(b""));
+            call.push(chunk);
+            Ok(Action::Call {
+                at: 5,
+                then: Cont::with_state(load_cont, env.is_some() as i64),
+            })
+        }
+        _ => Err(call.type_err(ctx, 0, "string")),
+    }
+}
+
+fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
+    let Outcome::Returned { at } = outcome else {
+        unreachable!("load does not catch")
+    };
+    let piece = call.arg(at);
+    call.set_nargs(5);
+    match piece {
+        Value::Nil => {}
+        Value::String(s) if s.is_empty() => {}
+        Value::String(s) => {
+            let Value::String(sofar) = call.arg(4) else {
+                unreachable!("load keeps its text in slot 4")
+            };
+            let mut text = sofar.as_bytes().to_vec();
+            text.extend_from_slice(s.as_bytes());
+            call.set_arg(4, ctx.str_value(&text));
+            let f = call.arg(0);
+            call.push(f);
+            return Ok(Action::Call {
+                at: 5,
+                then: Cont::with_state(load_cont, call.state()),
+            });
+        }
+        _ => {
+            return call.ret(&[
+                Value::Nil,
+                ctx.str_value(b"reader function must return a string"),
+            ])
+        }
+    }
+    let (Value::String(text), Value::String(name), Value::String(mode)) =
+        (call.arg(4), call.arg(1), call.arg(2))
+    else {
+        unreachable!("load keeps its state in slots 1, 2 and 4")
+    };
+    let env = (call.state() != 0).then(|| call.arg(3));
+    finish_load(
+        ctx,
+        call,
+        text.as_bytes(),
+        name.as_bytes(),
+        mode.as_bytes(),
+        env,
+    )
+}
+
+fn finish_load<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    text: &[u8],
+    name: &[u8],
+    mode: &[u8],
+    env: Option<Value<'gc>>,
+) -> R<'gc> {
+    let binary = text.first() == Some(&0x1b);
+    let allowed = if binary {
+        mode.contains(&b'b')
+    } else {
+        mode.contains(&b't')
+    };
+    if !allowed {
+        let kind = if binary { "binary" } else { "text" };
+        let msg = format!(
+            "attempt to load a {kind} chunk (mode is '{}')",
+            String::from_utf8_lossy(mode)
+        );
+        return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
+    }
+    let result = if binary {
+        Err(b"binary chunks are not supported yet".to_vec())
+    } else {
+        ctx.load(text, name, env).map_err(|e| e.message)
+    };
+    match result {
+        Ok(f) => call.ret1(f),
+        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
+    }
+}
+
+/// Registers what other parts of the library reach through the registry.
+fn open_helpers(ctx: Ctx<'_>) {
+    let reg = ctx.registry();
+    let aux = crate::function::NativeClosure::new(ctx.mc, "ipairs_aux", ipairs_aux);
+    reg.set_str(ctx.mc, ctx.intern(b"ipairs_aux"), Value::from(aux));
+    let next = ctx.globals().get_str(ctx.intern(b"next"));
+    reg.set_str(ctx.mc, ctx.intern(b"next"), next);
+}

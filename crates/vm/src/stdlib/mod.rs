@@ -1,0 +1,45 @@
+//! The standard library: one module per Lua library, each registering its functions.
+
+pub mod base;
+pub mod coroutine;
+pub mod debug;
+
+use crate::function::NativeClosure;
+use crate::interp::NativeFn;
+use crate::state::Ctx;
+use crate::table::Table;
+use crate::value::Value;
+
+/// Opens every library into the globals and `package.loaded`.
+pub fn open(ctx: Ctx<'_>) {
+    let loaded = ctx.new_table();
+    ctx.registry()
+        .set_str(ctx.mc, ctx.intern(b"_LOADED"), Value::Table(loaded));
+    base::open(ctx);
+    coroutine::open(ctx);
+    debug::open(ctx);
+}
+
+/// Sets `t[name]` to the native function `f`.
+pub fn set_fn<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, name: &'static str, f: NativeFn) {
+    let closure = NativeClosure::new(ctx.mc, name, f);
+    t.set_str(ctx.mc, ctx.intern(name.as_bytes()), Value::from(closure));
+}
+
+/// A library table with `functions`, stored as global `name` and in `package.loaded`.
+pub fn register_lib<'gc>(
+    ctx: Ctx<'gc>,
+    name: &'static str,
+    functions: &[(&'static str, NativeFn)],
+) -> Table<'gc> {
+    let t = ctx.new_table();
+    for &(fname, f) in functions {
+        set_fn(ctx, t, fname, f);
+    }
+    let key = ctx.intern(name.as_bytes());
+    ctx.globals().set_str(ctx.mc, key, Value::Table(t));
+    if let Value::Table(loaded) = ctx.loaded_table() {
+        loaded.set_str(ctx.mc, key, Value::Table(t));
+    }
+    t
+}

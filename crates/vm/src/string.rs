@@ -1,0 +1,174 @@
+//! Lua strings: immutable byte strings. Short ones are interned (one object per content, so
+//! equality and hashing are pointer operations); long ones are hashed only when first used as
+//! a table key, so building a long string piece by piece never rehashes it.
+
+use core::cell::Cell;
+use core::fmt;
+
+use allocator_api2::boxed::Box as ABox;
+use gc_arena::allocator_api::MetricsAlloc;
+use gc_arena::{Collect, Gc, GcWeak, Mutation};
+use hashbrown::HashTable;
+
+/// Strings up to this length are interned.
+pub const MAX_SHORT_LEN: usize = 40;
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct StrData<'gc> {
+    /// 0 until computed (a computed 0 is stored as 1).
+    #[collect(require_static)]
+    hash: Cell<u32>,
+    bytes: ABox<[u8], MetricsAlloc<'gc>>,
+}
+
+/// A Lua string.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub struct LuaStr<'gc>(pub(crate) Gc<'gc, StrData<'gc>>);
+
+impl<'gc> LuaStr<'gc> {
+    #[inline]
+    pub fn as_bytes(self) -> &'gc [u8] {
+        &Gc::as_ref(self.0).bytes
+    }
+
+    #[inline]
+    pub fn len(self) -> usize {
+        self.0.bytes.len()
+    }
+
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.0.bytes.is_empty()
+    }
+
+    #[inline]
+    pub fn is_short(self) -> bool {
+        self.len() <= MAX_SHORT_LEN
+    }
+
+    /// The content hash, computed on first use for long strings.
+    #[inline]
+    pub fn hash(self) -> u32 {
+        let h = self.0.hash.get();
+        if h != 0 {
+            return h;
+        }
+        let h = hash_bytes(self.as_bytes());
+        self.0.hash.set(h);
+        h
+    }
+
+    pub(crate) fn addr(self) -> usize {
+        Gc::as_ptr(self.0) as *const () as usize
+    }
+
+    /// The content as UTF-8 text, lossily.
+    pub fn to_str_lossy(self) -> alloc::borrow::Cow<'gc, str> {
+        alloc::string::String::from_utf8_lossy(self.as_bytes())
+    }
+}
+
+impl<'gc> PartialEq for LuaStr<'gc> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        if Gc::ptr_eq(self.0, other.0) {
+            return true;
+        }
+        // Interning makes equal short strings the same object.
+        let (a, b) = (self.as_bytes(), other.as_bytes());
+        a.len() > MAX_SHORT_LEN && a == b
+    }
+}
+
+impl<'gc> Eq for LuaStr<'gc> {}
+
+impl<'gc> fmt::Debug for LuaStr<'gc> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_str_lossy())
+    }
+}
+
+/// A fast non-cryptographic hash (never 0).
+pub fn hash_bytes(bytes: &[u8]) -> u32 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = (bytes.len() as u64).wrapping_mul(K) ^ 0x2545_F491_4F6C_DD1D;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            w |= (b as u64) << (8 * i);
+        }
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(K);
+    let h = (h >> 32) as u32;
+    if h == 0 {
+        1
+    } else {
+        h
+    }
+}
+
+/// The set of live short strings. Entries are weak: the collector's finalization pass drops
+/// the dead ones (see [`Interner::purge_dead`]).
+#[derive(Collect, Default)]
+#[collect(no_drop)]
+pub struct Interner<'gc> {
+    set: HashTable<GcWeak<'gc, StrData<'gc>>>,
+}
+
+impl<'gc> Interner<'gc> {
+    /// The string with these bytes: the interned one for short strings, a new one otherwise.
+    pub fn intern(&mut self, mc: &Mutation<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
+        if bytes.len() > MAX_SHORT_LEN {
+            return new_string(mc, bytes, 0);
+        }
+        let hash = hash_bytes(bytes);
+        let found = self.set.find(hash as u64, |w| {
+            w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
+        });
+        if let Some(s) = found.and_then(|w| w.upgrade(mc)) {
+            return LuaStr(s);
+        }
+        let s = new_string(mc, bytes, hash);
+        self.set
+            .insert_unique(hash as u64, Gc::downgrade(s.0), |w| {
+                // Rehashing only ever sees live entries: dead ones are purged before sweeping.
+                w.upgrade(mc).map_or(0, |s| s.hash.get() as u64)
+            });
+        s
+    }
+
+    /// Forgets strings the collector is about to free. Called between marking and sweeping.
+    pub fn purge_dead(&mut self, fc: &gc_arena::Finalization<'gc>) {
+        self.set.retain(|w| !w.is_dead(fc));
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
+    let mut v = allocator_api2::vec::Vec::with_capacity_in(bytes.len(), MetricsAlloc::new(mc));
+    v.extend_from_slice(bytes);
+    LuaStr(Gc::new(
+        mc,
+        StrData {
+            hash: Cell::new(hash),
+            bytes: v.into_boxed_slice(),
+        },
+    ))
+}

@@ -1,0 +1,681 @@
+//! Lua tables: an array part for the keys `1..=n` and an open-addressing hash part for the
+//! rest. Deleted entries stay as tombstones (key kept, value nil) until the next rehash, so
+//! `next` keeps working when a traversal assigns nil to fields, as Lua allows.
+
+use core::cell::Cell;
+
+use allocator_api2::vec::Vec as AVec;
+use gc_arena::allocator_api::MetricsAlloc;
+use gc_arena::lock::RefLock;
+use gc_arena::{Collect, Gc, Mutation};
+
+use crate::number::float_to_int;
+use crate::string::LuaStr;
+use crate::value::Value;
+
+/// A Lua table.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub struct Table<'gc>(pub(crate) Gc<'gc, RefLock<TableState<'gc>>>);
+
+impl<'gc> PartialEq for Table<'gc> {
+    fn eq(&self, other: &Self) -> bool {
+        Gc::ptr_eq(self.0, other.0)
+    }
+}
+
+impl<'gc> Eq for Table<'gc> {}
+
+/// Why a key cannot be stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyError {
+    Nil,
+    NaN,
+}
+
+impl KeyError {
+    pub fn message(self) -> &'static str {
+        match self {
+            KeyError::Nil => "index is nil",
+            KeyError::NaN => "index is NaN",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Collect, Default)]
+#[collect(no_drop)]
+pub(crate) struct Node<'gc> {
+    key: Value<'gc>,
+    value: Value<'gc>,
+}
+
+impl<'gc> Node<'gc> {
+    /// An occupied slot whose key matches nothing (NaN is never a key): where a weak
+    /// entry died. Rehashing drops it.
+    fn tombstone() -> Self {
+        Node {
+            key: Value::Float(f64::NAN),
+            value: Value::Nil,
+        }
+    }
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct TableState<'gc> {
+    array: AVec<Value<'gc>, MetricsAlloc<'gc>>,
+    /// Empty, or a power-of-two number of slots. A slot with a nil key is free.
+    nodes: AVec<Node<'gc>, MetricsAlloc<'gc>>,
+    /// Slots with a key (live or tombstone).
+    used: usize,
+    meta: Option<Table<'gc>>,
+    /// Bit `e` set: this table, used as a metatable, is known to lack metamethod `e`.
+    #[collect(require_static)]
+    absent: Cell<u32>,
+    /// `__mode` of its metatable: bit 0 weak keys, bit 1 weak values (see `gc.rs`).
+    weak: u8,
+}
+
+/// A position in a table's storage, stable until the next rehash.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Slot {
+    Array(usize),
+    Node(usize),
+}
+
+#[inline]
+fn mix(x: u64) -> u64 {
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The key's hash; `key` must be normalised (no nil, no NaN, no integral float).
+#[inline]
+fn hash_key(key: Value<'_>) -> u64 {
+    match key {
+        Value::Integer(i) => mix(i as u64),
+        Value::String(s) => mix(s.hash() as u64 ^ 0x5555),
+        Value::Float(f) => mix(f.to_bits() ^ 0xF10A7),
+        Value::Boolean(b) => mix(b as u64 + 0xB001),
+        other => mix(other.addr().unwrap_or(0) as u64),
+    }
+}
+
+/// Keys as tables see them: floats with integral values become integers.
+#[inline]
+pub fn normalize_key(key: Value<'_>) -> Result<Value<'_>, KeyError> {
+    match key {
+        Value::Nil => Err(KeyError::Nil),
+        Value::Float(f) => match float_to_int(f) {
+            Some(i) => Ok(Value::Integer(i)),
+            None if f.is_nan() => Err(KeyError::NaN),
+            None => Ok(key),
+        },
+        _ => Ok(key),
+    }
+}
+
+#[inline]
+fn key_eq<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Boolean(x), Value::Boolean(y)) => x == y,
+        (Value::Nil, _) | (_, Value::Nil) => false,
+        _ => a.raw_eq(b),
+    }
+}
+
+impl<'gc> TableState<'gc> {
+    fn new(mc: &Mutation<'gc>, array: usize, hash: usize) -> Self {
+        let mut state = TableState {
+            array: AVec::with_capacity_in(array, MetricsAlloc::new(mc)),
+            nodes: AVec::new_in(MetricsAlloc::new(mc)),
+            used: 0,
+            meta: None,
+            absent: Cell::new(0),
+            weak: 0,
+        };
+        if hash > 0 {
+            state.resize_nodes(hash);
+        }
+        state
+    }
+
+    #[inline]
+    fn slot(&self, hash: u64) -> usize {
+        // Fibonacci hashing: the top bits of the mixed hash pick the slot.
+        let bits = self.nodes.len().trailing_zeros();
+        if bits == 0 {
+            0
+        } else {
+            (hash >> (64 - bits)) as usize
+        }
+    }
+
+    /// The slot holding `key` (live or tombstone).
+    #[inline]
+    fn find(&self, key: Value<'gc>) -> Option<usize> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = self.slot(hash_key(key));
+        loop {
+            let node = &self.nodes[i];
+            if node.key.is_nil() {
+                return None;
+            }
+            if key_eq(node.key, key) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Raw read of a normalised key.
+    #[inline]
+    pub fn get(&self, key: Value<'gc>) -> Value<'gc> {
+        match key {
+            Value::Integer(i) => self.get_int(i),
+            Value::String(s) => self.get_str(s),
+            Value::Nil => Value::Nil,
+            Value::Float(f) => match float_to_int(f) {
+                Some(i) => self.get_int(i),
+                None => self.get_hashed(key),
+            },
+            _ => self.get_hashed(key),
+        }
+    }
+
+    #[inline]
+    fn get_hashed(&self, key: Value<'gc>) -> Value<'gc> {
+        match self.find(key) {
+            Some(i) => self.nodes[i].value,
+            None => Value::Nil,
+        }
+    }
+
+    #[inline]
+    pub fn get_int(&self, i: i64) -> Value<'gc> {
+        let idx = (i as u64).wrapping_sub(1);
+        if idx < self.array.len() as u64 {
+            return self.array[idx as usize];
+        }
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        self.get_hashed(Value::Integer(i))
+    }
+
+    #[inline]
+    pub fn get_str(&self, s: LuaStr<'gc>) -> Value<'gc> {
+        if self.nodes.is_empty() {
+            return Value::Nil;
+        }
+        let mask = self.nodes.len() - 1;
+        let mut i = self.slot(mix(s.hash() as u64 ^ 0x5555));
+        loop {
+            let node = &self.nodes[i];
+            match node.key {
+                Value::String(k) if k == s => return node.value,
+                Value::Nil => return Value::Nil,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Raw write. Assigning nil deletes.
+    pub fn set(&mut self, key: Value<'gc>, value: Value<'gc>) -> Result<(), KeyError> {
+        let key = normalize_key(key)?;
+        match key {
+            Value::Integer(i) => self.set_int(i, value),
+            _ => self.set_hashed(key, value),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub fn set_int(&mut self, i: i64, value: Value<'gc>) {
+        let idx = (i as u64).wrapping_sub(1);
+        let len = self.array.len() as u64;
+        if idx < len {
+            self.array[idx as usize] = value;
+        } else if idx == len && !value.is_nil() && self.array.len() < MAX_ARRAY {
+            self.push_array(value);
+        } else {
+            self.set_hashed(Value::Integer(i), value);
+        }
+    }
+
+    #[inline]
+    pub fn set_str(&mut self, key: LuaStr<'gc>, value: Value<'gc>) {
+        self.set_hashed(Value::String(key), value)
+    }
+
+    /// Appends at key `#array + 1`, moving following keys out of the hash part so that no
+    /// key of the array part also lives in the hash part.
+    fn push_array(&mut self, value: Value<'gc>) {
+        if !self.nodes.is_empty() {
+            let key = Value::Integer(self.array.len() as i64 + 1);
+            if let Some(slot) = self.find(key) {
+                self.nodes[slot].value = Value::Nil;
+            }
+        }
+        self.array.push(value);
+        if self.nodes.is_empty() {
+            return;
+        }
+        loop {
+            let key = Value::Integer(self.array.len() as i64 + 1);
+            let Some(slot) = self.find(key) else { break };
+            let v = self.nodes[slot].value;
+            if v.is_nil() {
+                break;
+            }
+            self.nodes[slot].value = Value::Nil;
+            self.array.push(v);
+        }
+    }
+
+    fn set_hashed(&mut self, key: Value<'gc>, value: Value<'gc>) {
+        // Any write may add or remove a metamethod of a table used as a metatable.
+        self.absent.set(0);
+        if let Some(slot) = self.find(key) {
+            self.nodes[slot].value = value;
+            return;
+        }
+        if value.is_nil() {
+            return;
+        }
+        if (self.used + 1) * 8 > self.nodes.len() * 7 {
+            self.rehash(key);
+            // The rehash may have made room for the key in the array part.
+            if let Value::Integer(i) = key {
+                let idx = (i as u64).wrapping_sub(1);
+                if idx < self.array.len() as u64 {
+                    self.array[idx as usize] = value;
+                    return;
+                }
+                if idx == self.array.len() as u64 && self.array.len() < MAX_ARRAY {
+                    self.push_array(value);
+                    return;
+                }
+            }
+        }
+        self.insert_new(key, value);
+    }
+
+    /// Inserts a key known to be absent, with room guaranteed.
+    fn insert_new(&mut self, key: Value<'gc>, value: Value<'gc>) {
+        let mask = self.nodes.len() - 1;
+        let mut i = self.slot(hash_key(key));
+        while !self.nodes[i].key.is_nil() {
+            i = (i + 1) & mask;
+        }
+        self.nodes[i] = Node { key, value };
+        self.used += 1;
+    }
+
+    fn resize_nodes(&mut self, entries: usize) {
+        let want = if entries == 0 {
+            0
+        } else {
+            (entries * 8 / 7 + 1).next_power_of_two().max(4)
+        };
+        let alloc = self.nodes.allocator().clone();
+        let mut nodes = AVec::with_capacity_in(want, alloc);
+        nodes.resize(want, Node::default());
+        let old = core::mem::replace(&mut self.nodes, nodes);
+        self.used = 0;
+        for node in old.iter() {
+            if !node.key.is_nil() && !node.value.is_nil() {
+                self.insert_new(node.key, node.value);
+            }
+        }
+    }
+
+    /// Resizes both parts for the live entries plus `extra`, choosing the array size as Lua
+    /// does: the largest `n` (a power of two) with more than `n/2` of the keys `1..=n` present.
+    fn rehash(&mut self, extra: Value<'gc>) {
+        // counts[b]: integer keys in (2^(b-1), 2^b]
+        let mut counts = [0usize; 65];
+        let mut total_ints = 0usize;
+        let count_int = |i: i64, counts: &mut [usize; 65]| {
+            if i >= 1 && (i as u64) <= MAX_ARRAY as u64 {
+                let b = 64 - ((i - 1) as u64).leading_zeros() as usize;
+                counts[b] += 1;
+                true
+            } else {
+                false
+            }
+        };
+        for (i, v) in self.array.iter().enumerate() {
+            if !v.is_nil() && count_int(i as i64 + 1, &mut counts) {
+                total_ints += 1;
+            }
+        }
+        let mut live = 0usize;
+        for node in self.nodes.iter() {
+            if !node.key.is_nil() && !node.value.is_nil() {
+                live += 1;
+                if let Value::Integer(i) = node.key {
+                    if count_int(i, &mut counts) {
+                        total_ints += 1;
+                    }
+                }
+            }
+        }
+        live += 1;
+        if let Value::Integer(i) = extra {
+            if count_int(i, &mut counts) {
+                total_ints += 1;
+            }
+        }
+        let mut array_size = 0usize;
+        let mut in_array = 0usize;
+        let mut acc = 0usize;
+        for (b, &c) in counts.iter().enumerate() {
+            let size = 1usize << b;
+            if size / 2 >= total_ints {
+                break;
+            }
+            acc += c;
+            if acc > size / 2 {
+                array_size = size;
+                in_array = acc;
+            }
+        }
+        let non_array_live = self.live_array() + live - in_array;
+        self.resize(array_size, non_array_live);
+    }
+
+    fn live_array(&self) -> usize {
+        self.array.iter().filter(|v| !v.is_nil()).count()
+    }
+
+    /// Moves entries so the array part has `array_size` slots and the hash part room for
+    /// `hash_entries`.
+    fn resize(&mut self, array_size: usize, hash_entries: usize) {
+        let alloc = self.nodes.allocator().clone();
+        let old_nodes = core::mem::replace(&mut self.nodes, AVec::new_in(alloc));
+        self.used = 0;
+        // Array items that no longer fit move to the hash part.
+        let mut spill = AVec::new_in(self.array.allocator().clone());
+        if self.array.len() > array_size {
+            for (i, v) in self.array.iter().enumerate().skip(array_size) {
+                if !v.is_nil() {
+                    spill.push(Node {
+                        key: Value::Integer(i as i64 + 1),
+                        value: *v,
+                    });
+                }
+            }
+            self.array.truncate(array_size);
+            self.array.shrink_to_fit();
+        }
+        self.resize_nodes(hash_entries.max(spill.len()));
+        for node in spill.iter().chain(old_nodes.iter()) {
+            if node.key.is_nil() || node.value.is_nil() {
+                continue;
+            }
+            if let Value::Integer(i) = node.key {
+                let idx = (i as u64).wrapping_sub(1);
+                if idx < array_size as u64 {
+                    if idx >= self.array.len() as u64 {
+                        self.array.resize(idx as usize + 1, Value::Nil);
+                    }
+                    self.array[idx as usize] = node.value;
+                    continue;
+                }
+            }
+            if (self.used + 1) * 8 > self.nodes.len() * 7 {
+                let n = self.used + 1;
+                self.resize_nodes(n);
+            }
+            self.insert_new(node.key, node.value);
+        }
+    }
+
+    /// A border: `n` with `t[n] ~= nil` and `t[n+1] == nil` (0 if `t[1]` is nil).
+    pub fn length(&self) -> i64 {
+        let n = self.array.len();
+        if n > 0 && self.array[n - 1].is_nil() {
+            // Binary search for a border inside the array part.
+            let (mut lo, mut hi) = (0usize, n);
+            if n >= 2 && !self.array[n - 2].is_nil() {
+                return n as i64 - 1;
+            }
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if self.array[mid - 1].is_nil() {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            return lo as i64;
+        }
+        if self.nodes.is_empty() || self.get_hashed(Value::Integer(n as i64 + 1)).is_nil() {
+            return n as i64;
+        }
+        // Unbounded search in the hash part, then bisection.
+        let mut i = n as u64 + 1;
+        let mut j = i * 2;
+        while !self.get_int(j as i64).is_nil() {
+            i = j;
+            if j > (i64::MAX as u64) / 2 {
+                // Built to defeat the search: count up from 1 (bounded by the entries).
+                let mut k = 1i64;
+                while !self.get_int(k).is_nil() {
+                    k += 1;
+                }
+                return k - 1;
+            }
+            j *= 2;
+        }
+        while j - i > 1 {
+            let m = (i + j) / 2;
+            if self.get_int(m as i64).is_nil() {
+                j = m;
+            } else {
+                i = m;
+            }
+        }
+        i as i64
+    }
+
+    /// The entry after `key` in traversal order (`Nil` starts); `Ok(None)` at the end,
+    /// `Err` when `key` is not in the table.
+    pub fn next(&self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, ()> {
+        let start_hash = match key {
+            Value::Nil => return Ok(self.next_from(0)),
+            _ => {
+                let key = normalize_key(key).map_err(|_| ())?;
+                if let Value::Integer(i) = key {
+                    let idx = (i as u64).wrapping_sub(1);
+                    if idx < self.array.len() as u64 {
+                        return Ok(self.next_from(idx as usize + 1));
+                    }
+                }
+                self.find(key).ok_or(())?
+            }
+        };
+        Ok(self.next_from(self.array.len() + start_hash + 1))
+    }
+
+    /// The first entry at or after position `pos` (array slots first, then hash slots).
+    fn next_from(&self, mut pos: usize) -> Option<(Value<'gc>, Value<'gc>)> {
+        while pos < self.array.len() {
+            let v = self.array[pos];
+            if !v.is_nil() {
+                return Some((Value::Integer(pos as i64 + 1), v));
+            }
+            pos += 1;
+        }
+        let mut slot = pos - self.array.len();
+        while slot < self.nodes.len() {
+            let node = self.nodes[slot];
+            if !node.value.is_nil() {
+                return Some((node.key, node.value));
+            }
+            slot += 1;
+        }
+        None
+    }
+
+    pub fn metatable(&self) -> Option<Table<'gc>> {
+        self.meta
+    }
+
+    pub fn set_metatable(&mut self, meta: Option<Table<'gc>>) {
+        self.meta = meta;
+    }
+
+    /// Whether metamethod `event` is known to be absent from this table.
+    #[inline]
+    pub(crate) fn known_absent(&self, event: u32) -> bool {
+        self.absent.get() & (1 << event) != 0
+    }
+
+    #[inline]
+    pub(crate) fn mark_absent(&self, event: u32) {
+        self.absent.set(self.absent.get() | (1 << event));
+    }
+
+    pub(crate) fn weak_mode(&self) -> u8 {
+        self.weak
+    }
+
+    pub(crate) fn set_weak_mode(&mut self, mode: u8) {
+        self.weak = mode;
+    }
+
+    /// Removes the entries `pick` selects, leaving their slots empty (array) or as
+    /// tombstones (hash), and returns them with their slots.
+    pub(crate) fn take_entries(
+        &mut self,
+        mut pick: impl FnMut(Value<'gc>, Value<'gc>) -> bool,
+    ) -> alloc::vec::Vec<(Slot, Value<'gc>, Value<'gc>)> {
+        let mut taken = alloc::vec::Vec::new();
+        for (i, v) in self.array.iter_mut().enumerate() {
+            if !v.is_nil() && pick(Value::Integer(i as i64 + 1), *v) {
+                taken.push((Slot::Array(i), Value::Integer(i as i64 + 1), *v));
+                *v = Value::Nil;
+            }
+        }
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            if !node.key.is_nil() && !node.value.is_nil() && pick(node.key, node.value) {
+                taken.push((Slot::Node(i), node.key, node.value));
+                *node = Node::tombstone();
+            }
+        }
+        taken
+    }
+
+    /// Puts an entry taken by `take_entries` back (`None`: it died; its slot stays empty).
+    pub(crate) fn restore_entry(&mut self, slot: Slot, entry: Option<(Value<'gc>, Value<'gc>)>) {
+        match (slot, entry) {
+            (Slot::Array(i), Some((_, v))) => self.array[i] = v,
+            (Slot::Node(i), Some((k, v))) => self.nodes[i] = Node { key: k, value: v },
+            (Slot::Array(i), None) => self.array[i] = Value::Nil,
+            (Slot::Node(i), None) => self.nodes[i] = Node::tombstone(),
+        }
+    }
+
+    /// The number of entries that are stored in the array part (for `table` library sizing).
+    pub fn array_len(&self) -> usize {
+        self.array.len()
+    }
+
+    /// Makes room for `n` array items (the `NewTable`/`SetList` sizes and `table.move`).
+    pub fn reserve_array(&mut self, n: usize) {
+        self.array.reserve(n.min(MAX_ARRAY));
+    }
+}
+
+/// Array parts never grow past this many slots; larger keys live in the hash part.
+const MAX_ARRAY: usize = 1 << 26;
+
+impl<'gc> Table<'gc> {
+    pub fn new(mc: &Mutation<'gc>) -> Table<'gc> {
+        Self::with_capacity(mc, 0, 0)
+    }
+
+    pub fn with_capacity(mc: &Mutation<'gc>, array: usize, hash: usize) -> Table<'gc> {
+        Table(Gc::new(
+            mc,
+            RefLock::new(TableState::new(
+                mc,
+                array.min(MAX_ARRAY),
+                hash.min(MAX_ARRAY),
+            )),
+        ))
+    }
+
+    #[inline]
+    pub fn state(self) -> core::cell::Ref<'gc, TableState<'gc>> {
+        self.0.borrow()
+    }
+
+    #[inline]
+    pub fn state_mut(self, mc: &Mutation<'gc>) -> core::cell::RefMut<'gc, TableState<'gc>> {
+        self.0.borrow_mut(mc)
+    }
+
+    #[inline]
+    pub fn get(self, key: Value<'gc>) -> Value<'gc> {
+        self.0.borrow().get(key)
+    }
+
+    #[inline]
+    pub fn get_int(self, i: i64) -> Value<'gc> {
+        self.0.borrow().get_int(i)
+    }
+
+    #[inline]
+    pub fn get_str(self, key: LuaStr<'gc>) -> Value<'gc> {
+        self.0.borrow().get_str(key)
+    }
+
+    #[inline]
+    pub fn set(
+        self,
+        mc: &Mutation<'gc>,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<(), KeyError> {
+        self.0.borrow_mut(mc).set(key, value)
+    }
+
+    #[inline]
+    pub fn set_int(self, mc: &Mutation<'gc>, i: i64, value: Value<'gc>) {
+        self.0.borrow_mut(mc).set_int(i, value)
+    }
+
+    #[inline]
+    pub fn set_str(self, mc: &Mutation<'gc>, key: LuaStr<'gc>, value: Value<'gc>) {
+        self.0.borrow_mut(mc).set_str(key, value)
+    }
+
+    pub fn length(self) -> i64 {
+        self.0.borrow().length()
+    }
+
+    #[allow(clippy::result_unit_err)]
+    pub fn next(self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, ()> {
+        self.0.borrow().next(key)
+    }
+
+    pub fn metatable(self) -> Option<Table<'gc>> {
+        self.0.borrow().meta
+    }
+
+    pub fn set_metatable(self, mc: &Mutation<'gc>, meta: Option<Table<'gc>>) {
+        self.0.borrow_mut(mc).meta = meta;
+    }
+
+    pub(crate) fn addr(self) -> usize {
+        Gc::as_ptr(self.0) as *const () as usize
+    }
+}

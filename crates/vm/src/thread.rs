@@ -1,0 +1,201 @@
+//! Threads (coroutines): a value stack shared by all of the thread's frames, the frames
+//! themselves, the open upvalues and the to-be-closed variables.
+
+use alloc::vec::Vec;
+
+use allocator_api2::vec::Vec as AVec;
+use gc_arena::allocator_api::MetricsAlloc;
+use gc_arena::lock::RefLock;
+use gc_arena::{Collect, Gc, Mutation};
+
+use crate::function::{LuaClosure, NativeClosure, Upval, UpvalState};
+use crate::interp::Cont;
+use crate::value::Value;
+
+/// A Lua thread.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub struct Thread<'gc>(pub(crate) Gc<'gc, RefLock<ThreadState<'gc>>>);
+
+impl<'gc> PartialEq for Thread<'gc> {
+    fn eq(&self, other: &Self) -> bool {
+        Gc::ptr_eq(self.0, other.0)
+    }
+}
+
+impl<'gc> Eq for Thread<'gc> {}
+
+impl<'gc> Thread<'gc> {
+    pub fn new(mc: &Mutation<'gc>) -> Thread<'gc> {
+        Thread(Gc::new(
+            mc,
+            RefLock::new(ThreadState {
+                stack: AVec::new_in(MetricsAlloc::new(mc)),
+                frames: AVec::new_in(MetricsAlloc::new(mc)),
+                open_upvals: Vec::new(),
+                tbc: Vec::new(),
+                status: Status::Suspended,
+                error: Value::Nil,
+            }),
+        ))
+    }
+
+    pub(crate) fn addr(self) -> usize {
+        Gc::as_ptr(self.0) as *const () as usize
+    }
+}
+
+/// What `coroutine.status` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Collect, Default)]
+#[collect(require_static)]
+pub enum Status {
+    /// Not started, or stopped in a yield.
+    #[default]
+    Suspended,
+    Running,
+    /// It resumed another coroutine and waits for it.
+    Normal,
+    Dead,
+}
+
+/// Where a call's results go when it returns.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) enum RetMode<'gc> {
+    /// To the callee's function slot onwards: `want` values, or all of them (`-1`, which sets
+    /// the caller's top).
+    Normal { want: i32 },
+    /// The first result to `stack[dest]` (metamethods `__index`, arithmetic, `__len`...).
+    Single { dest: usize },
+    /// The first result's truth decides the caller's branch: if it equals `k`, the caller
+    /// jumps by `off` (comparison metamethods).
+    Cond { k: bool, off: i32 },
+    /// Nothing (`__newindex`, `__close` while returning or leaving a block).
+    Discard,
+    /// The result replaces operands `n-1` and `n` of a `Concat` whose operands start at
+    /// `first`; the concatenation then goes on with `n - 1` operands.
+    Concat { first: usize, n: usize },
+    /// A `__close` called while unwinding for `error`: then go on unwinding.
+    Unwind { error: Value<'gc> },
+    /// The message handler of an `xpcall`: its result becomes the error value.
+    Handler,
+}
+
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) struct LuaFrame<'gc> {
+    pub closure: LuaClosure<'gc>,
+    /// Register 0 is `stack[base]`.
+    pub base: usize,
+    /// Index of the next instruction.
+    pub pc: usize,
+    /// The function's slot: normal results go here.
+    pub func: usize,
+    /// Varargs are `stack[base - varargs .. base]`.
+    pub varargs: usize,
+    /// Top of the values of the instruction that made a call (its `b == 0` operands).
+    pub top: usize,
+    pub ret: RetMode<'gc>,
+    /// Reached through a tail call (tracebacks say so).
+    pub tail: bool,
+}
+
+/// A native function waiting for a call it made, or suspended in a yield.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) struct NativeFrame<'gc> {
+    pub closure: NativeClosure<'gc>,
+    /// Its arguments start here; its function slot is `base - 1`.
+    pub base: usize,
+    pub cont: Cont,
+    pub ret: RetMode<'gc>,
+    /// How the awaited call ended, once it has: the interpreter then runs `cont`.
+    pub pending: Pending<'gc>,
+}
+
+/// The state of the call a native frame waits for.
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) enum Pending<'gc> {
+    Waiting,
+    /// Returned; the results are `stack[at..]`.
+    Returned {
+        at: usize,
+    },
+    Raised(Value<'gc>),
+}
+
+#[derive(Clone, Copy, Collect)]
+#[collect(no_drop)]
+pub(crate) enum Frame<'gc> {
+    Lua(LuaFrame<'gc>),
+    Native(NativeFrame<'gc>),
+}
+
+#[derive(Collect)]
+#[collect(no_drop)]
+pub struct ThreadState<'gc> {
+    pub(crate) stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
+    pub(crate) frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
+    /// Upvalues still pointing into `stack`, by ascending index.
+    pub(crate) open_upvals: Vec<Upval<'gc>>,
+    /// Stack indices of the to-be-closed variables, ascending.
+    pub(crate) tbc: Vec<usize>,
+    pub(crate) status: Status,
+    /// The error a dead coroutine ended with (`coroutine.close` reports it).
+    pub(crate) error: Value<'gc>,
+}
+
+impl<'gc> ThreadState<'gc> {
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The upvalue for `stack[index]`, shared with every closure that captured it.
+    pub(crate) fn find_upval(
+        &mut self,
+        mc: &Mutation<'gc>,
+        me: Thread<'gc>,
+        index: usize,
+    ) -> Upval<'gc> {
+        let pos = self.open_upvals.partition_point(|u| open_index(*u) < index);
+        if let Some(&u) = self.open_upvals.get(pos) {
+            if open_index(u) == index {
+                return u;
+            }
+        }
+        let u = Upval(Gc::new(
+            mc,
+            RefLock::new(UpvalState::Open { thread: me, index }),
+        ));
+        self.open_upvals.insert(pos, u);
+        u
+    }
+
+    /// Closes the upvalues of `stack[from..]`: each takes its variable's current value.
+    pub(crate) fn close_upvals(&mut self, mc: &Mutation<'gc>, from: usize) {
+        while let Some(&u) = self.open_upvals.last() {
+            let index = open_index(u);
+            if index < from {
+                break;
+            }
+            self.open_upvals.pop();
+            let value = self.stack.get(index).copied().unwrap_or_default();
+            *u.0.borrow_mut(mc) = UpvalState::Closed(value);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn has_open_upvals_from(&self, from: usize) -> bool {
+        self.open_upvals
+            .last()
+            .is_some_and(|u| open_index(*u) >= from)
+    }
+}
+
+fn open_index(u: Upval<'_>) -> usize {
+    match *u.0.borrow() {
+        UpvalState::Open { index, .. } => index,
+        UpvalState::Closed(_) => usize::MAX,
+    }
+}
