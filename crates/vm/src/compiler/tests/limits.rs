@@ -148,3 +148,29 @@ fn big_functions_stay_well_formed() {
     let proto = compiles(&lines);
     assert_eq!(proto.lines[0], 100_001);
 }
+
+#[test]
+fn many_labels_and_gotos_compile_in_linear_time() {
+    let count = 20_000;
+    let labels: String = (0..count).map(|i| format!("::l{}:: x = 1\n", i)).collect();
+    let forward: String = (0..count).map(|i| format!("goto l{}\n", i)).collect();
+    let backward: String = (0..count)
+        .map(|i| format!("::b{}:: x = 1 goto b{}\n", i, i))
+        .collect();
+    let ors = format!("x = a{}", " or a".repeat(count * 5));
+    for source in [
+        labels.clone(),
+        format!("do {} end {}", forward, labels),
+        backward,
+        ors,
+    ] {
+        let start = std::time::Instant::now();
+        compiles(&source);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{:.30}... took {:?}",
+            source,
+            start.elapsed()
+        );
+    }
+}
