@@ -330,6 +330,11 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
 /// Appends an integer in decimal.
 pub fn write_int(out: &mut Vec<u8>, i: i64) {
     let mut buf = [0u8; 20];
+    out.extend_from_slice(int_digits(i, &mut buf));
+}
+
+/// An integer in decimal, written into `buf`.
+pub fn int_digits(i: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();
     loop {
@@ -341,9 +346,10 @@ pub fn write_int(out: &mut Vec<u8>, i: i64) {
         }
     }
     if i < 0 {
-        out.push(b'-');
+        pos -= 1;
+        buf[pos] = b'-';
     }
-    out.extend_from_slice(&buf[pos..]);
+    &buf[pos..]
 }
 
 /// Appends a float as `tostring` shows it: `%.14g`, with `.0` added when that looks like an

@@ -81,6 +81,9 @@ pub struct State<'gc> {
     /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
     #[collect(require_static)]
     gc_requested: Cell<bool>,
+    /// The mode `collectgarbage` reports (our collector is always incremental).
+    #[collect(require_static)]
+    gc_mode: Cell<&'static str>,
     /// `warn` output is on (`@on`/`@off`).
     #[collect(require_static)]
     warnings_on: Cell<bool>,
@@ -105,6 +108,14 @@ impl<'gc> Ctx<'gc> {
             .strings
             .borrow_mut(self.mc)
             .intern(self.mc, bytes)
+    }
+
+    /// The concatenation of `parts`, built with one copy.
+    pub fn concat(self, parts: &[&[u8]]) -> LuaStr<'gc> {
+        self.state
+            .strings
+            .borrow_mut(self.mc)
+            .intern_parts(self.mc, parts)
     }
 
     pub fn str_value(self, bytes: &[u8]) -> Value<'gc> {
@@ -188,6 +199,11 @@ impl<'gc> Ctx<'gc> {
     /// Asks the driver for a full collection before the script goes on.
     pub fn request_full_gc(self) {
         self.state.gc_requested.set(true);
+    }
+
+    /// Records the mode `collectgarbage` was given and returns the previous one.
+    pub fn set_gc_mode(self, mode: &'static str) -> &'static str {
+        self.state.gc_mode.replace(mode)
     }
 
     pub(crate) fn gc_requested(self) -> bool {
@@ -294,6 +310,7 @@ impl Lua {
                 config: Cell::new(config),
                 traceback: RefCell::new(None),
                 gc_requested: Cell::new(false),
+                gc_mode: Cell::new("generational"),
                 warnings_on: Cell::new(false),
             }
         });
@@ -613,10 +630,7 @@ fn deliver<'gc>(ctx: Ctx<'gc>, what: Delivery<'gc>) {
 }
 
 fn set_pending<'gc>(ctx: Ctx<'gc>, thread: Thread<'gc>, pending: Pending<'gc>) {
-    let mut ts = thread.0.borrow_mut(ctx.mc);
-    if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
-        nf.pending = pending;
-    }
+    thread.0.borrow_mut(ctx.mc).pending = pending;
 }
 
 /// Starts or continues coroutine `co` with `args`, making it the running thread.
@@ -638,9 +652,9 @@ fn start_resume<'gc>(
         }
         let at = ts.stack.len();
         ts.stack.extend_from_slice(args);
-        if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
+        if let Some(Frame::Native(_)) = ts.frames.last() {
             // Suspended in a yield: the arguments are the yield's results.
-            nf.pending = Pending::Returned { at };
+            ts.pending = Pending::Returned { at };
         } else if ts.frames.is_empty() && at == 0 {
             return Err("cannot resume dead coroutine");
         }

@@ -147,6 +147,21 @@ impl<'gc> Interner<'gc> {
         s
     }
 
+    /// The concatenation of `parts`: interned when short, copied once when long.
+    pub fn intern_parts(&mut self, mc: &Mutation<'gc>, parts: &[&[u8]]) -> LuaStr<'gc> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_SHORT_LEN {
+            return from_parts(mc, parts, len, 0);
+        }
+        let mut buf = [0u8; MAX_SHORT_LEN];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.intern(mc, &buf[..len])
+    }
+
     /// Forgets strings the collector is about to free. Called between marking and sweeping.
     pub fn purge_dead(&mut self, fc: &gc_arena::Finalization<'gc>) {
         self.set.retain(|w| !w.is_dead(fc));
@@ -162,8 +177,19 @@ impl<'gc> Interner<'gc> {
 }
 
 fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
-    let mut v = allocator_api2::vec::Vec::with_capacity_in(bytes.len(), MetricsAlloc::new(mc));
-    v.extend_from_slice(bytes);
+    from_parts(mc, &[bytes], bytes.len(), hash)
+}
+
+/// A string of the concatenated `parts` (`len` bytes in all), copied once.
+fn from_parts<'gc>(mc: &Mutation<'gc>, parts: &[&[u8]], len: usize, hash: u32) -> LuaStr<'gc> {
+    let mut v = allocator_api2::vec::Vec::with_capacity_in(len, MetricsAlloc::new(mc));
+    // allocator-api2's `extend_from_slice` copies byte by byte; `copy_from_slice` is memcpy.
+    v.resize(len, 0u8);
+    let mut at = 0;
+    for p in parts {
+        v[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
     LuaStr(Gc::new(
         mc,
         StrData {

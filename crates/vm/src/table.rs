@@ -36,8 +36,8 @@ pub enum KeyError {
 impl KeyError {
     pub fn message(self) -> &'static str {
         match self {
-            KeyError::Nil => "index is nil",
-            KeyError::NaN => "index is NaN",
+            KeyError::Nil => "table index is nil",
+            KeyError::NaN => "table index is NaN",
         }
     }
 }
@@ -128,8 +128,12 @@ fn key_eq<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
 
 impl<'gc> TableState<'gc> {
     fn new(mc: &Mutation<'gc>, array: usize, hash: usize) -> Self {
+        // The array part starts at its full size, as lua5.4's constructors size it: this is
+        // what makes `#{1, nil, 3}` equal 3.
+        let mut array_part = AVec::with_capacity_in(array, MetricsAlloc::new(mc));
+        array_part.resize(array, Value::Nil);
         let mut state = TableState {
-            array: AVec::with_capacity_in(array, MetricsAlloc::new(mc)),
+            array: array_part,
             nodes: AVec::new_in(MetricsAlloc::new(mc)),
             used: 0,
             meta: None,
@@ -413,6 +417,9 @@ impl<'gc> TableState<'gc> {
             }
             self.array.truncate(array_size);
             self.array.shrink_to_fit();
+        }
+        if array_size > self.array.len() {
+            self.array.resize(array_size, Value::Nil);
         }
         self.resize_nodes(hash_entries.max(spill.len()));
         for node in spill.iter().chain(old_nodes.iter()) {

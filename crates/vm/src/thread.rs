@@ -33,6 +33,7 @@ impl<'gc> Thread<'gc> {
                 stack: AVec::new_in(MetricsAlloc::new(mc)),
                 frames: AVec::new_in(MetricsAlloc::new(mc)),
                 open_upvals: Vec::new(),
+                pending: Pending::Waiting,
                 tbc: Vec::new(),
                 status: Status::Suspended,
                 error: Value::Nil,
@@ -60,13 +61,13 @@ pub enum Status {
 
 /// Where a call's results go when it returns.
 #[derive(Clone, Copy, Collect)]
-#[collect(no_drop)]
-pub(crate) enum RetMode<'gc> {
+#[collect(require_static)]
+pub(crate) enum RetMode {
     /// To the callee's function slot onwards: `want` values, or all of them (`-1`, which sets
     /// the caller's top).
     Normal { want: i32 },
     /// The first result to `stack[dest]` (metamethods `__index`, arithmetic, `__len`...).
-    Single { dest: usize },
+    Single { dest: u32 },
     /// The first result's truth decides the caller's branch: if it equals `k`, the caller
     /// jumps by `off` (comparison metamethods).
     Cond { k: bool, off: i32 },
@@ -74,9 +75,10 @@ pub(crate) enum RetMode<'gc> {
     Discard,
     /// The result replaces operands `n-1` and `n` of a `Concat` whose operands start at
     /// `first`; the concatenation then goes on with `n - 1` operands.
-    Concat { first: usize, n: usize },
-    /// A `__close` called while unwinding for `error`: then go on unwinding.
-    Unwind { error: Value<'gc> },
+    Concat { first: u32, n: u32 },
+    /// A `__close` called while unwinding for an error, which waits in `stack[slot]`: then
+    /// go on unwinding.
+    Unwind { slot: u32 },
     /// The message handler of an `xpcall`: its result becomes the error value.
     Handler,
 }
@@ -86,16 +88,16 @@ pub(crate) enum RetMode<'gc> {
 pub(crate) struct LuaFrame<'gc> {
     pub closure: LuaClosure<'gc>,
     /// Register 0 is `stack[base]`.
-    pub base: usize,
+    pub base: u32,
     /// Index of the next instruction.
-    pub pc: usize,
+    pub pc: u32,
     /// The function's slot: normal results go here.
-    pub func: usize,
+    pub func: u32,
     /// Varargs are `stack[base - varargs .. base]`.
-    pub varargs: usize,
+    pub varargs: u32,
     /// Top of the values of the instruction that made a call (its `b == 0` operands).
-    pub top: usize,
-    pub ret: RetMode<'gc>,
+    pub top: u32,
+    pub ret: RetMode,
     /// Reached through a tail call (tracebacks say so).
     pub tail: bool,
 }
@@ -106,14 +108,12 @@ pub(crate) struct LuaFrame<'gc> {
 pub(crate) struct NativeFrame<'gc> {
     pub closure: NativeClosure<'gc>,
     /// Its arguments start here; its function slot is `base - 1`.
-    pub base: usize,
+    pub base: u32,
     pub cont: Cont,
-    pub ret: RetMode<'gc>,
-    /// How the awaited call ended, once it has: the interpreter then runs `cont`.
-    pub pending: Pending<'gc>,
+    pub ret: RetMode,
 }
 
-/// The state of the call a native frame waits for.
+/// The state of the call the native frame on top waits for.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
 pub(crate) enum Pending<'gc> {
@@ -137,8 +137,11 @@ pub(crate) enum Frame<'gc> {
 pub struct ThreadState<'gc> {
     pub(crate) stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
     pub(crate) frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
-    /// Upvalues still pointing into `stack`, by ascending index.
-    pub(crate) open_upvals: Vec<Upval<'gc>>,
+    /// Upvalues still pointing into `stack`, with their slots, by ascending slot.
+    pub(crate) open_upvals: Vec<(usize, Upval<'gc>)>,
+    /// How the call awaited by the native frame on top ended, once it has: the interpreter
+    /// then runs that frame's continuation.
+    pub(crate) pending: Pending<'gc>,
     /// Stack indices of the to-be-closed variables, ascending.
     pub(crate) tbc: Vec<usize>,
     pub(crate) status: Status,
@@ -158,9 +161,9 @@ impl<'gc> ThreadState<'gc> {
         me: Thread<'gc>,
         index: usize,
     ) -> Upval<'gc> {
-        let pos = self.open_upvals.partition_point(|u| open_index(*u) < index);
-        if let Some(&u) = self.open_upvals.get(pos) {
-            if open_index(u) == index {
+        let pos = self.open_upvals.partition_point(|(i, _)| *i < index);
+        if let Some(&(i, u)) = self.open_upvals.get(pos) {
+            if i == index {
                 return u;
             }
         }
@@ -168,14 +171,13 @@ impl<'gc> ThreadState<'gc> {
             mc,
             RefLock::new(UpvalState::Open { thread: me, index }),
         ));
-        self.open_upvals.insert(pos, u);
+        self.open_upvals.insert(pos, (index, u));
         u
     }
 
     /// Closes the upvalues of `stack[from..]`: each takes its variable's current value.
     pub(crate) fn close_upvals(&mut self, mc: &Mutation<'gc>, from: usize) {
-        while let Some(&u) = self.open_upvals.last() {
-            let index = open_index(u);
+        while let Some(&(index, u)) = self.open_upvals.last() {
             if index < from {
                 break;
             }
@@ -187,15 +189,14 @@ impl<'gc> ThreadState<'gc> {
 
     #[inline]
     pub(crate) fn has_open_upvals_from(&self, from: usize) -> bool {
-        self.open_upvals
-            .last()
-            .is_some_and(|u| open_index(*u) >= from)
+        self.open_upvals.last().is_some_and(|(i, _)| *i >= from)
     }
 }
 
-fn open_index(u: Upval<'_>) -> usize {
-    match *u.0.borrow() {
-        UpvalState::Open { index, .. } => index,
-        UpvalState::Closed(_) => usize::MAX,
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn frames_stay_small() {
+        assert!(core::mem::size_of::<super::Frame<'static>>() <= 64);
     }
 }

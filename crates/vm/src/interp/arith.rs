@@ -162,7 +162,14 @@ pub(super) fn arith<'gc>(
         tm = metamethod(ctx, b, event);
     }
     if !tm.is_nil() {
-        return call_at_top(ctx, thread, ts, tm, &[a, b], RetMode::Single { dest });
+        return call_at_top(
+            ctx,
+            thread,
+            ts,
+            tm,
+            &[a, b],
+            RetMode::Single { dest: dest as u32 },
+        );
     }
     let is_number = |v: Value<'_>| matches!(v, Value::Integer(_) | Value::Float(_));
     if op.is_bitwise() && is_number(a) && is_number(b) {

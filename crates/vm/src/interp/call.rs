@@ -78,7 +78,7 @@ pub(super) fn push_lua_frame<'gc>(
     closure: LuaClosure<'gc>,
     func: usize,
     nargs: usize,
-    ret: RetMode<'gc>,
+    ret: RetMode,
     tail: bool,
 ) -> Result<(), Error<'gc>> {
     let p = &closure.0.proto.plain;
@@ -113,11 +113,11 @@ pub(super) fn push_lua_frame<'gc>(
     }
     ts.frames.push(Frame::Lua(LuaFrame {
         closure,
-        base,
+        base: base as u32,
         pc: 0,
-        func,
-        varargs,
-        top: base,
+        func: func as u32,
+        varargs: varargs as u32,
+        top: base as u32,
         ret,
         tail,
     }));
@@ -131,7 +131,7 @@ pub(super) fn call_value<'gc>(
     ts: &mut ThreadState<'gc>,
     func: usize,
     mut nargs: usize,
-    ret: RetMode<'gc>,
+    ret: RetMode,
     src: Src,
     tail: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
@@ -165,7 +165,7 @@ pub(super) fn call_at_top<'gc>(
     ts: &mut ThreadState<'gc>,
     f: Value<'gc>,
     args: &[Value<'gc>],
-    ret: RetMode<'gc>,
+    ret: RetMode,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let func = scratch_top(ts);
     ts.stack.resize(func, Value::Nil);
@@ -177,7 +177,9 @@ pub(super) fn call_at_top<'gc>(
 /// The first free slot above the running frame.
 pub(super) fn scratch_top(ts: &ThreadState<'_>) -> usize {
     match ts.frames.last() {
-        Some(Frame::Lua(f)) => (f.base + f.closure.0.proto.plain.max_stack as usize).max(f.top),
+        Some(Frame::Lua(f)) => {
+            (f.base as usize + f.closure.0.proto.plain.max_stack as usize).max(f.top as usize)
+        }
         _ => ts.stack.len(),
     }
 }
@@ -189,7 +191,7 @@ pub(super) fn call_native<'gc>(
     ts: &mut ThreadState<'gc>,
     closure: NativeClosure<'gc>,
     func: usize,
-    ret: RetMode<'gc>,
+    ret: RetMode,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let base = func + 1;
     let mut call = NativeCall {
@@ -224,20 +226,19 @@ pub(super) fn resume_native<'gc>(
     let Some(Frame::Native(nf)) = ts.frames.last().copied() else {
         return Ok(Flow::Continue);
     };
-    let outcome = match nf.pending {
+    let outcome = match core::mem::replace(&mut ts.pending, Pending::Waiting) {
         Pending::Waiting => {
             // Nothing to continue with: only a bug could get here; fail loudly in Lua terms.
             return Err(Error::runtime("native frame resumed without a result"));
         }
-        Pending::Returned { at } => Outcome::Returned { at: at - nf.base },
+        Pending::Returned { at } => Outcome::Returned {
+            at: at - nf.base as usize,
+        },
         Pending::Raised(v) => Outcome::Raised(v),
     };
-    if let Some(Frame::Native(top)) = ts.frames.last_mut() {
-        top.pending = Pending::Waiting;
-    }
     let mut call = NativeCall {
         th: ts,
-        base: nf.base,
+        base: nf.base as usize,
         closure: nf.closure,
         thread,
         resumed: true,
@@ -255,7 +256,16 @@ pub(super) fn resume_native<'gc>(
             )))
         }
     };
-    handle_action(ctx, thread, ts, nf.closure, nf.base, nf.ret, action, true)
+    handle_action(
+        ctx,
+        thread,
+        ts,
+        nf.closure,
+        nf.base as usize,
+        nf.ret,
+        action,
+        true,
+    )
 }
 
 /// Carries out what a native asked for. `framed`: the native's frame is on top.
@@ -266,17 +276,16 @@ fn handle_action<'gc>(
     ts: &mut ThreadState<'gc>,
     closure: NativeClosure<'gc>,
     base: usize,
-    ret: RetMode<'gc>,
+    ret: RetMode,
     action: Action<'gc>,
     framed: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let wait = |ts: &mut ThreadState<'gc>, cont: Cont| {
         let frame = Frame::Native(NativeFrame {
             closure,
-            base,
+            base: base as u32,
             cont,
             ret,
-            pending: Pending::Waiting,
         });
         if framed {
             *ts.frames.last_mut().expect("native frame") = frame;
@@ -364,7 +373,7 @@ pub(super) fn finish_call<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,
-    ret: RetMode<'gc>,
+    ret: RetMode,
     func: usize,
     src: usize,
     n: usize,
@@ -377,9 +386,10 @@ pub(super) fn finish_call<'gc>(
             }
             match ts.frames.last_mut() {
                 Some(Frame::Lua(caller)) => {
-                    let caller_need = caller.base + caller.closure.0.proto.plain.max_stack as usize;
+                    let caller_need =
+                        caller.base as usize + caller.closure.0.proto.plain.max_stack as usize;
                     if want < 0 {
-                        caller.top = func + n;
+                        caller.top = (func + n) as u32;
                         let len = (func + n).max(caller_need);
                         ts.stack.resize(len, Value::Nil);
                     } else {
@@ -394,9 +404,9 @@ pub(super) fn finish_call<'gc>(
                     }
                     Ok(Flow::Continue)
                 }
-                Some(Frame::Native(waiting)) => {
+                Some(Frame::Native(_)) => {
                     ts.stack.truncate(func + n);
-                    waiting.pending = Pending::Returned { at: func };
+                    ts.pending = Pending::Returned { at: func };
                     Ok(Flow::Continue)
                 }
                 None => {
@@ -407,14 +417,14 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Single { dest } => {
             restore_caller_stack(ts);
-            ts.stack[dest] = first;
+            ts.stack[dest as usize] = first;
             Ok(Flow::Continue)
         }
         RetMode::Cond { k, off } => {
             restore_caller_stack(ts);
             if first.is_truthy() == k {
                 if let Some(Frame::Lua(caller)) = ts.frames.last_mut() {
-                    caller.pc = (caller.pc as i64 + off as i64) as usize;
+                    caller.pc = (caller.pc as i64 + off as i64) as u32;
                 }
             }
             Ok(Flow::Continue)
@@ -428,10 +438,12 @@ pub(super) fn finish_call<'gc>(
             n: count,
         } => {
             restore_caller_stack(ts);
+            let (start, count) = (start as usize, count as usize);
             ts.stack[start + count - 2] = first;
             meta::concat(ctx, thread, ts, start, count - 1)
         }
-        RetMode::Unwind { error } => {
+        RetMode::Unwind { slot } => {
+            let error = ts.stack[slot as usize];
             restore_caller_stack(ts);
             Ok(unwind::continue_unwind(ctx, thread, ts, error))
         }
@@ -443,7 +455,7 @@ pub(super) fn finish_call<'gc>(
 /// top its registers back.
 fn restore_caller_stack(ts: &mut ThreadState<'_>) {
     if let Some(Frame::Lua(f)) = ts.frames.last() {
-        let need = f.base + f.closure.0.proto.plain.max_stack as usize;
+        let need = f.base as usize + f.closure.0.proto.plain.max_stack as usize;
         if ts.stack.len() < need {
             ts.stack.resize(need, Value::Nil);
         }
@@ -466,23 +478,20 @@ pub(crate) fn call_finalizer<'gc>(
     let base = at + 1;
     ts.frames.push(Frame::Native(NativeFrame {
         closure: guard,
-        base,
+        base: base as u32,
         cont: Cont {
             f: finalizer_done,
             catch: Catch::Yes,
             state: 0,
         },
         ret: RetMode::Discard,
-        pending: Pending::Waiting,
     }));
     ts.stack.push(f);
     ts.stack.push(obj);
     let ret = RetMode::Normal { want: 0 };
     if let Err(e) = call_value(ctx, thread, ts, base, 1, ret, Src::None, false) {
         let v = error_to_value(ctx, ts, e, Caller::Top, None);
-        if let Some(Frame::Native(nf)) = ts.frames.last_mut() {
-            nf.pending = Pending::Raised(v);
-        }
+        ts.pending = Pending::Raised(v);
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) enum Src {
 /// The line a Lua frame is at (the instruction before its saved pc).
 pub(crate) fn current_line(f: &LuaFrame<'_>) -> Option<u32> {
     let p = &f.closure.0.proto.plain;
-    p.lines.get(f.pc.saturating_sub(1)).copied()
+    p.lines.get((f.pc as usize).saturating_sub(1)).copied()
 }
 
 /// ` (local 'x')`, ` (global 'x')`... for the operand of the failing instruction of the
@@ -33,7 +33,7 @@ pub(crate) fn describe_register<'gc>(ctx: Ctx<'gc>, ts: &ThreadState<'gc>, src: 
         return String::new();
     };
     let proto = &f.closure.0.proto;
-    let pc = f.pc.saturating_sub(1);
+    let pc = (f.pc as usize).saturating_sub(1);
     let found = match src {
         Src::Reg(r) => object_name(proto, pc, r),
         Src::Upval(u) => Some(("upvalue", upvalue_name(proto, u as usize))),
@@ -228,7 +228,7 @@ pub(crate) fn call_site_name<'gc>(
         return None;
     };
     let proto = &f.closure.0.proto;
-    let pc = f.pc.checked_sub(1)?;
+    let pc = (f.pc as usize).checked_sub(1)?;
     let meta = |name: &str| Some(("metamethod", String::from(name)));
     match *proto.plain.code.get(pc)? {
         Op::Call { a, .. } | Op::TailCall { a, .. } => object_name(proto, pc, a),

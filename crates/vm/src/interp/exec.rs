@@ -7,12 +7,13 @@ use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
 use crate::table::Table;
-use crate::thread::{Frame, RetMode, Thread, ThreadState};
+use crate::thread::{Frame, LuaFrame, RetMode, Thread, ThreadState};
 use crate::value::{Function, Value};
 
 use super::arith::{arith, float_op, ArithOp};
 use super::call::{
     call_native, call_value, finish_call, push_lua_frame, resume_native, scratch_top, Exit, Flow,
+    MAX_FRAMES,
 };
 use super::describe::Src;
 use super::meta::{self, metamethod, MetaEvent};
@@ -67,24 +68,26 @@ pub(super) fn execute<'gc>(
     fuel: &mut i64,
 ) -> Result<Exit<'gc>, Value<'gc>> {
     'frames: loop {
-        let frame = match ts.frames.last() {
+        let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
             None => return Ok(Exit::Finished),
             Some(Frame::Native(_)) => match resume_native(ctx, thread, ts) {
                 Ok(Flow::Continue) => continue 'frames,
                 Ok(Flow::Exit(exit)) => return Ok(exit),
                 Err(e) => return Err(located(ctx, ts, e)),
             },
-            Some(Frame::Lua(f)) => *f,
+            Some(Frame::Lua(f)) => (
+                f.closure,
+                f.base as usize,
+                f.pc as usize,
+                f.top as usize,
+                f.varargs as usize,
+            ),
         };
-        let closure = frame.closure;
         let proto = closure.0.proto.as_ref();
         let code: &[Op] = &proto.plain.code;
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
         let upvals: &[Upval<'gc>] = &upvals_ref;
-        let base = frame.base;
-        let mut pc = frame.pc;
-        let mut top = frame.top;
 
         macro_rules! reg {
             ($r:expr) => {
@@ -94,8 +97,8 @@ pub(super) fn execute<'gc>(
         macro_rules! save_pc {
             () => {
                 if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
-                    f.pc = pc;
-                    f.top = top;
+                    f.pc = pc as u32;
+                    f.top = top as u32;
                 }
             };
         }
@@ -803,7 +806,25 @@ pub(super) fn execute<'gc>(
                     save_pc!();
                     match ts.stack[func] {
                         Value::Function(Function::Lua(callee)) => {
-                            if let Err(e) = push_lua_frame(
+                            let p = &callee.0.proto.plain;
+                            let new_base = func + 1;
+                            if !p.is_vararg
+                                && nargs == p.num_params as usize
+                                && new_base + p.max_stack as usize <= ts.stack.len()
+                                && ts.frames.len() < MAX_FRAMES
+                            {
+                                // The common call: exact arguments, room already there.
+                                ts.frames.push(Frame::Lua(LuaFrame {
+                                    closure: callee,
+                                    base: new_base as u32,
+                                    pc: 0,
+                                    func: func as u32,
+                                    varargs: 0,
+                                    top: new_base as u32,
+                                    ret: RetMode::Normal { want },
+                                    tail: false,
+                                }));
+                            } else if let Err(e) = push_lua_frame(
                                 ctx,
                                 ts,
                                 callee,
@@ -826,7 +847,7 @@ pub(super) fn execute<'gc>(
                                     if ts.frames.len() == depth {
                                         if want < 0 {
                                             if let Some(Frame::Lua(f)) = ts.frames.last() {
-                                                top = f.top;
+                                                top = f.top as usize;
                                             }
                                         }
                                         if ctx.gc_requested() {
@@ -884,10 +905,17 @@ pub(super) fn execute<'gc>(
                             let Some(Frame::Lua(me)) = ts.frames.pop() else {
                                 unreachable!("running a Lua frame")
                             };
-                            ts.stack.copy_within(func..func + 1 + nargs, me.func);
-                            if let Err(e) =
-                                push_lua_frame(ctx, ts, callee, me.func, nargs, me.ret, true)
-                            {
+                            ts.stack
+                                .copy_within(func..func + 1 + nargs, me.func as usize);
+                            if let Err(e) = push_lua_frame(
+                                ctx,
+                                ts,
+                                callee,
+                                me.func as usize,
+                                nargs,
+                                me.ret,
+                                true,
+                            ) {
                                 ts.frames.push(Frame::Lua(me));
                                 return Err(located(ctx, ts, e));
                             }
@@ -912,7 +940,7 @@ pub(super) fn execute<'gc>(
                             ) {
                                 Ok(Flow::Continue) if ts.frames.len() == depth => {
                                     if let Some(Frame::Lua(f)) = ts.frames.last() {
-                                        top = f.top;
+                                        top = f.top as usize;
                                     }
                                     save_pc!();
                                 }
@@ -942,7 +970,15 @@ pub(super) fn execute<'gc>(
                     let Some(Frame::Lua(me)) = ts.frames.pop() else {
                         unreachable!("running a Lua frame")
                     };
-                    slow!(finish_call(ctx, thread, ts, me.ret, me.func, from, n));
+                    slow!(finish_call(
+                        ctx,
+                        thread,
+                        ts,
+                        me.ret,
+                        me.func as usize,
+                        from,
+                        n
+                    ));
                 }
                 Op::Return0 => {
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
@@ -956,7 +992,15 @@ pub(super) fn execute<'gc>(
                     let Some(Frame::Lua(me)) = ts.frames.pop() else {
                         unreachable!("running a Lua frame")
                     };
-                    slow!(finish_call(ctx, thread, ts, me.ret, me.func, base, 0));
+                    slow!(finish_call(
+                        ctx,
+                        thread,
+                        ts,
+                        me.ret,
+                        me.func as usize,
+                        base,
+                        0
+                    ));
                 }
                 Op::Return1 { a } => {
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
@@ -973,7 +1017,7 @@ pub(super) fn execute<'gc>(
                     if let (RetMode::Normal { want: 1 }, Some(Frame::Lua(_))) =
                         (me.ret, ts.frames.last())
                     {
-                        ts.stack[me.func] = reg!(a);
+                        ts.stack[me.func as usize] = reg!(a);
                         continue 'frames;
                     }
                     slow!(finish_call(
@@ -981,7 +1025,7 @@ pub(super) fn execute<'gc>(
                         thread,
                         ts,
                         me.ret,
-                        me.func,
+                        me.func as usize,
                         base + a as usize,
                         1
                     ));
@@ -1124,7 +1168,7 @@ pub(super) fn execute<'gc>(
                     reg!(a) = Value::from(LuaClosure::new(ctx.mc, child, ups.into_boxed_slice()));
                 }
                 Op::VarArg { a, c } => {
-                    let n = frame.varargs;
+                    let n = varargs;
                     let ra = base + a as usize;
                     if c == 0 {
                         let need = ra + n;

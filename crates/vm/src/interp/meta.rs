@@ -163,7 +163,14 @@ pub(super) fn index<'gc>(
             }
         };
         if let Value::Function(_) = tm {
-            return call_at_top(ctx, thread, ts, tm, &[obj, key], RetMode::Single { dest });
+            return call_at_top(
+                ctx,
+                thread,
+                ts,
+                tm,
+                &[obj, key],
+                RetMode::Single { dest: dest as u32 },
+            );
         }
         obj = tm;
     }
@@ -234,7 +241,14 @@ pub(super) fn len<'gc>(
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let tm = metamethod(ctx, v, MetaEvent::Len);
     if !tm.is_nil() {
-        return call_at_top(ctx, thread, ts, tm, &[v, v], RetMode::Single { dest });
+        return call_at_top(
+            ctx,
+            thread,
+            ts,
+            tm,
+            &[v, v],
+            RetMode::Single { dest: dest as u32 },
+        );
     }
     match v {
         Value::Table(t) => ts.stack[dest] = Value::Integer(t.length()),
@@ -386,19 +400,61 @@ pub(super) fn concat<'gc>(
         let top = first + n;
         let (a, b) = (ts.stack[top - 2], ts.stack[top - 1]);
         if is_concatable(a) && is_concatable(b) {
+            // The most common case, `x .. y` of strings and integers, without buffers.
+            if n == 2 || !is_concatable(ts.stack[top - 3]) {
+                let (mut ba, mut bb) = ([0u8; 20], [0u8; 20]);
+                let pa = match a {
+                    Value::String(s) => Some(s.as_bytes()),
+                    Value::Integer(i) => Some(number::int_digits(i, &mut ba)),
+                    _ => None,
+                };
+                let pb = match b {
+                    Value::String(s) => Some(s.as_bytes()),
+                    Value::Integer(i) => Some(number::int_digits(i, &mut bb)),
+                    _ => None,
+                };
+                if let (Some(pa), Some(pb)) = (pa, pb) {
+                    if pa.len() + pb.len() > ctx.max_string_len() {
+                        return Err(Error::runtime("string length overflow"));
+                    }
+                    ts.stack[top - 2] = Value::String(ctx.concat(&[pa, pb]));
+                    n -= 1;
+                    continue;
+                }
+            }
             // Join the longest run of strings and numbers at the end in one go.
             let mut run = 2;
             while run < n && is_concatable(ts.stack[top - run - 1]) {
                 run += 1;
             }
-            let mut buf: Vec<u8> = Vec::new();
-            for &v in &ts.stack[top - run..top] {
-                append_concatable(&mut buf, v);
+            // Numbers are formatted into `numbers`; strings are copied straight from
+            // their buffers into the result.
+            let values = &ts.stack[top - run..top];
+            let mut numbers: Vec<u8> = Vec::new();
+            let mut spans: Vec<(bool, usize, usize)> = Vec::with_capacity(run);
+            for &v in values {
+                match v {
+                    Value::String(s) => spans.push((true, 0, s.len())),
+                    _ => {
+                        let start = numbers.len();
+                        append_concatable(&mut numbers, v);
+                        spans.push((false, start, numbers.len()));
+                    }
+                }
             }
-            if buf.len() > ctx.max_string_len() {
+            let parts: Vec<&[u8]> = values
+                .iter()
+                .zip(&spans)
+                .map(|(&v, &(is_str, a, b))| match v {
+                    Value::String(s) if is_str => s.as_bytes(),
+                    _ => &numbers[a..b],
+                })
+                .collect();
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            if total > ctx.max_string_len() {
                 return Err(Error::runtime("string length overflow"));
             }
-            let s = ctx.intern(&buf);
+            let s = ctx.concat(&parts);
             ts.stack[top - run] = Value::String(s);
             n -= run - 1;
         } else {
@@ -415,7 +471,17 @@ pub(super) fn concat<'gc>(
                 let src = register_src(ts, which);
                 return Err(type_error(ctx, ts, bad, "concatenate", src, Value::Nil));
             }
-            return call_at_top(ctx, thread, ts, tm, &[a, b], RetMode::Concat { first, n });
+            return call_at_top(
+                ctx,
+                thread,
+                ts,
+                tm,
+                &[a, b],
+                RetMode::Concat {
+                    first: first as u32,
+                    n: n as u32,
+                },
+            );
         }
     }
     Ok(Flow::Continue)
@@ -424,8 +490,8 @@ pub(super) fn concat<'gc>(
 /// The register (of the running Lua function) that `stack[index]` is, for messages.
 fn register_src(ts: &ThreadState<'_>, index: usize) -> Src {
     match ts.frames.last() {
-        Some(Frame::Lua(f)) if index >= f.base && index - f.base < 256 => {
-            Src::Reg((index - f.base) as u8)
+        Some(Frame::Lua(f)) if index >= f.base as usize && index - (f.base as usize) < 256 => {
+            Src::Reg((index - f.base as usize) as u8)
         }
         _ => Src::None,
     }

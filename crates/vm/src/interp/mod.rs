@@ -13,10 +13,14 @@ mod meta;
 mod native;
 mod unwind;
 
+pub use arith::{arith_numbers, ArithOp};
 pub(crate) use call::{call_finalizer, run, Exit};
 pub(crate) use describe::{call_site_name, current_line, traceback};
 pub use meta::MetaEvent;
-pub(crate) use meta::{event_of, metamethod, metatable_of, raw_set, tostring_plain, MAX_TAG_LOOP};
+pub(crate) use meta::{
+    compare_error, event_of, metamethod, metatable_of, primitive_order, raw_set, tostring_plain,
+    MAX_TAG_LOOP,
+};
 pub use native::{
     to_number, type_name_for_message, Action, Catch, Cont, ContFn, Error, NativeCall, NativeFn,
     Outcome,

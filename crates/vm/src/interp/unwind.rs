@@ -3,7 +3,6 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use crate::function::NativeClosure;
 use crate::state::Ctx;
@@ -11,6 +10,7 @@ use crate::thread::{Frame, Pending, RetMode, Thread, ThreadState};
 use crate::value::Value;
 
 use super::call::{call_at_top, Exit, Flow};
+use super::describe::Src;
 use super::describe::{call_site_name, current_line, global_function_name, traceback};
 use super::meta::{metamethod, MetaEvent};
 use super::native::{Catch, Error};
@@ -92,7 +92,7 @@ pub(crate) fn error_to_value<'gc>(
 /// catching continuation.
 fn catcher(ts: &ThreadState<'_>) -> Option<usize> {
     ts.frames.iter().rposition(|f| match f {
-        Frame::Native(n) => n.cont.catch != Catch::No && matches!(n.pending, Pending::Waiting),
+        Frame::Native(n) => n.cont.catch != Catch::No,
         Frame::Lua(_) => false,
     })
 }
@@ -124,7 +124,7 @@ pub(crate) fn raise<'gc>(
             let e = ctx.str_value(b"error in error handling");
             return unwind_to(ctx, thread, ts, Some(ci), e);
         }
-        let h = ts.stack[nf.base + handler as usize];
+        let h = ts.stack[nf.base as usize + handler as usize];
         return match call_at_top(ctx, thread, ts, h, &[error], RetMode::Handler) {
             Ok(flow) => flow,
             Err(e) => {
@@ -136,10 +136,10 @@ pub(crate) fn raise<'gc>(
     unwind_to(ctx, thread, ts, Some(ci), error)
 }
 
-fn frame_ret<'a, 'gc>(f: &'a Frame<'gc>) -> &'a RetMode<'gc> {
+fn frame_ret(f: &Frame<'_>) -> RetMode {
     match f {
-        Frame::Lua(l) => &l.ret,
-        Frame::Native(n) => &n.ret,
+        Frame::Lua(l) => l.ret,
+        Frame::Native(n) => n.ret,
     }
 }
 
@@ -180,7 +180,7 @@ fn unwind_to<'gc>(
 ) -> Flow<'gc> {
     let region = match ci {
         Some(i) => match ts.frames[i] {
-            Frame::Native(n) => n.base,
+            Frame::Native(n) => n.base as usize,
             Frame::Lua(_) => unreachable!("catcher is a native frame"),
         },
         None => 0,
@@ -197,8 +197,12 @@ fn unwind_to<'gc>(
         if tm.is_nil() {
             continue;
         }
-        let args: Vec<Value<'gc>> = alloc::vec![v, error];
-        return match call_at_top(ctx, thread, ts, tm, &args, RetMode::Unwind { error }) {
+        // The error waits in the slot below the call while `__close` runs.
+        let slot = super::call::scratch_top(ts);
+        ts.stack.resize(slot, Value::Nil);
+        ts.stack.extend_from_slice(&[error, tm, v, error]);
+        let ret = RetMode::Unwind { slot: slot as u32 };
+        return match super::call::call_value(ctx, thread, ts, slot + 1, 2, ret, Src::None, false) {
             Ok(flow) => flow,
             Err(e) => {
                 let v = error_to_value(ctx, ts, e, Caller::Top, None);
@@ -207,10 +211,8 @@ fn unwind_to<'gc>(
         };
     }
     match ci {
-        Some(i) => {
-            if let Frame::Native(n) = &mut ts.frames[i] {
-                n.pending = Pending::Raised(error);
-            }
+        Some(_) => {
+            ts.pending = Pending::Raised(error);
             ts.stack.truncate(region);
             Flow::Continue
         }

@@ -115,7 +115,10 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
             call.ret1(true)
         }
         "isrunning" => call.ret1(true),
-        "generational" | "incremental" => call.ret1(ctx.str_value(b"incremental")),
+        "generational" | "incremental" => {
+            let previous = ctx.set_gc_mode(OPTIONS[opt]);
+            call.ret1(ctx.str_value(previous.as_bytes()))
+        }
         "setpause" | "setstepmul" => call.ret1(0i64),
         _ => call.ret1(0i64),
     }
@@ -482,7 +485,7 @@ fn rawlen<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
         Value::Table(t) => call.ret1(t.length()),
         Value::String(s) => call.ret1(s.len() as i64),
-        _ => Err(Error::bad_arg(1, "table or string expected")),
+        _ => Err(call.type_err(_ctx, 0, "table or string")),
     }
 }
 

@@ -262,10 +262,11 @@ fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)>
     let p = &f.closure.0.proto.plain;
     if n < 0 {
         let k = (-n) as usize;
-        return (p.is_vararg && k <= f.varargs)
-            .then(|| (String::from("(vararg)"), f.base - f.varargs + k - 1));
+        let (base, varargs) = (f.base as usize, f.varargs as usize);
+        return (p.is_vararg && k <= varargs)
+            .then(|| (String::from("(vararg)"), base - varargs + k - 1));
     }
-    let pc = f.pc.saturating_sub(1);
+    let pc = (f.pc as usize).saturating_sub(1);
     let active: Vec<_> = p
         .locals
         .iter()
@@ -276,16 +277,17 @@ fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)>
         let l = active[n - 1];
         return Some((
             String::from_utf8_lossy(&l.name).into_owned(),
-            f.base + l.reg as usize,
+            f.base as usize + l.reg as usize,
         ));
     }
     // Slots above the named locals, up to where the next frame starts.
     let limit = match ts.frames.get(i + 1) {
-        Some(Frame::Lua(next)) => next.func,
-        Some(Frame::Native(next)) => next.base - 1,
-        None => f.base + p.max_stack as usize,
+        Some(Frame::Lua(next)) => next.func as usize,
+        Some(Frame::Native(next)) => next.base as usize - 1,
+        None => f.base as usize + p.max_stack as usize,
     };
-    (n >= 1 && f.base + n - 1 < limit).then(|| (String::from("(temporary)"), f.base + n - 1))
+    let slot = f.base as usize + n - 1;
+    (n >= 1 && slot < limit).then(|| (String::from("(temporary)"), slot))
 }
 
 fn getlocal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

@@ -1,11 +1,19 @@
 //! The standard library: one module per Lua library, each registering its functions.
 
+pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod debug;
+pub mod math;
+pub mod os;
+pub mod string;
+pub mod table;
+pub mod utf8;
+
+use alloc::vec::Vec;
 
 use crate::function::NativeClosure;
-use crate::interp::NativeFn;
+use crate::interp::{Error, NativeFn};
 use crate::state::Ctx;
 use crate::table::Table;
 use crate::value::Value;
@@ -17,6 +25,11 @@ pub fn open(ctx: Ctx<'_>) {
         .set_str(ctx.mc, ctx.intern(b"_LOADED"), Value::Table(loaded));
     base::open(ctx);
     coroutine::open(ctx);
+    string::open(ctx);
+    table::open(ctx);
+    math::open(ctx);
+    os::open(ctx);
+    utf8::open(ctx);
     debug::open(ctx);
 }
 
@@ -42,4 +55,18 @@ pub fn register_lib<'gc>(
         loaded.set_str(ctx.mc, key, Value::Table(t));
     }
     t
+}
+
+/// Makes room in `buf` for `total` bytes. Past the longest string the state allows, or when
+/// the allocator refuses, it is lua5.4's memory error rather than an abort.
+pub(crate) fn reserve<'gc>(
+    ctx: Ctx<'gc>,
+    buf: &mut Vec<u8>,
+    total: usize,
+) -> Result<(), Error<'gc>> {
+    let more = total.saturating_sub(buf.len());
+    if total > ctx.max_string_len() || buf.try_reserve_exact(more).is_err() {
+        return Err(Error::Value(ctx.str_value(b"not enough memory")));
+    }
+    Ok(())
 }

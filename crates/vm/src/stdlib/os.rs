@@ -1,0 +1,442 @@
+//! The `os` functions a sandbox can honestly offer: time (`time`, `clock`, `date`,
+//! `difftime`) from the host's clock, with local time being UTC (there is no time-zone
+//! database); `getenv`, which finds no variable (there is no environment); and `setlocale`,
+//! which knows the C locale only. Files and processes are absent.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::interp::{to_number, Action, Error, NativeCall};
+use crate::number::{float_to_int, Number};
+use crate::state::Ctx;
+use crate::table::Table;
+use crate::value::Value;
+
+use super::register_lib;
+
+type R<'gc> = Result<Action<'gc>, Error<'gc>>;
+
+pub fn open(ctx: Ctx<'_>) {
+    register_lib(
+        ctx,
+        "os",
+        &[
+            ("clock", clock),
+            ("date", date),
+            ("difftime", difftime),
+            ("getenv", getenv),
+            ("setlocale", setlocale),
+            ("time", time),
+        ],
+    );
+}
+
+fn clock<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let seconds = ctx.with_host(|h| h.clock());
+    call.ret1(seconds)
+}
+
+fn getenv<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    call.check_string(ctx, 0)?;
+    call.ret1(Value::Nil)
+}
+
+fn setlocale<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    const CATEGORIES: &[&str] = &["all", "collate", "ctype", "monetary", "numeric", "time"];
+    let name = call.opt_string(ctx, 0)?;
+    call.check_option(ctx, 1, Some("all"), CATEGORIES)?;
+    match name.map(|n| n.as_bytes()) {
+        None | Some(b"" | b"C" | b"POSIX") => call.ret1(ctx.str_value(b"C")),
+        Some(_) => call.ret1(Value::Nil),
+    }
+}
+
+/// A time argument (`l_checktime`).
+fn check_time<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    i: usize,
+) -> Result<i64, Error<'gc>> {
+    call.check_integer(ctx, i)
+}
+
+fn difftime<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t1 = check_time(ctx, call, 0)?;
+    let t2 = check_time(ctx, call, 1)?;
+    call.ret1(t1 as f64 - t2 as f64)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (`month` 1..=12).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12; // March is 0
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// A broken-down UTC time, as C's `struct tm` has it (but with the full year and month
+/// 1..=12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tm {
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    min: i64,
+    sec: i64,
+    /// 0 is Sunday.
+    wday: i64,
+    /// 1 is January 1st.
+    yday: i64,
+}
+
+impl Tm {
+    fn from_time(t: i64) -> Tm {
+        let days = t.div_euclid(86_400);
+        let secs = t.rem_euclid(86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        Tm {
+            year,
+            month,
+            day,
+            hour: secs / 3600,
+            min: secs % 3600 / 60,
+            sec: secs % 60,
+            wday: (days + 4).rem_euclid(7),
+            yday: days - days_from_civil(year, 1, 1) + 1,
+        }
+    }
+
+    /// The fields `os.date("*t")` returns and `os.time` normalises.
+    fn fields(&self) -> [(&'static [u8], i64); 8] {
+        [
+            (b"year", self.year),
+            (b"month", self.month),
+            (b"day", self.day),
+            (b"hour", self.hour),
+            (b"min", self.min),
+            (b"sec", self.sec),
+            (b"wday", self.wday + 1),
+            (b"yday", self.yday),
+        ]
+    }
+
+    fn set_fields<'gc>(&self, ctx: Ctx<'gc>, t: Table<'gc>) {
+        for (k, v) in self.fields() {
+            t.set_str(ctx.mc, ctx.intern(k), Value::Integer(v));
+        }
+        t.set_str(ctx.mc, ctx.intern(b"isdst"), Value::Boolean(false));
+    }
+
+    /// ISO 8601 week-based year and week number.
+    fn iso_week(&self) -> (i64, i64) {
+        let weekday = (self.wday + 6) % 7; // Monday is 0
+        let mut year = self.year;
+        let mut week = (self.yday - 1 - weekday + 10) / 7;
+        let weeks_in = |y: i64| {
+            let jan1 = (days_from_civil(y, 1, 1) + 3).rem_euclid(7); // Monday is 0
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            if jan1 == 3 || (jan1 == 2 && leap) {
+                53
+            } else {
+                52
+            }
+        };
+        if week < 1 {
+            year -= 1;
+            week = weeks_in(year);
+        } else if week > weeks_in(year) {
+            year += 1;
+            week = 1;
+        }
+        (year, week)
+    }
+}
+
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The conversions `os.date` accepts (C99's), one-letter ones and `E`/`O` modified ones.
+const CONVERSIONS: &[u8] = b"aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZ%";
+const E_CONVERSIONS: &[u8] = b"cCxXyY";
+const O_CONVERSIONS: &[u8] = b"deHImMSuUVwWy";
+
+/// `strftime` in the C locale. `Err` holds the rest of the format from a bad conversion on.
+fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, Vec<u8>> {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        i += 1;
+        if c != b'%' {
+            out.push(c as char);
+            continue;
+        }
+        let conv = match (fmt.get(i).copied(), fmt.get(i + 1).copied()) {
+            (Some(b'E'), Some(next)) if E_CONVERSIONS.contains(&next) => {
+                i += 2;
+                next
+            }
+            (Some(b'O'), Some(next)) if O_CONVERSIONS.contains(&next) => {
+                i += 2;
+                next
+            }
+            (Some(c), _) if CONVERSIONS.contains(&c) => {
+                i += 1;
+                c
+            }
+            _ => return Err(fmt[i..].to_vec()),
+        };
+        let hour12 = if tm.hour % 12 == 0 { 12 } else { tm.hour % 12 };
+        let am_pm = if tm.hour < 12 { "AM" } else { "PM" };
+        let day_name = DAYS[tm.wday as usize];
+        let month_name = MONTHS[tm.month as usize - 1];
+        let _ = match conv {
+            b'a' => write!(out, "{}", &day_name[..3]),
+            b'A' => write!(out, "{day_name}"),
+            b'b' | b'h' => write!(out, "{}", &month_name[..3]),
+            b'B' => write!(out, "{month_name}"),
+            b'c' => write!(
+                out,
+                "{} {} {:2} {:02}:{:02}:{:02} {}",
+                &day_name[..3],
+                &month_name[..3],
+                tm.day,
+                tm.hour,
+                tm.min,
+                tm.sec,
+                tm.year
+            ),
+            b'C' => write!(out, "{:02}", tm.year.div_euclid(100)),
+            b'd' => write!(out, "{:02}", tm.day),
+            b'D' | b'x' => write!(
+                out,
+                "{:02}/{:02}/{:02}",
+                tm.month,
+                tm.day,
+                tm.year.rem_euclid(100)
+            ),
+            b'e' => write!(out, "{:2}", tm.day),
+            b'F' => write!(out, "{}-{:02}-{:02}", tm.year, tm.month, tm.day),
+            b'g' => write!(out, "{:02}", tm.iso_week().0.rem_euclid(100)),
+            b'G' => write!(out, "{}", tm.iso_week().0),
+            b'H' => write!(out, "{:02}", tm.hour),
+            b'I' => write!(out, "{hour12:02}"),
+            b'j' => write!(out, "{:03}", tm.yday),
+            b'm' => write!(out, "{:02}", tm.month),
+            b'M' => write!(out, "{:02}", tm.min),
+            b'n' => writeln!(out),
+            b'p' => write!(out, "{am_pm}"),
+            b'r' => write!(out, "{hour12:02}:{:02}:{:02} {am_pm}", tm.min, tm.sec),
+            b'R' => write!(out, "{:02}:{:02}", tm.hour, tm.min),
+            b'S' => write!(out, "{:02}", tm.sec),
+            b't' => write!(out, "\t"),
+            b'T' | b'X' => write!(out, "{:02}:{:02}:{:02}", tm.hour, tm.min, tm.sec),
+            b'u' => write!(out, "{}", if tm.wday == 0 { 7 } else { tm.wday }),
+            b'U' => write!(out, "{:02}", (tm.yday - 1 + 7 - tm.wday) / 7),
+            b'V' => write!(out, "{:02}", tm.iso_week().1),
+            b'w' => write!(out, "{}", tm.wday),
+            b'W' => write!(out, "{:02}", (tm.yday - 1 + 7 - (tm.wday + 6) % 7) / 7),
+            b'y' => write!(out, "{:02}", tm.year.rem_euclid(100)),
+            b'Y' => write!(out, "{}", tm.year),
+            b'z' => write!(out, "+0000"),
+            b'Z' => write!(out, "{}", if utc { "GMT" } else { "UTC" }),
+            _ => write!(out, "%"),
+        };
+    }
+    Ok(out.into_bytes())
+}
+
+/// Years a `struct tm` can hold (its year field is an `int` counted from 1900).
+fn representable(year: i64) -> bool {
+    (i32::MIN as i64..=i32::MAX as i64).contains(&(year - 1900))
+}
+
+fn date<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let fmt: Vec<u8> = match call.opt_string(ctx, 0)? {
+        Some(s) => s.as_bytes().to_vec(),
+        None => b"%c".to_vec(),
+    };
+    let t = match call.arg(1) {
+        Value::Nil => ctx.with_host(|h| h.time()),
+        _ => check_time(ctx, call, 1)?,
+    };
+    let (utc, fmt) = match fmt.strip_prefix(b"!") {
+        Some(rest) => (true, rest),
+        None => (false, &fmt[..]),
+    };
+    let tm = Tm::from_time(t);
+    if !representable(tm.year) {
+        return Err(Error::runtime(
+            "date result cannot be represented in this installation",
+        ));
+    }
+    // Compared as C strings: the format ends at a zero byte.
+    let c_fmt = &fmt[..fmt.iter().position(|&b| b == 0).unwrap_or(fmt.len())];
+    if c_fmt == b"*t" {
+        let result = ctx.new_table();
+        tm.set_fields(ctx, result);
+        return call.ret1(result);
+    }
+    match strftime(fmt, &tm, utc) {
+        Ok(out) => call.ret1(ctx.str_value(&out)),
+        Err(rest) => Err(Error::bad_arg(
+            1,
+            format!(
+                "invalid conversion specifier '%{}'",
+                String::from_utf8_lossy(&rest)
+            ),
+        )),
+    }
+}
+
+/// A field of a date table (`getfield`), minus `delta`, within `int`.
+fn date_field<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: &str,
+    default: Option<i64>,
+    delta: i64,
+) -> Result<i64, Error<'gc>> {
+    let v = t.get_str(ctx.intern(key.as_bytes()));
+    let n = match to_number(v) {
+        Some(Number::Int(n)) => Some(n),
+        Some(Number::Float(f)) => float_to_int(f),
+        None => None,
+    };
+    let Some(n) = n else {
+        return match (v, default) {
+            (Value::Nil, Some(d)) => Ok(d),
+            (Value::Nil, None) => Err(Error::runtime(format!(
+                "field '{key}' missing in date table"
+            ))),
+            _ => Err(Error::runtime(format!("field '{key}' is not an integer"))),
+        };
+    };
+    let fits = if n >= 0 {
+        n - delta <= i32::MAX as i64
+    } else {
+        i32::MIN as i64 + delta <= n
+    };
+    if !fits {
+        return Err(Error::runtime(format!("field '{key}' is out-of-bound")));
+    }
+    Ok(n - delta)
+}
+
+fn time<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let t = match call.arg(0) {
+        Value::Nil => return call.ret1(ctx.with_host(|h| h.time())),
+        Value::Table(t) => t,
+        _ => return Err(call.type_err(ctx, 0, "table")),
+    };
+    let year = date_field(ctx, t, "year", None, 1900)? + 1900;
+    let month = date_field(ctx, t, "month", None, 1)?;
+    let day = date_field(ctx, t, "day", None, 0)?;
+    let hour = date_field(ctx, t, "hour", Some(12), 0)?;
+    let min = date_field(ctx, t, "min", Some(0), 0)?;
+    let sec = date_field(ctx, t, "sec", Some(0), 0)?;
+    // Like mktime, out-of-range fields carry over (month 13 is January next year).
+    let secs = days_from_civil(year + month.div_euclid(12), month.rem_euclid(12) + 1, 1) * 86_400
+        + (day - 1) * 86_400
+        + hour * 3600
+        + min * 60
+        + sec;
+    let tm = Tm::from_time(secs);
+    // mktime's error value is -1, so that second cannot be told from a failure.
+    if secs == -1 || !representable(tm.year) {
+        return Err(Error::runtime(
+            "time result cannot be represented in this installation",
+        ));
+    }
+    tm.set_fields(ctx, t);
+    call.ret1(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(f: &str, t: i64) -> String {
+        String::from_utf8(strftime(f.as_bytes(), &Tm::from_time(t), true).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn dates_as_glibc_formats_them_in_utc() {
+        assert_eq!(fmt("%c", 0), "Thu Jan  1 00:00:00 1970");
+        let t = 86_400 * 400 + 3600 * 15;
+        assert_eq!(
+            fmt("%x %X %D %F %r %R %T %e|%j|%U|%W|%V|%G|%g|%u|%w|%C|%y|%p|%I|%h|%%", t),
+            "02/05/71 15:00:00 02/05/71 1971-02-05 03:00:00 PM 15:00 15:00:00  5|036|05|05|05|1971|71|5|5|19|71|PM|03|Feb|%"
+        );
+        assert_eq!(fmt("%Y", -(1i64 << 40)), "-32873");
+        assert_eq!(fmt("%Ey %Od", 0), "70 01");
+    }
+
+    #[test]
+    fn bad_conversions_report_the_rest_of_the_format() {
+        let tm = Tm::from_time(0);
+        assert_eq!(strftime(b"%Q abc", &tm, false), Err(b"Q abc".to_vec()));
+        assert_eq!(strftime(b"%Ez", &tm, false), Err(b"Ez".to_vec()));
+        assert_eq!(strftime(b"%", &tm, false), Err(b"".to_vec()));
+        assert_eq!(strftime(b"%s", &tm, false), Err(b"s".to_vec()));
+    }
+
+    #[test]
+    fn broken_down_times() {
+        let tm = Tm::from_time(1_000_000_000);
+        assert_eq!(
+            tm,
+            Tm {
+                year: 2001,
+                month: 9,
+                day: 9,
+                hour: 1,
+                min: 46,
+                sec: 40,
+                wday: 0,
+                yday: 252
+            }
+        );
+        assert_eq!(days_from_civil(2000, 1, 1) * 86_400, 946_684_800);
+    }
+}
