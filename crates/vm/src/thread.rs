@@ -39,6 +39,7 @@ impl<'gc> Thread<'gc> {
                 error: Value::Nil,
                 closing: Closing::No,
                 hooks: Default::default(),
+                finalizing: false,
             }),
         ))
     }
@@ -156,6 +157,8 @@ pub struct ThreadState<'gc> {
     pub(crate) error: Value<'gc>,
     pub(crate) closing: Closing,
     pub(crate) hooks: crate::interp::hook::HookState<'gc>,
+    /// A `__gc` finalizer is running in this thread (they do not nest).
+    pub(crate) finalizing: bool,
 }
 
 /// Where `coroutine.close` is with a thread.

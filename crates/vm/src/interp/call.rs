@@ -523,6 +523,7 @@ pub(crate) fn call_finalizer<'gc>(
     obj: Value<'gc>,
 ) {
     let f = metamethod(ctx, obj, MetaEvent::Gc);
+    ts.finalizing = true;
     let guard = NativeClosure::new(ctx.mc, "__gc", finalizer_guard);
     let at = scratch_top(ts);
     ts.stack.resize(at, Value::Nil);
@@ -560,6 +561,7 @@ fn finalizer_done<'gc>(
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
 ) -> Result<Action<'gc>, Error<'gc>> {
+    call.thread_state().finalizing = false;
     if let Outcome::Raised(e) = outcome {
         let msg = match e {
             Value::String(s) => s.as_bytes().to_vec(),
@@ -568,7 +570,7 @@ fn finalizer_done<'gc>(
         let mut text = b"error in __gc (".to_vec();
         text.extend_from_slice(&msg);
         text.push(b')');
-        ctx.with_host(|h| h.warn(&text));
+        ctx.warn(&text, false);
     }
     call.ret0()
 }

@@ -206,12 +206,10 @@ fn field_or_global(proto: &Proto<'_>, pc: usize, table_reg: u8) -> &'static str 
     }
 }
 
-/// The name of a key register when it holds a constant string, else `?`.
+/// The name of a key register when it holds a constant string (not a local), else `?`.
 fn key_name(proto: &Proto<'_>, pc: usize, reg: u8) -> String {
-    match find_set_register(proto, pc, reg).map(|p| proto.plain.code[p]) {
-        Some(Op::LoadK { k, .. }) => {
-            constant_string(proto, k as usize).unwrap_or_else(|| "?".into())
-        }
+    match object_name(proto, pc, reg) {
+        Some(("constant", name)) => name,
         _ => String::from("?"),
     }
 }

@@ -84,6 +84,11 @@ pub(super) fn execute<'gc>(
             ),
         };
         let proto = closure.0.proto.as_ref();
+        // A callee's native calls may have cut the stack below this frame's registers.
+        let need = base + proto.plain.max_stack as usize;
+        if ts.stack.len() < need {
+            ts.stack.resize(need, Value::Nil);
+        }
         let code: &[Op] = &proto.plain.code;
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
@@ -1182,11 +1187,8 @@ pub(super) fn execute<'gc>(
                         n as usize
                     };
                     if let Value::Table(t) = ts.stack[ra] {
-                        let mut st = t.state_mut(ctx.mc);
-                        st.reserve_array(count);
-                        for i in 1..=count {
-                            st.set_int(start as i64 + i as i64, ts.stack[ra + i]);
-                        }
+                        let values = &ts.stack[ra + 1..ra + 1 + count];
+                        t.state_mut(ctx.mc).set_list(start as usize, values);
                     }
                 }
                 Op::Closure { a, p } => {

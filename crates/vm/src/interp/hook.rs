@@ -103,8 +103,11 @@ pub(crate) fn before_instruction<'gc>(
             }
         }
     }
-    // Nothing more for this instruction: it runs now, and a later visit is a new one.
-    ts.hooks.at = None;
+    // Nothing more for this instruction: it runs now, and a later visit is a new one
+    // (unless it is a return whose event was delivered: `before_return` lets it go).
+    if ts.hooks.done & RETURN == 0 {
+        ts.hooks.at = None;
+    }
     Ok(None)
 }
 

@@ -30,11 +30,16 @@ type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
 fn new_coroutine<'gc>(
     ctx: Ctx<'gc>,
-    call: &NativeCall<'_, 'gc>,
+    call: &mut NativeCall<'_, 'gc>,
 ) -> Result<Thread<'gc>, Error<'gc>> {
     let f = call.check_function(ctx, 0)?;
     let co = Thread::new(ctx.mc);
-    co.0.borrow_mut(ctx.mc).stack.push(Value::Function(f));
+    let hooks = call.thread_state().hooks.hook;
+    let mut ts = co.0.borrow_mut(ctx.mc);
+    ts.stack.push(Value::Function(f));
+    // A new coroutine starts with the hook of the thread that made it, as in lua5.4.
+    ts.hooks.hook = hooks;
+    drop(ts);
     Ok(co)
 }
 
