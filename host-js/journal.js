@@ -3,8 +3,9 @@
 
 /**
  * What the external tables looked like before an atomic run touched them: for each key, its
- * first entry (or undefined when it was absent), and for each table that lost a key, its key
- * order, so that undoing leaves iteration order as it was.
+ * first entry (or undefined when it was absent) and whether it was already marked changed, and
+ * for each table that lost a key, its key order, so that undoing leaves iteration order and the
+ * change record (what the next save writes) as they were.
  */
 export class Journal {
   /** @param {import('./tables.js').ExternalTables} tables */
@@ -14,13 +15,17 @@ export class Journal {
     this.before = new Map();
     /** @type {Map<number, Array<number|string>>} */
     this.orders = new Map();
+    /** Keys the run marked changed that were not marked before it. @type {Array<[number, number|string]>} */
+    this.marked = [];
   }
 
   /** Called before Map key `k` of table `id` changes; `old` is its current entry, if any. */
   noteWrite(id, k, old) {
     let keys = this.before.get(id);
     if (!keys) { keys = new Map(); this.before.set(id, keys); }
-    if (!keys.has(k)) keys.set(k, old);
+    if (keys.has(k)) return;
+    keys.set(k, old);
+    if (!this.tables.dirty.get(id)?.has(k)) this.marked.push([id, k]);
   }
 
   /** Called before `k` is deleted from `table` (the Map of table `id`). */
@@ -50,6 +55,11 @@ export class Journal {
       // Tables the run created end up empty: drop them as if they never existed.
       if (t.size === 0) tables.tables.delete(id);
       tables.iterators.delete(id);
+    }
+    for (const [id, k] of this.marked) {
+      const dirty = tables.dirty.get(id);
+      dirty?.delete(k);
+      if (dirty?.size === 0) tables.dirty.delete(id);
     }
   }
 }

@@ -114,10 +114,13 @@ test('an aborted atomic run is undone', async (t) => {
   assert.deepEqual(snapshot(lua), before);
 });
 
-test('deletes and nested writes are undone in place, and the next save stores the old state', async (t) => {
+test('deletes and nested writes are undone in place, and so is what the next save would write', async (t) => {
   const store = new MemoryStore();
-  const lua = await engine(t, { store, autosave: true, atomic: true });
-  await lua.compute(SETUP);
+  const lua = await engine(t, { store, atomic: true });
+  lua.computeSync(SETUP);
+  await lua.save();
+  // One change the run did not make: it must still be saved after the undo.
+  lua.computeSync('_home.s = "unsaved"');
   const before = snapshot(lua);
   const order = 'local ks = {} for k in pairs(_home.big) do ks[#ks + 1] = k end return table.concat(ks, ",")';
   const [keys] = lua.computeSync(order);
@@ -128,11 +131,14 @@ test('deletes and nested writes are undone in place, and the next save stores th
     _home.t.inner = nil
     _home.t.list[1] = nil
     _home.alias = nil
+    _home.s = "changed again"
     error("late")`), LuaError);
-  assert.equal(lua.lastSaveError, null);
   assert.deepEqual(snapshot(lua), before);
   assert.equal(lua.computeSync(order)[0], keys, 'pairs visits the keys in the same order');
-  // The autosave after the failed run wrote nothing that changes the stored state.
+  const { puts, deletes } = store.stats;
+  await lua.save();
+  assert.deepEqual([store.stats.puts - puts, store.stats.deletes - deletes], [1, 0], 'the save writes only _home.s');
+  assert.equal(lua.unsaved, false);
   const again = await engine(t, { store });
   assert.deepEqual(snapshot(again), before);
 });
