@@ -49,7 +49,7 @@ const MAX_FUEL = 0xffffffff;
  */
 export class LuaEngine {
   #module; #options; #abi; #tables;
-  #store; #persisted = null; #blocked = null; #restored = false;
+  #store; #persisted = null; #blocked = null; #restored = false; #wiped = false;
   #closed = false; #busy = 0; #queue = Promise.resolve();
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #fuel = 20000; #restarting = null;
@@ -127,6 +127,18 @@ export class LuaEngine {
 
   /** Whether `close()` was called. */
   get closed() { return this.#closed; }
+
+  /**
+   * Whether the state changed since the last save or load: a write to an external table other
+   * than `_io`, or `reset()`. Always false without a store.
+   */
+  get unsaved() {
+    this.#check();
+    if (!this.#store) return false;
+    if (this.#wiped) return true;
+    for (const id of this.#tables.dirty.keys()) if (id !== IO_TABLE_ID) return true;
+    return false;
+  }
 
   /**
    * Runs `code` in slices, yielding to the event loop between them so a page stays
@@ -391,6 +403,7 @@ export class LuaEngine {
       throw e instanceof StoreError ? e : new StoreError(`saving failed: ${e.message}`, { cause: e });
     }
     this.#persisted = reachable;
+    this.#wiped = false;
     this.#blocked = null;
     return batch;
   }
@@ -435,6 +448,7 @@ export class LuaEngine {
       this.#noteIds();
       this.#tables.takeChanges();
       this.#persisted = new Set(tables.keys());
+      this.#wiped = false;
       this.#blocked = null;
       this.#restored = true;
       return true;
@@ -451,6 +465,7 @@ export class LuaEngine {
     this.#noteIds();
     this.#persisted = null;
     this.#restored = false;
+    this.#wiped = true;
   }
 
   /** Runs a full garbage collection in the Lua heap. */
