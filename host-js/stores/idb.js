@@ -86,6 +86,9 @@ export class IdbStore {
         bytes += key.length + value.length;
       }
       store.put({ id: METADATA_ID, data: metadata });
+      // Commit now rather than when the requests come back: a save started as the page goes
+      // away (pagehide) is then kept. Browsers without commit() still autocommit.
+      tx.commit?.();
     } catch (e) {
       tx.abort();
       throw e;
