@@ -1,80 +1,86 @@
 // The playground in the system Chromium (/usr/bin/chromium) through playwright-core: real
-// page, real module, real IndexedDB. Never downloads a browser.
+// page, real module, real IndexedDB. Never downloads a browser. Each test has a fresh browser
+// context (its own IndexedDB and localStorage) and leaves screenshots to look at in
+// tests/browser/screenshots/ (not committed).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../../host-js/serve.js';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
 let server;
 let url;
-let context;
-let profile;
+let browser;
 
 before(async () => {
   ({ server, url } = await serve({ port: 0 }));
-  profile = await mkdtemp(join(tmpdir(), 'lua-persist-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS,
-  });
-  context.setDefaultTimeout(15000);
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS });
+  await mkdir(SHOTS, { recursive: true });
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   server?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-async function openPage() {
+/** A page in a fresh context (loaded and idle unless `load` is false), closed after the test. */
+async function openPage(t, { load = true } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  context.setDefaultTimeout(15000);
+  t.after(() => context.close());
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.goto(url);
-  await page.waitForSelector('body[data-state="idle"]');
+  if (load) {
+    await page.goto(url);
+    await idle(page);
+  }
   return { page, errors };
 }
+
+const idle = (page) => page.waitForSelector('body[data-state="idle"]');
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
 async function runCode(page, code) {
   await page.fill('#code', code);
   await page.press('#code', 'Control+Enter');
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
 }
 
-test('the page runs code and shows output, results and memory figures', async () => {
-  const { page, errors } = await openPage();
+test('the page runs code and shows output, results and memory figures', async (t) => {
+  const { page, errors } = await openPage(t);
   await runCode(page, 'print("hello from lua") return 1 + 2, "three"');
   assert.equal(await page.textContent('#output'), 'hello from lua\n→ 3\tthree\n');
   assert.match(await page.textContent('#memory'), /linear memory [\d.]+ (KiB|MiB).*external data/);
   assert.equal(await page.isHidden('#error'), true);
   assert.deepEqual(errors, []);
-  await page.close();
+  await shot(page, 'run');
 });
 
-test('errors show their line number', async () => {
-  const { page } = await openPage();
+test('errors show their line number', async (t) => {
+  const { page } = await openPage(t);
   await runCode(page, 'local x = 1\n\nerror("bad thing")\n');
   assert.match(await page.textContent('#error'), /LuaError: line 3: editor:3: bad thing/);
   assert.equal(await page.textContent('#gutter .bad'), '3\n');
   await runCode(page, 'x = 1\ny = = 2');
   assert.match(await page.textContent('#error'), /line 2/);
-  await page.close();
 });
 
-test('_home with 10,000 entries survives a page reload through IndexedDB', async () => {
-  const { page } = await openPage();
+test('_home with 10,000 entries survives a page reload through IndexedDB', async (t) => {
+  const { page } = await openPage(t);
   await runCode(page, 'for i = 1, 10000 do _home["k" .. i] = i * 2 end _home.nested = { deep = { v = "yes" } }');
   await page.click('#save');
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   assert.equal(await page.textContent('#status'), 'saved');
   await page.reload();
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   await runCode(page, 'local n = 0 for k in pairs(_home) do n = n + 1 end return n, _home.k9999, _home.nested.deep.v');
   assert.equal(await page.textContent('#output'), '→ 10001\t19998\tyes\n');
   // The inspector shows the first entries and counts the rest.
@@ -91,11 +97,10 @@ test('_home with 10,000 entries survives a page reload through IndexedDB', async
   }));
   assert.equal(meta.tableCount, 3);
   assert.ok(meta.tableIds.includes(meta.memoryTableId));
-  await page.close();
 });
 
-test('a long script does not freeze the page: its timer ticks and Stop works', async () => {
-  const { page } = await openPage();
+test('a long script does not freeze the page: its timer ticks and Stop works', async (t) => {
+  const { page } = await openPage(t);
   await page.fill('#code', 'local n = 0 while true do n = n + 1 end');
   await page.click('#run');
   await page.waitForSelector('body[data-state="running"]');
@@ -103,34 +108,31 @@ test('a long script does not freeze the page: its timer ticks and Stop works', a
   await page.waitForFunction(() => Number(document.getElementById('ticker').dataset.ticks) >= 5);
   // ...and it still handles a click.
   await page.click('#stop');
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   assert.equal(await page.textContent('#status'), 'stopped');
   await runCode(page, 'return "usable"');
   assert.equal(await page.textContent('#output'), '→ usable\n');
-  await page.close();
 });
 
-test('autosave keeps changes without pressing Save', async () => {
-  const { page } = await openPage();
+test('autosave keeps changes without pressing Save', async (t) => {
+  const { page } = await openPage(t);
   await page.check('#autosave');
   await runCode(page, '_home.auto = "saved by itself"');
   await page.reload();
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   assert.equal(await page.isChecked('#autosave'), true);
   await runCode(page, 'return _home.auto');
   assert.equal(await page.textContent('#output'), '→ saved by itself\n');
-  await page.close();
 });
 
-test('a function stored in _home survives a page reload through IndexedDB', async () => {
-  const { page } = await openPage();
+test('a function stored in _home survives a page reload through IndexedDB', async (t) => {
+  const { page } = await openPage(t);
   await runCode(page, 'local base = 40 _home.rates = { tax = 2 } local rates = _home.rates\n' +
     'function _home.calc(x) return base + x * rates.tax end _home.show = string.format');
   await page.click('#save');
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   await page.reload();
-  await page.waitForSelector('body[data-state="idle"]');
+  await idle(page);
   await runCode(page, 'return _home.calc(1), _home.show("%05.1f", 2.5), type(_home.calc)');
   assert.equal(await page.textContent('#output'), '→ 42\t002.5\tfunction\n');
-  await page.close();
 });
