@@ -125,6 +125,29 @@ test('autosave keeps changes without pressing Save', async (t) => {
   assert.equal(await page.textContent('#output'), '→ saved by itself\n');
 });
 
+test('the page has a favicon', async (t) => {
+  const { page } = await openPage(t, { load: false });
+  const failed = [];
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(r.url()); });
+  await page.goto(url);
+  await idle(page);
+  const href = await page.$eval('link[rel="icon"]', (link) => link.href);
+  const response = await page.request.get(href);
+  assert.equal(response.status(), 200);
+  assert.equal(response.headers()['content-type'], 'image/svg+xml');
+  const size = await page.evaluate(async (src) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    return [img.naturalWidth, img.naturalHeight];
+  }, href);
+  assert.ok(size[0] > 0 && size[1] > 0, `icon decodes to ${size}`);
+  assert.deepEqual(failed, [], 'no request failed (no /favicon.ico 404)');
+  // Headless Chromium draws no tab strip: show the icon large to look at it.
+  await page.setContent(`<img src="${href}" width="64" height="64" style="margin:8px">`);
+  await page.locator('img').screenshot({ path: join(SHOTS, 'favicon.png') });
+});
+
 test('a function stored in _home survives a page reload through IndexedDB', async (t) => {
   const { page } = await openPage(t);
   await runCode(page, 'local base = 40 _home.rates = { tax = 2 } local rates = _home.rates\n' +
