@@ -51,10 +51,12 @@ function renderGutter(badLine = null) {
 
 function showError(error) {
   ui.error.hidden = false;
-  const where = error instanceof LuaError && error.line ? `line ${error.line}: ` : '';
-  ui.error.textContent = `${error.name}: ${where}${error.message}`;
-  ui.error.dataset.line = error.line ?? '';
-  renderGutter(error.line ?? null);
+  // `editor:3: msg` becomes `line 3: msg`; locations in other chunks stay as Lua gave them.
+  const editor = error instanceof LuaError && error.chunk === 'editor';
+  const message = editor ? `line ${error.line}: ${error.message.replace(/^editor:\d+: ?/, '')}` : error.message;
+  ui.error.textContent = `${error.name}: ${message}`;
+  ui.error.dataset.line = editor ? String(error.line) : '';
+  renderGutter(editor ? error.line : null);
 }
 
 function clearError() {
