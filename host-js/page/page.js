@@ -111,13 +111,15 @@ async function run() {
   ui.output.textContent = '';
   setState('running', 'running…');
   localStorage.setItem('lua-persist.code', ui.code.value);
+  // Each run's timer starts from zero and is cleared when the run ends (the status keeps its time).
   const started = performance.now();
   let ticks = 0;
-  const timer = setInterval(() => {
-    ticks++;
+  const tick = () => {
     ui.ticker.dataset.ticks = String(ticks);
     ui.ticker.textContent = `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  }, 50);
+  };
+  tick();
+  const timer = setInterval(() => { ticks++; tick(); }, 50);
   running = new AbortController();
   try {
     const results = await engine.compute(ui.code.value, { chunkName: '=editor', signal: running.signal });
@@ -134,6 +136,7 @@ async function run() {
     else { showError(e); setState('idle', e instanceof LuaLimitError ? 'limit reached' : 'error'); }
   } finally {
     clearInterval(timer);
+    ui.ticker.textContent = '';
     running = null;
     if (engine.lastSaveError) showError(engine.lastSaveError);
     refresh();

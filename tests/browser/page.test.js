@@ -64,6 +64,27 @@ test('the page runs code and shows output, results and memory figures', async (t
   await shot(page, 'run');
 });
 
+test('Run and the store buttons stay disabled until the page has loaded', async (t) => {
+  const { page } = await openPage(t, { load: false });
+  // Hold back the host modules: the page is shown, its script cannot run yet.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/host-js/engine.js', async (route) => { await held; await route.continue(); });
+  // DOMContentLoaded waits for module scripts: wait for the markup instead.
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForSelector('#run');
+  assert.equal(await page.getAttribute('body', 'data-state'), 'loading');
+  for (const id of ['#run', '#stop', '#save', '#load', '#reset']) assert.equal(await page.isDisabled(id), true, id);
+  await page.press('#code', 'Control+Enter');
+  assert.equal(await page.textContent('#output'), '');
+  await shot(page, 'loading');
+  release();
+  await idle(page);
+  assert.equal(await page.isEnabled('#run'), true);
+  await runCode(page, 'return "ran"');
+  assert.equal(await page.textContent('#output'), '→ ran\n');
+});
+
 test('errors show their location once', async (t) => {
   const { page } = await openPage(t);
   await runCode(page, 'local x = 1\n\nerror("bad thing")\n');
@@ -106,17 +127,29 @@ test('_home with 10,000 entries survives a page reload through IndexedDB', async
   assert.ok(meta.tableIds.includes(meta.memoryTableId));
 });
 
-test('a long script does not freeze the page: its timer ticks and Stop works', async (t) => {
+test('a long script does not freeze the page; Stop works; each run\'s timer starts at zero and is cleared', async (t) => {
   const { page } = await openPage(t);
   await page.fill('#code', 'local n = 0 while true do n = n + 1 end');
   await page.click('#run');
   await page.waitForSelector('body[data-state="running"]');
   // The page's own 50 ms timer keeps running while Lua runs...
   await page.waitForFunction(() => Number(document.getElementById('ticker').dataset.ticks) >= 5);
+  assert.match(await page.textContent('#ticker'), /^\d+\.\d s$/);
+  await shot(page, 'running');
   // ...and it still handles a click.
   await page.click('#stop');
   await idle(page);
   assert.equal(await page.textContent('#status'), 'stopped');
+  assert.equal(await page.textContent('#ticker'), '', 'the timer is cleared when the run ends');
+  // The next run starts its timer from zero, not from where the last one stopped.
+  const atStart = await page.evaluate(() => {
+    document.getElementById('run').click();
+    const ticker = document.getElementById('ticker');
+    return [ticker.dataset.ticks, ticker.textContent];
+  });
+  assert.deepEqual(atStart, ['0', '0.0 s']);
+  await page.click('#stop');
+  await idle(page);
   await runCode(page, 'return "usable"');
   assert.equal(await page.textContent('#output'), '→ usable\n');
 });
