@@ -2,9 +2,10 @@
 // IndexedDB. Plain DOM, no framework. `document.body.dataset.state` is 'loading', 'idle' or
 // 'running' (the browser tests wait on it).
 
-import { LuaEngine, LuaError, LuaLimitError, StoreError } from '../lua-api.js';
+import { LuaEngine, LuaError, LuaLimitError, StoreError, LuaTableRef } from '../lua-api.js';
 import { IdbStore } from '../stores/idb.js';
-import { decodeValue, LuaTableRef } from '../codec.js';
+import { decodeValue, Tag } from '../codec.js';
+import { keyBytes } from '../tables.js';
 import { luaString } from '../results.js';
 
 const $ = (id) => document.getElementById(id);
@@ -65,32 +66,122 @@ function clearError() {
   renderGutter();
 }
 
-// One table level; nested tables open lazily so a 10,000-entry _home stays cheap to show.
-function renderTable(id, container) {
-  const t = engine.tables.tables.get(id);
+const isTable = (v) => v instanceof LuaTableRef || v instanceof Map || Array.isArray(v);
+const ASCII = /^[\x00-\x7f]*$/;
+
+// The Lua key a Map key of tables.js stands for. ASCII strings, by far the most common keys,
+// are read straight from it: decoding every key of a large table would take seconds.
+function luaKey(k) {
+  if (typeof k === 'number') return k;
+  if (k.charCodeAt(0) === Tag.STRING && ASCII.test(k)) return k.slice(5);
+  return decodeValue(keyBytes(k));
+}
+
+/**
+ * A table to show, as `{size, keys, value}`: `keys` yields `[luaKey, ref]` and `value(ref)`
+ * decodes one value. External tables are read live; returned tables are already decoded.
+ */
+function tableView(table) {
+  if (table instanceof LuaTableRef) {
+    const t = engine.tables.tables.get(table.id) ?? new Map();
+    return {
+      size: t.size,
+      keys: (function* keys() { for (const k of t.keys()) yield [luaKey(k), k]; })(),
+      value: (k) => decodeValue(t.get(k).value),
+    };
+  }
+  const entries = Array.isArray(table) ? table.map((v, i) => [i + 1, v]) : [...table];
+  return { size: entries.length, keys: entries, value: (v) => v };
+}
+
+// Key order for showing tables: numbers, then strings, then booleans, then the rest as the
+// table gives them. A store need not give entries back in the order they were written, so
+// this is what keeps the inspector the same across reloads.
+function keyRank(k) {
+  if (typeof k === 'number' || typeof k === 'bigint') return 0;
+  if (typeof k === 'string') return 1;
+  return typeof k === 'boolean' ? 2 : 3;
+}
+
+function compareKeys(a, b) {
+  const ra = keyRank(a);
+  const rb = keyRank(b);
+  if (ra !== rb || ra === 3) return ra - rb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// The `n` first `[key, ref]` pairs in key order, in one pass: a million-entry _home stays quick.
+function firstKeys(pairs, n) {
+  const out = [];
+  for (const pair of pairs) {
+    if (out.length === n && compareKeys(pair[0], out[n - 1][0]) >= 0) continue;
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareKeys(out[mid][0], pair[0]) <= 0) lo = mid + 1; else hi = mid;
+    }
+    out.splice(lo, 0, pair);
+    if (out.length > n) out.pop();
+  }
+  return out;
+}
+
+// The entries of a table, one level; nested tables open on demand.
+function renderEntries(table, container) {
+  const view = tableView(table);
   container.replaceChildren();
-  if (!t || t.size === 0) { container.append(span('more', '(empty)')); return; }
-  let n = 0;
-  for (const { key, value } of t.values()) {
-    if (n++ === ENTRIES_SHOWN) { container.append(span('more', `… ${t.size - ENTRIES_SHOWN} more entries`)); break; }
-    const k = decodeValue(key);
-    const v = decodeValue(value);
-    const label = typeof k === 'string' ? k : `[${luaString(k)}]`;
-    if (v instanceof LuaTableRef) {
-      const details = document.createElement('details');
-      const summary = document.createElement('summary');
-      summary.append(span('k', label), ` = table #${v.id} (${engine.tables.size(v.id)})`);
-      const body = document.createElement('div');
-      details.append(summary, body);
-      details.addEventListener('toggle', () => { if (details.open) renderTable(v.id, body); });
-      container.append(details);
+  if (view.size === 0) { container.append(span('more', '(empty)')); return; }
+  for (const [key, ref] of firstKeys(view.keys, ENTRIES_SHOWN)) {
+    const value = view.value(ref);
+    const label = [span('k', typeof key === 'string' ? key : `[${luaString(key)}]`), ' = '];
+    if (isTable(value)) {
+      container.append(tableNode(value, label, false));
     } else {
       const row = document.createElement('div');
       row.className = 'entry';
-      row.append(span('k', label), ' = ', typeof v === 'string' ? span('s', JSON.stringify(v)) : luaString(v));
+      row.append(...label, typeof value === 'string' ? span('s', JSON.stringify(value)) : luaString(value));
       container.append(row);
     }
   }
+  if (view.size > ENTRIES_SHOWN) container.append(span('more', `… ${view.size - ENTRIES_SHOWN} more entries`));
+}
+
+// A table as a <details>: `label`, what it is, and its entries, rendered whenever it opens so
+// an external table shows what it holds now.
+function tableNode(table, label, open) {
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  const size = tableView(table).size;
+  summary.append(...label, table instanceof LuaTableRef ? `table #${table.id} (${size})` : `table (${size})`);
+  const body = document.createElement('div');
+  details.append(summary, body);
+  details.addEventListener('toggle', () => {
+    if (!details.open) body.replaceChildren();
+    else if (!body.hasChildNodes()) renderEntries(table, body);
+  });
+  if (open) {
+    renderEntries(table, body);
+    details.open = true;
+  }
+  return details;
+}
+
+// `→ v1	v2`, with a returned table open one level, as the inspector shows _home.
+function renderResults(values) {
+  const line = span('result', '→ ');
+  values.forEach((v, i) => {
+    if (i > 0) line.append('\t');
+    if (isTable(v)) {
+      const node = tableNode(v, [], true);
+      node.classList.add('tree');
+      line.append(node);
+    } else {
+      line.append(luaString(v));
+    }
+  });
+  line.append('\n');
+  return line;
 }
 
 function span(cls, text) {
@@ -101,7 +192,7 @@ function span(cls, text) {
 }
 
 function refresh() {
-  renderTable(engine.memoryTableId, ui.home);
+  renderEntries(new LuaTableRef(engine.memoryTableId), ui.home);
   showMemory();
 }
 
@@ -123,12 +214,7 @@ async function run() {
   running = new AbortController();
   try {
     const results = await engine.compute(ui.code.value, { chunkName: '=editor', signal: running.signal });
-    if (results.length) {
-      const r = document.createElement('span');
-      r.className = 'result';
-      r.textContent = `→ ${results}\n`;
-      ui.output.append(r);
-    }
+    if (results.length) ui.output.append(renderResults(results));
     setState('idle', `ok in ${(performance.now() - started).toFixed(0)} ms`);
   } catch (e) {
     if (e.output) ui.output.textContent = e.output;

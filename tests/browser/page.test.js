@@ -165,6 +165,41 @@ test('autosave keeps changes without pressing Save', async (t) => {
   assert.equal(await page.textContent('#output'), '→ saved by itself\n');
 });
 
+test('a returned table is shown open, like the inspector shows _home', async (t) => {
+  const { page } = await openPage(t);
+  await runCode(page, '_home.list = { "a", "b" } return { 10, 20, name = "x", nested = { deep = true } }, 42, _home.list');
+  const line = '#output .result';
+  const rows = (n) => page.$$eval(`${line} > details:nth-of-type(${n}) > div > *`, (els) => els.map((e) => e.textContent));
+  assert.equal(await page.$eval(`${line} > details:nth-of-type(1) > summary`, (e) => e.textContent), 'table (4)');
+  assert.deepEqual(await rows(1), ['[1] = 10', '[2] = 20', 'name = "x"', 'nested = table (1)']);
+  assert.equal(await page.$eval(`${line} > details:nth-of-type(1)`, (e) => e.open), true);
+  // Nested tables stay closed until asked for, as in the inspector.
+  const nested = `${line} > details:nth-of-type(1) > div > details`;
+  assert.equal(await page.$eval(nested, (e) => e.open), false);
+  await page.click(`${nested} > summary`);
+  assert.equal(await page.textContent(`${nested} > div`), 'deep = true');
+  // An external table is shown the same way, read from the live tables.
+  const id = await page.evaluate(() => window.playground.engine.computeSync('return ext.id(_home.list)')[0]);
+  assert.equal(await page.$eval(`${line} > details:nth-of-type(2) > summary`, (e) => e.textContent), `table #${id} (2)`);
+  assert.deepEqual(await rows(2), ['[1] = "a"', '[2] = "b"']);
+  assert.match(await page.textContent(line), /^→ table \(4\).*\t42\ttable #\d+ \(2\)/s);
+  await shot(page, 'result-table');
+});
+
+test('the inspector shows keys in the same order before and after a reload', async (t) => {
+  const { page } = await openPage(t);
+  await runCode(page, '_home.zeta = 1 _home[10] = "ten" _home.alpha = { 1 } _home[2] = "two" _home.mid = 3 _home[true] = "yes"');
+  const keys = () => page.$$eval('#home > *', (els) => els.map((e) => e.querySelector('.k').textContent));
+  const shown = await keys();
+  assert.deepEqual(shown, ['[2]', '[10]', 'alpha', 'mid', 'zeta', '[true]']);
+  await page.click('#save');
+  await idle(page);
+  await page.reload();
+  await idle(page);
+  assert.deepEqual(await keys(), shown);
+  await shot(page, 'inspector-order');
+});
+
 test('the page has a favicon', async (t) => {
   const { page } = await openPage(t, { load: false });
   const failed = [];
