@@ -34,7 +34,9 @@ function formatBytes(n) {
 
 function showMemory() {
   const s = engine.memoryStats();
-  ui.memory.textContent = `linear memory ${formatBytes(s.linearMemoryBytes)} (Lua heap ${formatBytes(s.luaHeapBytes)})` +
+  ui.memory.dataset.heap = String(s.luaHeapBytes);
+  ui.memory.textContent = `linear memory ${formatBytes(s.linearMemoryBytes)} ` +
+    `(Lua heap ${formatBytes(s.luaHeapBytes)} of ${formatBytes(s.luaHeapLimit)})` +
     ` · external data ${formatBytes(s.externalBytes)} in ${plural(s.externalEntries, 'entry', 'entries')}, ` +
     plural(s.externalTables, 'table', 'tables');
 }

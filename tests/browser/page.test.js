@@ -58,7 +58,7 @@ test('the page runs code and shows output, results and memory figures', async (t
   const { page, errors } = await openPage(t);
   await runCode(page, 'print("hello from lua") return 1 + 2, "three"');
   assert.equal(await page.textContent('#output'), 'hello from lua\n→ 3\tthree\n');
-  assert.match(await page.textContent('#memory'), /linear memory [\d.]+ (KiB|MiB).*external data/);
+  assert.match(await page.textContent('#memory'), /linear memory [\d.]+ (KiB|MiB) \(Lua heap [\d.]+ KiB of 128\.0 MiB\).*external data/);
   assert.equal(await page.isHidden('#error'), true);
   assert.deepEqual(errors, []);
   await shot(page, 'run');
@@ -221,6 +221,21 @@ test('the page has a favicon', async (t) => {
   // Headless Chromium draws no tab strip: show the icon large to look at it.
   await page.setContent(`<img src="${href}" width="64" height="64" style="margin:8px">`);
   await page.locator('img').screenshot({ path: join(SHOTS, 'favicon.png') });
+});
+
+test('the heap figure is refreshed after a memory-limit error', async (t) => {
+  const { page } = await openPage(t);
+  await runCode(page, 'big = {} for i = 1, 200000 do big[i] = { i } end');
+  const heap = async () => Number(await page.getAttribute('#memory', 'data-heap'));
+  assert.ok(await heap() > 8 * 1024 * 1024, `heap after filling: ${await heap()}`);
+  await runCode(page, 'big = nil local t = {} for i = 1, 1e8 do t[i] = { i } end');
+  assert.match(await page.textContent('#error'), /^LuaLimitError: not enough memory/);
+  assert.equal(await page.textContent('#status'), 'limit reached');
+  const after = await heap();
+  assert.ok(after < 1024 * 1024, `heap after the error: ${after}`);
+  assert.equal(after, await page.evaluate(() => window.playground.engine.memoryStats().luaHeapBytes));
+  assert.match(await page.textContent('#memory'), /Lua heap [\d.]+ KiB of 128\.0 MiB/);
+  await shot(page, 'memory-limit');
 });
 
 test('a function stored in _home survives a page reload through IndexedDB', async (t) => {
