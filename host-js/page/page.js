@@ -1,6 +1,7 @@
 // The playground: an editor, output, a live `_home` inspector and persistence through
 // IndexedDB. Plain DOM, no framework. `document.body.dataset.state` is 'loading', 'idle' or
-// 'running' (the browser tests wait on it).
+// 'running'; `dataset.save` is 'saved', 'pending' (an autosave is coming) or 'unsaved' (only
+// Save will keep the changes). The browser tests wait on both.
 
 import { LuaEngine, LuaError, LuaLimitError, StoreError, LuaTableRef } from '../lua-api.js';
 import { IdbStore } from '../stores/idb.js';
@@ -12,11 +13,15 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   code: $('code'), gutter: $('gutter'), output: $('output'), error: $('error'), home: $('home'),
   status: $('status'), memory: $('memory'), run: $('run'), stop: $('stop'), save: $('save'),
-  load: $('load'), reset: $('reset'), autosave: $('autosave'), ticker: $('ticker'),
+  load: $('load'), reset: $('reset'), autosave: $('autosave'), unsaved: $('unsaved'),
+  ticker: $('ticker'), resetDialog: $('reset-dialog'),
 };
 const ENTRIES_SHOWN = 100;
+// Runs in quick succession are saved once, this long after the last one.
+const AUTOSAVE_DELAY_MS = 1000;
 let engine = null;
 let running = null;
+let saveTimer = null;
 
 function setState(state, text) {
   document.body.dataset.state = state;
@@ -24,6 +29,51 @@ function setState(state, text) {
   ui.run.disabled = state !== 'idle';
   ui.stop.disabled = state !== 'running';
   for (const b of [ui.save, ui.load, ui.reset]) b.disabled = state !== 'idle';
+}
+
+function setSaveState(state) {
+  document.body.dataset.save = state;
+  ui.unsaved.hidden = state !== 'unsaved';
+}
+
+// After anything that may have changed _home: schedule an autosave, or mark the changes unsaved.
+function noteChanges() {
+  cancelAutosave();
+  if (!engine.unsaved) setSaveState('saved');
+  else if (!ui.autosave.checked) setSaveState('unsaved');
+  else {
+    saveTimer = setTimeout(autosave, AUTOSAVE_DELAY_MS);
+    // Only while a save is pending: some browsers keep no back/forward cache of a page that
+    // listens for beforeunload.
+    addEventListener('beforeunload', flushAutosave);
+    setSaveState('pending');
+  }
+}
+
+function cancelAutosave() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  removeEventListener('beforeunload', flushAutosave);
+}
+
+// Leaving the page: write a pending autosave now. A save started at beforeunload has time to
+// finish; one started at pagehide (the only event on some mobile browsers and on back/forward
+// navigation) can lose the race with the page's teardown, in Chromium about one time in four.
+function flushAutosave() {
+  if (saveTimer !== null) autosave();
+}
+
+async function autosave() {
+  cancelAutosave();
+  try {
+    await engine.save();
+  } catch (e) {
+    showError(e);
+    setSaveState('unsaved');
+    return;
+  }
+  // A run that ended during the save has scheduled its own.
+  if (saveTimer === null) noteChanges();
 }
 
 function formatBytes(n) {
@@ -226,8 +276,8 @@ async function run() {
     clearInterval(timer);
     ui.ticker.textContent = '';
     running = null;
-    if (engine.lastSaveError) showError(engine.lastSaveError);
     refresh();
+    noteChanges();
   }
 }
 
@@ -242,44 +292,50 @@ async function action(label, fn) {
     setState('idle', `${label} failed`);
   }
   refresh();
+  noteChanges();
 }
 
 async function start() {
   setState('loading', 'loading…');
   ui.code.value = localStorage.getItem('lua-persist.code') ?? ui.code.value;
-  ui.autosave.checked = localStorage.getItem('lua-persist.autosave') === '1';
+  ui.autosave.checked = localStorage.getItem('lua-persist.autosave') !== '0';
   renderGutter();
-  const store = new IdbStore();
-  // Every chunk's print output also streams into the pane as it is flushed.
+  // Every chunk's print output streams into the pane as it is flushed.
   const onOutput = (bytes) => { ui.output.append(new TextDecoder().decode(bytes)); };
-  let restoredError = null;
-  try {
-    engine = await LuaEngine.create({ store, autosave: ui.autosave.checked, onOutput, onError: showError });
-  } catch (e) {
-    if (!(e instanceof StoreError)) throw e;
-    restoredError = e;
-    engine = await LuaEngine.create({ store, restore: false, autosave: false, onOutput, onError: showError });
-  }
-  // onOutput already fills the pane; drop the copy the results carry.
+  engine = await LuaEngine.create({ store: new IdbStore(), restore: false, onOutput });
   window.playground = { engine, run };
-  setState('idle', restoredError ? 'saved state could not be loaded' : 'ready');
-  if (restoredError) showError(restoredError);
+  let loadError = null;
+  // A state that cannot be loaded stays untouched: the engine refuses to save over it until
+  // Save or Reset (see LuaEngine.load), so autosave cannot destroy it.
+  try { await engine.load(); } catch (e) { if (!(e instanceof StoreError)) throw e; loadError = e; }
+  setState('idle', loadError ? 'saved state could not be loaded' : 'ready');
+  if (loadError) showError(loadError);
   refresh();
+  setSaveState('saved');
 }
 
 ui.run.addEventListener('click', run);
 ui.stop.addEventListener('click', () => running?.abort());
 ui.save.addEventListener('click', () => action('save', async () => { await engine.save({ overwrite: true }); return 'saved'; }));
 ui.load.addEventListener('click', () => action('load', async () => (await engine.load()) ? 'loaded' : 'nothing saved yet'));
-ui.reset.addEventListener('click', () => action('reset', async () => {
-  engine.reset();
-  if (engine.autosave) await engine.save({ overwrite: true });
-  return 'fresh state';
-}));
-ui.autosave.addEventListener('change', () => {
-  engine.autosave = ui.autosave.checked;
-  localStorage.setItem('lua-persist.autosave', ui.autosave.checked ? '1' : '0');
+ui.reset.addEventListener('click', () => {
+  // Escape closes the dialog without touching returnValue: clear the last answer first.
+  ui.resetDialog.returnValue = '';
+  ui.resetDialog.showModal();
 });
+ui.resetDialog.addEventListener('close', () => {
+  if (ui.resetDialog.returnValue !== 'wipe') return;
+  action('reset', async () => {
+    engine.reset();
+    await engine.save({ overwrite: true });
+    return 'fresh state';
+  });
+});
+ui.autosave.addEventListener('change', () => {
+  localStorage.setItem('lua-persist.autosave', ui.autosave.checked ? '1' : '0');
+  noteChanges();
+});
+addEventListener('pagehide', flushAutosave);
 ui.code.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }
   if (e.key === 'Tab' && !e.shiftKey) {

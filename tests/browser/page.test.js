@@ -54,6 +54,29 @@ async function runCode(page, code) {
   await idle(page);
 }
 
+/** The `data` of the metadata record in IndexedDB, read by the page itself. */
+function readMetadata(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('LuaPersistentDB');
+    req.onsuccess = () => {
+      const get = req.result.transaction('externalTables').objectStore('externalTables').get('__metadata__');
+      get.onsuccess = () => { resolve(get.result.data); req.result.close(); };
+      get.onerror = () => reject(get.error);
+    };
+    req.onerror = () => reject(req.error);
+  }));
+}
+
+// Runs chunks back to back inside the page, faster than any typing.
+function runInPage(page, chunks) {
+  return page.evaluate(async (codes) => {
+    for (const code of codes) {
+      document.getElementById('code').value = code;
+      await window.playground.run();
+    }
+  }, chunks);
+}
+
 test('the page runs code and shows output, results and memory figures', async (t) => {
   const { page, errors } = await openPage(t);
   await runCode(page, 'print("hello from lua") return 1 + 2, "three"');
@@ -114,15 +137,7 @@ test('_home with 10,000 entries survives a page reload through IndexedDB', async
   // The inspector shows the first entries and counts the rest.
   assert.match(await page.textContent('#home'), /… 9901 more entries/);
   // The records are in the documented place.
-  const meta = await page.evaluate(() => new Promise((resolve, reject) => {
-    const req = indexedDB.open('LuaPersistentDB');
-    req.onsuccess = () => {
-      const get = req.result.transaction('externalTables').objectStore('externalTables').get('__metadata__');
-      get.onsuccess = () => { resolve(get.result.data); req.result.close(); };
-      get.onerror = () => reject(get.error);
-    };
-    req.onerror = () => reject(req.error);
-  }));
+  const meta = await readMetadata(page);
   assert.equal(meta.tableCount, 3);
   assert.ok(meta.tableIds.includes(meta.memoryTableId));
 });
@@ -154,15 +169,145 @@ test('a long script does not freeze the page; Stop works; each run\'s timer star
   assert.equal(await page.textContent('#output'), '→ usable\n');
 });
 
-test('autosave keeps changes without pressing Save', async (t) => {
+// Counts the store's saves in `window.saves`.
+function countSaves(page) {
+  return page.evaluate(() => {
+    const { store } = window.playground.engine;
+    const save = store.save.bind(store);
+    window.saves = 0;
+    store.save = (batch) => { window.saves++; return save(batch); };
+  });
+}
+
+test('autosave is on by default and saves runs that change _home once, after the last', async (t) => {
   const { page } = await openPage(t);
-  await page.check('#autosave');
-  await runCode(page, '_home.auto = "saved by itself"');
+  assert.equal(await page.isChecked('#autosave'), true);
+  await countSaves(page);
+  await runInPage(page, ['_home.n = 1', '_home.n = 2', '_home.n = 3']);
+  assert.equal(await page.getAttribute('body', 'data-save'), 'pending');
+  assert.equal(await page.isHidden('#unsaved'), true, 'no unsaved marker while autosave is on');
+  await page.waitForSelector('body[data-save="saved"]');
+  assert.equal(await page.evaluate(() => window.saves), 1);
+  // A run that changes nothing saves nothing.
+  await runCode(page, 'return _home.n');
+  assert.equal(await page.getAttribute('body', 'data-save'), 'saved');
+  await page.waitForTimeout(1300);
+  assert.equal(await page.evaluate(() => window.saves), 1);
+  await shot(page, 'autosaved');
   await page.reload();
   await idle(page);
-  assert.equal(await page.isChecked('#autosave'), true);
-  await runCode(page, 'return _home.auto');
-  assert.equal(await page.textContent('#output'), '→ saved by itself\n');
+  await runCode(page, 'return _home.n');
+  assert.equal(await page.textContent('#output'), '→ 3\n');
+});
+
+test('a change not yet autosaved is saved when the page goes away', async (t) => {
+  const { page } = await openPage(t);
+  await runInPage(page, ['_home.late = "kept"']);
+  assert.equal(await page.getAttribute('body', 'data-save'), 'pending');
+  await page.reload();
+  await idle(page);
+  await runCode(page, 'return _home.late');
+  assert.equal(await page.textContent('#output'), '→ kept\n');
+  // pagehide alone (mobile browsers, back/forward navigation) starts the save at once too.
+  await countSaves(page);
+  await runInPage(page, ['_home.hidden = true']);
+  const saves = await page.evaluate(async () => {
+    dispatchEvent(new PageTransitionEvent('pagehide'));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return window.saves;
+  });
+  assert.equal(saves, 1, 'saved without waiting for the autosave delay');
+});
+
+test('with autosave off, an unsaved marker shows until Save', async (t) => {
+  const { page } = await openPage(t);
+  await page.uncheck('#autosave');
+  assert.equal(await page.isHidden('#unsaved'), true, 'nothing changed yet');
+  await runCode(page, '_home.draft = 1');
+  assert.equal(await page.isVisible('#unsaved'), true);
+  assert.equal(await page.getAttribute('body', 'data-save'), 'unsaved');
+  await shot(page, 'unsaved');
+  await runCode(page, 'return _home.draft');
+  assert.equal(await page.isVisible('#unsaved'), true, 'still unsaved after a run that changes nothing');
+  await page.click('#save');
+  await idle(page);
+  assert.equal(await page.isHidden('#unsaved'), true);
+  // Leaving the page does not save either: the setting and the saved state are as they were.
+  await runCode(page, '_home.draft = 2');
+  await page.reload();
+  await idle(page);
+  assert.equal(await page.isChecked('#autosave'), false);
+  assert.equal(await page.isHidden('#unsaved'), true);
+  await runCode(page, 'return _home.draft');
+  assert.equal(await page.textContent('#output'), '→ 1\n');
+  // Turning autosave on saves what is pending.
+  await runCode(page, '_home.draft = 3');
+  assert.equal(await page.isVisible('#unsaved'), true);
+  await page.check('#autosave');
+  await page.waitForSelector('body[data-save="saved"]');
+  assert.equal(await page.isHidden('#unsaved'), true);
+});
+
+test('autosave never writes over a saved state that could not be loaded; Save does', async (t) => {
+  const { page } = await openPage(t, { load: false });
+  // A record lua-persist did not write, put there from the same origin before the page loads.
+  await page.goto(new URL('/host-js/page/page.css', url).href);
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('LuaPersistentDB');
+    req.onupgradeneeded = () => req.result.createObjectStore('externalTables', { keyPath: 'id' });
+    req.onsuccess = () => {
+      const tx = req.result.transaction('externalTables', 'readwrite');
+      tx.objectStore('externalTables').put({ id: '__metadata__', data: { foreign: true } });
+      tx.oncomplete = () => { req.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+    req.onerror = () => reject(req.error);
+  }));
+  await page.goto(url);
+  await idle(page);
+  assert.equal(await page.textContent('#status'), 'saved state could not be loaded');
+  await runCode(page, '_home.mine = 1');
+  await page.waitForSelector('body[data-save="unsaved"]');
+  assert.match(await page.textContent('#error'), /^StoreError: .*damaged or foreign/);
+  assert.equal(await page.isVisible('#unsaved'), true);
+  assert.deepEqual(await readMetadata(page), { foreign: true });
+  await shot(page, 'foreign-state');
+  await page.click('#save');
+  await idle(page);
+  assert.equal(await page.isHidden('#unsaved'), true);
+  assert.equal((await readMetadata(page)).format, 'lua-persist/1');
+});
+
+test('Reset asks before wiping the saved state', async (t) => {
+  const { page } = await openPage(t);
+  await runCode(page, '_home.keep = "me"');
+  await page.waitForSelector('body[data-save="saved"]');
+  await page.click('#reset');
+  await page.waitForSelector('#reset-dialog[open]');
+  await shot(page, 'reset-dialog');
+  await page.click('#reset-dialog button[value="cancel"]');
+  assert.equal(await page.$('#reset-dialog[open]'), null);
+  await runCode(page, 'return _home.keep');
+  assert.equal(await page.textContent('#output'), '→ me\n');
+
+  await page.click('#reset');
+  await page.click('#reset-dialog button[value="wipe"]');
+  await page.waitForSelector('body[data-state="idle"]:not([data-save="pending"])');
+  assert.equal(await page.textContent('#status'), 'fresh state');
+  assert.equal(await page.textContent('#home'), '(empty)');
+  await page.reload();
+  await idle(page);
+  await runCode(page, 'return _home.keep');
+  assert.equal(await page.textContent('#output'), '→ nil\n');
+
+  // Escape cancels too, even after an earlier Wipe.
+  await runCode(page, '_home.again = 1');
+  await page.click('#reset');
+  await page.waitForSelector('#reset-dialog[open]');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.$('#reset-dialog[open]'), null);
+  await runCode(page, 'return _home.again');
+  assert.equal(await page.textContent('#output'), '→ 1\n');
 });
 
 test('a returned table is shown open, like the inspector shows _home', async (t) => {
