@@ -208,6 +208,7 @@ test('a change not yet autosaved is saved when the page goes away', async (t) =>
   await idle(page);
   await runCode(page, 'return _home.late');
   assert.equal(await page.textContent('#output'), '→ kept\n');
+  await shot(page, 'kept-on-leave');
   // pagehide alone (mobile browsers, back/forward navigation) starts the save at once too.
   await countSaves(page);
   await runInPage(page, ['_home.hidden = true']);
