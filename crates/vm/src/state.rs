@@ -327,7 +327,7 @@ impl Lua {
             }
         });
         let lua = Lua { arena };
-        lua.enter(|ctx| crate::stdlib::open(ctx));
+        lua.enter(crate::stdlib::open);
         lua
     }
 

@@ -519,6 +519,7 @@ impl<'gc> TableState<'gc> {
 
     /// The entry after `key` in traversal order (`Nil` starts); `Ok(None)` at the end,
     /// `Err` when `key` is not in the table.
+    #[allow(clippy::result_unit_err)]
     pub fn next(&self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, ()> {
         let start_hash = match key {
             Value::Nil => return Ok(self.next_from(0)),

@@ -133,6 +133,7 @@ pub(super) fn push_lua_frame<'gc>(
 }
 
 /// Calls `stack[func]` with the `nargs` values after it; results go by `ret`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn call_value<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,

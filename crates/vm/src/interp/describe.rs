@@ -57,8 +57,7 @@ fn local_name(proto: &Proto<'_>, reg: u8, pc: usize) -> Option<String> {
         .plain
         .locals
         .iter()
-        .filter(|l| l.reg == reg && (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
-        .last()
+        .rfind(|l| l.reg == reg && (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
         .map(|l| String::from_utf8_lossy(&l.name).into_owned())
 }
 

@@ -1270,8 +1270,7 @@ fn tbc_name(proto: &crate::function::Proto<'_>, pc: usize, a: u8) -> alloc::stri
         .plain
         .locals
         .iter()
-        .filter(|l| l.reg == a && (l.start_pc as usize) <= pc)
-        .last()
+        .rfind(|l| l.reg == a && (l.start_pc as usize) <= pc)
         .map(|l| alloc::string::String::from_utf8_lossy(&l.name).into_owned())
         .unwrap_or_else(|| "?".into())
 }
