@@ -228,6 +228,9 @@ pub(super) fn call_native<'gc>(
     ret: RetMode,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let base = func + 1;
+    if super::hook::wants_native_events(ts) {
+        return call_native_hooked(ctx, thread, ts, closure, base, ret);
+    }
     let mut call = NativeCall {
         th: ts,
         base,
@@ -249,6 +252,88 @@ pub(super) fn call_native<'gc>(
         }
     };
     handle_action(ctx, thread, ts, closure, base, ret, action, false)
+}
+
+/// A native called while a hook wants call or return events: it gets a frame, the call
+/// event is delivered, and the native runs as that frame's continuation.
+fn call_native_hooked<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    base: usize,
+    ret: RetMode,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    ts.frames.push(Frame::Native(NativeFrame {
+        closure,
+        base: base as u32,
+        cont: Cont::yieldable(hooked_native_start, Catch::No),
+        ret,
+    }));
+    match super::hook::native_event(ctx, thread, ts, "call")? {
+        Some(flow) => Ok(flow),
+        None => {
+            ts.pending = Pending::Returned { at: ts.stack.len() };
+            Ok(Flow::Continue)
+        }
+    }
+}
+
+/// The call event was delivered: run the native itself, then deliver its return event.
+fn hooked_native_start<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    if let Outcome::Returned { at } = outcome {
+        // Drop what the hook left above the arguments.
+        let end = call.base + at;
+        call.th.stack.truncate(end);
+    }
+    match (call.closure.0.f)(ctx, call)? {
+        Action::Return => hooked_native_return(call),
+        // A yield returns when the coroutine is resumed: the event comes then.
+        Action::Yield { at, .. } => Ok(Action::Yield {
+            at,
+            then: Cont::yieldable(hooked_native_resumed, Catch::No),
+        }),
+        action => Ok(action),
+    }
+}
+
+fn hooked_native_resumed<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    match outcome {
+        Outcome::Returned { at } => {
+            call.ret_from(at)?;
+            hooked_native_return(call)
+        }
+        Outcome::Raised(e) => Err(Error::Value(e)),
+    }
+}
+
+/// The native returned its results: deliver the return event, keeping them.
+fn hooked_native_return<'gc>(call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.nargs();
+    Ok(Action::Hook {
+        event: "return",
+        then: Cont::with_state(hooked_native_end, n as i64),
+    })
+}
+
+/// The return event was delivered: the native's results (kept below the hook call) are
+/// its results.
+fn hooked_native_end<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    _outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.state() as usize;
+    call.set_nargs(n);
+    Ok(Action::Return)
 }
 
 /// Runs the continuation of the native frame on top, whose awaited call has ended.
@@ -372,8 +457,8 @@ fn handle_action<'gc>(
             let nargs = ts.stack.len() - func - 1;
             call_value(ctx, thread, ts, func, nargs, ret, Src::None, true)
         }
-        Action::Yield { at } => {
-            wait(ts, Cont::new(return_all));
+        Action::Yield { at, then } => {
+            wait(ts, then);
             Ok(Flow::Exit(Exit::Yield { from: base + at }))
         }
         Action::Resume {
@@ -391,11 +476,21 @@ fn handle_action<'gc>(
             wait(ts, then);
             Ok(Flow::Exit(Exit::Close { thread: co }))
         }
+        Action::Hook { event, then } => {
+            wait(ts, then);
+            match super::hook::native_event(ctx, thread, ts, event)? {
+                Some(flow) => Ok(flow),
+                None => {
+                    ts.pending = Pending::Returned { at: ts.stack.len() };
+                    Ok(Flow::Continue)
+                }
+            }
+        }
     }
 }
 
 /// The continuation of a yield: the values it is resumed with are its results.
-fn return_all<'gc>(
+pub(super) fn return_all<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
@@ -476,7 +571,7 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Hook => {
             restore_caller_stack(ts);
-            super::hook::hook_returned(ts);
+            super::hook::hook_returned(ts, func);
             Ok(Flow::Continue)
         }
         RetMode::Reexecute => {

@@ -262,6 +262,23 @@ pub(crate) fn call_site_name<'gc>(
     }
 }
 
+/// How the function of frame `i` was called: `("hook", "?")` for a hook, otherwise as the
+/// calling instruction of the frame below names it.
+pub(crate) fn frame_name<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &ThreadState<'gc>,
+    i: usize,
+) -> Option<(&'static str, String)> {
+    let ret = match ts.frames.get(i)? {
+        Frame::Lua(f) => f.ret,
+        Frame::Native(n) => n.ret,
+    };
+    if matches!(ret, crate::thread::RetMode::Hook) {
+        return Some(("hook", String::from("?")));
+    }
+    call_site_name(ctx, ts, i.checked_sub(1)?)
+}
+
 /// `"print"`, `"string.rep"`: where a function is found among the loaded modules.
 pub(crate) fn global_function_name<'gc>(ctx: Ctx<'gc>, f: Value<'gc>) -> Option<String> {
     let Value::Table(loaded) = ctx.loaded_table() else {
@@ -301,14 +318,13 @@ pub(crate) fn global_function_name<'gc>(ctx: Ctx<'gc>, f: Value<'gc>) -> Option<
 /// How a traceback names the function of a frame.
 pub(crate) fn function_name_for_traceback<'gc>(
     ctx: Ctx<'gc>,
-    ts: &ThreadState<'gc>,
-    index: Option<usize>,
+    site: Option<(&'static str, String)>,
     f: Value<'gc>,
 ) -> String {
     if let Some(name) = global_function_name(ctx, f) {
         return format!("function '{name}'");
     }
-    if let Some((what, name)) = index.and_then(|i| call_site_name(ctx, ts, i)) {
+    if let Some((what, name)) = site {
         return format!("{what} '{name}'");
     }
     match f {
@@ -353,30 +369,37 @@ pub(crate) fn traceback<'gc>(
             Level::InPlace(f) => {
                 format!(
                     "[C]: in {}",
-                    function_name_for_traceback(ctx, ts, n.checked_sub(1), f)
+                    function_name_for_traceback(
+                        ctx,
+                        n.checked_sub(1).and_then(|c| call_site_name(ctx, ts, c)),
+                        f
+                    )
                 )
             }
-            Level::Frame(i) => {
-                let caller = i.checked_sub(1);
-                match ts.frames[i] {
-                    Frame::Lua(f) => {
-                        let p = &f.closure.0.proto.plain;
-                        let line = current_line(&f).map_or(String::from("?"), |l| format!("{l}"));
-                        let name =
-                            function_name_for_traceback(ctx, ts, caller, Value::from(f.closure));
-                        let mut s = format!("{}:{}: in {}", chunk_id(&p.source), line, name);
-                        if f.tail {
-                            s.push_str("\n\t(...tail calls...)");
-                        }
-                        s
+            Level::Frame(i) => match ts.frames[i] {
+                Frame::Lua(f) => {
+                    let p = &f.closure.0.proto.plain;
+                    let line = current_line(&f).map_or(String::from("?"), |l| format!("{l}"));
+                    let name = function_name_for_traceback(
+                        ctx,
+                        frame_name(ctx, ts, i),
+                        Value::from(f.closure),
+                    );
+                    let mut s = format!("{}:{}: in {}", chunk_id(&p.source), line, name);
+                    if f.tail {
+                        s.push_str("\n\t(...tail calls...)");
                     }
-                    Frame::Native(nf) => {
-                        let name =
-                            function_name_for_traceback(ctx, ts, caller, Value::from(nf.closure));
-                        format!("[C]: in {name}")
-                    }
+                    s
                 }
-            }
+                Frame::Native(nf) => {
+                    let name = function_name_for_traceback(
+                        ctx,
+                        frame_name(ctx, ts, i),
+                        Value::from(nf.closure),
+                    );
+                    format!("[C]: in {name}")
+                }
+            },
             Level::Host => String::from("[C]: in ?"),
         }
     };
