@@ -40,6 +40,7 @@ impl<'gc> Thread<'gc> {
                 closing: Closing::No,
                 hooks: Default::default(),
                 finalizing: false,
+                overflowed: false,
             }),
         ))
     }
@@ -159,6 +160,8 @@ pub struct ThreadState<'gc> {
     pub(crate) hooks: crate::interp::hook::HookState<'gc>,
     /// A `__gc` finalizer is running in this thread (they do not nest).
     pub(crate) finalizing: bool,
+    /// It overflowed its stack and has not unwound yet: handlers get extra room.
+    pub(crate) overflowed: bool,
 }
 
 /// Where `coroutine.close` is with a thread.

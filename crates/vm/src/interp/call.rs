@@ -75,6 +75,10 @@ pub(crate) fn run<'gc>(
     }
 }
 
+/// Room beyond the limits for handling a stack overflow.
+const OVERFLOW_SLOTS: usize = 5_000;
+const OVERFLOW_FRAMES: usize = 200;
+
 /// Most frames a thread may have: deeper recursion is "stack overflow".
 pub(crate) const MAX_FRAMES: usize = 200_000;
 
@@ -100,7 +104,21 @@ pub(super) fn push_lua_frame<'gc>(
         (func + 1, 0)
     };
     let need = base + p.max_stack as usize;
-    if need > ctx.max_stack() || ts.frames.len() >= MAX_FRAMES {
+    let (slots, frames) = if ts.overflowed {
+        // After a stack overflow the message handler and `__close` get some room, as
+        // lua5.4 gives them; overflowing that too is an error in error handling.
+        (
+            ctx.max_stack() + OVERFLOW_SLOTS,
+            MAX_FRAMES + OVERFLOW_FRAMES,
+        )
+    } else {
+        (ctx.max_stack(), MAX_FRAMES)
+    };
+    if need > slots || ts.frames.len() >= frames {
+        if ts.overflowed {
+            return Err(Error::Value(ctx.str_value(b"error in error handling")));
+        }
+        ts.overflowed = true;
         return Err(Error::runtime("stack overflow"));
     }
     if ts.stack.len() < need {

@@ -909,6 +909,8 @@ pub(super) fn execute<'gc>(
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
                             return Err(located(ctx, ts, e));
                         }
+                        // Nothing above the arguments is live: drop it before shifting.
+                        ts.stack.truncate(func + 1 + nargs);
                         ts.stack.insert(func, tm);
                         nargs += 1;
                     }
