@@ -414,9 +414,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                     let t = reg!(b);
                     let key = konst[k as usize];
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
-                        let st = t.state();
-                        let v = st.get_str(s);
-                        if !v.is_nil() || st.metatable().is_none() {
+                        if let Some(v) = meta::index_str_fast(ctx, t, s) {
                             reg!(a) = v;
                             continue;
                         }
@@ -436,10 +434,20 @@ fn execute_with<'gc, const HOOKS: bool>(
                     let obj = reg!(b);
                     let key = konst[k as usize];
                     reg!(a + 1) = obj;
-                    if let (Value::Table(t), Value::String(s)) = (obj, key) {
-                        let st = t.state();
-                        let v = st.get_str(s);
-                        if !v.is_nil() || st.metatable().is_none() {
+                    if let Value::String(s) = key {
+                        // Methods of objects (through class tables) and of strings.
+                        let table = match obj {
+                            Value::Table(t) => Some(t),
+                            Value::String(_) => match ctx
+                                .type_metatable(crate::value::Type::String)
+                                .map(|mt| meta::event_of(ctx, mt, MetaEvent::Index))
+                            {
+                                Some(Value::Table(t)) => Some(t),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        if let Some(v) = table.and_then(|t| meta::index_str_fast(ctx, t, s)) {
                             reg!(a) = v;
                             continue;
                         }

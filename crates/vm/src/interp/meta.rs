@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use crate::number;
 use crate::state::Ctx;
+use crate::string::LuaStr;
 use crate::table::Table;
 use crate::thread::{Frame, RetMode, Thread, ThreadState};
 use crate::value::Value;
@@ -123,6 +124,35 @@ pub(crate) fn event_of<'gc>(ctx: Ctx<'gc>, mt: Table<'gc>, event: MetaEvent) -> 
         state.mark_absent(event as u32);
     }
     v
+}
+
+/// `t[s]` when only tables are involved: `t` itself, then its `__index` tables (a class
+/// chain). `None` when a function metamethod or a non-table must be dealt with.
+#[inline]
+pub(crate) fn index_str_fast<'gc>(
+    ctx: Ctx<'gc>,
+    mut t: Table<'gc>,
+    s: LuaStr<'gc>,
+) -> Option<Value<'gc>> {
+    for _ in 0..4 {
+        let mt = {
+            let st = t.state();
+            let v = st.get_str(s);
+            if !v.is_nil() {
+                return Some(v);
+            }
+            st.metatable()
+        };
+        let Some(mt) = mt else {
+            return Some(Value::Nil);
+        };
+        match event_of(ctx, mt, MetaEvent::Index) {
+            Value::Nil => return Some(Value::Nil),
+            Value::Table(next) => t = next,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// `t[key]` with metamethods, into `stack[dest]`.
