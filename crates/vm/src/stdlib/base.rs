@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::function::LuaClosure;
 use crate::interp::{
     metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent, NativeCall,
     Outcome,
@@ -612,6 +613,21 @@ fn finish_load<'gc>(
     mode: &[u8],
     env: Option<Value<'gc>>,
 ) -> R<'gc> {
+    match load_chunk(ctx, text, name, mode, env) {
+        Ok(f) => call.ret1(f),
+        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
+    }
+}
+
+/// Loads a text or binary chunk as `load` does (`mode` says which are allowed), or gives
+/// the message `load` returns.
+pub(crate) fn load_chunk<'gc>(
+    ctx: Ctx<'gc>,
+    text: &[u8],
+    name: &[u8],
+    mode: &[u8],
+    env: Option<Value<'gc>>,
+) -> Result<LuaClosure<'gc>, Vec<u8>> {
     let binary = text.first() == Some(&0x1b);
     let allowed = if binary {
         mode.contains(&b'b')
@@ -624,16 +640,12 @@ fn finish_load<'gc>(
             "attempt to load a {kind} chunk (mode is '{}')",
             String::from_utf8_lossy(mode)
         );
-        return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
+        return Err(msg.into_bytes());
     }
-    let result = if binary {
+    if binary {
         Err(b"binary chunks are not supported yet".to_vec())
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
-    };
-    match result {
-        Ok(f) => call.ret1(f),
-        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }
 
