@@ -17,7 +17,7 @@ use crate::host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd};
 use crate::interp::{self, Exit, MetaEvent};
 use crate::string::{Interner, LuaStr};
 use crate::table::Table;
-use crate::thread::{Frame, Pending, Status, Thread};
+use crate::thread::{Closing, Frame, Pending, Status, Thread};
 use crate::value::{Function, Type, Value};
 
 /// What the VM needs from its embedder: output, time and entropy, and what the `io`, `os`
@@ -611,8 +611,17 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                     thread.0.borrow_mut(ctx.mc).status = Status::Dead;
                     return Step::Done;
                 }
+                let closed = {
+                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let was = ts.closing;
+                    ts.closing = Closing::No;
+                    (was != Closing::No).then(|| core::mem::take(&mut ts.error))
+                };
                 let values = take_stack(ctx, thread, 0, Status::Dead);
-                deliver(ctx, Delivery::Values(values));
+                match closed {
+                    Some(Value::Nil) | None => deliver(ctx, Delivery::Values(values)),
+                    Some(e) => deliver(ctx, Delivery::Error(e)),
+                }
             }
             Exit::Yield { .. } if ctx.state.exit.get().is_some() => {
                 return Step::Exit(end_for_exit(ctx));
@@ -633,6 +642,12 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                         let v = ctx.str_value(msg.as_bytes());
                         set_pending(ctx, thread, Pending::Raised(v));
                     }
+                }
+            }
+            Exit::Close { thread: co } => {
+                if let Err(msg) = start_close(ctx, thread, co) {
+                    let v = ctx.str_value(msg.as_bytes());
+                    set_pending(ctx, thread, Pending::Raised(v));
                 }
             }
             Exit::Error(e) => {
@@ -769,6 +784,30 @@ fn start_resume<'gc>(
         return Err("C stack overflow");
     }
     exec.chain.push(co);
+    Ok(())
+}
+
+/// Makes coroutine `co` the running thread to close its to-be-closed variables.
+fn start_close<'gc>(
+    ctx: Ctx<'gc>,
+    closer: Thread<'gc>,
+    co: Thread<'gc>,
+) -> Result<(), &'static str> {
+    if co == closer {
+        return Err("cannot close a running coroutine");
+    }
+    {
+        let mut ts = co.0.borrow_mut(ctx.mc);
+        match ts.status {
+            Status::Suspended | Status::Dead => {}
+            Status::Normal => return Err("cannot close a normal coroutine"),
+            Status::Running => return Err("cannot close a running coroutine"),
+        }
+        ts.closing = Closing::Requested;
+        ts.status = Status::Running;
+    }
+    closer.0.borrow_mut(ctx.mc).status = Status::Normal;
+    ctx.state.exec.borrow_mut(ctx.mc).chain.push(co);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::function::{LuaClosure, NativeClosure};
 use crate::state::Ctx;
-use crate::thread::{Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
+use crate::thread::{Closing, Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
 use crate::value::{Function, Value};
 
 use super::describe::Src;
@@ -22,6 +22,8 @@ pub(crate) enum Exit<'gc> {
     Yield { from: usize },
     /// The thread asks to resume `thread` with `stack[from..]`.
     Resume { thread: Thread<'gc>, from: usize },
+    /// The thread asks to close the coroutine `thread`.
+    Close { thread: Thread<'gc> },
     /// An error no frame of this thread catches.
     Error(Value<'gc>),
 }
@@ -40,7 +42,13 @@ pub(crate) fn run<'gc>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Exit<'gc> {
-    if ts.frames.is_empty() && !ts.stack.is_empty() {
+    if ts.closing == Closing::Requested {
+        ts.closing = Closing::Running;
+        let error = ts.error;
+        if let Flow::Exit(exit) = unwind::close_thread(ctx, thread, ts, error) {
+            return exit;
+        }
+    } else if ts.frames.is_empty() && !ts.stack.is_empty() {
         // A thread that has not started: call its function with the values after it.
         let nargs = ts.stack.len() - 1;
         let ret = RetMode::Normal { want: -1 };
@@ -148,13 +156,38 @@ pub(super) fn call_value<'gc>(
             other => {
                 let tm = metamethod(ctx, other, MetaEvent::Call);
                 if tm.is_nil() {
-                    return Err(meta::type_error(ctx, ts, other, "call", src, Value::Nil));
+                    return Err(call_error(ctx, ts, other, src));
                 }
                 ts.stack.truncate(func + 1 + nargs);
                 ts.stack.insert(func, tm);
                 nargs += 1;
             }
         }
+    }
+}
+
+/// `attempt to call a nil value (global 'f')`: named the way the calling instruction names
+/// the function (`metamethod 'add'` for a metamethod that is not callable).
+pub(super) fn call_error<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &ThreadState<'gc>,
+    f: Value<'gc>,
+    src: Src,
+) -> Error<'gc> {
+    let site = match src {
+        Src::None => ts
+            .frames
+            .len()
+            .checked_sub(1)
+            .and_then(|top| super::describe::call_site_name(ctx, ts, top)),
+        _ => None,
+    };
+    match site {
+        Some((what, name)) => Error::runtime(alloc::format!(
+            "attempt to call a {} value ({what} '{name}')",
+            super::native::type_name_for_message(ctx, f)
+        )),
+        None => meta::type_error(ctx, ts, f, "call", src, Value::Nil),
     }
 }
 
@@ -353,6 +386,10 @@ fn handle_action<'gc>(
                 from: base + at,
             }))
         }
+        Action::Close { thread: co, then } => {
+            wait(ts, then);
+            Ok(Flow::Exit(Exit::Close { thread: co }))
+        }
     }
 }
 
@@ -379,6 +416,9 @@ pub(super) fn finish_call<'gc>(
     n: usize,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let first = if n > 0 { ts.stack[src] } else { Value::Nil };
+    if ts.hooks.hook.is_some() {
+        super::hook::returned_to(ts);
+    }
     match ret {
         RetMode::Normal { want } => {
             if src != func {
@@ -433,6 +473,18 @@ pub(super) fn finish_call<'gc>(
             restore_caller_stack(ts);
             Ok(Flow::Continue)
         }
+        RetMode::Hook => {
+            restore_caller_stack(ts);
+            super::hook::hook_returned(ts);
+            Ok(Flow::Continue)
+        }
+        RetMode::Reexecute => {
+            restore_caller_stack(ts);
+            if let Some(Frame::Lua(caller)) = ts.frames.last_mut() {
+                caller.pc -= 1;
+            }
+            Ok(Flow::Continue)
+        }
         RetMode::Concat {
             first: start,
             n: count,
@@ -482,6 +534,7 @@ pub(crate) fn call_finalizer<'gc>(
         cont: Cont {
             f: finalizer_done,
             catch: Catch::Yes,
+            yieldable: false,
             state: 0,
         },
         ret: RetMode::Discard,

@@ -9,6 +9,7 @@ mod arith;
 mod call;
 mod describe;
 mod exec;
+pub(crate) mod hook;
 mod meta;
 mod native;
 mod unwind;

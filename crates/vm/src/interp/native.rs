@@ -48,29 +48,40 @@ pub enum Catch {
     },
 }
 
-/// A continuation: the function, whether it catches errors, and a word of state.
+/// A continuation: the function, whether it catches errors, whether the call it waits for
+/// may yield, and a word of state.
 #[derive(Clone, Copy, Collect)]
 #[collect(require_static)]
 pub struct Cont {
     pub f: ContFn,
     pub catch: Catch,
+    /// lua5.4 lets a coroutine yield through `pcall` but not through library functions
+    /// such as `table.sort` ("attempt to yield across a C-call boundary"); we keep that.
+    pub yieldable: bool,
     pub state: i64,
 }
 
 impl Cont {
     pub fn new(f: ContFn) -> Cont {
-        Cont {
-            f,
-            catch: Catch::No,
-            state: 0,
-        }
+        Self::with_state(f, 0)
     }
 
     pub fn with_state(f: ContFn, state: i64) -> Cont {
         Cont {
             f,
             catch: Catch::No,
+            yieldable: false,
             state,
+        }
+    }
+
+    /// A continuation through which coroutines may yield (`pcall`, `xpcall`, `dofile`).
+    pub fn yieldable(f: ContFn, catch: Catch) -> Cont {
+        Cont {
+            f,
+            catch,
+            yieldable: true,
+            state: 0,
         }
     }
 }
@@ -93,6 +104,9 @@ pub enum Action<'gc> {
         at: usize,
         then: Cont,
     },
+    /// Close the suspended or dead coroutine `thread`: call the `__close` of its pending
+    /// to-be-closed variables; then `then` gets no values, or the error it ended with.
+    Close { thread: Thread<'gc>, then: Cont },
 }
 
 /// An error raised by a native function or an instruction.

@@ -284,11 +284,7 @@ fn pcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.check_any(ctx, 0)?;
     Ok(Action::Call {
         at: 0,
-        then: Cont {
-            f: protected_cont,
-            catch: Catch::Yes,
-            state: 0,
-        },
+        then: Cont::yieldable(protected_cont, Catch::Yes),
     })
 }
 
@@ -303,11 +299,7 @@ fn xpcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     Ok(Action::Call {
         at: n,
-        then: Cont {
-            f: protected_cont,
-            catch: Catch::WithHandler { handler: 1 },
-            state: 0,
-        },
+        then: Cont::yieldable(protected_cont, Catch::WithHandler { handler: 1 }),
     })
 }
 

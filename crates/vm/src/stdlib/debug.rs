@@ -439,7 +439,7 @@ fn upvalueid<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         // An identity for the upvalue: its address (lua5.4 gives a light userdata).
         Some(UpvalRef::Lua(_, u)) => call.ret1(u.addr() as i64),
         Some(UpvalRef::Native(i)) => call.ret1(f.addr() as i64 + i as i64 + 1),
-        None => Err(Error::bad_arg(2, "invalid upvalue index")),
+        None => call.ret1(Value::Nil),
     }
 }
 
