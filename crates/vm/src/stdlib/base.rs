@@ -176,7 +176,7 @@ fn pairs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.push(v);
     Ok(Action::Call {
         at: 0,
-        then: Cont::new(pairs_cont),
+        then: Cont::yieldable(pairs_cont, Catch::No),
     })
 }
 

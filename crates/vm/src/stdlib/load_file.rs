@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::function::LuaClosure;
 use crate::host::{HostResult, OpenMode};
-use crate::interp::{Action, Cont, Error, NativeCall, Outcome};
+use crate::interp::{Action, Catch, Cont, Error, NativeCall, Outcome};
 use crate::state::Ctx;
 use crate::value::Value;
 
@@ -112,7 +112,7 @@ fn dofile<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.push(Value::from(f));
     Ok(Action::Call {
         at: 0,
-        then: Cont::new(dofile_cont),
+        then: Cont::yieldable(dofile_cont, Catch::No),
     })
 }
 
