@@ -558,6 +558,7 @@ impl Lua {
     /// Closes the state as `lua_close` does: every object with a finalizer, dead or
     /// alive, has it called (errors become warnings).
     pub fn close(&mut self) {
+        self.close_pending_variables();
         self.collect_all();
         self.arena
             .mutate(|mc, state| state.gc.borrow_mut(mc).queue_all_finalizers(mc));
@@ -586,6 +587,29 @@ impl Lua {
                 let msg = alloc::format!("error in __gc ({})", e.message);
                 self.enter(|ctx| ctx.with_host(|h| h.warn(msg.as_bytes())));
             }
+        }
+    }
+
+    /// Closes the to-be-closed variables a run left open when `os.exit(code, true)` ended
+    /// it, innermost first and with no error, as `lua_close` does; their errors are lost.
+    fn close_pending_variables(&mut self) {
+        let pending = self.arena.mutate(|mc, state| {
+            let mut ts = state.main.0.borrow_mut(mc);
+            if ts.tbc.is_empty() {
+                return false;
+            }
+            ts.closing = Closing::Requested;
+            ts.error = Value::Nil;
+            ts.status = Status::Running;
+            let mut exec = state.exec.borrow_mut(mc);
+            exec.chain.clear();
+            exec.chain.push(state.main);
+            true
+        });
+        if pending {
+            let _ = self.run();
+            self.arena
+                .mutate(|mc, state| state.main.0.borrow_mut(mc).closing = Closing::No);
         }
     }
 }
