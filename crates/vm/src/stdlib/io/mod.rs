@@ -15,7 +15,7 @@ use core::cell::RefCell;
 
 use crate::function::NativeClosure;
 use crate::host::{HostError, HostResult, OpenMode, ProcessEnd, Whence};
-use crate::interp::{Action, Error, NativeCall, NativeFn};
+use crate::interp::{Action, Catch, Cont, Error, NativeCall, NativeFn, Outcome};
 use crate::number::{write_float_g, write_int, Number};
 use crate::state::Ctx;
 use crate::userdata::UserData;
@@ -93,6 +93,53 @@ pub fn open(ctx: Ctx<'_>) {
             ctx.registry().set_str(ctx.mc, ctx.intern(key), file);
         }
     }
+}
+
+/// `debug.debug`: runs each line read from standard input, prompting on standard error,
+/// until a line `cont` or the end of the input. Errors are shown and the loop goes on.
+pub(crate) fn debug_prompt<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let Some(stdin) = handle_of(ctx.registry().get_str(ctx.intern(STDIN))) else {
+        return call.ret0();
+    };
+    loop {
+        ctx.with_host(|h| h.write_err(b"lua_debug> "));
+        let line = stdin.borrow_mut().read_line(ctx, true);
+        let line = match line {
+            Ok(Some(line)) if line != b"cont\n" => line,
+            _ => return call.ret0(),
+        };
+        match ctx.load(&line, b"=(debug command)", None) {
+            Ok(f) => {
+                call.set_nargs(0);
+                call.push(Value::from(f));
+                let then = Cont {
+                    f: debug_command_done,
+                    catch: Catch::Yes,
+                    yieldable: false,
+                    state: 0,
+                };
+                return Ok(Action::Call { at: 0, then });
+            }
+            Err(e) => {
+                let message = [&e.message[..], b"\n"].concat();
+                ctx.with_host(|h| h.write_err(&message));
+            }
+        }
+    }
+}
+
+fn debug_command_done<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    if let Outcome::Raised(e) = outcome {
+        let mut message = crate::interp::tostring_plain(ctx, e);
+        message.push(b'\n');
+        ctx.with_host(|h| h.write_err(&message));
+    }
+    call.set_nargs(0);
+    debug_prompt(ctx, call)
 }
 
 /// The rest of standard input, through its file's buffer (what `io.read` read ahead).
