@@ -89,6 +89,9 @@ struct Runner {
     lua: Lua,
     streams: SharedStreams,
     progname: Vec<u8>,
+    /// Lines read by the interactive loop are shown again, as Debian's readline shows them
+    /// when standard input is not a terminal (a terminal shows them itself).
+    echo: bool,
 }
 
 impl Runner {
@@ -344,6 +347,10 @@ impl Runner {
                 if line.last() == Some(&b'\n') {
                     line.pop();
                 }
+                if self.echo {
+                    let _ = streams.out.write_all(&line);
+                    let _ = streams.out.write_all(b"\n");
+                }
                 Some(line)
             }
         }
@@ -408,6 +415,7 @@ pub fn main_with(args: Vec<Vec<u8>>, streams: SharedStreams, interactive: bool) 
         lua,
         streams,
         progname,
+        echo: !interactive,
     };
     if options.version {
         runner.print_version();
