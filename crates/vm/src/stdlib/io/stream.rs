@@ -267,28 +267,37 @@ impl Stream {
             }
             _ => {
                 self.output.extend_from_slice(bytes);
-                let flush = match self.buffering {
-                    Buffering::No => true,
-                    Buffering::Line => bytes.contains(&b'\n'),
-                    Buffering::Full => self.output.len() >= self.capacity,
-                };
-                if flush {
-                    self.flush(ctx)?;
+                match self.buffering {
+                    Buffering::No => self.flush(ctx),
+                    Buffering::Full if self.output.len() >= self.capacity => self.flush(ctx),
+                    Buffering::Full => Ok(()),
+                    // Complete lines go; the start of the next one waits, as in C.
+                    Buffering::Line => match self.output.iter().rposition(|&c| c == b'\n') {
+                        Some(end) => self.send_output(end + 1),
+                        None => Ok(()),
+                    },
                 }
-                Ok(())
             }
         }
     }
 
     /// Sends buffered output to the device.
     pub fn flush(&mut self, ctx: Ctx<'_>) -> HostResult<()> {
-        match &mut self.device {
-            Device::Stdout => ctx.with_host(|h| h.flush()),
-            Device::File(f) | Device::Pipe(f) if !self.output.is_empty() => {
-                let pending = core::mem::take(&mut self.output);
-                f.write(&pending)?;
-            }
-            _ => {}
+        if let Device::Stdout = self.device {
+            ctx.with_host(|h| h.flush());
+            return Ok(());
+        }
+        self.send_output(self.output.len())
+    }
+
+    /// Sends the first `n` buffered bytes to a file or pipe.
+    fn send_output(&mut self, n: usize) -> HostResult<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if let Device::File(f) | Device::Pipe(f) = &mut self.device {
+            let pending: Vec<u8> = self.output.drain(..n).collect();
+            f.write(&pending)?;
         }
         Ok(())
     }
@@ -334,6 +343,14 @@ impl Stream {
             }
             _ => Closed::File(Ok(())),
         }
+    }
+}
+
+impl Drop for Stream {
+    /// A state dropped without closing its files (`os.exit` without `close`) still writes
+    /// what they hold, as C's `exit` flushes open streams.
+    fn drop(&mut self) {
+        let _ = self.send_output(self.output.len());
     }
 }
 
