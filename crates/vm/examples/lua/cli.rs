@@ -65,7 +65,8 @@ fn collect_options(args: &[Vec<u8>]) -> Result<Options, usize> {
                 o.execute |= *c == b'e';
                 if !extra {
                     i += 1;
-                    if args.get(i).map_or(true, |next| next.first() == Some(&b'-')) {
+                    let has_value = args.get(i).is_some_and(|next| next.first() != Some(&b'-'));
+                    if !has_value {
                         return Err(i - 1);
                     }
                 }
