@@ -1,9 +1,9 @@
 //! lua5.4's command line (`lua.c`): options, the `arg` table, `LUA_INIT`, the script or
 //! standard input, the interactive loop, and lua5.4's reports and exit statuses.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
-use lua_persist_vm::stdlib::{load_file, package};
+use lua_persist_vm::stdlib::{io, load_file, package};
 use lua_persist_vm::{Ctx, ExitRequest, Lua, Step, Value};
 
 use super::host::{SharedStreams, StdHost};
@@ -335,26 +335,26 @@ impl Runner {
         text
     }
 
+    /// A line of standard input after the prompt, read through the buffer `io.read` uses
+    /// so that statements and the scripts they run take turns on the same input.
     fn read_line(&mut self, first: bool) -> Option<Vec<u8>> {
         let prompt = self.prompt(first);
-        let mut streams = self.streams.borrow_mut();
-        let _ = streams.out.write_all(&prompt);
-        let _ = streams.out.flush();
-        let mut line = Vec::new();
-        let mut reader = std::io::BufReader::with_capacity(1, &mut streams.input);
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                if line.last() == Some(&b'\n') {
-                    line.pop();
-                }
-                if self.echo {
-                    let _ = streams.out.write_all(&line);
-                    let _ = streams.out.write_all(b"\n");
-                }
-                Some(line)
-            }
+        {
+            let mut streams = self.streams.borrow_mut();
+            let _ = streams.out.write_all(&prompt);
+            let _ = streams.out.flush();
         }
+        let line = self
+            .lua
+            .enter(|ctx| io::read_stdin_line(ctx, false))
+            .ok()
+            .flatten()?;
+        if self.echo {
+            let mut streams = self.streams.borrow_mut();
+            let _ = streams.out.write_all(&line);
+            let _ = streams.out.write_all(b"\n");
+        }
+        Some(line)
     }
 
     /// A line as `return <line>;` when that compiles, else lines until they make a

@@ -142,6 +142,15 @@ fn debug_command_done<'gc>(
     debug_prompt(ctx, call)
 }
 
+/// A line of standard input (with its newline when `keep_newline`), through the buffer
+/// `io.read` shares: what an interactive loop reads between the statements it runs.
+pub fn read_stdin_line(ctx: Ctx<'_>, keep_newline: bool) -> HostResult<Option<Vec<u8>>> {
+    match handle_of(ctx.registry().get_str(ctx.intern(STDIN))) {
+        Some(stdin) => stdin.borrow_mut().read_line(ctx, keep_newline),
+        None => Ok(None),
+    }
+}
+
 /// The rest of standard input, through its file's buffer (what `io.read` read ahead).
 pub(crate) fn read_stdin_to_end(ctx: Ctx<'_>) -> HostResult<Vec<u8>> {
     match handle_of(ctx.registry().get_str(ctx.intern(STDIN))) {
