@@ -1,7 +1,8 @@
 //! The `io` library on the host's files and standard streams: `FILE*` userdata with
 //! lua5.4's methods, metamethods, results and messages. Files come from [`Host::open`];
 //! a host without files makes `io.open` fail the Lua way (`nil, msg, errno`) while the
-//! standard streams keep working.
+//! standard streams keep working. What else reads standard input (`loadfile()`,
+//! `debug.debug`, an interactive loop) reads it here, through the same buffer.
 //!
 //! [`Host::open`]: crate::Host::open
 
@@ -33,7 +34,7 @@ type Handle = Rc<RefCell<Stream>>;
 const INPUT: &[u8] = b"_IO_input";
 const OUTPUT: &[u8] = b"_IO_output";
 const FILE_META: &[u8] = b"FILE*";
-/// Registry key of standard input's file, which `loadfile()` and `dofile()` read too.
+/// Registry key of standard input's file, for the readers outside `io`.
 const STDIN: &[u8] = b"_IO_stdin";
 
 /// Most formats `lines` keeps for its iterator.
