@@ -144,6 +144,9 @@ pub struct State<'gc> {
     /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
     #[collect(require_static)]
     gc_requested: Cell<bool>,
+    /// `collectgarbage("stop")`: only explicit collections run.
+    #[collect(require_static)]
+    gc_stopped: Cell<bool>,
     /// The mode `collectgarbage` reports (our collector is always incremental).
     #[collect(require_static)]
     gc_mode: Cell<&'static str>,
@@ -272,6 +275,14 @@ impl<'gc> Ctx<'gc> {
         self.state.gc_mode.replace(mode)
     }
 
+    pub fn gc_stopped(self) -> bool {
+        self.state.gc_stopped.get()
+    }
+
+    pub fn set_gc_stopped(self, stopped: bool) {
+        self.state.gc_stopped.set(stopped);
+    }
+
     pub(crate) fn gc_requested(self) -> bool {
         self.state.gc_requested.get()
     }
@@ -398,12 +409,13 @@ impl Lua {
                 traceback: RefCell::new(None),
                 gc_requested: Cell::new(false),
                 gc_mode: Cell::new("generational"),
+                gc_stopped: Cell::new(false),
                 warnings_on: Cell::new(false),
                 exit: Cell::new(None),
             }
         });
         let lua = Lua { arena };
-        lua.enter(|ctx| crate::stdlib::open(ctx));
+        lua.enter(crate::stdlib::open);
         lua
     }
 
@@ -466,7 +478,7 @@ impl Lua {
             .mutate(|_, state| state.gc_requested.replace(false))
         {
             self.collect_all();
-        } else {
+        } else if !self.arena.mutate(|_, state| state.gc_stopped.get()) {
             self.collect_debt();
         }
         step
@@ -585,7 +597,7 @@ impl Lua {
             }
             if let Step::Error(e) = self.run() {
                 let msg = alloc::format!("error in __gc ({})", e.message);
-                self.enter(|ctx| ctx.with_host(|h| h.warn(msg.as_bytes())));
+                self.enter(|ctx| ctx.warn(msg.as_bytes(), false));
             }
         }
     }
@@ -711,7 +723,7 @@ fn run_pending_finalizer<'gc>(
     thread: Thread<'gc>,
     ts: &mut crate::thread::ThreadState<'gc>,
 ) {
-    if !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
+    if ts.finalizing || !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
         return;
     }
     let Some(obj) = ctx.state.gc.borrow_mut(ctx.mc).pending.pop() else {

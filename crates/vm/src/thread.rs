@@ -39,6 +39,8 @@ impl<'gc> Thread<'gc> {
                 error: Value::Nil,
                 closing: Closing::No,
                 hooks: Default::default(),
+                finalizing: false,
+                overflowed: false,
             }),
         ))
     }
@@ -156,6 +158,10 @@ pub struct ThreadState<'gc> {
     pub(crate) error: Value<'gc>,
     pub(crate) closing: Closing,
     pub(crate) hooks: crate::interp::hook::HookState<'gc>,
+    /// A `__gc` finalizer is running in this thread (they do not nest).
+    pub(crate) finalizing: bool,
+    /// It overflowed its stack and has not unwound yet: handlers get extra room.
+    pub(crate) overflowed: bool,
 }
 
 /// Where `coroutine.close` is with a thread.

@@ -75,6 +75,10 @@ pub(crate) fn run<'gc>(
     }
 }
 
+/// Room beyond the limits for handling a stack overflow.
+const OVERFLOW_SLOTS: usize = 5_000;
+const OVERFLOW_FRAMES: usize = 200;
+
 /// Most frames a thread may have: deeper recursion is "stack overflow".
 pub(crate) const MAX_FRAMES: usize = 200_000;
 
@@ -100,7 +104,21 @@ pub(super) fn push_lua_frame<'gc>(
         (func + 1, 0)
     };
     let need = base + p.max_stack as usize;
-    if need > ctx.max_stack() || ts.frames.len() >= MAX_FRAMES {
+    let (slots, frames) = if ts.overflowed {
+        // After a stack overflow the message handler and `__close` get some room, as
+        // lua5.4 gives them; overflowing that too is an error in error handling.
+        (
+            ctx.max_stack() + OVERFLOW_SLOTS,
+            MAX_FRAMES + OVERFLOW_FRAMES,
+        )
+    } else {
+        (ctx.max_stack(), MAX_FRAMES)
+    };
+    if need > slots || ts.frames.len() >= frames {
+        if ts.overflowed {
+            return Err(Error::Value(ctx.str_value(b"error in error handling")));
+        }
+        ts.overflowed = true;
         return Err(Error::runtime("stack overflow"));
     }
     if ts.stack.len() < need {
@@ -133,6 +151,7 @@ pub(super) fn push_lua_frame<'gc>(
 }
 
 /// Calls `stack[func]` with the `nargs` values after it; results go by `ret`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn call_value<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
@@ -227,6 +246,9 @@ pub(super) fn call_native<'gc>(
     ret: RetMode,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let base = func + 1;
+    if super::hook::wants_native_events(ts) {
+        return call_native_hooked(ctx, thread, ts, closure, base, ret);
+    }
     let mut call = NativeCall {
         th: ts,
         base,
@@ -248,6 +270,88 @@ pub(super) fn call_native<'gc>(
         }
     };
     handle_action(ctx, thread, ts, closure, base, ret, action, false)
+}
+
+/// A native called while a hook wants call or return events: it gets a frame, the call
+/// event is delivered, and the native runs as that frame's continuation.
+fn call_native_hooked<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    base: usize,
+    ret: RetMode,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    ts.frames.push(Frame::Native(NativeFrame {
+        closure,
+        base: base as u32,
+        cont: Cont::yieldable(hooked_native_start, Catch::No),
+        ret,
+    }));
+    match super::hook::native_event(ctx, thread, ts, "call")? {
+        Some(flow) => Ok(flow),
+        None => {
+            ts.pending = Pending::Returned { at: ts.stack.len() };
+            Ok(Flow::Continue)
+        }
+    }
+}
+
+/// The call event was delivered: run the native itself, then deliver its return event.
+fn hooked_native_start<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    if let Outcome::Returned { at } = outcome {
+        // Drop what the hook left above the arguments.
+        let end = call.base + at;
+        call.th.stack.truncate(end);
+    }
+    match (call.closure.0.f)(ctx, call)? {
+        Action::Return => hooked_native_return(call),
+        // A yield returns when the coroutine is resumed: the event comes then.
+        Action::Yield { at, .. } => Ok(Action::Yield {
+            at,
+            then: Cont::yieldable(hooked_native_resumed, Catch::No),
+        }),
+        action => Ok(action),
+    }
+}
+
+fn hooked_native_resumed<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    match outcome {
+        Outcome::Returned { at } => {
+            call.ret_from(at)?;
+            hooked_native_return(call)
+        }
+        Outcome::Raised(e) => Err(Error::Value(e)),
+    }
+}
+
+/// The native returned its results: deliver the return event, keeping them.
+fn hooked_native_return<'gc>(call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.nargs();
+    Ok(Action::Hook {
+        event: "return",
+        then: Cont::with_state(hooked_native_end, n as i64),
+    })
+}
+
+/// The return event was delivered: the native's results (kept below the hook call) are
+/// its results.
+fn hooked_native_end<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    _outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.state() as usize;
+    call.set_nargs(n);
+    Ok(Action::Return)
 }
 
 /// Runs the continuation of the native frame on top, whose awaited call has ended.
@@ -371,8 +475,8 @@ fn handle_action<'gc>(
             let nargs = ts.stack.len() - func - 1;
             call_value(ctx, thread, ts, func, nargs, ret, Src::None, true)
         }
-        Action::Yield { at } => {
-            wait(ts, Cont::new(return_all));
+        Action::Yield { at, then } => {
+            wait(ts, then);
             Ok(Flow::Exit(Exit::Yield { from: base + at }))
         }
         Action::Resume {
@@ -390,11 +494,21 @@ fn handle_action<'gc>(
             wait(ts, then);
             Ok(Flow::Exit(Exit::Close { thread: co }))
         }
+        Action::Hook { event, then } => {
+            wait(ts, then);
+            match super::hook::native_event(ctx, thread, ts, event)? {
+                Some(flow) => Ok(flow),
+                None => {
+                    ts.pending = Pending::Returned { at: ts.stack.len() };
+                    Ok(Flow::Continue)
+                }
+            }
+        }
     }
 }
 
 /// The continuation of a yield: the values it is resumed with are its results.
-fn return_all<'gc>(
+pub(super) fn return_all<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
@@ -475,7 +589,7 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Hook => {
             restore_caller_stack(ts);
-            super::hook::hook_returned(ts);
+            super::hook::hook_returned(ts, func);
             Ok(Flow::Continue)
         }
         RetMode::Reexecute => {
@@ -523,6 +637,7 @@ pub(crate) fn call_finalizer<'gc>(
     obj: Value<'gc>,
 ) {
     let f = metamethod(ctx, obj, MetaEvent::Gc);
+    ts.finalizing = true;
     let guard = NativeClosure::new(ctx.mc, "__gc", finalizer_guard);
     let at = scratch_top(ts);
     ts.stack.resize(at, Value::Nil);
@@ -560,6 +675,7 @@ fn finalizer_done<'gc>(
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
 ) -> Result<Action<'gc>, Error<'gc>> {
+    call.thread_state().finalizing = false;
     if let Outcome::Raised(e) = outcome {
         let msg = match e {
             Value::String(s) => s.as_bytes().to_vec(),
@@ -568,7 +684,7 @@ fn finalizer_done<'gc>(
         let mut text = b"error in __gc (".to_vec();
         text.extend_from_slice(&msg);
         text.push(b')');
-        ctx.with_host(|h| h.warn(&text));
+        ctx.warn(&text, false);
     }
     call.ret0()
 }

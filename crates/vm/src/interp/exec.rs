@@ -84,6 +84,11 @@ pub(super) fn execute<'gc>(
             ),
         };
         let proto = closure.0.proto.as_ref();
+        // A callee's native calls may have cut the stack below this frame's registers.
+        let need = base + proto.plain.max_stack as usize;
+        if ts.stack.len() < need {
+            ts.stack.resize(need, Value::Nil);
+        }
         let code: &[Op] = &proto.plain.code;
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
@@ -904,6 +909,8 @@ pub(super) fn execute<'gc>(
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
                             return Err(located(ctx, ts, e));
                         }
+                        // Nothing above the arguments is live: drop it before shifting.
+                        ts.stack.truncate(func + 1 + nargs);
                         ts.stack.insert(func, tm);
                         nargs += 1;
                     }
@@ -1182,11 +1189,8 @@ pub(super) fn execute<'gc>(
                         n as usize
                     };
                     if let Value::Table(t) = ts.stack[ra] {
-                        let mut st = t.state_mut(ctx.mc);
-                        st.reserve_array(count);
-                        for i in 1..=count {
-                            st.set_int(start as i64 + i as i64, ts.stack[ra + i]);
-                        }
+                        let values = &ts.stack[ra + 1..ra + 1 + count];
+                        t.state_mut(ctx.mc).set_list(start as usize, values);
                     }
                 }
                 Op::Closure { a, p } => {
@@ -1268,8 +1272,7 @@ fn tbc_name(proto: &crate::function::Proto<'_>, pc: usize, a: u8) -> alloc::stri
         .plain
         .locals
         .iter()
-        .filter(|l| l.reg == a && (l.start_pc as usize) <= pc)
-        .last()
+        .rfind(|l| l.reg == a && (l.start_pc as usize) <= pc)
         .map(|l| alloc::string::String::from_utf8_lossy(&l.name).into_owned())
         .unwrap_or_else(|| "?".into())
 }

@@ -103,8 +103,11 @@ pub(crate) fn before_instruction<'gc>(
             }
         }
     }
-    // Nothing more for this instruction: it runs now, and a later visit is a new one.
-    ts.hooks.at = None;
+    // Nothing more for this instruction: it runs now, and a later visit is a new one
+    // (unless it is a return whose event was delivered: `before_return` lets it go).
+    if ts.hooks.done & RETURN == 0 {
+        ts.hooks.at = None;
+    }
     Ok(None)
 }
 
@@ -161,10 +164,50 @@ fn fire<'gc>(
         .inspect_err(|_| ts.hooks.running = false)
 }
 
+/// Whether natives must be called with call and return events.
+#[inline]
+pub(crate) fn wants_native_events(ts: &ThreadState<'_>) -> bool {
+    ts.hooks
+        .hook
+        .is_some_and(|h| h.mask & (CALL | RETURN) != 0 && !ts.hooks.running)
+}
+
+/// Delivers `event` ("call" or "return") about the native frame on top, if the hook wants
+/// it. `Some` when a hook call was set up; when it returns, the native frame goes on.
+pub(crate) fn native_event<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    event: &'static str,
+) -> Result<Option<Flow<'gc>>, Error<'gc>> {
+    let Some(hook) = ts.hooks.hook else {
+        return Ok(None);
+    };
+    let bit = if event == "call" { CALL } else { RETURN };
+    if ts.hooks.running || hook.mask & bit == 0 {
+        return Ok(None);
+    }
+    ts.hooks.running = true;
+    let event = ctx.str_value(event.as_bytes());
+    call_at_top(
+        ctx,
+        thread,
+        ts,
+        hook.func,
+        &[event, Value::Nil],
+        RetMode::Hook,
+    )
+    .map(Some)
+    .inspect_err(|_| ts.hooks.running = false)
+}
+
 /// A hook call returned: events resume and the interrupted instruction runs.
-pub(crate) fn hook_returned(ts: &mut ThreadState<'_>) {
+pub(crate) fn hook_returned(ts: &mut ThreadState<'_>, at: usize) {
     ts.hooks.running = false;
-    if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
-        f.pc -= 1;
+    match ts.frames.last_mut() {
+        Some(Frame::Lua(f)) => f.pc -= 1,
+        // A native's call or return event: the native frame goes on.
+        Some(Frame::Native(_)) => ts.pending = crate::thread::Pending::Returned { at },
+        None => {}
     }
 }

@@ -75,6 +75,11 @@ impl Cont {
         }
     }
 
+    /// After a yield: the values the coroutine is resumed with are the results.
+    pub fn resumed_values() -> Cont {
+        Self::yieldable(super::call::return_all, Catch::No)
+    }
+
     /// A continuation through which coroutines may yield (`pcall`, `xpcall`, `dofile`).
     pub fn yieldable(f: ContFn, catch: Catch) -> Cont {
         Cont {
@@ -94,9 +99,9 @@ pub enum Action<'gc> {
     Call { at: usize, then: Cont },
     /// Call `arg(at)` with `arg(at+1..)`; its results are the native's results.
     TailCall { at: usize },
-    /// Yield `arg(at..)` from the running coroutine; the values it is resumed with become
-    /// the native's results.
-    Yield { at: usize },
+    /// Yield `arg(at..)` from the running coroutine; `then` gets the values it is resumed
+    /// with (`Cont::resumed_values` returns them).
+    Yield { at: usize, then: Cont },
     /// Resume `thread` with `arg(at..)`; then `then` gets what it yields or returns (or its
     /// error, always caught).
     Resume {
@@ -107,6 +112,9 @@ pub enum Action<'gc> {
     /// Close the suspended or dead coroutine `thread`: call the `__close` of its pending
     /// to-be-closed variables; then `then` gets no values, or the error it ended with.
     Close { thread: Thread<'gc>, then: Cont },
+    /// Deliver a debug hook event about this native (the interpreter's own use); then
+    /// `then`.
+    Hook { event: &'static str, then: Cont },
 }
 
 /// An error raised by a native function or an instruction.

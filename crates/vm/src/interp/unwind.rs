@@ -201,6 +201,7 @@ fn unwind_to<'gc>(
         None => 0,
     };
     ts.frames.truncate(ci.map_or(0, |i| i + 1));
+    ts.overflowed = false;
     ts.close_upvals(ctx.mc, region);
     while let Some(&idx) = ts.tbc.last() {
         if idx < region {

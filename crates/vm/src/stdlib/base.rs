@@ -102,6 +102,10 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         "incremental",
     ];
     let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
+    if call.thread_state().finalizing && matches!(OPTIONS[opt], "collect" | "step") {
+        // The collector is not reentrant: asked from a finalizer, it declines.
+        return call.ret1(false);
+    }
     match OPTIONS[opt] {
         "collect" => {
             ctx.request_full_gc();
@@ -115,7 +119,11 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
             ctx.request_full_gc();
             call.ret1(true)
         }
-        "isrunning" => call.ret1(true),
+        "isrunning" => call.ret1(!ctx.gc_stopped()),
+        "stop" | "restart" => {
+            ctx.set_gc_stopped(OPTIONS[opt] == "stop");
+            call.ret1(0i64)
+        }
         "generational" | "incremental" => {
             let previous = ctx.set_gc_mode(OPTIONS[opt]);
             call.ret1(ctx.str_value(previous.as_bytes()))

@@ -30,11 +30,16 @@ type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
 fn new_coroutine<'gc>(
     ctx: Ctx<'gc>,
-    call: &NativeCall<'_, 'gc>,
+    call: &mut NativeCall<'_, 'gc>,
 ) -> Result<Thread<'gc>, Error<'gc>> {
     let f = call.check_function(ctx, 0)?;
     let co = Thread::new(ctx.mc);
-    co.0.borrow_mut(ctx.mc).stack.push(Value::Function(f));
+    let hooks = call.thread_state().hooks.hook;
+    let mut ts = co.0.borrow_mut(ctx.mc);
+    ts.stack.push(Value::Function(f));
+    // A new coroutine starts with the hook of the thread that made it, as in lua5.4.
+    ts.hooks.hook = hooks;
+    drop(ts);
     Ok(co)
 }
 
@@ -100,7 +105,12 @@ fn wrapped_cont<'gc>(
             let Value::Thread(co) = call.upval(0) else {
                 unreachable!("wrap keeps its coroutine")
             };
-            if co.0.borrow().error.is_nil() {
+            let died_now = if co == call.thread() {
+                false
+            } else {
+                !co.0.borrow().error.is_nil()
+            };
+            if !died_now {
                 return rethrow(ctx, call, e);
             }
             // It failed in this call: its to-be-closed variables are closed before the
@@ -144,7 +154,10 @@ fn yield_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if !yieldable(call) {
         return Err(Error::runtime("attempt to yield across a C-call boundary"));
     }
-    Ok(Action::Yield { at: 0 })
+    Ok(Action::Yield {
+        at: 0,
+        then: Cont::resumed_values(),
+    })
 }
 
 /// No library function that cannot be resumed through waits below us.

@@ -89,7 +89,11 @@ fn exit<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     };
     let close = call.arg(1).is_truthy();
     ctx.request_exit(crate::ExitRequest { code, close });
-    Ok(Action::Yield { at: 0 })
+    // The run never comes back: the continuation is only there because a yield has one.
+    Ok(Action::Yield {
+        at: 0,
+        then: crate::interp::Cont::resumed_values(),
+    })
 }
 
 fn setlocale<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
