@@ -552,16 +552,28 @@ fn load<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             call.push(chunk);
             Ok(Action::Call {
                 at: 5,
-                then: Cont::with_state(load_cont, env.is_some() as i64),
+                then: reader_call(env.is_some() as i64),
             })
         }
         _ => Err(call.type_err(ctx, 0, "string")),
     }
 }
 
+/// Waits for `load`'s reader, whose errors `load` returns as its message (lua5.4 reads
+/// inside its protected parser).
+fn reader_call(has_env: i64) -> Cont {
+    Cont {
+        f: load_cont,
+        catch: Catch::Yes,
+        yieldable: false,
+        state: has_env,
+    }
+}
+
 fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
-    let Outcome::Returned { at } = outcome else {
-        unreachable!("load does not catch")
+    let at = match outcome {
+        Outcome::Returned { at } => at,
+        Outcome::Raised(e) => return call.ret(&[Value::Nil, e]),
     };
     let piece = call.arg(at);
     call.set_nargs(5);
@@ -579,7 +591,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
             call.push(f);
             return Ok(Action::Call {
                 at: 5,
-                then: Cont::with_state(load_cont, call.state()),
+                then: reader_call(call.state()),
             });
         }
         _ => {
