@@ -1,8 +1,9 @@
 #!/bin/sh
-# Regenerates tests/lua/expected/<name>.out (stdout) and <name>.status (exit code) by running
-# Debian's lua5.4 on every tests/lua/<name>.lua (or only the names given as arguments).
-# Programs run from this directory as `lua5.4 <name>.lua`, so chunk names match the engine's
-# `@<name>.lua`. stderr (lua5.4's error report) is not recorded: the runner compares stdout.
+# Regenerates, for every tests/lua/<name>.lua (or only the names given as arguments), what
+# Debian's lua5.4 does with it: expected/<name>.out (stdout), <name>.status (exit code) and,
+# when it writes to stderr, <name>.err (the harness reads `lua5.4:` there as the runner's
+# program name). Programs run from this directory as `lua5.4 <name>.lua` with empty standard
+# input, so chunk names match the runner's `@<name>.lua`.
 set -eu
 cd "$(dirname "$0")"
 LUA=${LUA:-lua5.4}
@@ -12,6 +13,7 @@ if [ "$#" -gt 0 ]; then set -- "$@"; else set -- *.lua; fi
 for f in "$@"; do
   name=${f%.lua}
   status=0
-  "$LUA" "$name.lua" >"expected/$name.out" 2>/dev/null || status=$?
+  "$LUA" "$name.lua" >"expected/$name.out" 2>"expected/$name.err" </dev/null || status=$?
   echo "$status" >"expected/$name.status"
+  [ -s "expected/$name.err" ] || rm -f "expected/$name.err"
 done

@@ -12,6 +12,7 @@ pub mod bytecode;
 pub mod compiler;
 pub mod function;
 mod gc;
+pub mod host;
 pub mod interp;
 pub mod number;
 pub mod proto;
@@ -23,5 +24,6 @@ pub mod thread;
 pub mod userdata;
 pub mod value;
 
-pub use state::{Config, Ctx, Host, Lua, RuntimeError, Step};
+pub use host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd, Whence};
+pub use state::{Config, Ctx, ExitRequest, Host, Lua, RuntimeError, Step};
 pub use value::{Function, Type, Value};

@@ -13,14 +13,21 @@ use gc_arena::{Arena, Collect, CollectionPhase, Gc, Mutation, Rootable};
 use crate::compiler::{compile, SyntaxError};
 use crate::function::{LuaClosure, Proto, Upval};
 use crate::gc::{self, GcLists};
+use crate::host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd};
 use crate::interp::{self, Exit, MetaEvent};
 use crate::string::{Interner, LuaStr};
 use crate::table::Table;
 use crate::thread::{Closing, Frame, Pending, Status, Thread};
 use crate::value::{Function, Type, Value};
 
-/// What the VM needs from its embedder: output, time and entropy. The VM has no clock,
-/// randomness or I/O of its own.
+/// What the VM needs from its embedder: output, time and entropy, and what the `io`, `os`
+/// and `package` libraries may use of files, commands and the environment. The VM has no
+/// clock, randomness or I/O of its own.
+///
+/// Everything past the first five methods has a default for a sandbox that offers none of
+/// it: no standard input, standard error dropped, and files, commands and temporary names
+/// failing with [`HostError::unavailable`], which scripts see as lua5.4 reports a failed
+/// call (`nil, "data.txt: not available in this sandbox", 38`).
 pub trait Host {
     /// Standard output (`print`, `io.write`).
     fn write(&mut self, bytes: &[u8]);
@@ -32,6 +39,62 @@ pub trait Host {
     fn time(&mut self) -> i64;
     /// A fresh random seed (`math.randomseed()` and the initial seed).
     fn random_seed(&mut self) -> u64;
+
+    /// Sends on what standard output holds back (`io.stdout:flush()`, `setvbuf("no")`).
+    fn flush(&mut self) {}
+    /// Standard error (`io.stderr`). Without one, what is written there is dropped.
+    fn write_err(&mut self, bytes: &[u8]) {
+        let _ = bytes;
+    }
+    /// Reads standard input into `buf`: how many bytes came, 0 at its end. Without one, the
+    /// input is empty.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> HostResult<usize> {
+        let _ = buf;
+        Ok(0)
+    }
+    /// Opens the file at `path` (`io.open`, `io.lines`, `loadfile`, `require`).
+    fn open(&mut self, path: &[u8], mode: OpenMode) -> HostResult<Box<dyn HostFile>> {
+        let _ = (path, mode);
+        Err(HostError::unavailable())
+    }
+    /// A temporary file for reading and writing, removed when closed (`io.tmpfile`).
+    fn tmpfile(&mut self) -> HostResult<Box<dyn HostFile>> {
+        Err(HostError::unavailable())
+    }
+    /// Starts `command` in a shell with a pipe to read its output ([`OpenMode::Read`]) or
+    /// write its input ([`OpenMode::Write`]) (`io.popen`).
+    fn popen(&mut self, command: &[u8], mode: OpenMode) -> HostResult<Box<dyn HostFile>> {
+        let _ = (command, mode);
+        Err(HostError::unavailable())
+    }
+    /// Deletes a file or an empty directory (`os.remove`).
+    fn remove(&mut self, path: &[u8]) -> HostResult<()> {
+        let _ = path;
+        Err(HostError::unavailable())
+    }
+    /// Renames a file (`os.rename`).
+    fn rename(&mut self, from: &[u8], to: &[u8]) -> HostResult<()> {
+        let _ = (from, to);
+        Err(HostError::unavailable())
+    }
+    /// The name of a new, empty temporary file (`os.tmpname`).
+    fn tmpname(&mut self) -> HostResult<Vec<u8>> {
+        Err(HostError::unavailable())
+    }
+    /// Whether [`Host::execute`] has a shell to run commands (`os.execute()`).
+    fn shell_available(&mut self) -> bool {
+        false
+    }
+    /// Runs `command` in a shell and waits for it (`os.execute`).
+    fn execute(&mut self, command: &[u8]) -> HostResult<ProcessEnd> {
+        let _ = command;
+        Err(HostError::unavailable())
+    }
+    /// An environment variable (`os.getenv`, `LUA_PATH` for `package.path`).
+    fn getenv(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        let _ = name;
+        None
+    }
 }
 
 /// Limits of a state.
@@ -90,6 +153,9 @@ pub struct State<'gc> {
     /// `warn` output is on (`@on`/`@off`).
     #[collect(require_static)]
     warnings_on: Cell<bool>,
+    /// A script called `os.exit`: the run ends with this.
+    #[collect(require_static)]
+    exit: Cell<Option<ExitRequest>>,
 }
 
 /// What natives and the interpreter work with: the mutation handle and the state.
@@ -236,6 +302,15 @@ impl<'gc> Ctx<'gc> {
         }
     }
 
+    /// Ends the run as soon as the native asking for it returns [`Action::Yield`]
+    /// (`os.exit`): the yield reaches the driver whatever thread makes it, and the run
+    /// ends with [`Step::Exit`].
+    ///
+    /// [`Action::Yield`]: crate::interp::Action::Yield
+    pub fn request_exit(self, exit: ExitRequest) {
+        self.state.exit.set(Some(exit));
+    }
+
     /// Bytes allocated in the arena (objects and their buffers).
     pub fn memory_used(self) -> usize {
         self.mc.metrics().total_allocation()
@@ -277,6 +352,18 @@ pub enum Step {
     Pending,
     /// An error nothing caught.
     Error(RuntimeError),
+    /// The script called `os.exit`: the embedder decides what ending means (the native
+    /// runner closes the state if asked, then exits the process).
+    Exit(ExitRequest),
+}
+
+/// What `os.exit` asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRequest {
+    /// The exit status (`true` is 0, `false` is 1).
+    pub code: i32,
+    /// Close the state first ([`Lua::close`]), as `os.exit(code, true)` asks.
+    pub close: bool,
 }
 
 /// An error that ended a run, converted out of the arena.
@@ -324,6 +411,7 @@ impl Lua {
                 gc_mode: Cell::new("generational"),
                 gc_stopped: Cell::new(false),
                 warnings_on: Cell::new(false),
+                exit: Cell::new(None),
             }
         });
         let lua = Lua { arena };
@@ -482,6 +570,7 @@ impl Lua {
     /// Closes the state as `lua_close` does: every object with a finalizer, dead or
     /// alive, has it called (errors become warnings).
     pub fn close(&mut self) {
+        self.close_pending_variables();
         self.collect_all();
         self.arena
             .mutate(|mc, state| state.gc.borrow_mut(mc).queue_all_finalizers(mc));
@@ -510,6 +599,29 @@ impl Lua {
                 let msg = alloc::format!("error in __gc ({})", e.message);
                 self.enter(|ctx| ctx.warn(msg.as_bytes(), false));
             }
+        }
+    }
+
+    /// Closes the to-be-closed variables a run left open when `os.exit(code, true)` ended
+    /// it, innermost first and with no error, as `lua_close` does; their errors are lost.
+    fn close_pending_variables(&mut self) {
+        let pending = self.arena.mutate(|mc, state| {
+            let mut ts = state.main.0.borrow_mut(mc);
+            if ts.tbc.is_empty() {
+                return false;
+            }
+            ts.closing = Closing::Requested;
+            ts.error = Value::Nil;
+            ts.status = Status::Running;
+            let mut exec = state.exec.borrow_mut(mc);
+            exec.chain.clear();
+            exec.chain.push(state.main);
+            true
+        });
+        if pending {
+            let _ = self.run();
+            self.arena
+                .mutate(|mc, state| state.main.0.borrow_mut(mc).closing = Closing::No);
         }
     }
 }
@@ -546,6 +658,9 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                     Some(Value::Nil) | None => deliver(ctx, Delivery::Values(values)),
                     Some(e) => deliver(ctx, Delivery::Error(e)),
                 }
+            }
+            Exit::Yield { .. } if ctx.state.exit.get().is_some() => {
+                return Step::Exit(end_for_exit(ctx));
             }
             Exit::Yield { from } => {
                 let values = take_stack(ctx, thread, from, Status::Suspended);
@@ -590,6 +705,15 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
             }
         }
     }
+}
+
+/// Stops every running thread for `os.exit` and takes its request.
+fn end_for_exit(ctx: Ctx<'_>) -> ExitRequest {
+    let chain = core::mem::take(&mut ctx.state.exec.borrow_mut(ctx.mc).chain);
+    for thread in chain {
+        thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+    }
+    ctx.state.exit.take().expect("an exit was requested")
 }
 
 /// Calls the finalizer of one object the collector found dead, in the running thread

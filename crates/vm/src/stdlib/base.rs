@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::function::LuaClosure;
 use crate::interp::{
     metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent, NativeCall,
     Outcome,
@@ -183,7 +184,7 @@ fn pairs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.push(v);
     Ok(Action::Call {
         at: 0,
-        then: Cont::new(pairs_cont),
+        then: Cont::yieldable(pairs_cont, Catch::No),
     })
 }
 
@@ -551,16 +552,28 @@ fn load<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             call.push(chunk);
             Ok(Action::Call {
                 at: 5,
-                then: Cont::with_state(load_cont, env.is_some() as i64),
+                then: reader_call(env.is_some() as i64),
             })
         }
         _ => Err(call.type_err(ctx, 0, "string")),
     }
 }
 
+/// Waits for `load`'s reader, whose errors `load` returns as its message (lua5.4 reads
+/// inside its protected parser).
+fn reader_call(has_env: i64) -> Cont {
+    Cont {
+        f: load_cont,
+        catch: Catch::Yes,
+        yieldable: false,
+        state: has_env,
+    }
+}
+
 fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
-    let Outcome::Returned { at } = outcome else {
-        unreachable!("load does not catch")
+    let at = match outcome {
+        Outcome::Returned { at } => at,
+        Outcome::Raised(e) => return call.ret(&[Value::Nil, e]),
     };
     let piece = call.arg(at);
     call.set_nargs(5);
@@ -578,7 +591,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
             call.push(f);
             return Ok(Action::Call {
                 at: 5,
-                then: Cont::with_state(load_cont, call.state()),
+                then: reader_call(call.state()),
             });
         }
         _ => {
@@ -612,6 +625,21 @@ fn finish_load<'gc>(
     mode: &[u8],
     env: Option<Value<'gc>>,
 ) -> R<'gc> {
+    match load_chunk(ctx, text, name, mode, env) {
+        Ok(f) => call.ret1(f),
+        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
+    }
+}
+
+/// Loads a text or binary chunk as `load` does (`mode` says which are allowed), or gives
+/// the message `load` returns.
+pub(crate) fn load_chunk<'gc>(
+    ctx: Ctx<'gc>,
+    text: &[u8],
+    name: &[u8],
+    mode: &[u8],
+    env: Option<Value<'gc>>,
+) -> Result<LuaClosure<'gc>, Vec<u8>> {
     let binary = text.first() == Some(&0x1b);
     let allowed = if binary {
         mode.contains(&b'b')
@@ -624,16 +652,12 @@ fn finish_load<'gc>(
             "attempt to load a {kind} chunk (mode is '{}')",
             String::from_utf8_lossy(mode)
         );
-        return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
+        return Err(msg.into_bytes());
     }
-    let result = if binary {
+    if binary {
         Err(b"binary chunks are not supported yet".to_vec())
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
-    };
-    match result {
-        Ok(f) => call.ret1(f),
-        Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }
 

@@ -19,6 +19,7 @@ pub fn open(ctx: Ctx<'_>) {
         ctx,
         "debug",
         &[
+            ("debug", super::io::debug_prompt),
             ("gethook", gethook),
             ("getinfo", getinfo),
             ("getlocal", getlocal),

@@ -4,8 +4,11 @@ pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod debug;
+pub mod io;
+pub mod load_file;
 pub mod math;
 pub mod os;
+pub mod package;
 pub mod string;
 pub mod table;
 pub mod utf8;
@@ -24,9 +27,12 @@ pub fn open(ctx: Ctx<'_>) {
     ctx.registry()
         .set_str(ctx.mc, ctx.intern(b"_LOADED"), Value::Table(loaded));
     base::open(ctx);
+    load_file::open(ctx);
+    package::open(ctx);
     coroutine::open(ctx);
     string::open(ctx);
     table::open(ctx);
+    io::open(ctx);
     math::open(ctx);
     os::open(ctx);
     utf8::open(ctx);

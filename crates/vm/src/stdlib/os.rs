@@ -1,7 +1,7 @@
-//! The `os` functions a sandbox can honestly offer: time (`time`, `clock`, `date`,
-//! `difftime`) from the host's clock, with local time being UTC (there is no time-zone
-//! database); `getenv`, which finds no variable (there is no environment); and `setlocale`,
-//! which knows the C locale only. Files and processes are absent.
+//! The `os` library: time (`time`, `clock`, `date`, `difftime`) from the host's clock, with
+//! local time being UTC (there is no time-zone database); `setlocale`, which knows the C
+//! locale only; and what goes through the host's files, commands and environment
+//! (`getenv`, `execute`, `remove`, `rename`, `tmpname`) or ends the run (`exit`).
 
 use alloc::format;
 use alloc::string::String;
@@ -26,9 +26,14 @@ pub fn open(ctx: Ctx<'_>) {
             ("clock", clock),
             ("date", date),
             ("difftime", difftime),
+            ("execute", execute),
+            ("exit", exit),
             ("getenv", getenv),
+            ("remove", remove),
+            ("rename", rename),
             ("setlocale", setlocale),
             ("time", time),
+            ("tmpname", tmpname),
         ],
     );
 }
@@ -39,8 +44,56 @@ fn clock<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 }
 
 fn getenv<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    call.check_string(ctx, 0)?;
-    call.ret1(Value::Nil)
+    let name = call.check_bytes(ctx, 0)?;
+    match ctx.with_host(|h| h.getenv(name)) {
+        Some(value) => call.ret1(ctx.str_value(&value)),
+        None => call.ret1(Value::Nil),
+    }
+}
+
+fn execute<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let Some(command) = call.opt_string(ctx, 0)? else {
+        let shell = ctx.with_host(|h| h.shell_available());
+        return call.ret1(shell);
+    };
+    let ended = ctx.with_host(|h| h.execute(command.as_bytes()));
+    super::io::exec_result(ctx, call, ended)
+}
+
+fn remove<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let path = call.check_bytes(ctx, 0)?;
+    let result = ctx.with_host(|h| h.remove(path));
+    super::io::file_result(ctx, call, result, Some(path))
+}
+
+fn rename<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let from = call.check_bytes(ctx, 0)?;
+    let to = call.check_bytes(ctx, 1)?;
+    let result = ctx.with_host(|h| h.rename(from, to));
+    super::io::file_result(ctx, call, result, None)
+}
+
+fn tmpname<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    match ctx.with_host(|h| h.tmpname()) {
+        Ok(name) => call.ret1(ctx.str_value(&name)),
+        Err(_) => Err(Error::runtime("unable to generate a unique filename")),
+    }
+}
+
+/// Ends the run with [`Step::Exit`](crate::Step::Exit): `true` is status 0, `false` 1.
+fn exit<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let code = match call.arg(0) {
+        Value::Boolean(ok) => i32::from(!ok),
+        // C's `exit` takes an `int`: the low 32 bits.
+        _ => call.opt_integer(ctx, 0, 0)? as i32,
+    };
+    let close = call.arg(1).is_truthy();
+    ctx.request_exit(crate::ExitRequest { code, close });
+    // The run never comes back: the continuation is only there because a yield has one.
+    Ok(Action::Yield {
+        at: 0,
+        then: crate::interp::Cont::resumed_values(),
+    })
 }
 
 fn setlocale<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
