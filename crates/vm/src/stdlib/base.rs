@@ -627,7 +627,9 @@ fn finish_load<'gc>(
         return call.ret(&[Value::Nil, ctx.str_value(msg.as_bytes())]);
     }
     let result = if binary {
-        Err(b"binary chunks are not supported yet".to_vec())
+        crate::dump::undump(text, name)
+            .map(|proto| ctx.load_proto(proto, env))
+            .map_err(String::into_bytes)
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
     };

@@ -4,6 +4,7 @@ pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod debug;
+pub mod dump;
 pub mod math;
 pub mod os;
 pub mod string;
@@ -31,6 +32,7 @@ pub fn open(ctx: Ctx<'_>) {
     os::open(ctx);
     utf8::open(ctx);
     debug::open(ctx);
+    dump::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.
