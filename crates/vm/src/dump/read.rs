@@ -107,9 +107,6 @@ impl<'a> Reader<'a> {
         }
 
         let n = self.count(1)?;
-        if n != 0 && n != code.len() {
-            return Err("line count differs from the code's length");
-        }
         let mut lines = Vec::with_capacity(n);
         let mut line = i64::from(line_defined);
         for _ in 0..n {

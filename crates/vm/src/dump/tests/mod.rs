@@ -5,6 +5,7 @@ extern crate std;
 
 mod programs;
 mod round_trip;
+mod rules;
 
 use alloc::boxed::Box;
 use alloc::string::String;
