@@ -19,7 +19,7 @@ pub(super) type Malformed = &'static str;
 pub(super) const TRUNCATED: Malformed = "truncated chunk";
 
 pub(super) fn chunk(bytes: &[u8]) -> Result<FunctionProto, Malformed> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     r.header()?;
     let main = r.proto(None, 0)?;
     if r.pos != bytes.len() {
@@ -35,6 +35,10 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+
     fn header(&mut self) -> Result<(), Malformed> {
         if self.take(SIGNATURE.len())? != SIGNATURE {
             return Err("not a binary chunk");

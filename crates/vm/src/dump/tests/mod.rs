@@ -3,6 +3,7 @@
 
 extern crate std;
 
+mod fuzz;
 mod programs;
 mod round_trip;
 mod rules;

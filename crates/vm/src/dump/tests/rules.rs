@@ -403,6 +403,24 @@ fn rule_8_calls_see_no_open_registers_above_them() {
     p.protos.push(child_capturing(&[2]));
     refused(&p, "register 2 may still have an open upvalue");
 
+    // What goes wrong otherwise: `pcall` runs the closure on a stack cut short above its
+    // argument, where the upvalue's register no longer exists.
+    let mut p = function(
+        0,
+        8,
+        vec![
+            Op::GetTabUp { a: 0, b: 0, k: 0 },
+            Op::Closure { a: 1, p: 0 },
+            Op::Call { a: 0, b: 2, c: 1 },
+            Op::Return0,
+        ],
+        vec![s("pcall")],
+    );
+    let mut reader = function(3, 2, vec![Op::GetUpval { a: 0, b: 0 }, Op::Return0], vec![]);
+    reader.upvalues = vec![captured(5)];
+    p.protos.push(reader);
+    refused(&p, "register 5 may still have an open upvalue");
+
     // An upvalue opened on one path only still counts.
     let mut p = main_with(
         6,
@@ -438,6 +456,40 @@ fn rule_8_calls_see_no_open_registers_above_them() {
         "register 2 may still be marked to be closed",
     );
     assert!(verify(&tbc_then(Op::Call { a: 3, b: 1, c: 0 })).is_ok());
+    // What goes wrong otherwise: the closure `pcall` runs returns, closes the variable from
+    // its own base up and finds it beyond the (cut short) stack.
+    let table = |a| Op::NewTable {
+        a,
+        hash: 0,
+        array: 0,
+    };
+    let mut p = function(
+        0,
+        8,
+        vec![
+            Op::GetTabUp { a: 0, b: 0, k: 2 },
+            table(1),
+            table(2),
+            Op::Closure { a: 3, p: 0 },
+            Op::SetField {
+                a: 2,
+                c: 3,
+                kc: false,
+                k: 1,
+            },
+            Op::Call { a: 0, b: 3, c: 2 },
+            Op::Move { a: 7, b: 0 },
+            Op::Tbc { a: 7 },
+            Op::GetTabUp { a: 0, b: 0, k: 0 },
+            Op::Closure { a: 1, p: 0 },
+            Op::Call { a: 0, b: 2, c: 1 },
+            Op::Return0,
+        ],
+        vec![s("pcall"), s("__close"), s("setmetatable")],
+    );
+    p.protos.push(function(3, 2, vec![Op::Return0], vec![]));
+    refused(&p, "register 7 may still be marked to be closed");
+
     // A tail call would leave the variable to a frame that no longer exists.
     refused(
         &main_with(
