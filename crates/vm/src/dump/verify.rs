@@ -48,13 +48,13 @@
 //!    at a `Call`/`TailCall` (function register `f`), a `TForCall` (`f = a + 4`) and a
 //!    `ForPrep` (`f = a`) no register `>= f` may have an open upvalue or be marked to be
 //!    closed, and at a `TailCall` nothing may be marked to be closed at all. This is a
-//!    forward data-flow over the control-flow graph: `Closure` opens its captured registers,
-//!    `Tbc` and `TForPrep` mark theirs, `Close { a }` closes everything from `a` up; paths
-//!    join by taking the highest register.
+//!    forward data-flow over the control-flow graph, one set of registers of each kind per
+//!    instruction: `Closure` opens the registers it captures, `Tbc` and `TForPrep` mark
+//!    theirs, `Close { a }` closes everything from `a` up; where paths join, the sets unite.
 //!
 //! Time is linear in the size of the prototype: rules 1-7 are single passes, and in rule 8
-//! each instruction's state (two register levels) only rises, so it is revisited at most
-//! 2 × 257 times.
+//! an instruction's sets only grow, so it is revisited at most 2 × 256 times (each visit a
+//! few word operations).
 
 use alloc::format;
 use alloc::string::String;
@@ -107,9 +107,8 @@ struct Checker<'p> {
     code: &'p [Op],
     /// `max_stack`: registers are `0..regs`.
     regs: usize,
-    /// Per nested prototype: 1 + the highest register it captures from this function's
-    /// stack, or 0.
-    captures: Vec<usize>,
+    /// Per nested prototype: the registers of this function it captures.
+    captures: Vec<RegSet>,
 }
 
 /// Where control goes after an instruction: on to the next one, and/or to a jump target
@@ -223,7 +222,7 @@ fn writes(op: Op) -> Option<(usize, usize)> {
 }
 
 /// A set of registers.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct RegSet([u64; 4]);
 
 impl RegSet {
@@ -245,6 +244,11 @@ impl RegSet {
         RegSet(words)
     }
 
+    fn union(mut self, other: RegSet) -> RegSet {
+        self.insert(other);
+        self
+    }
+
     fn insert(&mut self, other: RegSet) {
         for (w, o) in self.0.iter_mut().zip(other.0) {
             *w |= o;
@@ -260,21 +264,29 @@ impl RegSet {
     fn meets(&self, other: RegSet) -> bool {
         self.0.iter().zip(other.0).any(|(w, o)| w & o != 0)
     }
+
+    /// The lowest register in both sets.
+    fn first_common(&self, other: RegSet) -> Option<usize> {
+        (0..4).find_map(|w| {
+            let both = self.0[w] & other.0[w];
+            (both != 0).then(|| w * 64 + both.trailing_zeros() as usize)
+        })
+    }
 }
 
-/// Per instruction, for rule 8: 1 + the highest register that may have an open upvalue, and
-/// 1 + the highest that may be marked to be closed (0: none).
+/// Per instruction, for rule 8: the registers that may have an open upvalue and those that
+/// may be marked to be closed.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Open {
-    upvals: usize,
-    tbc: usize,
+    upvals: RegSet,
+    tbc: RegSet,
 }
 
 impl Open {
     fn join(self, other: Open) -> Open {
         Open {
-            upvals: self.upvals.max(other.upvals),
-            tbc: self.tbc.max(other.tbc),
+            upvals: self.upvals.union(other.upvals),
+            tbc: self.tbc.union(other.tbc),
         }
     }
 }
@@ -285,13 +297,12 @@ impl<'p> Checker<'p> {
             .protos
             .iter()
             .map(|child| {
-                child
-                    .upvalues
-                    .iter()
-                    .filter(|u| u.in_stack)
-                    .map(|u| usize::from(u.index) + 1)
-                    .max()
-                    .unwrap_or(0)
+                let mut regs = RegSet::default();
+                for u in child.upvalues.iter().filter(|u| u.in_stack) {
+                    let r = usize::from(u.index);
+                    regs.insert(RegSet::range(r, r));
+                }
+                regs
             })
             .collect();
         Checker {
@@ -809,12 +820,18 @@ impl<'p> Checker<'p> {
             let op = code[pc];
             let mut out = state[pc];
             match op {
-                Op::Closure { p, .. } => out.upvals = out.upvals.max(self.captures[p as usize]),
-                Op::Tbc { a } => out.tbc = out.tbc.max(usize::from(a) + 1),
-                Op::TForPrep { a, .. } => out.tbc = out.tbc.max(usize::from(a) + 4),
+                Op::Closure { p, .. } => out.upvals.insert(self.captures[p as usize]),
+                Op::Tbc { a } => out
+                    .tbc
+                    .insert(RegSet::range(usize::from(a), usize::from(a))),
+                Op::TForPrep { a, .. } => {
+                    let closing = usize::from(a) + 3;
+                    out.tbc.insert(RegSet::range(closing, closing));
+                }
                 Op::Close { a } => {
-                    out.upvals = out.upvals.min(usize::from(a));
-                    out.tbc = out.tbc.min(usize::from(a));
+                    let closed = RegSet::range(usize::from(a), 255);
+                    out.upvals.remove(closed);
+                    out.tbc.remove(closed);
                 }
                 _ => {}
             }
@@ -841,22 +858,20 @@ impl<'p> Checker<'p> {
                 continue;
             }
             let s = state[pc];
-            let (function, tbc_limit) = match op {
+            let (function, tbc_from) = match op {
                 Op::Call { a, .. } | Op::ForPrep { a, .. } => (usize::from(a), usize::from(a)),
                 Op::TailCall { a, .. } => (usize::from(a), 0),
                 Op::TForCall { a, .. } => (usize::from(a) + 4, usize::from(a) + 4),
                 _ => continue,
             };
-            if s.upvals > function {
+            if let Some(r) = s.upvals.first_common(RegSet::range(function, 255)) {
                 return Err(format!(
-                    "instruction {pc} ({op:?}): register {} may still have an open upvalue",
-                    s.upvals - 1
+                    "instruction {pc} ({op:?}): register {r} may still have an open upvalue"
                 ));
             }
-            if s.tbc > tbc_limit {
+            if let Some(r) = s.tbc.first_common(RegSet::range(tbc_from, 255)) {
                 return Err(format!(
-                    "instruction {pc} ({op:?}): register {} may still be marked to be closed",
-                    s.tbc - 1
+                    "instruction {pc} ({op:?}): register {r} may still be marked to be closed"
                 ));
             }
         }

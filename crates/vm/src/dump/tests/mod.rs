@@ -3,6 +3,7 @@
 
 extern crate std;
 
+mod corpus;
 mod fuzz;
 mod programs;
 mod round_trip;
