@@ -20,6 +20,7 @@ use crate::dump::{dump, ops, read::Reader, undump};
 use crate::proto::{Constant, FunctionProto};
 use crate::{Config, Lua, Step, Value};
 
+use super::corpus::Corpus;
 use super::{programs, QuietHost};
 
 /// xorshift64*: small, fast and good enough to pick mutations.
@@ -291,15 +292,24 @@ pub(super) fn fuzz(seeds: &Seeds, cases: u64, seed: u64, stall: Duration) -> Sta
     stats
 }
 
-/// The seeds available without the compiler: the hand-built programs.
-fn hand_seeds() -> Seeds {
-    Seeds::new(programs::all())
+/// The hand-built programs and the golden corpus, compiled; `official`: the official
+/// suite's files too (much larger, for the long run).
+fn seeds(official: bool) -> Seeds {
+    let mut protos = programs::all();
+    let mut corpora = vec![Corpus::Golden];
+    if official {
+        corpora.push(Corpus::Official);
+    }
+    for corpus in corpora {
+        protos.extend(corpus.compiled().into_iter().map(|(_, p)| p));
+    }
+    Seeds::new(protos)
 }
 
 #[test]
 fn fuzz_short() {
     let started = Instant::now();
-    let stats = fuzz(&hand_seeds(), 30_000, 0x5eed, Duration::from_secs(60));
+    let stats = fuzz(&seeds(false), 20_000, 0x5eed, Duration::from_secs(60));
     std::eprintln!("{stats:?} in {:?}", started.elapsed());
     // The mutations must reach the VM, not only the reader.
     assert!(stats.accepted > 1000, "{stats:?}");
@@ -318,6 +328,6 @@ fn fuzz_long() {
     };
     let (cases, seed) = (env("FUZZ_CASES", 3_000_000), env("FUZZ_SEED", 0x10_5eed));
     let started = Instant::now();
-    let stats = fuzz(&hand_seeds(), cases, seed, Duration::from_secs(60));
+    let stats = fuzz(&seeds(true), cases, seed, Duration::from_secs(60));
     std::eprintln!("{stats:?} in {:?}", started.elapsed());
 }

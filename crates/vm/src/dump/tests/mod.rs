@@ -5,6 +5,7 @@ extern crate std;
 
 mod corpus;
 mod fuzz;
+mod in_lua;
 mod programs;
 mod round_trip;
 mod rules;
