@@ -58,7 +58,7 @@ fn hand_built_programs_run() {
             Out::Bool(true),
             Out::Str(b"\0\xff".to_vec()),
             Out::Num(-1e300),
-            Out::Nil
+            Out::Other("table")
         ])
     );
 }
