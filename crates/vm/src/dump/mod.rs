@@ -7,7 +7,7 @@
 //! # Format (version 1)
 //!
 //! ```text
-//! chunk     = "\x1bLua" "~LP" version:u8 proto
+//! chunk     = "\x1bLua" "~LP" version:u16 (little endian) "\x19\x93\r\n\x1a\n" proto
 //! proto     = source line_defined:uv last_line_defined:uv num_params:u8 is_vararg:u8
 //!             max_stack:u8 code constants upvalues protos lines locals upvalue_names
 //! source    = uv n: 0 = the enclosing function's source ("=?" for the main function),
@@ -31,7 +31,9 @@
 //!
 //! The signature starts like lua5.4's (so `load` sees a binary chunk) but goes on with our
 //! marker where lua5.4 has its version byte: lua5.4 refuses our chunks ("version mismatch")
-//! and we recognise and refuse its chunks with a message saying so. Stripping (`strip`)
+//! and we recognise and refuse its chunks with a message saying so. The six bytes after the
+//! version (lua5.4 has the same) catch chunks mangled as text on the way: line ends
+//! translated, a DOS end-of-file byte, the high bit stripped. Stripping (`strip`)
 //! drops the source (functions read back say `=?`, as in lua5.4), lines, local variables
 //! and upvalue names.
 
@@ -55,7 +57,11 @@ pub const SIGNATURE: &[u8] = b"\x1bLua";
 /// What follows the signature in our chunks (lua5.4 has its version byte `0x54` there).
 pub const MARKER: &[u8] = b"~LP";
 /// Version of the format after the marker; bumped whenever the encoding changes.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u16 = 1;
+/// After the version: bytes that text-mode transfers change.
+pub const TEXT_CHECK: &[u8] = b"\x19\x93\r\n\x1a\n";
+/// Bytes before the main prototype.
+pub const HEADER_LEN: usize = SIGNATURE.len() + MARKER.len() + 2 + TEXT_CHECK.len();
 
 /// Serialises a prototype and its nested ones. `strip` leaves out the debug information
 /// (source, lines, local variables, upvalue names).

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::proto::{Constant, FunctionProto, LocalDesc, UpvalueDesc};
 
 use super::verify::MAX_DEPTH;
-use super::{ops, FORMAT_VERSION, MARKER, SIGNATURE};
+use super::{ops, FORMAT_VERSION, MARKER, SIGNATURE, TEXT_CHECK};
 
 /// Why the bytes are not a chunk, as the `(...)` of `bad binary format (...)`.
 pub(super) type Malformed = &'static str;
@@ -52,8 +52,11 @@ impl<'a> Reader<'a> {
                 "not a binary chunk"
             });
         }
-        if self.byte()? != FORMAT_VERSION {
+        if self.take(2)? != FORMAT_VERSION.to_le_bytes() {
             return Err("format version mismatch");
+        }
+        if self.take(TEXT_CHECK.len())? != TEXT_CHECK {
+            return Err("corrupted chunk");
         }
         Ok(())
     }

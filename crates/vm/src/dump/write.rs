@@ -4,13 +4,14 @@ use alloc::vec::Vec;
 
 use crate::proto::{Constant, FunctionProto};
 
-use super::{ops, FORMAT_VERSION, MARKER, SIGNATURE};
+use super::{ops, FORMAT_VERSION, MARKER, SIGNATURE, TEXT_CHECK};
 
 pub(super) fn chunk(main: &FunctionProto, strip: bool) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(SIGNATURE);
     out.extend_from_slice(MARKER);
-    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(TEXT_CHECK);
     proto(&mut out, main, None, strip);
     out
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bytecode::Op;
-use crate::dump::{dump, ops, read::Reader, undump};
+use crate::dump::{dump, ops, read::Reader, undump, HEADER_LEN};
 use crate::proto::{Constant, FunctionProto};
 use crate::{Config, Lua, Step, Value};
 
@@ -78,7 +78,7 @@ fn mutant(rng: &mut Rng, seeds: &Seeds) -> Vec<u8> {
         0 => {
             let mut bytes = Vec::new();
             if rng.chance(2) {
-                bytes.extend_from_slice(&seeds.chunk(rng)[..8]);
+                bytes.extend_from_slice(&seeds.chunk(rng)[..HEADER_LEN]);
             }
             let n = rng.below(48);
             bytes.extend((0..n).map(|_| rng.small_byte()));

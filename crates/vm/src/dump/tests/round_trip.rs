@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use crate::dump::{dump, undump, verify};
+use crate::dump::{dump, undump, verify, HEADER_LEN};
 use crate::proto::FunctionProto;
 use crate::{Step, Value};
 
@@ -143,12 +143,41 @@ fn messages_name_the_chunk_as_lua_does() {
         undump(b"\x1bLux", b"=x").unwrap_err(),
         "x: bad binary format (not a binary chunk)"
     );
+}
+
+#[test]
+fn every_header_byte_is_checked() {
+    let chunk = dump(&programs::numeric_for(), false);
+    assert_eq!(HEADER_LEN, 15);
+    for i in 0..HEADER_LEN {
+        let mut bad = chunk.clone();
+        bad[i] = bad[i].wrapping_add(1);
+        assert!(undump(&bad, b"=t").is_err(), "byte {i}");
+    }
     let mut newer = chunk.clone();
-    newer[7] += 1;
+    newer[8] += 1;
     assert_eq!(
         undump(&newer, b"=x").unwrap_err(),
         "x: bad binary format (format version mismatch)"
     );
+}
+
+#[test]
+fn chunks_mangled_as_text_are_caught() {
+    let chunk = dump(&programs::numeric_for(), false);
+    let crlf_to_lf: Vec<u8> = chunk
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| !(b == b'\r' && chunk.get(i + 1) == Some(&b'\n')))
+        .map(|(_, &b)| b)
+        .collect();
+    let seven_bit: Vec<u8> = chunk.iter().map(|b| b & 0x7f).collect();
+    for mangled in [crlf_to_lf, seven_bit] {
+        assert_eq!(
+            undump(&mangled, b"=x").unwrap_err(),
+            "x: bad binary format (corrupted chunk)"
+        );
+    }
 }
 
 #[test]
