@@ -4,8 +4,8 @@
 //! constants and upvalues without checks, reads the stack top that the instruction before
 //! left, and assumes loop registers hold what the loop's preparation put there. Every chunk
 //! that is read is checked against the rules below, so that whatever a chunk says, running it
-//! cannot panic, index out of bounds or loop without spending fuel. The compiler's output
-//! satisfies all of them (the tests check this on the corpora).
+//! cannot make the interpreter panic, index out of bounds or jump backwards without spending
+//! fuel. The compiler's output satisfies all of them (the tests check this on the corpora).
 //!
 //! For each prototype (`R` = `max_stack`, `K` = constants, `U` = upvalues, `n` = code
 //! length):
@@ -37,8 +37,9 @@
 //! 6. **Loops.** `ForPrep`/`ForLoop` and `TForPrep`/`TForCall`/`TForLoop` come in the
 //!    compiler's shapes: `ForPrep` jumps past its `ForLoop`, which jumps back to just after
 //!    the `ForPrep`, same `a`; `TForPrep` jumps forward to a `TForCall` followed by the
-//!    `TForLoop` that jumps back to just after the `TForPrep`, same `a`. Neither preparation
-//!    ever jumps backwards, and these are the only jumps that spend no fuel.
+//!    `TForLoop` that jumps back to just after the `TForPrep`, same `a`. So neither
+//!    preparation jumps backwards: their jumps (like `LoadFalseSkip`'s) spend no fuel, and a
+//!    backward one could spin forever within one slice.
 //! 7. **Numeric loop state.** `ForLoop` relies on the types `ForPrep` left in `R[a..=a+2]`,
 //!    so: numeric loops nest properly; nothing in a loop's body writes `R[a..=a+2]` (a call
 //!    counts as writing everything from its function register up) or captures them in a

@@ -245,10 +245,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs `cases` inputs from `seed`. A panic is reported with its input (as hex, ready to go
-/// into a regression test); an input that takes longer than `stall` aborts the process with
-/// its input printed.
-pub(super) fn fuzz(seeds: &Seeds, cases: u64, seed: u64, stall: Duration) -> Stats {
+/// Which inputs a fuzz run checks.
+pub(super) struct Plan {
+    pub(super) cases: u64,
+    pub(super) seed: u64,
+    /// Inputs generated but not checked first: `skip: n, cases: n + 1` reproduces case `n`.
+    pub(super) skip: u64,
+    /// Print each input before checking it (what a stack overflow leaves no time for).
+    pub(super) trace: bool,
+}
+
+/// How often a run reports progress.
+const PROGRESS_EVERY: u64 = 250_000;
+
+/// Runs the inputs of `plan`. A panic is reported with its input (as hex, ready to go into
+/// a regression test); an input that takes longer than `stall` aborts the process with its
+/// input printed.
+pub(super) fn fuzz(seeds: &Seeds, plan: &Plan, stall: Duration) -> Stats {
+    let seed = plan.seed;
     let current = Arc::new(Mutex::new(Vec::new()));
     let progress = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
@@ -271,8 +285,16 @@ pub(super) fn fuzz(seeds: &Seeds, cases: u64, seed: u64, stall: Duration) -> Sta
     };
     let mut rng = Rng(seed | 1);
     let mut stats = Stats::default();
-    for case in 0..cases {
+    for case in 0..plan.cases {
         let input = mutant(&mut rng, seeds);
+        if case < plan.skip {
+            continue;
+        }
+        if plan.trace {
+            std::eprintln!("fuzz case {case}: {}", hex(&input));
+        } else if case % PROGRESS_EVERY == 0 && case > 0 {
+            std::eprintln!("fuzz: {case} cases");
+        }
         if let Ok(mut c) = current.lock() {
             c.clone_from(&input);
         }
@@ -309,14 +331,21 @@ fn seeds(official: bool) -> Seeds {
 #[test]
 fn fuzz_short() {
     let started = Instant::now();
-    let stats = fuzz(&seeds(false), 20_000, 0x5eed, Duration::from_secs(60));
+    let plan = Plan {
+        cases: 20_000,
+        seed: 0x5eed,
+        skip: 0,
+        trace: false,
+    };
+    let stats = fuzz(&seeds(false), &plan, Duration::from_secs(60));
     std::eprintln!("{stats:?} in {:?}", started.elapsed());
     // The mutations must reach the VM, not only the reader.
     assert!(stats.accepted > 1000, "{stats:?}");
     assert!(stats.finished > 100 && stats.raised > 100, "{stats:?}");
 }
 
-/// `make fuzz`: millions of cases; `FUZZ_CASES` and `FUZZ_SEED` override the defaults.
+/// `make fuzz`: millions of cases. `FUZZ_CASES`, `FUZZ_SEED`, `FUZZ_SKIP` and `FUZZ_TRACE`
+/// (see [`Plan`]) override the defaults.
 #[test]
 #[ignore]
 fn fuzz_long() {
@@ -326,8 +355,13 @@ fn fuzz_long() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let (cases, seed) = (env("FUZZ_CASES", 3_000_000), env("FUZZ_SEED", 0x10_5eed));
+    let plan = Plan {
+        cases: env("FUZZ_CASES", 3_000_000),
+        seed: env("FUZZ_SEED", 0x10_5eed),
+        skip: env("FUZZ_SKIP", 0),
+        trace: env("FUZZ_TRACE", 0) != 0,
+    };
     let started = Instant::now();
-    let stats = fuzz(&seeds(true), cases, seed, Duration::from_secs(60));
+    let stats = fuzz(&seeds(true), &plan, Duration::from_secs(60));
     std::eprintln!("{stats:?} in {:?}", started.elapsed());
 }

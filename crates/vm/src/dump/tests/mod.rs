@@ -7,6 +7,7 @@ mod corpus;
 mod fuzz;
 mod in_lua;
 mod programs;
+mod regressions;
 mod round_trip;
 mod rules;
 
