@@ -93,6 +93,12 @@ mod fuel {
             local t = setmetatable({}, {__lt = function () return false end})
             repeat until t < t";
         assert!(survives(source).is_err());
+        // Found by `make fuzz`: an `Eq` that jumps to itself while `__eq` says yes.
+        let source = "
+            local mt = {__eq = function () return true end}
+            local t, u = setmetatable({}, mt), setmetatable({}, mt)
+            repeat until t ~= u";
+        assert!(survives(source).is_err());
     }
 
     /// Lua functions called by natives (`pcall`) are not charged; two calls per level make
