@@ -9,7 +9,7 @@ WBG_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)
 # The engine's tests on wasm32 use getrandom's JS backends (the module itself uses ours).
 WASM_TEST_FLAGS := --cfg getrandom_backend="wasm_js"
 
-.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean \
+.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean fuzz \
         setup-wasm setup-wasm-bindgen setup-node setup-chromium setup-lua
 
 all: build
@@ -37,6 +37,11 @@ lint: setup-wasm
 
 test-rust:
 	cargo test --workspace
+
+# Millions of mutated binary chunks through the loader, the verifier and the VM (test-rust
+# runs tens of thousands). FUZZ_CASES and FUZZ_SEED override the defaults.
+fuzz:
+	cargo test --release -p lua-persist-vm -- --ignored fuzz
 
 setup-wasm-bindgen:
 	@if [ "$$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $$2}')" != "$(WBG_VERSION)" ]; then \

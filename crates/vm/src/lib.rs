@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod bytecode;
 pub mod compiler;
+pub mod dump;
 pub mod function;
 mod gc;
 pub mod host;

@@ -41,6 +41,7 @@ impl<'gc> Thread<'gc> {
                 hooks: Default::default(),
                 finalizing: false,
                 overflowed: false,
+                raised_by: None,
             }),
         ))
     }
@@ -162,6 +163,9 @@ pub struct ThreadState<'gc> {
     pub(crate) finalizing: bool,
     /// It overflowed its stack and has not unwound yet: handlers get extra room.
     pub(crate) overflowed: bool,
+    /// The native function (run in place, without a frame) that raised the error being
+    /// raised, for the traceback.
+    pub(crate) raised_by: Option<NativeClosure<'gc>>,
 }
 
 /// Where `coroutine.close` is with a thread.

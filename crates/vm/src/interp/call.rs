@@ -260,13 +260,14 @@ pub(super) fn call_native<'gc>(
     let action = match (closure.0.f)(ctx, &mut call) {
         Ok(action) => action,
         Err(e) => {
+            ts.raised_by = Some(closure);
             return Err(Error::Value(error_to_value(
                 ctx,
                 ts,
                 e,
                 Caller::Top,
                 Some(closure),
-            )))
+            )));
         }
     };
     handle_action(ctx, thread, ts, closure, base, ret, action, false)

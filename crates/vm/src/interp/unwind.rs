@@ -104,13 +104,14 @@ pub(crate) fn raise<'gc>(
     ts: &mut ThreadState<'gc>,
     error: Value<'gc>,
 ) -> Flow<'gc> {
+    let raised_by = ts.raised_by.take();
     let Some(ci) = catcher(ts) else {
         if ts.closing == Closing::Running {
             // An error in a `__close` while closing a coroutine replaces the error.
             return unwind_to(ctx, thread, ts, None, error);
         }
         if thread == ctx.main_thread() {
-            let tb = traceback(ctx, ts, thread, None, 0);
+            let tb = traceback(ctx, ts, thread, raised_by.map(Value::from), 0);
             ctx.set_traceback(tb);
             return unwind_to(ctx, thread, ts, None, error);
         }

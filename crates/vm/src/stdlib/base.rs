@@ -655,7 +655,9 @@ pub(crate) fn load_chunk<'gc>(
         return Err(msg.into_bytes());
     }
     if binary {
-        Err(b"binary chunks are not supported yet".to_vec())
+        crate::dump::undump(text, name)
+            .map(|proto| ctx.load_proto(proto, env))
+            .map_err(String::into_bytes)
     } else {
         ctx.load(text, name, env).map_err(|e| e.message)
     }

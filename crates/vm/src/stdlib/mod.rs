@@ -4,6 +4,7 @@ pub(crate) mod access;
 pub mod base;
 pub mod coroutine;
 pub mod debug;
+pub mod dump;
 pub mod io;
 pub mod load_file;
 pub mod math;
@@ -37,6 +38,7 @@ pub fn open(ctx: Ctx<'_>) {
     os::open(ctx);
     utf8::open(ctx);
     debug::open(ctx);
+    dump::open(ctx);
 }
 
 /// Sets `t[name]` to the native function `f`.

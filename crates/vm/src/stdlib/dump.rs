@@ -1,0 +1,36 @@
+//! `string.dump`, kept apart from the rest of the string library: it belongs with the
+//! binary chunks of [`crate::dump`].
+
+use crate::interp::{Action, Error, NativeCall};
+use crate::state::Ctx;
+use crate::value::{Function, Value};
+
+use super::set_fn;
+
+/// Adds `dump` to the `string` table, creating the table if the string library has not.
+pub fn open(ctx: Ctx<'_>) {
+    let name = ctx.intern(b"string");
+    let string = match ctx.globals().get_str(name) {
+        Value::Table(t) => t,
+        _ => {
+            let t = ctx.new_table();
+            ctx.globals().set_str(ctx.mc, name, Value::Table(t));
+            if let Value::Table(loaded) = ctx.loaded_table() {
+                loaded.set_str(ctx.mc, name, Value::Table(t));
+            }
+            t
+        }
+    };
+    set_fn(ctx, string, "dump", dump);
+}
+
+/// `string.dump(f [, strip])`: the binary chunk of a Lua function's prototype (its
+/// upvalues' values are not part of it, as in lua5.4).
+fn dump<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
+    let Function::Lua(closure) = call.check_function(ctx, 0)? else {
+        return Err(Error::runtime("unable to dump given function"));
+    };
+    let strip = call.arg(1).is_truthy();
+    let chunk = crate::dump::dump(&closure.proto().to_plain(), strip);
+    call.ret1(ctx.str_value(&chunk))
+}
