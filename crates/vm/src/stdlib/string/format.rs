@@ -19,7 +19,7 @@ use crate::value::Value;
 
 /// The characters a specification may have between `%` and the conversion.
 const SPEC_CHARS: &[u8] = b"-+ #0123456789.";
-/// Longest specification lua5.4 accepts (`%` and conversion included), plus one.
+/// Specifications (after `%`, conversion included) this long or longer are refused.
 const MAX_SPEC: usize = 22;
 
 /// Argument positions (1-based, the format string being 1) that `%s` conversions consume.
@@ -343,8 +343,8 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             i += 1;
         }
         let form = &fmt[start..(i + 1).min(fmt.len())];
-        if form.len() + 1 >= MAX_SPEC {
-            return Err(Error::runtime("invalid format string to 'format'"));
+        if form.len() >= MAX_SPEC {
+            return Err(Error::runtime("invalid format (too long)"));
         }
         let conv = fmt.get(i).copied().unwrap_or(0);
         i += 1;
@@ -390,7 +390,7 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
                 let spec = check(b"-+ #0", true)?;
                 format_float(&mut out, &spec, conv, number(v)?);
             }
-            b'e' | b'E' | b'f' | b'F' | b'g' | b'G' => {
+            b'e' | b'E' | b'f' | b'g' | b'G' => {
                 let x = number(v)?;
                 format_float(&mut out, &check(b"-+ #0", true)?, conv, x);
             }

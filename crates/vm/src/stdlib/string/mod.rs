@@ -332,7 +332,9 @@ mod gsub_slot {
     /// The match waiting for its replacement value.
     pub const START: usize = 6;
     pub const END: usize = 7;
-    pub const ALL: usize = 8;
+    /// Whether any replacement changed the text (if none did, the subject is the result).
+    pub const CHANGED: usize = 8;
+    pub const ALL: usize = 9;
 }
 
 fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -348,6 +350,7 @@ fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let max = call.opt_integer(ctx, 3, src.len() as i64 + 1)?;
     call.set_nargs(gsub_slot::ALL);
     call.set_arg(gsub_slot::MAX, Value::Integer(max));
+    call.set_arg(gsub_slot::CHANGED, Value::Boolean(false));
     gsub_run(ctx, call, Vec::new(), 0, 0, None)
 }
 
@@ -385,11 +388,12 @@ fn gsub_run<'gc>(
     let anchor = pat.as_bytes().first() == Some(&b'^');
     let p = usize::from(anchor);
     let mut last_match = None;
+    let mut changed = call.arg(gsub_slot::CHANGED).is_truthy();
     if let Some((value, start)) = pending {
-        add_replacement(ctx, &mut buf, value, &src[start..pos])?;
+        changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
         last_match = Some(pos);
         if anchor {
-            return gsub_finish(ctx, call, buf, count, pos);
+            return gsub_finish(ctx, call, buf, count, pos, changed);
         }
     }
     let mut m = Matcher::new(src, pat.as_bytes(), MATCH_STEPS);
@@ -403,6 +407,7 @@ fn gsub_run<'gc>(
                 let wait = match repl {
                     Value::String(r) => {
                         add_template(&mut buf, r.as_bytes(), &m, src, s, e)?;
+                        changed = true;
                         None
                     }
                     Value::Function(_) => {
@@ -418,7 +423,7 @@ fn gsub_run<'gc>(
                         let key = capture_value(ctx, src, m.capture(0, s, e).map_err(match_error)?);
                         match access::get(ctx, call, repl, key, Cont::new(gsub_cont))? {
                             Flow::Ready(v) => {
-                                add_replacement(ctx, &mut buf, v, &src[s..e])?;
+                                changed |= add_replacement(ctx, &mut buf, v, &src[s..e])?;
                                 None
                             }
                             Flow::Wait(action) => Some(action),
@@ -430,6 +435,7 @@ fn gsub_run<'gc>(
                     call.set_arg(gsub_slot::COUNT, Value::Integer(count));
                     call.set_arg(gsub_slot::START, Value::Integer(s as i64));
                     call.set_arg(gsub_slot::END, Value::Integer(e as i64));
+                    call.set_arg(gsub_slot::CHANGED, Value::Boolean(changed));
                     return Ok(action);
                 }
             }
@@ -443,7 +449,7 @@ fn gsub_run<'gc>(
             break;
         }
     }
-    gsub_finish(ctx, call, buf, count, pos)
+    gsub_finish(ctx, call, buf, count, pos, changed)
 }
 
 fn gsub_finish<'gc>(
@@ -452,10 +458,14 @@ fn gsub_finish<'gc>(
     mut buf: Vec<u8>,
     count: i64,
     pos: usize,
+    changed: bool,
 ) -> R<'gc> {
     let Value::String(src) = call.arg(gsub_slot::SRC) else {
         unreachable!("gsub keeps its subject")
     };
+    if !changed {
+        return call.ret(&[Value::String(src), Value::Integer(count)]);
+    }
     let rest = &src.as_bytes()[pos..];
     let total = buf.len().saturating_add(rest.len());
     reserve(ctx, &mut buf, total)?;
@@ -463,15 +473,19 @@ fn gsub_finish<'gc>(
     call.ret(&[ctx.str_value(&buf), Value::Integer(count)])
 }
 
-/// Appends what a replacement function or table gave for the match `whole`.
+/// Appends what a replacement function or table gave for the match `whole`; whether that
+/// changed the text (`nil` and `false` keep the match).
 fn add_replacement<'gc>(
     ctx: Ctx<'gc>,
     buf: &mut Vec<u8>,
     value: Value<'gc>,
     whole: &[u8],
-) -> Result<(), Error<'gc>> {
+) -> Result<bool, Error<'gc>> {
     match value {
-        Value::Nil | Value::Boolean(false) => buf.extend_from_slice(whole),
+        Value::Nil | Value::Boolean(false) => {
+            buf.extend_from_slice(whole);
+            return Ok(false);
+        }
         Value::String(s) => buf.extend_from_slice(s.as_bytes()),
         Value::Integer(_) | Value::Float(_) => buf.extend_from_slice(&tostring_plain(ctx, value)),
         other => {
@@ -481,7 +495,7 @@ fn add_replacement<'gc>(
             )))
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Appends a replacement string, with `%0`..`%9` standing for captures and `%%` for `%`.
