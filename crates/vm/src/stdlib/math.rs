@@ -47,6 +47,20 @@ pub fn open(ctx: Ctx<'_>) {
             ("ult", ult),
         ],
     );
+    // Debian builds lua5.4 with LUA_COMPAT_MATHLIB; the reference we match has these too.
+    let compat: [(&'static str, NativeFn); 8] = [
+        ("atan2", atan),
+        ("cosh", cosh),
+        ("frexp", frexp),
+        ("ldexp", ldexp),
+        ("log10", log10),
+        ("pow", pow),
+        ("sinh", sinh),
+        ("tanh", tanh),
+    ];
+    for (name, f) in compat {
+        super::set_fn(ctx, math, name, f);
+    }
     let constants: [(&[u8], Value<'_>); 4] = [
         (b"pi", Value::Float(core::f64::consts::PI)),
         (b"huge", Value::Float(f64::INFINITY)),
@@ -88,6 +102,10 @@ float_fn!(tan, libm::tan);
 float_fn!(asin, libm::asin);
 float_fn!(acos, libm::acos);
 float_fn!(exp, libm::exp);
+float_fn!(cosh, libm::cosh);
+float_fn!(sinh, libm::sinh);
+float_fn!(tanh, libm::tanh);
+float_fn!(log10, libm::log10);
 float_fn!(deg, |x: f64| x * (180.0 / core::f64::consts::PI));
 float_fn!(rad, |x: f64| x * (core::f64::consts::PI / 180.0));
 
@@ -95,6 +113,24 @@ fn atan<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let y = call.check_number(ctx, 0)?;
     let x = call.opt_number(ctx, 1, 1.0)?;
     call.ret1(Value::Float(nan_like_x86(libm::atan2(y, x), y, x)))
+}
+
+fn pow<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let x = call.check_number(ctx, 0)?;
+    let y = call.check_number(ctx, 1)?;
+    call.ret1(Value::Float(nan_like_x86(libm::pow(x, y), x, y)))
+}
+
+fn frexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let (m, e) = libm::frexp(call.check_number(ctx, 0)?);
+    call.ret(&[Value::Float(m), Value::Integer(e as i64)])
+}
+
+fn ldexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let x = call.check_number(ctx, 0)?;
+    // The exponent is converted to a C int, keeping its low 32 bits.
+    let e = call.check_integer(ctx, 1)? as i32;
+    call.ret1(libm::ldexp(x, e))
 }
 
 fn log<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
