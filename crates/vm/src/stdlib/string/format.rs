@@ -397,7 +397,7 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             b'p' => {
                 let spec = check(b"-", false)?;
                 let text = match v.addr() {
-                    Some(addr) => format!("0x{addr:x}").into_bytes(),
+                    Some(addr) => format!("0x{addr:08x}").into_bytes(),
                     None => b"(null)".to_vec(),
                 };
                 pad(&mut out, &spec, 0, &text, false);
