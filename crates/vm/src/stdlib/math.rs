@@ -19,6 +19,8 @@ use super::register_lib;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
+/// Registers `math` (with Debian's compatibility functions) and seeds its generator from
+/// the host.
 pub fn open(ctx: Ctx<'_>) {
     let math = register_lib(
         ctx,

@@ -28,6 +28,7 @@ type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 /// instruction budget plugs in to interrupt runaway backtracking.
 const MATCH_STEPS: u64 = u64::MAX;
 
+/// Registers `string` and sets the metatable all strings share.
 pub fn open(ctx: Ctx<'_>) {
     let string = register_lib(
         ctx,

@@ -20,6 +20,7 @@ use super::register_lib;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
+/// Registers `table`.
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
         ctx,

@@ -69,6 +69,7 @@ mod step {
     pub const RANGE_DONE: i64 = 28;
 }
 
+/// `table.sort(t [, comp])`.
 pub fn sort<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     check_table(ctx, call, 0, READ | WRITE | LENGTH)?;
     call.set_nargs(slot::RANGES);
