@@ -50,8 +50,7 @@ pub fn open(ctx: Ctx<'_>) {
         ],
     );
     // Debian builds lua5.4 with LUA_COMPAT_MATHLIB; the reference we match has these too.
-    let compat: [(&'static str, NativeFn); 8] = [
-        ("atan2", atan),
+    let compat: [(&'static str, NativeFn); 7] = [
         ("cosh", cosh),
         ("frexp", frexp),
         ("ldexp", ldexp),
@@ -63,6 +62,8 @@ pub fn open(ctx: Ctx<'_>) {
     for (name, f) in compat {
         super::set_fn(ctx, math, name, f);
     }
+    let atan = math.get_str(ctx.intern(b"atan"));
+    math.set_str(ctx.mc, ctx.intern(b"atan2"), atan);
     let constants: [(&[u8], Value<'_>); 4] = [
         (b"pi", Value::Float(core::f64::consts::PI)),
         (b"huge", Value::Float(f64::INFINITY)),
@@ -157,10 +158,14 @@ fn int_if_exact<'gc>(f: f64) -> Value<'gc> {
     }
 }
 
+/// Integers keep their subtype; anything else (numeric strings too) becomes a float.
 fn abs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    match call.check_numeric(ctx, 0)? {
-        Number::Int(i) => call.ret1(i.wrapping_abs()),
-        Number::Float(f) => call.ret1(f.abs()),
+    match call.arg(0) {
+        Value::Integer(i) => call.ret1(i.wrapping_abs()),
+        _ => {
+            let x = call.check_number(ctx, 0)?;
+            call.ret1(x.abs())
+        }
     }
 }
 
@@ -193,8 +198,9 @@ fn fmod<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             _ => call.ret1(a % b),
         };
     }
-    let a = call.check_number(ctx, 0)?;
+    // lua5.4 (built by gcc) checks the second argument first.
     let b = call.check_number(ctx, 1)?;
+    let a = call.check_number(ctx, 0)?;
     call.ret1(Value::Float(nan_like_x86(libm::fmod(a, b), a, b)))
 }
 

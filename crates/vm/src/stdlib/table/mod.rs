@@ -552,6 +552,8 @@ fn move_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     // Overlapping moves within one table go backwards, so no element is overwritten first.
     let backwards = !(to > end || to <= from || !source.raw_eq(dest));
     call.set_nargs(slot::ALL);
+    call.set_arg(slot::FROM, Value::Integer(from));
+    call.set_arg(slot::TO, Value::Integer(to));
     call.set_arg(slot::DEST, dest);
     call.set_arg(slot::DONE, Value::Integer(0));
     call.set_arg(slot::COUNT, Value::Integer(count));
