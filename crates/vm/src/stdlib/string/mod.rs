@@ -134,11 +134,12 @@ fn rep<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Some(sep) => sep.as_bytes(),
         None => b"",
     };
-    if n <= 0 {
+    let unit = (s.len() + sep.len()) as u64;
+    // Nothing to repeat ends at once (lua5.4 would copy nothing 2^62 times).
+    if n <= 0 || unit == 0 {
         return call.ret1(ctx.str_value(b""));
     }
     let n = n as u64;
-    let unit = (s.len() + sep.len()) as u64;
     if unit > ctx.max_string_len() as u64 / n {
         return Err(Error::runtime("resulting string too large"));
     }
