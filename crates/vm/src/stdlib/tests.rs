@@ -366,3 +366,27 @@ false	bad argument #1 to 'table.remove' (position out of bounds)
 "#,
     );
 }
+
+/// Format calls __tostring when it reaches the conversion.
+#[test]
+fn format_calls_tostring_when_it_reaches_the_conversion() {
+    check(
+        r#"
+local log = {}
+local function obj(name) return setmetatable({}, {__tostring = function() log[#log + 1] = name return name end}) end
+print(pcall(string.format, "%d %s", "x", obj("a")))
+print(#log)
+print(string.format("%s|%-4s|%q|%s", obj("b"), obj("c"), "q", obj("d")), table.concat(log, ","))
+print(pcall(string.format, "%s %s", obj("e"), setmetatable({}, {__tostring = function() return true end})))
+print(table.concat(log, ","))
+print(string.format("%5s|%.1s", setmetatable({}, {__tostring = function() return 42 end}), obj("xyz")))
+"#,
+        r#"false	bad argument #2 to 'string.format' (number expected, got string)
+0
+b|c   |"q"|d	b,c,d
+false	'__tostring' must return a string
+b,c,d,e
+   42|x
+"#,
+    );
+}

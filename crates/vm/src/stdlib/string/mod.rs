@@ -538,29 +538,32 @@ fn add_template<'gc>(
 
 fn format<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.check_string(ctx, 0)?;
-    format_from(ctx, call, 0)
+    format_from(ctx, call, 0, 0, Vec::new())
 }
 
-/// Converts the `%s` arguments that have `__tostring`, from the `next`-th such conversion
-/// on, then formats.
-fn format_from<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, next: usize) -> R<'gc> {
+/// Formats from byte `from` of the format string (`used` arguments consumed so far); a
+/// `__tostring` call suspends it, with the text so far in a slot after the arguments.
+fn format_from<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    from: usize,
+    used: usize,
+    mut out: Vec<u8>,
+) -> R<'gc> {
     let Value::String(fmt) = call.arg(0) else {
         unreachable!("format checked its format string")
     };
-    let targets = format::string_conversions(fmt.as_bytes());
-    for (k, &arg) in targets.iter().enumerate().skip(next) {
-        if arg > call.nargs() {
-            break;
-        }
-        let v = call.arg(arg - 1);
-        let tm = metamethod(ctx, v, MetaEvent::ToString);
-        if !tm.is_nil() {
-            let then = Cont::with_state(format_cont, k as i64);
-            return Ok(access::call_function(call, tm, &[v], then));
+    match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
+        format::Progress::Done => call.ret1(ctx.str_value(&out)),
+        format::Progress::ToString { at, arg } => {
+            let v = call.arg(arg);
+            let tm = metamethod(ctx, v, MetaEvent::ToString);
+            let buffer_slot = call.nargs();
+            stash_buffer(ctx, call, buffer_slot, out);
+            let then = Cont::with_state(format_cont, ((at as i64) << 32) | arg as i64);
+            Ok(access::call_function(call, tm, &[v], then))
         }
     }
-    let out = format::format(ctx, fmt.as_bytes(), call.args())?;
-    call.ret1(ctx.str_value(&out))
 }
 
 fn format_cont<'gc>(
@@ -572,13 +575,16 @@ fn format_cont<'gc>(
     if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Float(_)) {
         return Err(Error::runtime("'__tostring' must return a string"));
     }
-    let k = call.state() as usize;
-    let Value::String(fmt) = call.arg(0) else {
-        unreachable!("format checked its format string")
-    };
-    let arg = format::string_conversions(fmt.as_bytes())[k];
-    call.set_arg(arg - 1, v);
-    format_from(ctx, call, k + 1)
+    let buffer_slot = call.nargs() - 1;
+    let out = take_buffer(call, buffer_slot);
+    call.set_nargs(buffer_slot);
+    let (at, arg) = (
+        (call.state() >> 32) as usize,
+        (call.state() & 0xffff_ffff) as usize,
+    );
+    // The conversion runs again, now on the string.
+    call.set_arg(arg, v);
+    format_from(ctx, call, at, arg - 1, out)
 }
 
 /// The string metatable's arithmetic metamethods, by upvalue index.
