@@ -437,7 +437,6 @@ pub fn format<'gc>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     fn float(conv: u8, form: &str, x: f64) -> String {
         let spec = parse_spec(form.as_bytes(), b"-+ #0", true).unwrap();
