@@ -13,6 +13,7 @@ const USAGE = `usage: node host-js/cli.js [options] [script.lua | -]
   -e CODE       run CODE (may be given more than once; runs before the script)
   -i            enter the REPL after running the script / -e code
   --state DIR   keep _home in DIR: loaded at start, saved after every chunk
+  --atomic      a chunk that fails leaves _home (and every external table) as it was
   --wasm FILE   the module to use (default: dist/lua.wasm)
   -h, --help    this text
 With no script and no -e: a REPL (=expr prints the values; unfinished input continues).
@@ -20,7 +21,7 @@ Errors go to stderr as "lua: message" and the exit status is 1.`;
 
 /** Parses argv; throws a string for usage errors. */
 export function parseArgs(argv) {
-  const o = { code: [], script: null, interactive: false, state: null, wasm: undefined, help: false };
+  const o = { code: [], script: null, interactive: false, state: null, atomic: false, wasm: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -30,6 +31,7 @@ export function parseArgs(argv) {
     if (a === '-e') o.code.push(value());
     else if (a === '-i') o.interactive = true;
     else if (a === '--state') o.state = value();
+    else if (a === '--atomic') o.atomic = true;
     else if (a === '--wasm') o.wasm = value();
     else if (a === '-h' || a === '--help') o.help = true;
     else if (a === '-' || !a.startsWith('-')) { o.script = a; break; }
@@ -56,6 +58,7 @@ async function main() {
     lua = await LuaEngine.create({
       wasm: opts.wasm,
       store: opts.state ? new FileStore(opts.state) : null,
+      atomic: opts.atomic,
       onOutput: (bytes) => process.stdout.write(bytes),
     });
   } catch (e) {

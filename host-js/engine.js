@@ -7,6 +7,7 @@ import { LuaError, LuaLimitError, AbiError, StoreError } from './errors.js';
 import { loadModule } from './load.js';
 import { LuaResults } from './results.js';
 import { buildBatch, readSnapshot, IO_TABLE_ID } from './persist.js';
+import { Journal } from './journal.js';
 
 const utf8 = new TextEncoder();
 
@@ -28,6 +29,7 @@ const MAX_FUEL = 0xffffffff;
  * @property {object|null} [store] where `save()`/`load()` keep the state (see docs/stores.md)
  * @property {boolean} [restore=true] load the store's state (if any) while creating the engine
  * @property {boolean} [autosave=false] save after every `compute` (errors go to `onError`)
+ * @property {boolean} [atomic=false] make every run atomic (see `compute`)
  * @property {number} [instructionLimit=0] instructions per run; 0 means none
  * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 128 MiB)
  * @property {string} [chunkName='=input'] how chunks are named in messages (`=name`, `@file`)
@@ -47,7 +49,7 @@ const MAX_FUEL = 0xffffffff;
  */
 export class LuaEngine {
   #module; #options; #abi; #tables;
-  #store; #persisted = null; #blocked = null; #restored = false;
+  #store; #persisted = null; #blocked = null; #restored = false; #wiped = false;
   #closed = false; #busy = 0; #queue = Promise.resolve();
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #fuel = 20000; #restarting = null;
@@ -58,6 +60,7 @@ export class LuaEngine {
    * @returns {Promise<LuaEngine>}
    */
   static async create(options = {}) {
+    checkAtomic(options.atomic);
     const module = await loadModule(options.wasm);
     const holder = {};
     const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, options.tables ?? new ExternalTables()));
@@ -126,11 +129,25 @@ export class LuaEngine {
   get closed() { return this.#closed; }
 
   /**
+   * Whether the state changed since the last save or load: a write to an external table other
+   * than `_io`, or `reset()`. Always false without a store.
+   */
+  get unsaved() {
+    this.#check();
+    if (!this.#store) return false;
+    if (this.#wiped) return true;
+    for (const id of this.#tables.dirty.keys()) if (id !== IO_TABLE_ID) return true;
+    return false;
+  }
+
+  /**
    * Runs `code` in slices, yielding to the event loop between them so a page stays
    * responsive. Resolves to the returned values (a LuaResults array with `output`).
    * Rejects with LuaError, LuaLimitError or AbiError (after a trap, already recovered).
+   * An `atomic` run (default: the engine's `atomic` option) that rejects, for any reason
+   * including an abort, leaves every external table as it was before the run.
    * @param {string|Uint8Array} code
-   * @param {{chunkName?: string, io?: object, signal?: AbortSignal}} [options]
+   * @param {{chunkName?: string, io?: object, signal?: AbortSignal, atomic?: boolean}} [options]
    * @returns {Promise<LuaResults>}
    */
   compute(code, options = {}) {
@@ -139,6 +156,7 @@ export class LuaEngine {
       this.#begin(options);
       const bytes = typeof code === 'string' ? utf8.encode(code) : code;
       let outcome;
+      let failed = true;
       try {
         outcome = this.#guard(() => this.#abi.start(bytes));
         const target = this.#options.sliceMs ?? 8;
@@ -152,9 +170,11 @@ export class LuaEngine {
           else this.#fuel = Math.min(MAX_FUEL, this.#fuel * 4);
           if (!outcome) await yieldToEventLoop();
         }
-        return this.#finish(outcome);
+        const results = this.#finish(outcome);
+        failed = false;
+        return results;
       } finally {
-        this.#end();
+        this.#end(failed);
         if (this.autosave && this.#store) await this.#autosave();
       }
     });
@@ -163,17 +183,20 @@ export class LuaEngine {
   /**
    * Runs `code` to completion without yielding. Same results and errors as `compute`.
    * @param {string|Uint8Array} code
-   * @param {{chunkName?: string, io?: object}} [options]
+   * @param {{chunkName?: string, io?: object, atomic?: boolean}} [options]
    * @returns {LuaResults}
    */
   computeSync(code, options = {}) {
     this.#check();
     if (this.#busy || this.#restarting) throw new AbiError('the engine is busy with an asynchronous call');
     this.#begin(options);
+    let failed = true;
     try {
-      return this.#finish(this.#guard(() => this.#abi.compute(code)));
+      const results = this.#finish(this.#guard(() => this.#abi.compute(code)));
+      failed = false;
+      return results;
     } finally {
-      this.#end();
+      this.#end(failed);
     }
   }
 
@@ -185,7 +208,8 @@ export class LuaEngine {
   check(code, { chunkName } = {}) {
     this.#check();
     if (this.#busy || this.#restarting) throw new AbiError('the engine is busy with an asynchronous call');
-    this.#begin({ chunkName });
+    // Compiling writes nothing: no journal.
+    this.#begin({ chunkName, atomic: false });
     try {
       const outcome = this.#guard(() => this.#abi.start(typeof code === 'string' ? utf8.encode(code) : code));
       if (!outcome) return null;
@@ -196,17 +220,24 @@ export class LuaEngine {
     }
   }
 
-  #begin({ chunkName, io }) {
+  #begin({ chunkName, io, atomic = this.#options.atomic }) {
+    checkAtomic(atomic);
     const name = chunkName ?? this.#options.chunkName ?? '=input';
     if (name !== this.#chunkName) { this.#abi.setChunkName(name); this.#chunkName = name; }
     if (io !== undefined) this.setIo(io);
     this.#output = [];
     this.#outputError = null;
+    // After `_io` is filled: the host's input is not part of the run.
+    if (atomic) this.#tables.journal = new Journal(this.#tables);
   }
 
-  #end() {
+  // Ends a run; an atomic one that failed (or whose onOutput threw) is undone.
+  #end(failed) {
     const error = this.#outputError;
     this.#outputError = null;
+    const journal = this.#tables.journal;
+    this.#tables.journal = null;
+    if (journal && (failed || error)) journal.undo();
     if (error) throw error;
   }
 
@@ -372,6 +403,7 @@ export class LuaEngine {
       throw e instanceof StoreError ? e : new StoreError(`saving failed: ${e.message}`, { cause: e });
     }
     this.#persisted = reachable;
+    this.#wiped = false;
     this.#blocked = null;
     return batch;
   }
@@ -416,6 +448,7 @@ export class LuaEngine {
       this.#noteIds();
       this.#tables.takeChanges();
       this.#persisted = new Set(tables.keys());
+      this.#wiped = false;
       this.#blocked = null;
       this.#restored = true;
       return true;
@@ -432,6 +465,7 @@ export class LuaEngine {
     this.#noteIds();
     this.#persisted = null;
     this.#restored = false;
+    this.#wiped = true;
   }
 
   /** Runs a full garbage collection in the Lua heap. */
@@ -459,6 +493,12 @@ export class LuaEngine {
   }
 
   [Symbol.dispose]() { this.close(); }
+}
+
+function checkAtomic(atomic) {
+  if (atomic !== undefined && typeof atomic !== 'boolean') {
+    throw new TypeError(`the atomic option must be a boolean, got ${atomic === null ? 'null' : typeof atomic}`);
+  }
 }
 
 function concat(chunks) {

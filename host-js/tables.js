@@ -131,6 +131,8 @@ export class ExternalTables {
      * off so the record does not grow without bound.
      */
     this.trackChanges = true;
+    /** The undo record of the atomic run in progress (a `Journal`), or null. */
+    this.journal = null;
   }
 
   table(id) {
@@ -172,6 +174,7 @@ export class ExternalTables {
   putEntry(id, entry) {
     const t = this.table(id);
     const old = t.get(entry.k);
+    this.journal?.noteWrite(id, entry.k, old);
     if (old) this.forget(id, old);
     t.set(entry.k, entry);
     this.bytes += entry.keyLength + entry.valueLength;
@@ -204,6 +207,7 @@ export class ExternalTables {
     const k = keyString(key);
     const old = t?.get(k);
     if (old) {
+      this.journal?.noteDelete(id, t, k, old);
       t.delete(k);
       this.forget(id, old);
       this.markDirty(id, k);

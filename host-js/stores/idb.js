@@ -86,6 +86,10 @@ export class IdbStore {
         bytes += key.length + value.length;
       }
       store.put({ id: METADATA_ID, data: metadata });
+      // Commit now rather than once the requests come back, which a page being closed may
+      // never see: a save started as it goes away can still land. Browsers without commit()
+      // still autocommit.
+      tx.commit?.();
     } catch (e) {
       tx.abort();
       throw e;

@@ -85,6 +85,18 @@ test('--state DIR keeps _home across runs', async (t) => {
   assert.equal((await cli(['--state', dir, '-e', 'print(_home.partial, _home.runs)'])).stdout.toString(), 'true\t3\n');
 });
 
+test('--atomic: a chunk that fails leaves _home as it was, in scripts and in the REPL', async (t) => {
+  const dir = await tempDir(t);
+  await cli(['--state', dir, '-e', '_home.n = 1 _home.list = { "a" }']);
+  const failed = await cli(['--state', dir, '--atomic', '-e', '_home.n = 2 _home.list[2] = "b" _home.new = {} error("stop")']);
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stderr, 'lua: (command line):1: stop\n');
+  const repl = await cli(['--state', dir, '--atomic'], { input: '_home.n = 3 error("again")\n_home.ok = true\n' });
+  assert.equal(repl.stderr, 'stdin:1: again\n');
+  const r = await cli(['--state', dir, '-e', 'print(_home.n, #_home.list, _home.new, _home.ok)']);
+  assert.equal(r.stdout.toString(), '1\t1\tnil\ttrue\n');
+});
+
 test('the REPL evaluates lines, prints expressions, continues unfinished chunks', async () => {
   const input = [
     'x = 10',

@@ -27,9 +27,22 @@ pub struct Proto<'gc> {
 
 impl<'gc> Proto<'gc> {
     /// Loads a plain prototype (and its nested ones) into the arena.
-    pub fn load(ctx: Ctx<'gc>, mut plain: FunctionProto) -> Gc<'gc, Proto<'gc>> {
+    pub fn load(ctx: Ctx<'gc>, plain: FunctionProto) -> Gc<'gc, Proto<'gc>> {
+        Self::load_sharing(ctx, plain, &mut alloc::collections::BTreeMap::new())
+    }
+
+    /// Loads a prototype; equal long string constants of one chunk become one string, as
+    /// one compilation makes them in lua5.4 (short ones are interned anyway).
+    fn load_sharing(
+        ctx: Ctx<'gc>,
+        mut plain: FunctionProto,
+        long_strings: &mut alloc::collections::BTreeMap<Box<[u8]>, crate::string::LuaStr<'gc>>,
+    ) -> Gc<'gc, Proto<'gc>> {
         let nested = core::mem::take(&mut plain.protos);
-        let protos: Vec<_> = nested.into_iter().map(|p| Proto::load(ctx, p)).collect();
+        let protos: Vec<_> = nested
+            .into_iter()
+            .map(|p| Proto::load_sharing(ctx, p, long_strings))
+            .collect();
         let constants: Vec<Value<'gc>> = plain
             .constants
             .iter()
@@ -38,6 +51,11 @@ impl<'gc> Proto<'gc> {
                 Constant::Boolean(b) => Value::Boolean(*b),
                 Constant::Integer(i) => Value::Integer(*i),
                 Constant::Float(f) => Value::Float(*f),
+                Constant::String(s) if s.len() > crate::string::MAX_SHORT_LEN => Value::String(
+                    *long_strings
+                        .entry(s.clone())
+                        .or_insert_with(|| ctx.intern(s)),
+                ),
                 Constant::String(s) => Value::String(ctx.intern(s)),
             })
             .collect();

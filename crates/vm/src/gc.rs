@@ -19,6 +19,7 @@ use gc_arena::{Collect, Finalization, Gc, GcWeak, Mutation};
 use crate::function::{LuaClosureData, NativeData};
 use crate::interp::MetaEvent;
 use crate::state::Ctx;
+use crate::string::{LuaStr, StrData};
 use crate::table::{Slot, Table, TableState};
 use crate::thread::ThreadState;
 use crate::userdata::{UserData, UserDataState};
@@ -86,12 +87,16 @@ impl<'gc> WeakRef<'gc> {
 enum Held<'gc> {
     Strong(Value<'gc>),
     Weak(WeakRef<'gc>),
+    /// A string: never what makes an entry go (strings are values to weak tables), but
+    /// held weakly so that it is freed with an entry that goes, and revived if it stays.
+    Str(GcWeak<'gc, StrData<'gc>>),
 }
 
 impl<'gc> Held<'gc> {
     fn new(v: Value<'gc>, weak: bool) -> Self {
-        match WeakRef::of(v) {
-            Some(w) if weak => Held::Weak(w),
+        match (v, WeakRef::of(v)) {
+            (Value::String(s), _) => Held::Str(Gc::downgrade(s.0)),
+            (_, Some(w)) if weak => Held::Weak(w),
             _ => Held::Strong(v),
         }
     }
@@ -100,10 +105,12 @@ impl<'gc> Held<'gc> {
         matches!(self, Held::Weak(w) if w.is_dead(fc))
     }
 
-    fn get(self, mc: &Mutation<'gc>) -> Option<Value<'gc>> {
+    /// The value of a part of an entry that stays: strings are revived for this cycle.
+    fn keep(self, fc: &Finalization<'gc>) -> Option<Value<'gc>> {
         match self {
             Held::Strong(v) => Some(v),
-            Held::Weak(w) => w.upgrade(mc),
+            Held::Weak(w) => w.upgrade(fc),
+            Held::Str(w) => w.resurrect(fc).map(|s| Value::String(LuaStr(s))),
         }
     }
 }
@@ -297,7 +304,7 @@ pub(crate) fn restore_weak_entries<'gc>(fc: &Finalization<'gc>, lists: &mut GcLi
         for e in d.entries {
             let alive = !e.value_dead && !e.key.is_dead(fc) && !e.value.is_dead(fc);
             let kv = if alive {
-                e.key.get(fc).zip(e.value.get(fc))
+                e.key.keep(fc).zip(e.value.keep(fc))
             } else {
                 None
             };

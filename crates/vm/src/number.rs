@@ -11,7 +11,7 @@ const TWO_POW_63: f64 = 9223372036854775808.0;
 /// The integer with exactly the value of `f`, if there is one.
 #[inline]
 pub fn float_to_int(f: f64) -> Option<i64> {
-    if f >= -TWO_POW_63 && f < TWO_POW_63 {
+    if (-TWO_POW_63..TWO_POW_63).contains(&f) {
         let i = f as i64;
         if i as f64 == f {
             return Some(i);
@@ -66,9 +66,7 @@ pub fn int_le_float(i: i64, f: f64) -> bool {
 
 /// `f < i` exactly.
 pub fn float_lt_int(f: f64, i: i64) -> bool {
-    if f.is_nan() {
-        false
-    } else if f >= TWO_POW_63 {
+    if f.is_nan() || f >= TWO_POW_63 {
         false
     } else if f >= -TWO_POW_63 {
         // f < i  <=>  floor(f) < i
@@ -80,9 +78,7 @@ pub fn float_lt_int(f: f64, i: i64) -> bool {
 
 /// `f <= i` exactly.
 pub fn float_le_int(f: f64, i: i64) -> bool {
-    if f.is_nan() {
-        false
-    } else if f >= TWO_POW_63 {
+    if f.is_nan() || f >= TWO_POW_63 {
         false
     } else if f > -TWO_POW_63 {
         // f <= i  <=>  ceil(f) <= i
@@ -470,7 +466,7 @@ mod tests {
         assert_eq!(g(1e100), "1e+100");
         assert_eq!(g(1e15), "1e+15");
         assert_eq!(g(123456789012345.0), "1.2345678901234e+14");
-        assert_eq!(g(3.14159265358979), "3.1415926535898");
+        assert_eq!(g(1.23456789012345), "1.2345678901235");
         assert_eq!(g(1e-5), "1e-05");
         assert_eq!(g(0.0001), "0.0001");
         assert_eq!(g(f64::INFINITY), "inf");

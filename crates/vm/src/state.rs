@@ -16,7 +16,7 @@ use crate::gc::{self, GcLists};
 use crate::interp::{self, Exit, MetaEvent};
 use crate::string::{Interner, LuaStr};
 use crate::table::Table;
-use crate::thread::{Frame, Pending, Status, Thread};
+use crate::thread::{Closing, Frame, Pending, Status, Thread};
 use crate::value::{Function, Type, Value};
 
 /// What the VM needs from its embedder: output, time and entropy. The VM has no clock,
@@ -81,6 +81,9 @@ pub struct State<'gc> {
     /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
     #[collect(require_static)]
     gc_requested: Cell<bool>,
+    /// `collectgarbage("stop")`: only explicit collections run.
+    #[collect(require_static)]
+    gc_stopped: Cell<bool>,
     /// The mode `collectgarbage` reports (our collector is always incremental).
     #[collect(require_static)]
     gc_mode: Cell<&'static str>,
@@ -206,6 +209,14 @@ impl<'gc> Ctx<'gc> {
         self.state.gc_mode.replace(mode)
     }
 
+    pub fn gc_stopped(self) -> bool {
+        self.state.gc_stopped.get()
+    }
+
+    pub fn set_gc_stopped(self, stopped: bool) {
+        self.state.gc_stopped.set(stopped);
+    }
+
     pub(crate) fn gc_requested(self) -> bool {
         self.state.gc_requested.get()
     }
@@ -311,11 +322,12 @@ impl Lua {
                 traceback: RefCell::new(None),
                 gc_requested: Cell::new(false),
                 gc_mode: Cell::new("generational"),
+                gc_stopped: Cell::new(false),
                 warnings_on: Cell::new(false),
             }
         });
         let lua = Lua { arena };
-        lua.enter(|ctx| crate::stdlib::open(ctx));
+        lua.enter(crate::stdlib::open);
         lua
     }
 
@@ -378,7 +390,7 @@ impl Lua {
             .mutate(|_, state| state.gc_requested.replace(false))
         {
             self.collect_all();
-        } else {
+        } else if !self.arena.mutate(|_, state| state.gc_stopped.get()) {
             self.collect_debt();
         }
         step
@@ -496,7 +508,7 @@ impl Lua {
             }
             if let Step::Error(e) = self.run() {
                 let msg = alloc::format!("error in __gc ({})", e.message);
-                self.enter(|ctx| ctx.with_host(|h| h.warn(msg.as_bytes())));
+                self.enter(|ctx| ctx.warn(msg.as_bytes(), false));
             }
         }
     }
@@ -523,8 +535,17 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                     thread.0.borrow_mut(ctx.mc).status = Status::Dead;
                     return Step::Done;
                 }
+                let closed = {
+                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let was = ts.closing;
+                    ts.closing = Closing::No;
+                    (was != Closing::No).then(|| core::mem::take(&mut ts.error))
+                };
                 let values = take_stack(ctx, thread, 0, Status::Dead);
-                deliver(ctx, Delivery::Values(values));
+                match closed {
+                    Some(Value::Nil) | None => deliver(ctx, Delivery::Values(values)),
+                    Some(e) => deliver(ctx, Delivery::Error(e)),
+                }
             }
             Exit::Yield { from } => {
                 let values = take_stack(ctx, thread, from, Status::Suspended);
@@ -542,6 +563,12 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                         let v = ctx.str_value(msg.as_bytes());
                         set_pending(ctx, thread, Pending::Raised(v));
                     }
+                }
+            }
+            Exit::Close { thread: co } => {
+                if let Err(msg) = start_close(ctx, thread, co) {
+                    let v = ctx.str_value(msg.as_bytes());
+                    set_pending(ctx, thread, Pending::Raised(v));
                 }
             }
             Exit::Error(e) => {
@@ -572,7 +599,7 @@ fn run_pending_finalizer<'gc>(
     thread: Thread<'gc>,
     ts: &mut crate::thread::ThreadState<'gc>,
 ) {
-    if !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
+    if ts.finalizing || !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
         return;
     }
     let Some(obj) = ctx.state.gc.borrow_mut(ctx.mc).pending.pop() else {
@@ -669,6 +696,30 @@ fn start_resume<'gc>(
         return Err("C stack overflow");
     }
     exec.chain.push(co);
+    Ok(())
+}
+
+/// Makes coroutine `co` the running thread to close its to-be-closed variables.
+fn start_close<'gc>(
+    ctx: Ctx<'gc>,
+    closer: Thread<'gc>,
+    co: Thread<'gc>,
+) -> Result<(), &'static str> {
+    if co == closer {
+        return Err("cannot close a running coroutine");
+    }
+    {
+        let mut ts = co.0.borrow_mut(ctx.mc);
+        match ts.status {
+            Status::Suspended | Status::Dead => {}
+            Status::Normal => return Err("cannot close a normal coroutine"),
+            Status::Running => return Err("cannot close a running coroutine"),
+        }
+        ts.closing = Closing::Requested;
+        ts.status = Status::Running;
+    }
+    closer.0.borrow_mut(ctx.mc).status = Status::Normal;
+    ctx.state.exec.borrow_mut(ctx.mc).chain.push(co);
     Ok(())
 }
 

@@ -50,13 +50,31 @@ pub(crate) struct Node<'gc> {
 }
 
 impl<'gc> Node<'gc> {
-    /// An occupied slot whose key matches nothing (NaN is never a key): where a weak
-    /// entry died. Rehashing drops it.
-    fn tombstone() -> Self {
+    /// A slot whose entry was deleted. NaN is never a key, so it matches no lookup, but its
+    /// payload keeps the address of a deleted object key (0 for none): `next` can still go
+    /// on from that key, yet the slot no longer keeps the object alive, as lua5.4's dead
+    /// keys do. Rehashing drops it.
+    fn tombstone(addr: usize) -> Self {
         Node {
-            key: Value::Float(f64::NAN),
+            key: Value::Float(f64::from_bits(
+                TOMBSTONE_NAN | (addr as u64 & TOMBSTONE_PAYLOAD),
+            )),
             value: Value::Nil,
         }
+    }
+}
+
+const TOMBSTONE_NAN: u64 = 0x7FF8_0000_0000_0000;
+const TOMBSTONE_PAYLOAD: u64 = 0x0007_FFFF_FFFF_FFFF;
+
+/// Whether `slot_key` is the tombstone `key` left when it was deleted.
+#[inline]
+fn is_tombstone_of(slot_key: Value<'_>, key: Value<'_>) -> bool {
+    match (slot_key, key.addr()) {
+        (Value::Float(f), Some(addr)) if f.is_nan() => {
+            f.to_bits() & TOMBSTONE_PAYLOAD == addr as u64 & TOMBSTONE_PAYLOAD
+        }
+        _ => false,
     }
 }
 
@@ -170,7 +188,7 @@ impl<'gc> TableState<'gc> {
             if node.key.is_nil() {
                 return None;
             }
-            if key_eq(node.key, key) {
+            if key_eq(node.key, key) || is_tombstone_of(node.key, key) {
                 return Some(i);
             }
             i = (i + 1) & mask;
@@ -286,7 +304,14 @@ impl<'gc> TableState<'gc> {
         // Any write may add or remove a metamethod of a table used as a metatable.
         self.absent.set(0);
         if let Some(slot) = self.find(key) {
-            self.nodes[slot].value = value;
+            let node = &mut self.nodes[slot];
+            node.value = value;
+            match (value.is_nil(), key.addr()) {
+                // A deleted object key must not keep its object alive.
+                (true, Some(addr)) => *node = Node::tombstone(addr),
+                (false, _) => node.key = key,
+                (true, None) => {}
+            }
             return;
         }
         if value.is_nil() {
@@ -494,6 +519,7 @@ impl<'gc> TableState<'gc> {
 
     /// The entry after `key` in traversal order (`Nil` starts); `Ok(None)` at the end,
     /// `Err` when `key` is not in the table.
+    #[allow(clippy::result_unit_err)]
     pub fn next(&self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, ()> {
         let start_hash = match key {
             Value::Nil => return Ok(self.next_from(0)),
@@ -574,7 +600,7 @@ impl<'gc> TableState<'gc> {
         for (i, node) in self.nodes.iter_mut().enumerate() {
             if !node.key.is_nil() && !node.value.is_nil() && pick(node.key, node.value) {
                 taken.push((Slot::Node(i), node.key, node.value));
-                *node = Node::tombstone();
+                *node = Node::tombstone(0);
             }
         }
         taken
@@ -586,7 +612,7 @@ impl<'gc> TableState<'gc> {
             (Slot::Array(i), Some((_, v))) => self.array[i] = v,
             (Slot::Node(i), Some((k, v))) => self.nodes[i] = Node { key: k, value: v },
             (Slot::Array(i), None) => self.array[i] = Value::Nil,
-            (Slot::Node(i), None) => self.nodes[i] = Node::tombstone(),
+            (Slot::Node(i), None) => self.nodes[i] = Node::tombstone(0),
         }
     }
 
@@ -598,6 +624,30 @@ impl<'gc> TableState<'gc> {
     /// Makes room for `n` array items (the `NewTable`/`SetList` sizes and `table.move`).
     pub fn reserve_array(&mut self, n: usize) {
         self.array.reserve(n.min(MAX_ARRAY));
+    }
+
+    /// `t[start+1], ..., t[start+n] = values` for a table constructor: the array part grows
+    /// to hold them all, nils included, as lua5.4 sizes it (so `#{...}` counts them).
+    pub fn set_list(&mut self, start: usize, values: &[Value<'gc>]) {
+        let end = start.saturating_add(values.len());
+        if start <= self.array.len() && end <= MAX_ARRAY {
+            if end > self.array.len() {
+                self.array.resize(end, Value::Nil);
+                if !self.nodes.is_empty() {
+                    // Keys now in the array part must not stay in the hash part.
+                    for k in start + 1..=end {
+                        if let Some(slot) = self.find(Value::Integer(k as i64)) {
+                            self.nodes[slot].value = Value::Nil;
+                        }
+                    }
+                }
+            }
+            self.array[start..end].copy_from_slice(values);
+        } else {
+            for (i, &v) in values.iter().enumerate() {
+                self.set_int(start as i64 + i as i64 + 1, v);
+            }
+        }
     }
 }
 

@@ -37,6 +37,10 @@ impl<'gc> Thread<'gc> {
                 tbc: Vec::new(),
                 status: Status::Suspended,
                 error: Value::Nil,
+                closing: Closing::No,
+                hooks: Default::default(),
+                finalizing: false,
+                overflowed: false,
             }),
         ))
     }
@@ -71,8 +75,13 @@ pub(crate) enum RetMode {
     /// The first result's truth decides the caller's branch: if it equals `k`, the caller
     /// jumps by `off` (comparison metamethods).
     Cond { k: bool, off: i32 },
-    /// Nothing (`__newindex`, `__close` while returning or leaving a block).
+    /// Nothing (`__newindex`).
     Discard,
+    /// A debug hook returned: the interrupted instruction runs.
+    Hook,
+    /// Nothing, and the caller runs its current instruction again (a `__close` called by
+    /// `Close` or a return, which go on with the next variable to close).
+    Reexecute,
     /// The result replaces operands `n-1` and `n` of a `Concat` whose operands start at
     /// `first`; the concatenation then goes on with `n - 1` operands.
     Concat { first: u32, n: u32 },
@@ -147,6 +156,24 @@ pub struct ThreadState<'gc> {
     pub(crate) status: Status,
     /// The error a dead coroutine ended with (`coroutine.close` reports it).
     pub(crate) error: Value<'gc>,
+    pub(crate) closing: Closing,
+    pub(crate) hooks: crate::interp::hook::HookState<'gc>,
+    /// A `__gc` finalizer is running in this thread (they do not nest).
+    pub(crate) finalizing: bool,
+    /// It overflowed its stack and has not unwound yet: handlers get extra room.
+    pub(crate) overflowed: bool,
+}
+
+/// Where `coroutine.close` is with a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Collect, Default)]
+#[collect(require_static)]
+pub(crate) enum Closing {
+    #[default]
+    No,
+    /// It will close its to-be-closed variables when it next runs.
+    Requested,
+    /// It is calling their `__close` metamethods.
+    Running,
 }
 
 impl<'gc> ThreadState<'gc> {

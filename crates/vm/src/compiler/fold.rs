@@ -1,9 +1,14 @@
-//! Constant folding of arithmetic on numeric literals, with Lua 5.4's exact results. An
-//! operation that could raise (division by zero, a float with no integer value in a bitwise
-//! operation) is left to run time; so are the ones whose float result would need the C math
-//! library (`^`, float `%`), and results that are NaN or zero (to keep `-0.0` out of constants).
+//! Constant folding of arithmetic on numeric literals, with the interpreter's own arithmetic
+//! (`crate::number`), so a folded result is the one the operation would give at run time. As
+//! in lua5.4, an operation that could raise (division by zero, a float with no integer value in
+//! a bitwise operation) is left to run time, and so are results that are NaN or zero (to keep
+//! `-0.0` out of constants).
 
 use super::code::{BinOp, UnOp};
+use crate::number::{
+    float_floor_div, float_mod, float_pow, float_to_int, int_floor_div, int_mod, shift_left,
+    shift_right,
+};
 
 /// A numeric literal.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,62 +29,8 @@ impl Num {
     fn to_exact_int(self) -> Option<i64> {
         match self {
             Num::Int(i) => Some(i),
-            Num::Float(f) => float_to_exact_int(f),
+            Num::Float(f) => float_to_int(f),
         }
-    }
-}
-
-/// `2^63`, the first float above every `i64`.
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-
-fn float_to_exact_int(f: f64) -> Option<i64> {
-    if (-TWO_POW_63..TWO_POW_63).contains(&f) && (f as i64) as f64 == f {
-        Some(f as i64)
-    } else {
-        None
-    }
-}
-
-/// `floor(x)` without the C library.
-fn floor(x: f64) -> f64 {
-    // From 2^52 up every double is an integer; NaN and infinities stay as they are.
-    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
-        return x;
-    }
-    let truncated = (x as i64) as f64;
-    if truncated > x {
-        truncated - 1.0
-    } else {
-        truncated
-    }
-}
-
-fn int_floor_div(a: i64, b: i64) -> i64 {
-    let quotient = a.wrapping_div(b);
-    if a.wrapping_rem(b) != 0 && (a < 0) != (b < 0) {
-        quotient - 1
-    } else {
-        quotient
-    }
-}
-
-fn int_mod(a: i64, b: i64) -> i64 {
-    let remainder = a.wrapping_rem(b);
-    if remainder != 0 && (remainder < 0) != (b < 0) {
-        remainder + b
-    } else {
-        remainder
-    }
-}
-
-/// `a << n` as Lua defines it: negative `n` shifts right, 64 or more gives 0.
-fn shift_left(a: i64, n: i64) -> i64 {
-    if n <= -64 || n >= 64 {
-        0
-    } else if n >= 0 {
-        ((a as u64) << n) as i64
-    } else {
-        ((a as u64) >> -n) as i64
     }
 }
 
@@ -109,22 +60,26 @@ pub(crate) fn fold_binary(op: BinOp, a: Num, b: Num) -> Option<Num> {
                 })
             }
         },
-        BinOp::Div => {
-            let divisor = b.to_float();
-            if divisor == 0.0 {
+        BinOp::Div | BinOp::Pow => {
+            if op == BinOp::Div && b.to_float() == 0.0 {
                 return None;
             }
-            Num::Float(a.to_float() / divisor)
+            let (x, y) = (a.to_float(), b.to_float());
+            Num::Float(if op == BinOp::Div {
+                x / y
+            } else {
+                float_pow(x, y)
+            })
         }
         BinOp::IDiv | BinOp::Mod => {
             if b.to_float() == 0.0 {
                 return None;
             }
             match (a, b, op) {
-                (Num::Int(x), Num::Int(y), BinOp::IDiv) => Num::Int(int_floor_div(x, y)),
-                (Num::Int(x), Num::Int(y), _) => Num::Int(int_mod(x, y)),
-                (_, _, BinOp::IDiv) => Num::Float(floor(a.to_float() / b.to_float())),
-                _ => return None,
+                (Num::Int(x), Num::Int(y), BinOp::IDiv) => Num::Int(int_floor_div(x, y)?),
+                (Num::Int(x), Num::Int(y), _) => Num::Int(int_mod(x, y)?),
+                (_, _, BinOp::IDiv) => Num::Float(float_floor_div(a.to_float(), b.to_float())),
+                _ => Num::Float(float_mod(a.to_float(), b.to_float())),
             }
         }
         BinOp::BAnd | BinOp::BOr | BinOp::BXor | BinOp::Shl | BinOp::Shr => {
@@ -134,7 +89,7 @@ pub(crate) fn fold_binary(op: BinOp, a: Num, b: Num) -> Option<Num> {
                 BinOp::BOr => x | y,
                 BinOp::BXor => x ^ y,
                 BinOp::Shl => shift_left(x, y),
-                _ => shift_left(x, y.wrapping_neg()),
+                _ => shift_right(x, y),
             })
         }
         _ => return None,

@@ -252,7 +252,8 @@ impl<'s> Lexer<'s> {
         let mut text = self.chunk_id.clone();
         text.extend_from_slice(format!(":{}: ", self.line).as_bytes());
         text.extend_from_slice(message);
-        if let Some(token) = near {
+        // lua5.4 knows a NUL byte token by the code 0, which also means "no token".
+        if let Some(token) = near.filter(|&t| t != Token::Char(0)) {
             text.extend_from_slice(b" near ");
             text.extend_from_slice(&self.token_text(token));
         }

@@ -3,7 +3,7 @@
 
 use crate::function::{LuaClosure, NativeClosure};
 use crate::state::Ctx;
-use crate::thread::{Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
+use crate::thread::{Closing, Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
 use crate::value::{Function, Value};
 
 use super::describe::Src;
@@ -22,6 +22,8 @@ pub(crate) enum Exit<'gc> {
     Yield { from: usize },
     /// The thread asks to resume `thread` with `stack[from..]`.
     Resume { thread: Thread<'gc>, from: usize },
+    /// The thread asks to close the coroutine `thread`.
+    Close { thread: Thread<'gc> },
     /// An error no frame of this thread catches.
     Error(Value<'gc>),
 }
@@ -40,7 +42,13 @@ pub(crate) fn run<'gc>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Exit<'gc> {
-    if ts.frames.is_empty() && !ts.stack.is_empty() {
+    if ts.closing == Closing::Requested {
+        ts.closing = Closing::Running;
+        let error = ts.error;
+        if let Flow::Exit(exit) = unwind::close_thread(ctx, thread, ts, error) {
+            return exit;
+        }
+    } else if ts.frames.is_empty() && !ts.stack.is_empty() {
         // A thread that has not started: call its function with the values after it.
         let nargs = ts.stack.len() - 1;
         let ret = RetMode::Normal { want: -1 };
@@ -67,6 +75,10 @@ pub(crate) fn run<'gc>(
     }
 }
 
+/// Room beyond the limits for handling a stack overflow.
+const OVERFLOW_SLOTS: usize = 5_000;
+const OVERFLOW_FRAMES: usize = 200;
+
 /// Most frames a thread may have: deeper recursion is "stack overflow".
 pub(crate) const MAX_FRAMES: usize = 200_000;
 
@@ -92,7 +104,21 @@ pub(super) fn push_lua_frame<'gc>(
         (func + 1, 0)
     };
     let need = base + p.max_stack as usize;
-    if need > ctx.max_stack() || ts.frames.len() >= MAX_FRAMES {
+    let (slots, frames) = if ts.overflowed {
+        // After a stack overflow the message handler and `__close` get some room, as
+        // lua5.4 gives them; overflowing that too is an error in error handling.
+        (
+            ctx.max_stack() + OVERFLOW_SLOTS,
+            MAX_FRAMES + OVERFLOW_FRAMES,
+        )
+    } else {
+        (ctx.max_stack(), MAX_FRAMES)
+    };
+    if need > slots || ts.frames.len() >= frames {
+        if ts.overflowed {
+            return Err(Error::Value(ctx.str_value(b"error in error handling")));
+        }
+        ts.overflowed = true;
         return Err(Error::runtime("stack overflow"));
     }
     if ts.stack.len() < need {
@@ -125,6 +151,7 @@ pub(super) fn push_lua_frame<'gc>(
 }
 
 /// Calls `stack[func]` with the `nargs` values after it; results go by `ret`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn call_value<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
@@ -148,13 +175,38 @@ pub(super) fn call_value<'gc>(
             other => {
                 let tm = metamethod(ctx, other, MetaEvent::Call);
                 if tm.is_nil() {
-                    return Err(meta::type_error(ctx, ts, other, "call", src, Value::Nil));
+                    return Err(call_error(ctx, ts, other, src));
                 }
                 ts.stack.truncate(func + 1 + nargs);
                 ts.stack.insert(func, tm);
                 nargs += 1;
             }
         }
+    }
+}
+
+/// `attempt to call a nil value (global 'f')`: named the way the calling instruction names
+/// the function (`metamethod 'add'` for a metamethod that is not callable).
+pub(super) fn call_error<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &ThreadState<'gc>,
+    f: Value<'gc>,
+    src: Src,
+) -> Error<'gc> {
+    let site = match src {
+        Src::None => ts
+            .frames
+            .len()
+            .checked_sub(1)
+            .and_then(|top| super::describe::call_site_name(ctx, ts, top)),
+        _ => None,
+    };
+    match site {
+        Some((what, name)) => Error::runtime(alloc::format!(
+            "attempt to call a {} value ({what} '{name}')",
+            super::native::type_name_for_message(ctx, f)
+        )),
+        None => meta::type_error(ctx, ts, f, "call", src, Value::Nil),
     }
 }
 
@@ -194,6 +246,9 @@ pub(super) fn call_native<'gc>(
     ret: RetMode,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let base = func + 1;
+    if super::hook::wants_native_events(ts) {
+        return call_native_hooked(ctx, thread, ts, closure, base, ret);
+    }
     let mut call = NativeCall {
         th: ts,
         base,
@@ -215,6 +270,88 @@ pub(super) fn call_native<'gc>(
         }
     };
     handle_action(ctx, thread, ts, closure, base, ret, action, false)
+}
+
+/// A native called while a hook wants call or return events: it gets a frame, the call
+/// event is delivered, and the native runs as that frame's continuation.
+fn call_native_hooked<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    base: usize,
+    ret: RetMode,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    ts.frames.push(Frame::Native(NativeFrame {
+        closure,
+        base: base as u32,
+        cont: Cont::yieldable(hooked_native_start, Catch::No),
+        ret,
+    }));
+    match super::hook::native_event(ctx, thread, ts, "call")? {
+        Some(flow) => Ok(flow),
+        None => {
+            ts.pending = Pending::Returned { at: ts.stack.len() };
+            Ok(Flow::Continue)
+        }
+    }
+}
+
+/// The call event was delivered: run the native itself, then deliver its return event.
+fn hooked_native_start<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    if let Outcome::Returned { at } = outcome {
+        // Drop what the hook left above the arguments.
+        let end = call.base + at;
+        call.th.stack.truncate(end);
+    }
+    match (call.closure.0.f)(ctx, call)? {
+        Action::Return => hooked_native_return(call),
+        // A yield returns when the coroutine is resumed: the event comes then.
+        Action::Yield { at, .. } => Ok(Action::Yield {
+            at,
+            then: Cont::yieldable(hooked_native_resumed, Catch::No),
+        }),
+        action => Ok(action),
+    }
+}
+
+fn hooked_native_resumed<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    match outcome {
+        Outcome::Returned { at } => {
+            call.ret_from(at)?;
+            hooked_native_return(call)
+        }
+        Outcome::Raised(e) => Err(Error::Value(e)),
+    }
+}
+
+/// The native returned its results: deliver the return event, keeping them.
+fn hooked_native_return<'gc>(call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.nargs();
+    Ok(Action::Hook {
+        event: "return",
+        then: Cont::with_state(hooked_native_end, n as i64),
+    })
+}
+
+/// The return event was delivered: the native's results (kept below the hook call) are
+/// its results.
+fn hooked_native_end<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    _outcome: Outcome<'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    let n = call.state() as usize;
+    call.set_nargs(n);
+    Ok(Action::Return)
 }
 
 /// Runs the continuation of the native frame on top, whose awaited call has ended.
@@ -338,8 +475,8 @@ fn handle_action<'gc>(
             let nargs = ts.stack.len() - func - 1;
             call_value(ctx, thread, ts, func, nargs, ret, Src::None, true)
         }
-        Action::Yield { at } => {
-            wait(ts, Cont::new(return_all));
+        Action::Yield { at, then } => {
+            wait(ts, then);
             Ok(Flow::Exit(Exit::Yield { from: base + at }))
         }
         Action::Resume {
@@ -353,11 +490,25 @@ fn handle_action<'gc>(
                 from: base + at,
             }))
         }
+        Action::Close { thread: co, then } => {
+            wait(ts, then);
+            Ok(Flow::Exit(Exit::Close { thread: co }))
+        }
+        Action::Hook { event, then } => {
+            wait(ts, then);
+            match super::hook::native_event(ctx, thread, ts, event)? {
+                Some(flow) => Ok(flow),
+                None => {
+                    ts.pending = Pending::Returned { at: ts.stack.len() };
+                    Ok(Flow::Continue)
+                }
+            }
+        }
     }
 }
 
 /// The continuation of a yield: the values it is resumed with are its results.
-fn return_all<'gc>(
+pub(super) fn return_all<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
@@ -379,6 +530,9 @@ pub(super) fn finish_call<'gc>(
     n: usize,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let first = if n > 0 { ts.stack[src] } else { Value::Nil };
+    if ts.hooks.hook.is_some() {
+        super::hook::returned_to(ts);
+    }
     match ret {
         RetMode::Normal { want } => {
             if src != func {
@@ -433,6 +587,18 @@ pub(super) fn finish_call<'gc>(
             restore_caller_stack(ts);
             Ok(Flow::Continue)
         }
+        RetMode::Hook => {
+            restore_caller_stack(ts);
+            super::hook::hook_returned(ts, func);
+            Ok(Flow::Continue)
+        }
+        RetMode::Reexecute => {
+            restore_caller_stack(ts);
+            if let Some(Frame::Lua(caller)) = ts.frames.last_mut() {
+                caller.pc -= 1;
+            }
+            Ok(Flow::Continue)
+        }
         RetMode::Concat {
             first: start,
             n: count,
@@ -471,6 +637,7 @@ pub(crate) fn call_finalizer<'gc>(
     obj: Value<'gc>,
 ) {
     let f = metamethod(ctx, obj, MetaEvent::Gc);
+    ts.finalizing = true;
     let guard = NativeClosure::new(ctx.mc, "__gc", finalizer_guard);
     let at = scratch_top(ts);
     ts.stack.resize(at, Value::Nil);
@@ -482,6 +649,7 @@ pub(crate) fn call_finalizer<'gc>(
         cont: Cont {
             f: finalizer_done,
             catch: Catch::Yes,
+            yieldable: false,
             state: 0,
         },
         ret: RetMode::Discard,
@@ -507,6 +675,7 @@ fn finalizer_done<'gc>(
     call: &mut NativeCall<'_, 'gc>,
     outcome: Outcome<'gc>,
 ) -> Result<Action<'gc>, Error<'gc>> {
+    call.thread_state().finalizing = false;
     if let Outcome::Raised(e) = outcome {
         let msg = match e {
             Value::String(s) => s.as_bytes().to_vec(),
@@ -515,7 +684,7 @@ fn finalizer_done<'gc>(
         let mut text = b"error in __gc (".to_vec();
         text.extend_from_slice(&msg);
         text.push(b')');
-        ctx.with_host(|h| h.warn(&text));
+        ctx.warn(&text, false);
     }
     call.ret0()
 }

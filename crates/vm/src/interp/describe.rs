@@ -57,8 +57,7 @@ fn local_name(proto: &Proto<'_>, reg: u8, pc: usize) -> Option<String> {
         .plain
         .locals
         .iter()
-        .filter(|l| l.reg == reg && (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
-        .last()
+        .rfind(|l| l.reg == reg && (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
         .map(|l| String::from_utf8_lossy(&l.name).into_owned())
 }
 
@@ -206,12 +205,10 @@ fn field_or_global(proto: &Proto<'_>, pc: usize, table_reg: u8) -> &'static str 
     }
 }
 
-/// The name of a key register when it holds a constant string, else `?`.
+/// The name of a key register when it holds a constant string (not a local), else `?`.
 fn key_name(proto: &Proto<'_>, pc: usize, reg: u8) -> String {
-    match find_set_register(proto, pc, reg).map(|p| proto.plain.code[p]) {
-        Some(Op::LoadK { k, .. }) => {
-            constant_string(proto, k as usize).unwrap_or_else(|| "?".into())
-        }
+    match object_name(proto, pc, reg) {
+        Some(("constant", name)) => name,
         _ => String::from("?"),
     }
 }
@@ -265,6 +262,23 @@ pub(crate) fn call_site_name<'gc>(
     }
 }
 
+/// How the function of frame `i` was called: `("hook", "?")` for a hook, otherwise as the
+/// calling instruction of the frame below names it.
+pub(crate) fn frame_name<'gc>(
+    ctx: Ctx<'gc>,
+    ts: &ThreadState<'gc>,
+    i: usize,
+) -> Option<(&'static str, String)> {
+    let ret = match ts.frames.get(i)? {
+        Frame::Lua(f) => f.ret,
+        Frame::Native(n) => n.ret,
+    };
+    if matches!(ret, crate::thread::RetMode::Hook) {
+        return Some(("hook", String::from("?")));
+    }
+    call_site_name(ctx, ts, i.checked_sub(1)?)
+}
+
 /// `"print"`, `"string.rep"`: where a function is found among the loaded modules.
 pub(crate) fn global_function_name<'gc>(ctx: Ctx<'gc>, f: Value<'gc>) -> Option<String> {
     let Value::Table(loaded) = ctx.loaded_table() else {
@@ -304,14 +318,13 @@ pub(crate) fn global_function_name<'gc>(ctx: Ctx<'gc>, f: Value<'gc>) -> Option<
 /// How a traceback names the function of a frame.
 pub(crate) fn function_name_for_traceback<'gc>(
     ctx: Ctx<'gc>,
-    ts: &ThreadState<'gc>,
-    index: Option<usize>,
+    site: Option<(&'static str, String)>,
     f: Value<'gc>,
 ) -> String {
     if let Some(name) = global_function_name(ctx, f) {
         return format!("function '{name}'");
     }
-    if let Some((what, name)) = index.and_then(|i| call_site_name(ctx, ts, i)) {
+    if let Some((what, name)) = site {
         return format!("{what} '{name}'");
     }
     match f {
@@ -356,30 +369,37 @@ pub(crate) fn traceback<'gc>(
             Level::InPlace(f) => {
                 format!(
                     "[C]: in {}",
-                    function_name_for_traceback(ctx, ts, n.checked_sub(1), f)
+                    function_name_for_traceback(
+                        ctx,
+                        n.checked_sub(1).and_then(|c| call_site_name(ctx, ts, c)),
+                        f
+                    )
                 )
             }
-            Level::Frame(i) => {
-                let caller = i.checked_sub(1);
-                match ts.frames[i] {
-                    Frame::Lua(f) => {
-                        let p = &f.closure.0.proto.plain;
-                        let line = current_line(&f).map_or(String::from("?"), |l| format!("{l}"));
-                        let name =
-                            function_name_for_traceback(ctx, ts, caller, Value::from(f.closure));
-                        let mut s = format!("{}:{}: in {}", chunk_id(&p.source), line, name);
-                        if f.tail {
-                            s.push_str("\n\t(...tail calls...)");
-                        }
-                        s
+            Level::Frame(i) => match ts.frames[i] {
+                Frame::Lua(f) => {
+                    let p = &f.closure.0.proto.plain;
+                    let line = current_line(&f).map_or(String::from("?"), |l| format!("{l}"));
+                    let name = function_name_for_traceback(
+                        ctx,
+                        frame_name(ctx, ts, i),
+                        Value::from(f.closure),
+                    );
+                    let mut s = format!("{}:{}: in {}", chunk_id(&p.source), line, name);
+                    if f.tail {
+                        s.push_str("\n\t(...tail calls...)");
                     }
-                    Frame::Native(nf) => {
-                        let name =
-                            function_name_for_traceback(ctx, ts, caller, Value::from(nf.closure));
-                        format!("[C]: in {name}")
-                    }
+                    s
                 }
-            }
+                Frame::Native(nf) => {
+                    let name = function_name_for_traceback(
+                        ctx,
+                        frame_name(ctx, ts, i),
+                        Value::from(nf.closure),
+                    );
+                    format!("[C]: in {name}")
+                }
+            },
             Level::Host => String::from("[C]: in ?"),
         }
     };

@@ -84,10 +84,16 @@ pub(super) fn execute<'gc>(
             ),
         };
         let proto = closure.0.proto.as_ref();
+        // A callee's native calls may have cut the stack below this frame's registers.
+        let need = base + proto.plain.max_stack as usize;
+        if ts.stack.len() < need {
+            ts.stack.resize(need, Value::Nil);
+        }
         let code: &[Op] = &proto.plain.code;
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
         let upvals: &[Upval<'gc>] = &upvals_ref;
+        let mut trap = ts.hooks.hook.is_some();
 
         macro_rules! reg {
             ($r:expr) => {
@@ -265,6 +271,15 @@ pub(super) fn execute<'gc>(
         }
 
         loop {
+            if trap {
+                save_pc!();
+                match super::hook::before_instruction(ctx, thread, ts, pc) {
+                    Ok(None) => {}
+                    Ok(Some(Flow::Continue)) => continue 'frames,
+                    Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                    Err(e) => return Err(located(ctx, ts, e)),
+                }
+            }
             let op = code[pc];
             pc += 1;
             match op {
@@ -713,8 +728,7 @@ pub(super) fn execute<'gc>(
                         ts.close_upvals(ctx.mc, from);
                     }
                     if ts.tbc.last().is_some_and(|&i| i >= from) {
-                        // Re-run this instruction after the `__close` call returns.
-                        pc -= 1;
+                        // This instruction runs again once the `__close` call returns.
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
                     }
@@ -850,6 +864,7 @@ pub(super) fn execute<'gc>(
                                                 top = f.top as usize;
                                             }
                                         }
+                                        trap = ts.hooks.hook.is_some();
                                         if ctx.gc_requested() {
                                             // Let the driver collect before going on.
                                             save_pc!();
@@ -891,9 +906,11 @@ pub(super) fn execute<'gc>(
                         }
                         let tm = metamethod(ctx, f, MetaEvent::Call);
                         if tm.is_nil() {
-                            let e = meta::type_error(ctx, ts, f, "call", Src::Reg(a), Value::Nil);
+                            let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
                             return Err(located(ctx, ts, e));
                         }
+                        // Nothing above the arguments is live: drop it before shifting.
+                        ts.stack.truncate(func + 1 + nargs);
                         ts.stack.insert(func, tm);
                         nargs += 1;
                     }
@@ -959,10 +976,18 @@ pub(super) fn execute<'gc>(
                         count_to_top(ts, top, from)
                     };
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
-                        pc -= 1;
                         top = from + n;
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
                     }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
@@ -982,9 +1007,17 @@ pub(super) fn execute<'gc>(
                 }
                 Op::Return0 => {
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
-                        pc -= 1;
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
                     }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
@@ -1004,9 +1037,17 @@ pub(super) fn execute<'gc>(
                 }
                 Op::Return1 { a } => {
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
-                        pc -= 1;
                         save_pc!();
                         slow!(close_one(ctx, thread, ts, Value::Nil));
+                    }
+                    if trap {
+                        save_pc!();
+                        match super::hook::before_return(ctx, thread, ts, pc) {
+                            Ok(None) => {}
+                            Ok(Some(Flow::Continue)) => continue 'frames,
+                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Err(e) => return Err(located(ctx, ts, e)),
+                        }
                     }
                     if ts.has_open_upvals_from(base) {
                         ts.close_upvals(ctx.mc, base);
@@ -1033,7 +1074,7 @@ pub(super) fn execute<'gc>(
 
                 Op::ForPrep { a, off } => {
                     save_pc!();
-                    match for_prep(ts, base + a as usize) {
+                    match for_prep(ctx, ts, base + a as usize) {
                         Ok(true) => {}
                         Ok(false) => pc = (pc as i64 + off as i64) as usize,
                         Err(e) => return Err(located(ctx, ts, e)),
@@ -1148,11 +1189,8 @@ pub(super) fn execute<'gc>(
                         n as usize
                     };
                     if let Value::Table(t) = ts.stack[ra] {
-                        let mut st = t.state_mut(ctx.mc);
-                        st.reserve_array(count);
-                        for i in 1..=count {
-                            st.set_int(start as i64 + i as i64, ts.stack[ra + i]);
-                        }
+                        let values = &ts.stack[ra + 1..ra + 1 + count];
+                        t.state_mut(ctx.mc).set_list(start as usize, values);
                     }
                 }
                 Op::Closure { a, p } => {
@@ -1234,8 +1272,7 @@ fn tbc_name(proto: &crate::function::Proto<'_>, pc: usize, a: u8) -> alloc::stri
         .plain
         .locals
         .iter()
-        .filter(|l| l.reg == a && (l.start_pc as usize) <= pc)
-        .last()
+        .rfind(|l| l.reg == a && (l.start_pc as usize) <= pc)
         .map(|l| alloc::string::String::from_utf8_lossy(&l.name).into_owned())
         .unwrap_or_else(|| "?".into())
 }
@@ -1262,17 +1299,25 @@ fn close_one<'gc>(
     let at = scratch_top(ts);
     ts.stack.resize(at, Value::Nil);
     ts.stack.extend_from_slice(&[tm, v, error]);
-    call_value(ctx, thread, ts, at, 2, RetMode::Discard, Src::None, false)
+    call_value(ctx, thread, ts, at, 2, RetMode::Reexecute, Src::None, false)
+}
+
+/// `bad 'for' limit (number expected, got string)`.
+fn for_error<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, what: &str) -> Error<'gc> {
+    Error::runtime(alloc::format!(
+        "bad 'for' {what} (number expected, got {})",
+        super::native::type_name_for_message(ctx, v)
+    ))
 }
 
 /// Prepares a numeric for loop at `stack[ra..ra+4]`; `false` when it runs zero times.
-fn for_prep<'gc>(ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc>> {
+fn for_prep<'gc>(ctx: Ctx<'gc>, ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc>> {
     let (init, limit, step) = (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]);
     if let (Value::Integer(i), Value::Integer(s)) = (init, step) {
         if s == 0 {
             return Err(Error::runtime("'for' step is zero"));
         }
-        let Some(l) = for_limit(limit, s)? else {
+        let Some(l) = for_limit(ctx, limit, s)? else {
             return Ok(false);
         };
         if if s > 0 { i > l } else { i < l } {
@@ -1293,9 +1338,7 @@ fn for_prep<'gc>(ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc
         match super::native::to_number(v) {
             Some(number::Number::Int(i)) => Ok(i as f64),
             Some(number::Number::Float(f)) => Ok(f),
-            None => Err(Error::runtime(alloc::format!(
-                "'for' {what} must be a number"
-            ))),
+            None => Err(for_error(ctx, v, what)),
         }
     };
     let l = num(limit, "limit")?;
@@ -1316,11 +1359,11 @@ fn for_prep<'gc>(ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc
 
 /// The integer limit of an integer loop (floats clipped toward the loop's direction);
 /// `None` when the loop cannot run.
-fn for_limit<'gc>(limit: Value<'gc>, step: i64) -> Result<Option<i64>, Error<'gc>> {
+fn for_limit<'gc>(ctx: Ctx<'gc>, limit: Value<'gc>, step: i64) -> Result<Option<i64>, Error<'gc>> {
     let f = match super::native::to_number(limit) {
         Some(number::Number::Int(i)) => return Ok(Some(i)),
         Some(number::Number::Float(f)) => f,
-        None => return Err(Error::runtime("'for' limit must be a number")),
+        None => return Err(for_error(ctx, limit, "limit")),
     };
     if f.is_nan() {
         return Ok(None);

@@ -9,13 +9,14 @@ mod arith;
 mod call;
 mod describe;
 mod exec;
+pub(crate) mod hook;
 mod meta;
 mod native;
 mod unwind;
 
 pub use arith::{arith_numbers, ArithOp};
 pub(crate) use call::{call_finalizer, run, Exit};
-pub(crate) use describe::{call_site_name, current_line, traceback};
+pub(crate) use describe::{call_site_name, current_line, frame_name, traceback};
 pub use meta::MetaEvent;
 pub(crate) use meta::{
     compare_error, event_of, metamethod, metatable_of, primitive_order, raw_set, tostring_plain,

@@ -48,29 +48,45 @@ pub enum Catch {
     },
 }
 
-/// A continuation: the function, whether it catches errors, and a word of state.
+/// A continuation: the function, whether it catches errors, whether the call it waits for
+/// may yield, and a word of state.
 #[derive(Clone, Copy, Collect)]
 #[collect(require_static)]
 pub struct Cont {
     pub f: ContFn,
     pub catch: Catch,
+    /// lua5.4 lets a coroutine yield through `pcall` but not through library functions
+    /// such as `table.sort` ("attempt to yield across a C-call boundary"); we keep that.
+    pub yieldable: bool,
     pub state: i64,
 }
 
 impl Cont {
     pub fn new(f: ContFn) -> Cont {
-        Cont {
-            f,
-            catch: Catch::No,
-            state: 0,
-        }
+        Self::with_state(f, 0)
     }
 
     pub fn with_state(f: ContFn, state: i64) -> Cont {
         Cont {
             f,
             catch: Catch::No,
+            yieldable: false,
             state,
+        }
+    }
+
+    /// After a yield: the values the coroutine is resumed with are the results.
+    pub fn resumed_values() -> Cont {
+        Self::yieldable(super::call::return_all, Catch::No)
+    }
+
+    /// A continuation through which coroutines may yield (`pcall`, `xpcall`, `dofile`).
+    pub fn yieldable(f: ContFn, catch: Catch) -> Cont {
+        Cont {
+            f,
+            catch,
+            yieldable: true,
+            state: 0,
         }
     }
 }
@@ -83,9 +99,9 @@ pub enum Action<'gc> {
     Call { at: usize, then: Cont },
     /// Call `arg(at)` with `arg(at+1..)`; its results are the native's results.
     TailCall { at: usize },
-    /// Yield `arg(at..)` from the running coroutine; the values it is resumed with become
-    /// the native's results.
-    Yield { at: usize },
+    /// Yield `arg(at..)` from the running coroutine; `then` gets the values it is resumed
+    /// with (`Cont::resumed_values` returns them).
+    Yield { at: usize, then: Cont },
     /// Resume `thread` with `arg(at..)`; then `then` gets what it yields or returns (or its
     /// error, always caught).
     Resume {
@@ -93,6 +109,12 @@ pub enum Action<'gc> {
         at: usize,
         then: Cont,
     },
+    /// Close the suspended or dead coroutine `thread`: call the `__close` of its pending
+    /// to-be-closed variables; then `then` gets no values, or the error it ended with.
+    Close { thread: Thread<'gc>, then: Cont },
+    /// Deliver a debug hook event about this native (the interpreter's own use); then
+    /// `then`.
+    Hook { event: &'static str, then: Cont },
 }
 
 /// An error raised by a native function or an instruction.

@@ -6,7 +6,7 @@ use alloc::string::String;
 
 use crate::function::NativeClosure;
 use crate::state::Ctx;
-use crate::thread::{Frame, Pending, RetMode, Thread, ThreadState};
+use crate::thread::{Closing, Frame, Pending, RetMode, Thread, ThreadState};
 use crate::value::Value;
 
 use super::call::{call_at_top, Exit, Flow};
@@ -105,6 +105,10 @@ pub(crate) fn raise<'gc>(
     error: Value<'gc>,
 ) -> Flow<'gc> {
     let Some(ci) = catcher(ts) else {
+        if ts.closing == Closing::Running {
+            // An error in a `__close` while closing a coroutine replaces the error.
+            return unwind_to(ctx, thread, ts, None, error);
+        }
         if thread == ctx.main_thread() {
             let tb = traceback(ctx, ts, thread, None, 0);
             ctx.set_traceback(tb);
@@ -162,10 +166,21 @@ pub(crate) fn continue_unwind<'gc>(
     error: Value<'gc>,
 ) -> Flow<'gc> {
     let ci = catcher(ts);
-    if ci.is_none() && thread != ctx.main_thread() {
+    if ci.is_none() && thread != ctx.main_thread() && ts.closing != Closing::Running {
         return Flow::Exit(Exit::Error(error));
     }
     unwind_to(ctx, thread, ts, ci, error)
+}
+
+/// Closes every pending to-be-closed variable of a coroutine (`coroutine.close`); the
+/// thread then finishes with `error` (nil if all went well) in `ts.error`.
+pub(crate) fn close_thread<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    error: Value<'gc>,
+) -> Flow<'gc> {
+    unwind_to(ctx, thread, ts, None, error)
 }
 
 /// Drops the frames above the catcher `ci` (the whole stack for `None`), closing upvalues
@@ -186,6 +201,7 @@ fn unwind_to<'gc>(
         None => 0,
     };
     ts.frames.truncate(ci.map_or(0, |i| i + 1));
+    ts.overflowed = false;
     ts.close_upvals(ctx.mc, region);
     while let Some(&idx) = ts.tbc.last() {
         if idx < region {
@@ -218,6 +234,10 @@ fn unwind_to<'gc>(
         }
         None => {
             ts.stack.clear();
+            if ts.closing == Closing::Running {
+                ts.error = error;
+                return Flow::Exit(Exit::Finished);
+            }
             Flow::Exit(Exit::Error(error))
         }
     }

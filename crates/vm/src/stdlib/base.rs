@@ -101,6 +101,10 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         "incremental",
     ];
     let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
+    if call.thread_state().finalizing && matches!(OPTIONS[opt], "collect" | "step") {
+        // The collector is not reentrant: asked from a finalizer, it declines.
+        return call.ret1(false);
+    }
     match OPTIONS[opt] {
         "collect" => {
             ctx.request_full_gc();
@@ -114,7 +118,11 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
             ctx.request_full_gc();
             call.ret1(true)
         }
-        "isrunning" => call.ret1(true),
+        "isrunning" => call.ret1(!ctx.gc_stopped()),
+        "stop" | "restart" => {
+            ctx.set_gc_stopped(OPTIONS[opt] == "stop");
+            call.ret1(0i64)
+        }
         "generational" | "incremental" => {
             let previous = ctx.set_gc_mode(OPTIONS[opt]);
             call.ret1(ctx.str_value(previous.as_bytes()))
@@ -283,11 +291,7 @@ fn pcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.check_any(ctx, 0)?;
     Ok(Action::Call {
         at: 0,
-        then: Cont {
-            f: protected_cont,
-            catch: Catch::Yes,
-            state: 0,
-        },
+        then: Cont::yieldable(protected_cont, Catch::Yes),
     })
 }
 
@@ -302,11 +306,7 @@ fn xpcall<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     Ok(Action::Call {
         at: n,
-        then: Cont {
-            f: protected_cont,
-            catch: Catch::WithHandler { handler: 1 },
-            state: 0,
-        },
+        then: Cont::yieldable(protected_cont, Catch::WithHandler { handler: 1 }),
     })
 }
 

@@ -4,7 +4,7 @@
 use crate::function::NativeClosure;
 use crate::interp::{Action, Cont, Error, NativeCall, Outcome};
 use crate::state::Ctx;
-use crate::thread::{Status, Thread};
+use crate::thread::{Frame, Status, Thread};
 use crate::value::Value;
 
 use super::register_lib;
@@ -30,11 +30,16 @@ type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
 fn new_coroutine<'gc>(
     ctx: Ctx<'gc>,
-    call: &NativeCall<'_, 'gc>,
+    call: &mut NativeCall<'_, 'gc>,
 ) -> Result<Thread<'gc>, Error<'gc>> {
     let f = call.check_function(ctx, 0)?;
     let co = Thread::new(ctx.mc);
-    co.0.borrow_mut(ctx.mc).stack.push(Value::Function(f));
+    let hooks = call.thread_state().hooks.hook;
+    let mut ts = co.0.borrow_mut(ctx.mc);
+    ts.stack.push(Value::Function(f));
+    // A new coroutine starts with the hook of the thread that made it, as in lua5.4.
+    ts.hooks.hook = hooks;
+    drop(ts);
     Ok(co)
 }
 
@@ -96,13 +101,49 @@ fn wrapped_cont<'gc>(
 ) -> R<'gc> {
     match outcome {
         Outcome::Returned { at } => call.ret_from(at),
-        // The error goes on in the caller, with the caller's position added to messages.
-        Outcome::Raised(Value::String(s)) => {
+        Outcome::Raised(e) => {
+            let Value::Thread(co) = call.upval(0) else {
+                unreachable!("wrap keeps its coroutine")
+            };
+            let died_now = if co == call.thread() {
+                false
+            } else {
+                !co.0.borrow().error.is_nil()
+            };
+            if !died_now {
+                return rethrow(ctx, call, e);
+            }
+            // It failed in this call: its to-be-closed variables are closed before the
+            // error goes on (their errors replace it).
+            Ok(Action::Close {
+                thread: co,
+                then: Cont::new(wrapped_closed),
+            })
+        }
+    }
+}
+
+fn wrapped_closed<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    match outcome {
+        Outcome::Raised(e) => rethrow(ctx, call, e),
+        Outcome::Returned { .. } => rethrow(ctx, call, Value::Nil),
+    }
+}
+
+/// The coroutine's error goes on in the caller, with the caller's position added to
+/// messages.
+fn rethrow<'gc>(ctx: Ctx<'gc>, call: &NativeCall<'_, 'gc>, e: Value<'gc>) -> R<'gc> {
+    match e {
+        Value::String(s) => {
             let mut text = call.where_(1).into_bytes();
             text.extend_from_slice(s.as_bytes());
             Err(Error::Value(ctx.str_value(&text)))
         }
-        Outcome::Raised(e) => Err(Error::Value(e)),
+        e => Err(Error::Value(e)),
     }
 }
 
@@ -110,7 +151,21 @@ fn yield_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if call.thread() == ctx.main_thread() {
         return Err(Error::runtime("attempt to yield from outside a coroutine"));
     }
-    Ok(Action::Yield { at: 0 })
+    if !yieldable(call) {
+        return Err(Error::runtime("attempt to yield across a C-call boundary"));
+    }
+    Ok(Action::Yield {
+        at: 0,
+        then: Cont::resumed_values(),
+    })
+}
+
+/// No library function that cannot be resumed through waits below us.
+fn yieldable(call: &mut NativeCall<'_, '_>) -> bool {
+    call.thread_state().frames.iter().all(|f| match f {
+        Frame::Native(n) => n.cont.yieldable,
+        Frame::Lua(_) => true,
+    })
 }
 
 fn status_name<'gc>(ctx: Ctx<'gc>, call: &NativeCall<'_, 'gc>, co: Thread<'gc>) -> &'static str {
@@ -142,30 +197,31 @@ fn isyieldable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Value::Nil => call.thread(),
         _ => call.check_thread(ctx, 0)?,
     };
-    call.ret1(co != ctx.main_thread())
+    let me = call.thread();
+    let answer = co != ctx.main_thread() && (co != me || yieldable(call));
+    call.ret1(answer)
 }
 
 fn close<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let co = call.check_thread(ctx, 0)?;
     match status_name(ctx, call, co) {
-        "suspended" | "dead" => {}
-        other => {
-            return Err(Error::runtime(alloc::format!(
-                "cannot close a {other} coroutine"
-            )));
-        }
+        "suspended" | "dead" => Ok(Action::Close {
+            thread: co,
+            then: Cont::new(close_cont),
+        }),
+        other => Err(Error::runtime(alloc::format!(
+            "cannot close a {other} coroutine"
+        ))),
     }
-    let error = {
-        let mut ts = co.0.borrow_mut(ctx.mc);
-        ts.close_upvals(ctx.mc, 0);
-        ts.frames.clear();
-        ts.stack.clear();
-        ts.tbc.clear();
-        ts.status = Status::Dead;
-        core::mem::take(&mut ts.error)
-    };
-    match error {
-        Value::Nil => call.ret1(true),
-        e => call.ret(&[Value::Boolean(false), e]),
+}
+
+fn close_cont<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    outcome: Outcome<'gc>,
+) -> R<'gc> {
+    match outcome {
+        Outcome::Returned { .. } => call.ret1(true),
+        Outcome::Raised(e) => call.ret(&[Value::Boolean(false), e]),
     }
 }

@@ -173,12 +173,19 @@ impl FuncState {
         set_jump_offset(&mut self.proto.code[pc], offset as i32);
     }
 
-    /// Appends list `l2` to list `l1`.
+    /// Joins list `l2` to list `l1`. A single jump goes in front (order does not matter, all
+    /// of a list's jumps get the same targets), so long chains of `and`/`or` stay linear.
     pub(crate) fn concat_jumps(&mut self, l1: &mut i32, l2: i32) {
         if l2 == NO_JUMP {
             return;
         }
         if *l1 == NO_JUMP {
+            *l1 = l2;
+            return;
+        }
+        if self.get_jump(l2 as usize) == NO_JUMP {
+            let first = *l1 as usize;
+            self.fix_jump(l2 as usize, first);
             *l1 = l2;
             return;
         }

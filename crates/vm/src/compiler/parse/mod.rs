@@ -3,6 +3,7 @@
 //! the same order as there).
 
 mod expressions;
+mod labels;
 mod scope;
 mod statements;
 
@@ -14,23 +15,11 @@ use super::code::{FuncState, VarDesc};
 use super::lexer::{token_name, Lexer, StrId, Token};
 use super::SyntaxError;
 use crate::proto::FunctionProto;
+use labels::{Gotos, Labels};
 
 /// Nesting lua5.4 allows before "C stack overflow": its limit of 200 C levels, minus the two a
 /// `load` called from a main chunk already uses.
 const MAX_SYNTAX_LEVELS: u32 = 198;
-
-/// A label, or a pending goto (a `break` is a goto to the label `break`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LabelDesc {
-    pub(crate) name: StrId,
-    /// The label's position, or the goto's jump list.
-    pub(crate) pc: i32,
-    pub(crate) line: u32,
-    /// Active variables where it appears.
-    pub(crate) active_vars: u32,
-    /// The goto leaves the scope of a variable that must be closed.
-    pub(crate) close: bool,
-}
 
 /// Names the compiler itself uses.
 pub(crate) struct KnownNames {
@@ -50,9 +39,9 @@ pub(crate) struct Parser<'s> {
     /// Variables declared and not yet out of scope, for every function being compiled.
     pub(crate) vars: Vec<VarDesc>,
     /// Visible labels, for every function being compiled.
-    pub(crate) labels: Vec<LabelDesc>,
+    pub(crate) labels: Labels,
     /// Gotos not yet matched with a label.
-    pub(crate) gotos: Vec<LabelDesc>,
+    pub(crate) gotos: Gotos,
     pub(crate) names: KnownNames,
     source: Rc<[u8]>,
     /// Syntax nesting depth (statements, subexpressions, assignment targets).
@@ -73,8 +62,8 @@ impl<'s> Parser<'s> {
             fs: FuncState::new(chunk_name.clone(), 0, 0, 0),
             enclosing: Vec::new(),
             vars: Vec::new(),
-            labels: Vec::new(),
-            gotos: Vec::new(),
+            labels: Labels::default(),
+            gotos: Gotos::default(),
             names,
             source: chunk_name,
             depth: 0,

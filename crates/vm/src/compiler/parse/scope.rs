@@ -3,7 +3,8 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use super::{LabelDesc, Parser};
+use super::labels::LabelDesc;
+use super::Parser;
 use crate::bytecode::Op;
 use crate::compiler::code::{
     Block, ConstValue, ExpDesc, ExpKind, FuncState, Upvalue, VarDesc, VarKind,
@@ -269,9 +270,10 @@ impl Parser<'_> {
         self.fs.blocks.pop();
         if !self.fs.blocks.is_empty() {
             self.move_gotos_out(&block, first_register_var);
-        } else if let Some(&goto) = self.gotos.get(block.first_goto) {
+        } else if let Some(goto) = self.gotos.first_pending(block.first_goto) {
             return Err(self.undefined_goto(&goto));
         }
+        self.gotos.drop_solved_tail(block.first_goto);
         Ok(())
     }
 
@@ -279,7 +281,7 @@ impl Parser<'_> {
     /// the scope of a variable with a register (`first_register_var` or later) may need to
     /// close it.
     fn move_gotos_out(&mut self, block: &Block, first_register_var: Option<u32>) {
-        for goto in &mut self.gotos[block.first_goto..] {
+        for goto in self.gotos.pending_mut(block.first_goto) {
             if first_register_var.is_some_and(|var| goto.active_vars > var) {
                 goto.close |= block.has_upvalue;
             }
@@ -301,10 +303,7 @@ impl Parser<'_> {
 
     /// A visible label of the current function named `name`.
     pub(crate) fn find_label(&self, name: StrId) -> Option<LabelDesc> {
-        self.labels[self.fs.first_label..]
-            .iter()
-            .find(|l| l.name == name)
-            .copied()
+        self.labels.find(name, self.fs.first_label)
     }
 
     /// Records a goto (or `break`) whose jump list is `pc`.
@@ -321,14 +320,9 @@ impl Parser<'_> {
     /// Resolves the pending gotos of the current block that go to `label`; returns whether
     /// any of them must close variables.
     fn solve_gotos(&mut self, label: &LabelDesc) -> Result<bool, SyntaxError> {
+        let first = self.fs.blocks.last().map_or(0, |b| b.first_goto);
         let mut needs_close = false;
-        let mut index = self.fs.blocks.last().map_or(0, |b| b.first_goto);
-        while index < self.gotos.len() {
-            let goto = self.gotos[index];
-            if goto.name != label.name {
-                index += 1;
-                continue;
-            }
+        for goto in self.gotos.take_named(label.name, first) {
             needs_close |= goto.close;
             if goto.active_vars < label.active_vars {
                 let var = self.vars[self.fs.first_local + goto.active_vars as usize].name;
@@ -342,7 +336,6 @@ impl Parser<'_> {
                 return Err(self.semantic_error(&message));
             }
             self.fs.patch_list(goto.pc, label.pc as usize);
-            self.gotos.remove(index);
         }
         Ok(needs_close)
     }

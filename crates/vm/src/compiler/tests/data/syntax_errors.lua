@@ -1,0 +1,251 @@
+-- Generates syntax_errors.txt, the messages lua5.4 gives for sources the compiler must reject
+-- (and a few near the limits that it must accept):
+--   lua5.4 syntax_errors.lua > syntax_errors.txt
+-- Each case is three lines: `name:` (the chunk name), `source:` and `error:` (empty when the
+-- source compiles), with bytes outside printable ASCII (and the backslash) escaped as \xHH. Run from a main chunk, as here, `load`
+-- nests two C levels deep, which is where lua5.4's "C stack overflow" limit is counted from;
+-- lua.c's message handler appends a traceback to that message, which is cut off.
+
+local cases = {}
+local function case(source, name) cases[#cases + 1] = {source, name} end
+local rep = string.rep
+
+-- lexer
+case("x = 'abc")
+case("x = \"abc\ny\"")
+case("x = 'abc\r'")
+case("x = '\\q'")
+case("x = 'ab\\")
+case("x = 'ab\\\n")
+case("x = '\\xg'")
+case("x = '\\x5'")
+case("x = '\\x5g'")
+case("x = '\\x")
+case("x = '\\u123'")
+case("x = '\\u{123'")
+case("x = '\\u{12x}'")
+case("x = '\\u{}'")
+case("x = '\\u{80000000}'")
+case("x = '\\u{100000000}'")
+case("x = '\\u{7FFFFFFF}' y")
+case("x = '\\256'")
+case("x = '\\999'")
+case("x = '\\25a' +")
+case("x = '\\z   \n  b' +")
+case("x = '\\z")
+case("x = [[abc")
+case("x = [==[abc]=]")
+case("x = [==[abc\n\ndef")
+case("--[[ abc")
+case("--[==[ abc\n]]\n")
+case("x = [==abc")
+case("x = [=")
+case("x = 3x")
+case("x = 0x")
+case("x = 1e")
+case("x = 1e+")
+case("x = 3..2")
+case("x = 0x1p")
+case("x = .5x")
+case("x = 08z")
+case("x = 1.2.3")
+case("x = 0x.p1")
+case("x = 0xg")
+case("x = 1__")
+case("x = 0x1.8P+3x")
+case("x = 9e9999 + 1e")
+case("x = \1")
+case("x = \255")
+case("x = @")
+case("x = $")
+case("x = !")
+case("x = `")
+case("x = \0")
+case("x = 1 ~ = 2")
+case("x = 'a\0b' y")
+case("x = 'a\0b")
+case("x = '\200\201'+")
+case("return 1 'a\\65'")
+case("return [[\nx]] y")
+case("x = 1 ]")
+
+-- statements and expressions
+case("end")
+case("do")
+case("do x = 1")
+case("function f()\n")
+case("function f()\nlocal x = 1\n\n")
+case("while true do\n\nx = 1 until")
+case("repeat x = 1")
+case("repeat\n x = 1\n end")
+case("if x then")
+case("if x then else")
+case("if x then elseif")
+case("if x y")
+case("if x then\n\nelseif y then\nelse\n")
+case("for i = 1 do end")
+case("for i x")
+case("for i = 1, 2 x")
+case("for i, j = 1, 2 do end")
+case("for 1 = 1, 2 do end")
+case("for i in x")
+case("x y")
+case("x")
+case("f() = 1")
+case("(a) = 1")
+case("a + b = c")
+case("a, b")
+case("a, f() = 1, 2")
+case("a.b:c = 1")
+case("a:b c")
+case("a:b")
+case("a.1")
+case("local 1")
+case("local function 1")
+case("local x <const")
+case("local x <foo> = 1")
+case("local x <const>, y <close>, z <close> = 1, 2, 3")
+case("local x <const> = 1; x = 2")
+case("local x <const> = {}; x = 2")
+case("local x <close> = nil; x = 2")
+case("local x <const> = 1; function f() x = 2 end")
+case("local x <const> = {}; function f() return function() x = 2 end end")
+case("local x <const> = 1; function x() end")
+case("local t <const> = 1; local function g() t, u = 1, 2 end")
+case("function f(1) end")
+case("function f(a,) end")
+case("function f(a, ..., b) end")
+case("function f x")
+case("function (")
+case("function a.b:c.d() end")
+case("function f() return ... end")
+case("return ...; x")
+case("local function f() local g = function(...) end return ... end")
+case("x = +1")
+case("+ 1")
+case("x = 1 +")
+case("x = (1")
+case("x = (1\n\n")
+case("x = f(1\n\n")
+case("x = f(1,)")
+case("x = {1, 2")
+case("x = {\n1,\n2\n")
+case("x = {=}")
+case("x = {[1] 2}")
+case("x = {a = }")
+case("x = t[1")
+case("x = }")
+case("x = not")
+case("x = #")
+case("return return")
+case("return 1 x")
+case("return 1,")
+case("::a")
+case("::1::")
+case("::a:: ::a::")
+case("::a:: do ::a:: end")
+case("goto")
+case("goto 1")
+case("goto x")
+case("do goto x end")
+case("break")
+case("do break end")
+case("if x then break end")
+case("do goto l; local a; ::l:: print(a) end")
+case("goto l; local a <const> = 1; ::l:: print(a)")
+case("repeat goto l; local a; ::l:: until a")
+case("while x do goto c; local y; ::c:: y = 1 end")
+case("local function f() goto l end ::l::")
+case("for i = 1, 2 do goto continue end ::continue::")
+
+-- chunk names
+case("x = = 1", "=name")
+case("x = = 1", "@file.lua")
+case("x = = 1", "=" .. rep("n", 70))
+case("x = = 1", "@" .. rep("f", 50) .. rep("g", 20))
+case("x = = 1", "@" .. rep("f", 59))
+case("x = = 1", "@" .. rep("f", 60))
+case("x = = 1", rep("s", 44))
+case("x = = 1", rep("s", 45))
+case("x = = 1", "line one\nline two")
+case("x = = 1", "")
+case("x = = 1", "=")
+case("x = = 1", "@")
+case("x = = 1 -- " .. rep("s", 50))
+case("x = 1\n= 1")
+case("x = 1\n" .. rep("y = 2\n", 30) .. "z = = 3")
+
+-- line counting
+case("x = 1\r\n\r\ny = +")
+case("x = 1\n\r\n\ry = +")
+case("x = 1\r\ry = +")
+case("x = 1\n\ny = +")
+case("x = 1\r\n\ny = +")
+case("x = [[\r\n\r\n]] y")
+case("x = 'a\\\r\nb' y")
+case("x = 'a\\\r\rb'")
+case("--[[\n\n]] x")
+case("-- comment\r\n+")
+
+-- limits
+do
+  local names = {}
+  for i = 1, 201 do names[i] = "a" .. i end
+  case("local " .. table.concat(names, ", "))
+  case("function f()\n  local " .. table.concat(names, ", ") .. "\nend")
+  names[201] = nil
+  case("local " .. table.concat(names, ", ") .. " = 1 x")
+  case("local " .. table.concat(names, ", ") .. "; local z")
+  case("function f(" .. table.concat(names, ", ") .. ", b) end")
+  case("for " .. table.concat(names, ", ", 1, 197) .. " in x do end")
+end
+case("a = f(x" .. rep(",x", 260) .. ")")
+case("a = {" .. rep("x,", 254) .. "}")
+case("local a = " .. rep("x .. ", 300) .. "x")
+case("return " .. rep("{", 300))
+do
+  local lim = 127
+  local s = "local function fooA ()\n  local "
+  for j = 1, lim do s = s .. "a" .. j .. ", " end
+  s = s .. "b,c\n"
+  s = s .. "local function fooB ()\n  local "
+  for j = 1, lim do s = s .. "b" .. j .. ", " end
+  s = s .. "b\n"
+  s = s .. "function fooC () return b+c"
+  for j = 1, lim do s = s .. "+a" .. j .. "+b" .. j end
+  s = s .. "\nend  end end"
+  case(s)
+end
+
+-- nesting: "C stack overflow" exactly where lua5.4 gives it
+for _, n in ipairs({195, 196, 197, 300}) do
+  case("return " .. rep("(", n) .. "1" .. rep(")", n))
+  case("return " .. rep("{", n) .. rep("}", n))
+  case("return " .. rep("-", n) .. "1")
+  case("return " .. rep("a .. ", n) .. "a")
+  case("return " .. rep("a ^ ", n) .. "a")
+  case("return " .. rep("f(", n) .. rep(")", n))
+  case(rep("do ", n) .. rep("end ", n))
+  case(rep("while x do ", n) .. rep("end ", n))
+  case(rep("if x then ", n) .. rep("end ", n))
+  case(rep("function f() ", n) .. rep("end ", n))
+  case(rep("x = function() ", n) .. rep("end ", n))
+  case("local a; a" .. rep(", a", n) .. " = 1")
+  case(rep("::l:: ", n))
+end
+
+local function escape(s)
+  return (s:gsub(".", function(c)
+    local b = c:byte()
+    if b < 32 or b > 126 or c == "\\" then return string.format("\\x%02X", b) end
+  end))
+end
+
+for _, c in ipairs(cases) do
+  local source, name = c[1], c[2] or c[1]
+  local f, message = load(source, name)
+  message = f and "" or message:gsub("\nstack traceback:.*$", "")
+  io.write("name: ", escape(name), "\n")
+  io.write("source: ", escape(source), "\n")
+  io.write("error: ", escape(message), "\n")
+end
