@@ -213,11 +213,6 @@ impl<'gc> ThreadState<'gc> {
             *u.0.borrow_mut(mc) = UpvalState::Closed(value);
         }
     }
-
-    #[inline]
-    pub(crate) fn has_open_upvals_from(&self, from: usize) -> bool {
-        self.open_upvals.last().is_some_and(|(i, _)| *i >= from)
-    }
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ use super::native::Error;
 use super::unwind::{error_to_value, Caller};
 
 #[inline]
-fn upval_get<'gc>(ts: &ThreadState<'gc>, thread: Thread<'gc>, u: Upval<'gc>) -> Value<'gc> {
+fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> Value<'gc> {
     match *u.0.borrow() {
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                ts.stack[index]
+                stack[index]
             } else {
                 t.0.borrow().stack[index]
             }
@@ -37,7 +37,7 @@ fn upval_get<'gc>(ts: &ThreadState<'gc>, thread: Thread<'gc>, u: Upval<'gc>) -> 
 #[inline]
 fn upval_set<'gc>(
     ctx: Ctx<'gc>,
-    ts: &mut ThreadState<'gc>,
+    stack: &mut [Value<'gc>],
     thread: Thread<'gc>,
     u: Upval<'gc>,
     v: Value<'gc>,
@@ -47,7 +47,7 @@ fn upval_set<'gc>(
         UpvalState::Closed(_) => *u.0.borrow_mut(ctx.mc) = UpvalState::Closed(v),
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                ts.stack[index] = v;
+                stack[index] = v;
             } else {
                 t.0.borrow_mut(ctx.mc).stack[index] = v;
             }
@@ -67,12 +67,35 @@ pub(super) fn execute<'gc>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Result<Exit<'gc>, Value<'gc>> {
+    // Two copies of the loop: the one without hooks checks nothing per instruction.
+    loop {
+        let run = if ts.hooks.hook.is_some() {
+            execute_with::<true>(ctx, thread, ts, fuel)
+        } else {
+            execute_with::<false>(ctx, thread, ts, fuel)
+        };
+        match run {
+            Ok(Some(exit)) => return Ok(exit),
+            Ok(None) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The dispatch loop; `Ok(None)` when hooks were switched on or off and the other copy
+/// must take over.
+fn execute_with<'gc, const HOOKS: bool>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    fuel: &mut i64,
+) -> Result<Option<Exit<'gc>>, Value<'gc>> {
     'frames: loop {
         let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
-            None => return Ok(Exit::Finished),
+            None => return Ok(Some(Exit::Finished)),
             Some(Frame::Native(_)) => match resume_native(ctx, thread, ts) {
                 Ok(Flow::Continue) => continue 'frames,
-                Ok(Flow::Exit(exit)) => return Ok(exit),
+                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                 Err(e) => return Err(located(ctx, ts, e)),
             },
             Some(Frame::Lua(f)) => (
@@ -93,11 +116,22 @@ pub(super) fn execute<'gc>(
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
         let upvals: &[Upval<'gc>] = &upvals_ref;
-        let mut trap = ts.hooks.hook.is_some();
+        let trap = HOOKS;
+        if HOOKS != ts.hooks.hook.is_some() {
+            return Ok(None);
+        }
+        // The whole stack as a slice, so its address and length stay in registers; taken
+        // again after anything that may resize it.
+        let mut stack: &mut [Value<'gc>] = &mut ts.stack[..];
 
         macro_rules! reg {
             ($r:expr) => {
-                ts.stack[base + $r as usize]
+                stack[base + $r as usize]
+            };
+        }
+        macro_rules! resync {
+            () => {
+                stack = &mut ts.stack[..];
             };
         }
         macro_rules! save_pc {
@@ -113,7 +147,7 @@ pub(super) fn execute<'gc>(
             ($e:expr) => {
                 match $e {
                     Ok(Flow::Continue) => continue 'frames,
-                    Ok(Flow::Exit(exit)) => return Ok(exit),
+                    Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             };
@@ -129,7 +163,7 @@ pub(super) fn execute<'gc>(
                 *fuel -= $n as i64;
                 if *fuel <= 0 {
                     save_pc!();
-                    return Ok(Exit::Fuel);
+                    return Ok(Some(Exit::Fuel));
                 }
             };
         }
@@ -138,7 +172,7 @@ pub(super) fn execute<'gc>(
             () => {
                 *fuel -= 1;
                 if *fuel <= 0 {
-                    return Ok(Exit::Fuel);
+                    return Ok(Some(Exit::Fuel));
                 }
             };
         }
@@ -149,7 +183,7 @@ pub(super) fn execute<'gc>(
                         charge_call!();
                         continue 'frames;
                     }
-                    Ok(Flow::Exit(exit)) => return Ok(exit),
+                    Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             };
@@ -165,11 +199,12 @@ pub(super) fn execute<'gc>(
         }
         macro_rules! arith_op {
             ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr) => {{
-                let (x, y) = (reg!($b), reg!($c));
-                reg!($a) = match (x, y) {
-                    (Value::Integer(x), Value::Integer(y)) => Value::Integer($int(x, y)),
-                    (Value::Float(x), Value::Float(y)) => Value::Float(float_op($op, x, y)),
-                    _ => {
+                // Matching on references reads the tags straight from the stack, without
+                // copying both values out first.
+                let result = match (&reg!($b), &reg!($c)) {
+                    (&Value::Integer(x), &Value::Integer(y)) => Value::Integer($int(x, y)),
+                    (&Value::Float(x), &Value::Float(y)) => Value::Float(float_op($op, x, y)),
+                    (&x, &y) => {
                         save_pc!();
                         slow!(arith(
                             ctx,
@@ -183,6 +218,7 @@ pub(super) fn execute<'gc>(
                         ));
                     }
                 };
+                reg!($a) = result;
             }};
         }
         macro_rules! arith_k {
@@ -257,7 +293,10 @@ pub(super) fn execute<'gc>(
                         None => {
                             save_pc!();
                             match meta::order(ctx, thread, ts, x, y, $le, $k, $off) {
-                                Ok(Some(r)) => r,
+                                Ok(Some(r)) => {
+                                    resync!();
+                                    r
+                                }
                                 Ok(None) => continue 'frames,
                                 Err(e) => return Err(located(ctx, ts, e)),
                             }
@@ -274,9 +313,11 @@ pub(super) fn execute<'gc>(
             if trap {
                 save_pc!();
                 match super::hook::before_instruction(ctx, thread, ts, pc) {
-                    Ok(None) => {}
+                    Ok(None) => {
+                        resync!();
+                    }
                     Ok(Some(Flow::Continue)) => continue 'frames,
-                    Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                    Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             }
@@ -295,17 +336,17 @@ pub(super) fn execute<'gc>(
                 Op::LoadTrue { a } => reg!(a) = Value::Boolean(true),
                 Op::LoadNil { a, n } => {
                     let start = base + a as usize;
-                    for slot in &mut ts.stack[start..=start + n as usize] {
+                    for slot in &mut stack[start..=start + n as usize] {
                         *slot = Value::Nil;
                     }
                 }
-                Op::GetUpval { a, b } => reg!(a) = upval_get(ts, thread, upvals[b as usize]),
+                Op::GetUpval { a, b } => reg!(a) = upval_get(stack, thread, upvals[b as usize]),
                 Op::SetUpval { a, b } => {
                     let v = reg!(a);
-                    upval_set(ctx, ts, thread, upvals[b as usize], v);
+                    upval_set(ctx, stack, thread, upvals[b as usize], v);
                 }
                 Op::GetTabUp { a, b, k } => {
-                    let t = upval_get(ts, thread, upvals[b as usize]);
+                    let t = upval_get(stack, thread, upvals[b as usize]);
                     let key = konst[k as usize];
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         let st = t.state();
@@ -415,7 +456,7 @@ pub(super) fn execute<'gc>(
                     ));
                 }
                 Op::SetTabUp { a, c, kc, k } => {
-                    let t = upval_get(ts, thread, upvals[a as usize]);
+                    let t = upval_get(stack, thread, upvals[a as usize]);
                     let key = konst[k as usize];
                     let v = if kc { konst[c as usize] } else { reg!(c) };
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
@@ -715,17 +756,20 @@ pub(super) fn execute<'gc>(
                     save_pc!();
                     let depth = ts.frames.len();
                     match meta::concat(ctx, thread, ts, base + a as usize, n as usize) {
-                        Ok(Flow::Continue) if ts.frames.len() == depth => {}
+                        Ok(Flow::Continue) if ts.frames.len() == depth => {
+                            resync!();
+                        }
                         Ok(Flow::Continue) => continue 'frames,
-                        Ok(Flow::Exit(exit)) => return Ok(exit),
+                        Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                         Err(e) => return Err(located(ctx, ts, e)),
                     }
                 }
 
                 Op::Close { a } => {
                     let from = base + a as usize;
-                    if ts.has_open_upvals_from(from) {
+                    if open_from(&ts.open_upvals, from) {
                         ts.close_upvals(ctx.mc, from);
+                        resync!();
                     }
                     if ts.tbc.last().is_some_and(|&i| i >= from) {
                         // This instruction runs again once the `__close` call returns.
@@ -756,7 +800,10 @@ pub(super) fn execute<'gc>(
                         | (Value::UserData(_), Value::UserData(_)) => {
                             save_pc!();
                             match meta::equal(ctx, thread, ts, x, y, k, off) {
-                                Ok(Some(r)) => r,
+                                Ok(Some(r)) => {
+                                    resync!();
+                                    r
+                                }
                                 Ok(None) => continue 'frames,
                                 Err(e) => return Err(located(ctx, ts, e)),
                             }
@@ -814,17 +861,17 @@ pub(super) fn execute<'gc>(
                     let nargs = if b != 0 {
                         b as usize - 1
                     } else {
-                        count_to_top(ts, top, func + 1)
+                        count_to_top(stack.len(), top, func + 1)
                     };
                     let want = c as i32 - 1;
                     save_pc!();
-                    match ts.stack[func] {
+                    match stack[func] {
                         Value::Function(Function::Lua(callee)) => {
                             let p = &callee.0.proto.plain;
                             let new_base = func + 1;
                             if !p.is_vararg
                                 && nargs == p.num_params as usize
-                                && new_base + p.max_stack as usize <= ts.stack.len()
+                                && new_base + p.max_stack as usize <= stack.len()
                                 && ts.frames.len() < MAX_FRAMES
                             {
                                 // The common call: exact arguments, room already there.
@@ -856,25 +903,26 @@ pub(super) fn execute<'gc>(
                             ts.stack.truncate(func + 1 + nargs);
                             let depth = ts.frames.len();
                             match call_native(ctx, thread, ts, n, func, RetMode::Normal { want }) {
-                                Ok(Flow::Continue) => {
-                                    // Stay in this frame when the native simply returned.
-                                    if ts.frames.len() == depth {
-                                        if want < 0 {
-                                            if let Some(Frame::Lua(f)) = ts.frames.last() {
-                                                top = f.top as usize;
-                                            }
+                                // Stay in this frame when the native simply returned.
+                                Ok(Flow::Continue) if ts.frames.len() == depth => {
+                                    if want < 0 {
+                                        if let Some(Frame::Lua(f)) = ts.frames.last() {
+                                            top = f.top as usize;
                                         }
-                                        trap = ts.hooks.hook.is_some();
-                                        if ctx.gc_requested() {
-                                            // Let the driver collect before going on.
-                                            save_pc!();
-                                            return Ok(Exit::Fuel);
-                                        }
-                                        continue;
                                     }
-                                    continue 'frames;
+                                    if HOOKS != ts.hooks.hook.is_some() {
+                                        save_pc!();
+                                        return Ok(None);
+                                    }
+                                    if ctx.gc_requested() {
+                                        // Let the driver collect before going on.
+                                        save_pc!();
+                                        return Ok(Some(Exit::Fuel));
+                                    }
+                                    resync!();
                                 }
-                                Ok(Flow::Exit(exit)) => return Ok(exit),
+                                Ok(Flow::Continue) => continue 'frames,
+                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                                 Err(e) => return Err(located(ctx, ts, e)),
                             }
                         }
@@ -895,15 +943,12 @@ pub(super) fn execute<'gc>(
                     let mut nargs = if b != 0 {
                         b as usize - 1
                     } else {
-                        count_to_top(ts, top, func + 1)
+                        count_to_top(stack.len(), top, func + 1)
                     };
                     save_pc!();
                     // Resolve `__call` while this frame still exists to be blamed.
-                    loop {
+                    while !matches!(ts.stack[func], Value::Function(_)) {
                         let f = ts.stack[func];
-                        if let Value::Function(_) = f {
-                            break;
-                        }
                         let tm = metamethod(ctx, f, MetaEvent::Call);
                         if tm.is_nil() {
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
@@ -916,7 +961,7 @@ pub(super) fn execute<'gc>(
                     }
                     match ts.stack[func] {
                         Value::Function(Function::Lua(callee)) => {
-                            if ts.has_open_upvals_from(base) {
+                            if open_from(&ts.open_upvals, base) {
                                 ts.close_upvals(ctx.mc, base);
                             }
                             let Some(Frame::Lua(me)) = ts.frames.pop() else {
@@ -960,9 +1005,10 @@ pub(super) fn execute<'gc>(
                                         top = f.top as usize;
                                     }
                                     save_pc!();
+                                    resync!();
                                 }
                                 Ok(Flow::Continue) => continue 'frames,
-                                Ok(Flow::Exit(exit)) => return Ok(exit),
+                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
                                 Err(e) => return Err(located(ctx, ts, e)),
                             }
                         }
@@ -973,7 +1019,7 @@ pub(super) fn execute<'gc>(
                     let n = if b != 0 {
                         b as usize - 1
                     } else {
-                        count_to_top(ts, top, from)
+                        count_to_top(stack.len(), top, from)
                     };
                     if ts.tbc.last().is_some_and(|&i| i >= base) {
                         top = from + n;
@@ -985,11 +1031,11 @@ pub(super) fn execute<'gc>(
                         match super::hook::before_return(ctx, thread, ts, pc) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
                             Err(e) => return Err(located(ctx, ts, e)),
                         }
                     }
-                    if ts.has_open_upvals_from(base) {
+                    if open_from(&ts.open_upvals, base) {
                         ts.close_upvals(ctx.mc, base);
                     }
                     let Some(Frame::Lua(me)) = ts.frames.pop() else {
@@ -1015,11 +1061,11 @@ pub(super) fn execute<'gc>(
                         match super::hook::before_return(ctx, thread, ts, pc) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
                             Err(e) => return Err(located(ctx, ts, e)),
                         }
                     }
-                    if ts.has_open_upvals_from(base) {
+                    if open_from(&ts.open_upvals, base) {
                         ts.close_upvals(ctx.mc, base);
                     }
                     let Some(Frame::Lua(me)) = ts.frames.pop() else {
@@ -1045,12 +1091,14 @@ pub(super) fn execute<'gc>(
                         match super::hook::before_return(ctx, thread, ts, pc) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(exit),
+                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
                             Err(e) => return Err(located(ctx, ts, e)),
                         }
+                        resync!();
                     }
-                    if ts.has_open_upvals_from(base) {
+                    if open_from(&ts.open_upvals, base) {
                         ts.close_upvals(ctx.mc, base);
+                        resync!();
                     }
                     let Some(Frame::Lua(me)) = ts.frames.pop() else {
                         unreachable!("running a Lua frame")
@@ -1058,7 +1106,7 @@ pub(super) fn execute<'gc>(
                     if let (RetMode::Normal { want: 1 }, Some(Frame::Lua(_))) =
                         (me.ret, ts.frames.last())
                     {
-                        ts.stack[me.func as usize] = reg!(a);
+                        stack[me.func as usize] = reg!(a);
                         continue 'frames;
                     }
                     slow!(finish_call(
@@ -1074,7 +1122,7 @@ pub(super) fn execute<'gc>(
 
                 Op::ForPrep { a, off } => {
                     save_pc!();
-                    match for_prep(ctx, ts, base + a as usize) {
+                    match for_prep(ctx, stack, base + a as usize) {
                         Ok(true) => {}
                         Ok(false) => pc = (pc as i64 + off as i64) as usize,
                         Err(e) => return Err(located(ctx, ts, e)),
@@ -1082,31 +1130,38 @@ pub(super) fn execute<'gc>(
                 }
                 Op::ForLoop { a, off } => {
                     let ra = base + a as usize;
-                    match (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]) {
-                        (Value::Integer(i), Value::Integer(count), Value::Integer(step)) => {
-                            if count as u64 > 0 {
-                                ts.stack[ra + 1] = Value::Integer((count as u64 - 1) as i64);
-                                let next = Value::Integer(i.wrapping_add(step));
-                                ts.stack[ra] = next;
-                                ts.stack[ra + 3] = next;
-                                jump!(off);
-                            }
-                        }
-                        (Value::Float(i), Value::Float(limit), Value::Float(step)) => {
-                            let next = i + step;
-                            let go_on = if step > 0.0 {
-                                next <= limit
-                            } else {
-                                limit <= next
+                    if let Value::Integer(step) = stack[ra + 2] {
+                        let Value::Integer(count) = stack[ra + 1] else {
+                            fail!(Error::runtime("'for' loop state is not numeric"));
+                        };
+                        if count != 0 {
+                            stack[ra + 1] = Value::Integer((count as u64 - 1) as i64);
+                            let Value::Integer(i) = stack[ra] else {
+                                fail!(Error::runtime("'for' loop state is not numeric"));
                             };
-                            if go_on {
-                                ts.stack[ra] = Value::Float(next);
-                                ts.stack[ra + 3] = Value::Float(next);
-                                jump!(off);
-                            }
+                            let next = Value::Integer(i.wrapping_add(step));
+                            stack[ra] = next;
+                            stack[ra + 3] = next;
+                            jump!(off);
                         }
-                        // Only hand-made bytecode gets here: ForPrep always leaves one of the above.
-                        _ => fail!(Error::runtime("'for' loop state is not numeric")),
+                    } else {
+                        let (Value::Float(i), Value::Float(limit), Value::Float(step)) =
+                            (stack[ra], stack[ra + 1], stack[ra + 2])
+                        else {
+                            // Only hand-made bytecode gets here: ForPrep leaves numbers.
+                            fail!(Error::runtime("'for' loop state is not numeric"));
+                        };
+                        let next = i + step;
+                        let go_on = if step > 0.0 {
+                            next <= limit
+                        } else {
+                            limit <= next
+                        };
+                        if go_on {
+                            stack[ra] = Value::Float(next);
+                            stack[ra + 3] = Value::Float(next);
+                            jump!(off);
+                        }
                     }
                 }
                 Op::TForPrep { a, off } => {
@@ -1123,29 +1178,30 @@ pub(super) fn execute<'gc>(
                 }
                 Op::TForCall { a, c } => {
                     let ra = base + a as usize;
-                    if ts.stack.len() < ra + 7 {
+                    if stack.len() < ra + 7 {
                         ts.stack.resize(ra + 7, Value::Nil);
+                        resync!();
                     }
-                    ts.stack.copy_within(ra..ra + 3, ra + 4);
+                    stack.copy_within(ra..ra + 3, ra + 4);
                     save_pc!();
                     let want = c as i32;
-                    match ts.stack[ra + 4] {
+                    match stack[ra + 4] {
                         Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
                             // `pairs` loops: `next` in place, no call.
-                            let (t, k) = (ts.stack[ra + 5], ts.stack[ra + 6]);
+                            let (t, k) = (stack[ra + 5], stack[ra + 6]);
                             if let Value::Table(t) = t {
                                 match t.next(k) {
                                     Ok(Some((k, v))) => {
-                                        ts.stack[ra + 4] = k;
+                                        stack[ra + 4] = k;
                                         if want > 1 {
-                                            ts.stack[ra + 5] = v;
+                                            stack[ra + 5] = v;
                                         }
                                     }
-                                    Ok(None) => ts.stack[ra + 4] = Value::Nil,
+                                    Ok(None) => stack[ra + 4] = Value::Nil,
                                     Err(()) => fail!(Error::runtime("invalid key to 'next'")),
                                 }
                                 for i in 2..want.max(2) as usize {
-                                    ts.stack[ra + 4 + i] = Value::Nil;
+                                    stack[ra + 4 + i] = Value::Nil;
                                 }
                                 continue;
                             }
@@ -1174,9 +1230,9 @@ pub(super) fn execute<'gc>(
                 }
                 Op::TForLoop { a, off } => {
                     let ra = base + a as usize;
-                    let v = ts.stack[ra + 4];
+                    let v = stack[ra + 4];
                     if !v.is_nil() {
-                        ts.stack[ra + 2] = v;
+                        stack[ra + 2] = v;
                         jump!(off);
                     }
                 }
@@ -1184,12 +1240,12 @@ pub(super) fn execute<'gc>(
                 Op::SetList { a, n, start } => {
                     let ra = base + a as usize;
                     let count = if n == 0 {
-                        count_to_top(ts, top, ra + 1)
+                        count_to_top(stack.len(), top, ra + 1)
                     } else {
                         n as usize
                     };
-                    if let Value::Table(t) = ts.stack[ra] {
-                        let values = &ts.stack[ra + 1..ra + 1 + count];
+                    if let Value::Table(t) = stack[ra] {
+                        let values = &stack[ra + 1..ra + 1 + count];
                         t.state_mut(ctx.mc).set_list(start as usize, values);
                     }
                 }
@@ -1203,6 +1259,7 @@ pub(super) fn execute<'gc>(
                             upvals[d.index as usize]
                         });
                     }
+                    resync!();
                     reg!(a) = Value::from(LuaClosure::new(ctx.mc, child, ups.into_boxed_slice()));
                 }
                 Op::VarArg { a, c } => {
@@ -1213,16 +1270,17 @@ pub(super) fn execute<'gc>(
                         if need > ctx.max_stack() {
                             fail!(Error::runtime("stack overflow"));
                         }
-                        if ts.stack.len() < need {
+                        if stack.len() < need {
                             ts.stack.resize(need, Value::Nil);
+                            resync!();
                         }
-                        ts.stack.copy_within(base - n..base, ra);
+                        stack.copy_within(base - n..base, ra);
                         top = ra + n;
                     } else {
                         let want = c as usize - 1;
                         for i in 0..want {
-                            ts.stack[ra + i] = if i < n {
-                                ts.stack[base - n + i]
+                            stack[ra + i] = if i < n {
+                                stack[base - n + i]
                             } else {
                                 Value::Nil
                             };
@@ -1234,11 +1292,17 @@ pub(super) fn execute<'gc>(
     }
 }
 
+/// Whether an upvalue is open on a stack slot from `from` on.
+#[inline]
+fn open_from(open_upvals: &[(usize, Upval<'_>)], from: usize) -> bool {
+    open_upvals.last().is_some_and(|(i, _)| *i >= from)
+}
+
 /// How many values lie from `first` up to the top set by the previous instruction (never
 /// past the stack, whatever the bytecode).
 #[inline]
-fn count_to_top(ts: &ThreadState<'_>, top: usize, first: usize) -> usize {
-    top.min(ts.stack.len()).saturating_sub(first)
+fn count_to_top(len: usize, top: usize, first: usize) -> usize {
+    top.min(len).saturating_sub(first)
 }
 
 /// Raw assignment when no metamethod can be involved; `false` means "take the slow path".
@@ -1285,7 +1349,7 @@ fn close_one<'gc>(
     error: Value<'gc>,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     let idx = ts.tbc.pop().expect("a to-be-closed variable");
-    if ts.has_open_upvals_from(idx) {
+    if open_from(&ts.open_upvals, idx) {
         ts.close_upvals(ctx.mc, idx);
     }
     let v = ts.stack[idx];
@@ -1311,8 +1375,8 @@ fn for_error<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, what: &str) -> Error<'gc> {
 }
 
 /// Prepares a numeric for loop at `stack[ra..ra+4]`; `false` when it runs zero times.
-fn for_prep<'gc>(ctx: Ctx<'gc>, ts: &mut ThreadState<'gc>, ra: usize) -> Result<bool, Error<'gc>> {
-    let (init, limit, step) = (ts.stack[ra], ts.stack[ra + 1], ts.stack[ra + 2]);
+fn for_prep<'gc>(ctx: Ctx<'gc>, stack: &mut [Value<'gc>], ra: usize) -> Result<bool, Error<'gc>> {
+    let (init, limit, step) = (stack[ra], stack[ra + 1], stack[ra + 2]);
     if let (Value::Integer(i), Value::Integer(s)) = (init, step) {
         if s == 0 {
             return Err(Error::runtime("'for' step is zero"));
@@ -1330,8 +1394,8 @@ fn for_prep<'gc>(ctx: Ctx<'gc>, ts: &mut ThreadState<'gc>, ra: usize) -> Result<
             let s1 = (-(s + 1)) as u64 + 1;
             (i as u64).wrapping_sub(l as u64) / s1
         };
-        ts.stack[ra + 1] = Value::Integer(count as i64);
-        ts.stack[ra + 3] = Value::Integer(i);
+        stack[ra + 1] = Value::Integer(count as i64);
+        stack[ra + 3] = Value::Integer(i);
         return Ok(true);
     }
     let num = |v: Value<'gc>, what: &str| -> Result<f64, Error<'gc>> {
@@ -1350,10 +1414,10 @@ fn for_prep<'gc>(ctx: Ctx<'gc>, ts: &mut ThreadState<'gc>, ra: usize) -> Result<
     if if s > 0.0 { l < i } else { i < l } {
         return Ok(false);
     }
-    ts.stack[ra] = Value::Float(i);
-    ts.stack[ra + 1] = Value::Float(l);
-    ts.stack[ra + 2] = Value::Float(s);
-    ts.stack[ra + 3] = Value::Float(i);
+    stack[ra] = Value::Float(i);
+    stack[ra + 1] = Value::Float(l);
+    stack[ra + 2] = Value::Float(s);
+    stack[ra + 3] = Value::Float(i);
     Ok(true)
 }
 
