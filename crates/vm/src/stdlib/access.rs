@@ -69,7 +69,26 @@ pub fn plain_error<'gc>(ctx: Ctx<'gc>, msg: &str) -> Error<'gc> {
 }
 
 /// `obj[key]` as Lua code reads it.
+#[inline]
 pub fn get<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    obj: Value<'gc>,
+    key: Value<'gc>,
+    then: Cont,
+) -> Res<'gc> {
+    // Present values need no metamethod: the common case stays inline in the caller's loop.
+    if let Value::Table(table) = obj {
+        let v = table.get(key);
+        if !v.is_nil() {
+            return Ok(Flow::Ready(v));
+        }
+    }
+    get_through_metamethods(ctx, call, obj, key, then)
+}
+
+#[inline(never)]
+fn get_through_metamethods<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     obj: Value<'gc>,
@@ -107,7 +126,28 @@ pub fn get<'gc>(
 }
 
 /// `obj[key] = value` as Lua code writes it.
+#[inline]
 pub fn set<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    obj: Value<'gc>,
+    key: Value<'gc>,
+    value: Value<'gc>,
+    then: Cont,
+) -> Res<'gc> {
+    // Without a metatable, or over a present value, the write is raw.
+    if let (Value::Table(table), Value::Integer(i)) = (obj, key) {
+        let mut state = table.state_mut(ctx.mc);
+        if state.metatable().is_none() || !state.get_int(i).is_nil() {
+            state.set_int(i, value);
+            return Ok(Flow::Ready(Value::Nil));
+        }
+    }
+    set_through_metamethods(ctx, call, obj, key, value, then)
+}
+
+#[inline(never)]
+fn set_through_metamethods<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     obj: Value<'gc>,

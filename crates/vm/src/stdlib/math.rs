@@ -19,6 +19,8 @@ use super::register_lib;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
+/// Registers `math` (with Debian's compatibility functions) and seeds its generator from
+/// the host.
 pub fn open(ctx: Ctx<'_>) {
     let math = register_lib(
         ctx,
@@ -47,6 +49,21 @@ pub fn open(ctx: Ctx<'_>) {
             ("ult", ult),
         ],
     );
+    // Debian builds lua5.4 with LUA_COMPAT_MATHLIB; the reference we match has these too.
+    let compat: [(&'static str, NativeFn); 7] = [
+        ("cosh", cosh),
+        ("frexp", frexp),
+        ("ldexp", ldexp),
+        ("log10", log10),
+        ("pow", pow),
+        ("sinh", sinh),
+        ("tanh", tanh),
+    ];
+    for (name, f) in compat {
+        super::set_fn(ctx, math, name, f);
+    }
+    let atan = math.get_str(ctx.intern(b"atan"));
+    math.set_str(ctx.mc, ctx.intern(b"atan2"), atan);
     let constants: [(&[u8], Value<'_>); 4] = [
         (b"pi", Value::Float(core::f64::consts::PI)),
         (b"huge", Value::Float(f64::INFINITY)),
@@ -102,6 +119,10 @@ float_fn!(tan, libm::tan);
 float_fn!(asin, libm::asin);
 float_fn!(acos, libm::acos);
 float_fn!(exp, libm::exp);
+float_fn!(cosh, libm::cosh);
+float_fn!(sinh, libm::sinh);
+float_fn!(tanh, libm::tanh);
+float_fn!(log10, libm::log10);
 float_fn!(deg, |x: f64| x * (180.0 / core::f64::consts::PI));
 float_fn!(rad, |x: f64| x * (core::f64::consts::PI / 180.0));
 float_fn!(cosh, libm::cosh);
@@ -133,6 +154,24 @@ fn atan<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(Value::Float(nan_like_x86(libm::atan2(y, x), y, x)))
 }
 
+fn pow<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let x = call.check_number(ctx, 0)?;
+    let y = call.check_number(ctx, 1)?;
+    call.ret1(Value::Float(nan_like_x86(libm::pow(x, y), x, y)))
+}
+
+fn frexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let (m, e) = libm::frexp(call.check_number(ctx, 0)?);
+    call.ret(&[Value::Float(m), Value::Integer(e as i64)])
+}
+
+fn ldexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+    let x = call.check_number(ctx, 0)?;
+    // The exponent is converted to a C int, keeping its low 32 bits.
+    let e = call.check_integer(ctx, 1)? as i32;
+    call.ret1(libm::ldexp(x, e))
+}
+
 fn log<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let x = call.check_number(ctx, 0)?;
     let r = if call.arg(1).is_nil() {
@@ -155,10 +194,14 @@ fn int_if_exact<'gc>(f: f64) -> Value<'gc> {
     }
 }
 
+/// Integers keep their subtype; anything else (numeric strings too) becomes a float.
 fn abs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    match call.check_numeric(ctx, 0)? {
-        Number::Int(i) => call.ret1(i.wrapping_abs()),
-        Number::Float(f) => call.ret1(f.abs()),
+    match call.arg(0) {
+        Value::Integer(i) => call.ret1(i.wrapping_abs()),
+        _ => {
+            let x = call.check_number(ctx, 0)?;
+            call.ret1(x.abs())
+        }
     }
 }
 
@@ -191,8 +234,9 @@ fn fmod<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             _ => call.ret1(a % b),
         };
     }
-    let a = call.check_number(ctx, 0)?;
+    // lua5.4 (built by gcc) checks the second argument first.
     let b = call.check_number(ctx, 1)?;
+    let a = call.check_number(ctx, 0)?;
     call.ret1(Value::Float(nan_like_x86(libm::fmod(a, b), a, b)))
 }
 

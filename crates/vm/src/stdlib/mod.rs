@@ -14,6 +14,9 @@ pub mod string;
 pub mod table;
 pub mod utf8;
 
+#[cfg(test)]
+mod tests;
+
 use alloc::vec::Vec;
 
 use crate::function::NativeClosure;

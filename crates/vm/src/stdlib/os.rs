@@ -18,6 +18,7 @@ use super::register_lib;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
+/// Registers `os`.
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
         ctx,

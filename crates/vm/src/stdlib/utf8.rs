@@ -21,6 +21,7 @@ const MAX_UNICODE: u32 = 0x10_FFFF;
 const CHAR_PATTERN: &[u8] = b"[\x00-\x7F\xC2-\xFD][\x80-\xBF]*";
 const INVALID: &str = "invalid UTF-8 code";
 
+/// Registers `utf8`.
 pub fn open(ctx: Ctx<'_>) {
     let utf8 = register_lib(
         ctx,

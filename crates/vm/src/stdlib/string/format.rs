@@ -1,15 +1,17 @@
 //! `string.format`: every Lua 5.4 conversion with C's flags, width and precision, checked the
 //! way lua5.4 checks them (the same messages for bad specifications).
 //!
-//! The arguments that `%s` turns into strings through `__tostring` are converted first (that
-//! needs calls, see [`tostring_targets`]); formatting itself is then one pass.
+//! A `%s` whose argument has `__tostring` needs a call: formatting stops there
+//! ([`Progress::ToString`]) and resumes at that conversion once the argument is a string.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use crate::interp::{to_number, tostring_plain, type_name_for_message, Error};
+use crate::interp::{
+    metamethod, to_number, tostring_plain, type_name_for_message, Error, MetaEvent,
+};
 use crate::number::{
     decimal_digits, float_to_int, write_exponent, write_float_g, write_int, write_non_finite,
     Number,
@@ -19,35 +21,8 @@ use crate::value::Value;
 
 /// The characters a specification may have between `%` and the conversion.
 const SPEC_CHARS: &[u8] = b"-+ #0123456789.";
-/// Longest specification lua5.4 accepts (`%` and conversion included), plus one.
+/// Specifications (after `%`, conversion included) this long or longer are refused.
 const MAX_SPEC: usize = 22;
-
-/// Argument positions (1-based, the format string being 1) that `%s` conversions consume.
-pub fn string_conversions(fmt: &[u8]) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut arg = 1;
-    let mut i = 0;
-    while i < fmt.len() {
-        if fmt[i] != b'%' {
-            i += 1;
-            continue;
-        }
-        i += 1;
-        if fmt.get(i) == Some(&b'%') {
-            i += 1;
-            continue;
-        }
-        arg += 1;
-        while i < fmt.len() && SPEC_CHARS.contains(&fmt[i]) {
-            i += 1;
-        }
-        if fmt.get(i) == Some(&b's') {
-            out.push(arg);
-        }
-        i += 1;
-    }
-    out
-}
 
 /// Flags, width and precision of one conversion.
 #[derive(Default)]
@@ -316,12 +291,30 @@ fn quote_value<'gc>(out: &mut Vec<u8>, ctx: Ctx<'gc>, v: Value<'gc>) -> Option<(
     Some(())
 }
 
-/// Formats with the arguments in `args` (`args[0]` is the format string, already checked);
-/// the values `%s` consumes have been through `__tostring` where they have one.
-pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec<u8>, Error<'gc>> {
-    let mut out = Vec::with_capacity(fmt.len());
-    let mut arg = 0;
-    let mut i = 0;
+/// Where formatting stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    /// At the conversion starting at byte `at`, a `%s` whose argument `args[arg]` has
+    /// `__tostring`.
+    ToString {
+        at: usize,
+        arg: usize,
+    },
+}
+
+/// Formats `fmt` from byte `from` on, appending to `out`; the conversions before `from`
+/// used `used` arguments (`args[0]` is the format string itself).
+pub fn format<'gc>(
+    ctx: Ctx<'gc>,
+    fmt: &[u8],
+    args: &[Value<'gc>],
+    from: usize,
+    used: usize,
+    out: &mut Vec<u8>,
+) -> Result<Progress, Error<'gc>> {
+    let mut arg = used;
+    let mut i = from;
     while i < fmt.len() {
         let c = fmt[i];
         i += 1;
@@ -334,6 +327,7 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             i += 1;
             continue;
         }
+        let spec_at = i - 1;
         arg += 1;
         let Some(&v) = args.get(arg) else {
             return Err(Error::bad_arg(arg + 1, "no value"));
@@ -343,8 +337,8 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             i += 1;
         }
         let form = &fmt[start..(i + 1).min(fmt.len())];
-        if form.len() + 1 >= MAX_SPEC {
-            return Err(Error::runtime("invalid format string to 'format'"));
+        if form.len() >= MAX_SPEC {
+            return Err(Error::runtime("invalid format (too long)"));
         }
         let conv = fmt.get(i).copied().unwrap_or(0);
         i += 1;
@@ -372,44 +366,47 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             b'c' => {
                 let spec = check(b"-", false)?;
                 let n = integer(v)?;
-                pad(&mut out, &spec, 0, &[n as u8], false);
+                pad(out, &spec, 0, &[n as u8], false);
             }
             b'd' | b'i' => {
                 let n = integer(v)?;
-                format_int(&mut out, &check(b"-+ 0", true)?, conv, n);
+                format_int(out, &check(b"-+ 0", true)?, conv, n);
             }
             b'u' => {
                 let n = integer(v)?;
-                format_int(&mut out, &check(b"-0", true)?, conv, n);
+                format_int(out, &check(b"-0", true)?, conv, n);
             }
             b'o' | b'x' | b'X' => {
                 let n = integer(v)?;
-                format_int(&mut out, &check(b"-#0", true)?, conv, n);
+                format_int(out, &check(b"-#0", true)?, conv, n);
             }
             b'a' | b'A' => {
                 let spec = check(b"-+ #0", true)?;
-                format_float(&mut out, &spec, conv, number(v)?);
+                format_float(out, &spec, conv, number(v)?);
             }
-            b'e' | b'E' | b'f' | b'F' | b'g' | b'G' => {
+            b'e' | b'E' | b'f' | b'g' | b'G' => {
                 let x = number(v)?;
-                format_float(&mut out, &check(b"-+ #0", true)?, conv, x);
+                format_float(out, &check(b"-+ #0", true)?, conv, x);
             }
             b'p' => {
                 let spec = check(b"-", false)?;
                 let text = match v.addr() {
-                    Some(addr) => format!("0x{addr:x}").into_bytes(),
+                    Some(addr) => format!("0x{addr:08x}").into_bytes(),
                     None => b"(null)".to_vec(),
                 };
-                pad(&mut out, &spec, 0, &text, false);
+                pad(out, &spec, 0, &text, false);
             }
             b'q' => {
                 if form.len() > 1 {
                     return Err(Error::runtime("specifier '%q' cannot have modifiers"));
                 }
-                quote_value(&mut out, ctx, v)
+                quote_value(out, ctx, v)
                     .ok_or_else(|| Error::bad_arg(arg + 1, "value has no literal form"))?;
             }
             b's' => {
+                if !metamethod(ctx, v, MetaEvent::ToString).is_nil() {
+                    return Ok(Progress::ToString { at: spec_at, arg });
+                }
                 let s = tostring_plain(ctx, v);
                 if form.len() == 1 {
                     out.extend_from_slice(&s);
@@ -421,8 +418,8 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
                     match spec.precision {
                         // Too long to be formatted: lua5.4 keeps it whole.
                         None if s.len() >= 100 => out.extend_from_slice(&s),
-                        Some(p) if p < s.len() => pad(&mut out, &spec, 0, &s[..p], false),
-                        _ => pad(&mut out, &spec, 0, &s, false),
+                        Some(p) if p < s.len() => pad(out, &spec, 0, &s[..p], false),
+                        _ => pad(out, &spec, 0, &s, false),
                     }
                 }
             }
@@ -434,13 +431,12 @@ pub fn format<'gc>(ctx: Ctx<'gc>, fmt: &[u8], args: &[Value<'gc>]) -> Result<Vec
             }
         }
     }
-    Ok(out)
+    Ok(Progress::Done)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     fn float(conv: u8, form: &str, x: f64) -> String {
         let spec = parse_spec(form.as_bytes(), b"-+ #0", true).unwrap();
@@ -529,10 +525,5 @@ mod tests {
         let mut out = Vec::new();
         quote_string(&mut out, b"a\x001\r\n\"\\");
         assert_eq!(out, b"\"a\\0001\\13\\\n\\\"\\\\\"");
-    }
-
-    #[test]
-    fn string_conversions_are_found() {
-        assert_eq!(string_conversions(b"%d %s %% %5.2s %q"), vec![3, 4]);
     }
 }

@@ -28,6 +28,7 @@ type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 /// instruction budget plugs in to interrupt runaway backtracking.
 const MATCH_STEPS: u64 = u64::MAX;
 
+/// Registers `string` and sets the metatable all strings share.
 pub fn open(ctx: Ctx<'_>) {
     let string = register_lib(
         ctx,
@@ -133,11 +134,12 @@ fn rep<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Some(sep) => sep.as_bytes(),
         None => b"",
     };
-    if n <= 0 {
+    let unit = (s.len() + sep.len()) as u64;
+    // Nothing to repeat ends at once (lua5.4 would copy nothing 2^62 times).
+    if n <= 0 || unit == 0 {
         return call.ret1(ctx.str_value(b""));
     }
     let n = n as u64;
-    let unit = (s.len() + sep.len()) as u64;
     if unit > ctx.max_string_len() as u64 / n {
         return Err(Error::runtime("resulting string too large"));
     }
@@ -332,7 +334,9 @@ mod gsub_slot {
     /// The match waiting for its replacement value.
     pub const START: usize = 6;
     pub const END: usize = 7;
-    pub const ALL: usize = 8;
+    /// Whether any replacement changed the text (if none did, the subject is the result).
+    pub const CHANGED: usize = 8;
+    pub const ALL: usize = 9;
 }
 
 fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -348,6 +352,7 @@ fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let max = call.opt_integer(ctx, 3, src.len() as i64 + 1)?;
     call.set_nargs(gsub_slot::ALL);
     call.set_arg(gsub_slot::MAX, Value::Integer(max));
+    call.set_arg(gsub_slot::CHANGED, Value::Boolean(false));
     gsub_run(ctx, call, Vec::new(), 0, 0, None)
 }
 
@@ -385,11 +390,12 @@ fn gsub_run<'gc>(
     let anchor = pat.as_bytes().first() == Some(&b'^');
     let p = usize::from(anchor);
     let mut last_match = None;
+    let mut changed = call.arg(gsub_slot::CHANGED).is_truthy();
     if let Some((value, start)) = pending {
-        add_replacement(ctx, &mut buf, value, &src[start..pos])?;
+        changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
         last_match = Some(pos);
         if anchor {
-            return gsub_finish(ctx, call, buf, count, pos);
+            return gsub_finish(ctx, call, buf, count, pos, changed);
         }
     }
     let mut m = Matcher::new(src, pat.as_bytes(), MATCH_STEPS);
@@ -403,6 +409,7 @@ fn gsub_run<'gc>(
                 let wait = match repl {
                     Value::String(r) => {
                         add_template(&mut buf, r.as_bytes(), &m, src, s, e)?;
+                        changed = true;
                         None
                     }
                     Value::Function(_) => {
@@ -418,7 +425,7 @@ fn gsub_run<'gc>(
                         let key = capture_value(ctx, src, m.capture(0, s, e).map_err(match_error)?);
                         match access::get(ctx, call, repl, key, Cont::new(gsub_cont))? {
                             Flow::Ready(v) => {
-                                add_replacement(ctx, &mut buf, v, &src[s..e])?;
+                                changed |= add_replacement(ctx, &mut buf, v, &src[s..e])?;
                                 None
                             }
                             Flow::Wait(action) => Some(action),
@@ -430,6 +437,7 @@ fn gsub_run<'gc>(
                     call.set_arg(gsub_slot::COUNT, Value::Integer(count));
                     call.set_arg(gsub_slot::START, Value::Integer(s as i64));
                     call.set_arg(gsub_slot::END, Value::Integer(e as i64));
+                    call.set_arg(gsub_slot::CHANGED, Value::Boolean(changed));
                     return Ok(action);
                 }
             }
@@ -443,7 +451,7 @@ fn gsub_run<'gc>(
             break;
         }
     }
-    gsub_finish(ctx, call, buf, count, pos)
+    gsub_finish(ctx, call, buf, count, pos, changed)
 }
 
 fn gsub_finish<'gc>(
@@ -452,10 +460,14 @@ fn gsub_finish<'gc>(
     mut buf: Vec<u8>,
     count: i64,
     pos: usize,
+    changed: bool,
 ) -> R<'gc> {
     let Value::String(src) = call.arg(gsub_slot::SRC) else {
         unreachable!("gsub keeps its subject")
     };
+    if !changed {
+        return call.ret(&[Value::String(src), Value::Integer(count)]);
+    }
     let rest = &src.as_bytes()[pos..];
     let total = buf.len().saturating_add(rest.len());
     reserve(ctx, &mut buf, total)?;
@@ -463,15 +475,19 @@ fn gsub_finish<'gc>(
     call.ret(&[ctx.str_value(&buf), Value::Integer(count)])
 }
 
-/// Appends what a replacement function or table gave for the match `whole`.
+/// Appends what a replacement function or table gave for the match `whole`; whether that
+/// changed the text (`nil` and `false` keep the match).
 fn add_replacement<'gc>(
     ctx: Ctx<'gc>,
     buf: &mut Vec<u8>,
     value: Value<'gc>,
     whole: &[u8],
-) -> Result<(), Error<'gc>> {
+) -> Result<bool, Error<'gc>> {
     match value {
-        Value::Nil | Value::Boolean(false) => buf.extend_from_slice(whole),
+        Value::Nil | Value::Boolean(false) => {
+            buf.extend_from_slice(whole);
+            return Ok(false);
+        }
         Value::String(s) => buf.extend_from_slice(s.as_bytes()),
         Value::Integer(_) | Value::Float(_) => buf.extend_from_slice(&tostring_plain(ctx, value)),
         other => {
@@ -481,7 +497,7 @@ fn add_replacement<'gc>(
             )))
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Appends a replacement string, with `%0`..`%9` standing for captures and `%%` for `%`.
@@ -522,29 +538,32 @@ fn add_template<'gc>(
 
 fn format<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.check_string(ctx, 0)?;
-    format_from(ctx, call, 0)
+    format_from(ctx, call, 0, 0, Vec::new())
 }
 
-/// Converts the `%s` arguments that have `__tostring`, from the `next`-th such conversion
-/// on, then formats.
-fn format_from<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, next: usize) -> R<'gc> {
+/// Formats from byte `from` of the format string (`used` arguments consumed so far); a
+/// `__tostring` call suspends it, with the text so far in a slot after the arguments.
+fn format_from<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    from: usize,
+    used: usize,
+    mut out: Vec<u8>,
+) -> R<'gc> {
     let Value::String(fmt) = call.arg(0) else {
         unreachable!("format checked its format string")
     };
-    let targets = format::string_conversions(fmt.as_bytes());
-    for (k, &arg) in targets.iter().enumerate().skip(next) {
-        if arg > call.nargs() {
-            break;
-        }
-        let v = call.arg(arg - 1);
-        let tm = metamethod(ctx, v, MetaEvent::ToString);
-        if !tm.is_nil() {
-            let then = Cont::with_state(format_cont, k as i64);
-            return Ok(access::call_function(call, tm, &[v], then));
+    match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
+        format::Progress::Done => call.ret1(ctx.str_value(&out)),
+        format::Progress::ToString { at, arg } => {
+            let v = call.arg(arg);
+            let tm = metamethod(ctx, v, MetaEvent::ToString);
+            let buffer_slot = call.nargs();
+            stash_buffer(ctx, call, buffer_slot, out);
+            let then = Cont::with_state(format_cont, ((at as i64) << 32) | arg as i64);
+            Ok(access::call_function(call, tm, &[v], then))
         }
     }
-    let out = format::format(ctx, fmt.as_bytes(), call.args())?;
-    call.ret1(ctx.str_value(&out))
 }
 
 fn format_cont<'gc>(
@@ -556,13 +575,16 @@ fn format_cont<'gc>(
     if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Float(_)) {
         return Err(Error::runtime("'__tostring' must return a string"));
     }
-    let k = call.state() as usize;
-    let Value::String(fmt) = call.arg(0) else {
-        unreachable!("format checked its format string")
-    };
-    let arg = format::string_conversions(fmt.as_bytes())[k];
-    call.set_arg(arg - 1, v);
-    format_from(ctx, call, k + 1)
+    let buffer_slot = call.nargs() - 1;
+    let out = take_buffer(call, buffer_slot);
+    call.set_nargs(buffer_slot);
+    let (at, arg) = (
+        (call.state() >> 32) as usize,
+        (call.state() & 0xffff_ffff) as usize,
+    );
+    // The conversion runs again, now on the string.
+    call.set_arg(arg, v);
+    format_from(ctx, call, at, arg - 1, out)
 }
 
 /// The string metatable's arithmetic metamethods, by upvalue index.

@@ -231,6 +231,7 @@ fn grow<'gc>(ctx: Ctx<'gc>, out: &mut Vec<u8>, n: usize) -> Result<(), Error<'gc
     reserve(ctx, out, total.unwrap_or(usize::MAX))
 }
 
+/// `string.pack(fmt, v1, v2, ...)`.
 pub fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let mut fmt = Format::new(call.check_bytes(ctx, 0)?);
     let mut out = Vec::new();
@@ -309,6 +310,7 @@ pub fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(ctx.str_value(&out))
 }
 
+/// `string.packsize(fmt)`: the size of a format without variable-length options.
 pub fn packsize<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let mut fmt = Format::new(call.check_bytes(ctx, 0)?);
     let mut total: u64 = 0;
@@ -325,6 +327,7 @@ pub fn packsize<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(total as i64)
 }
 
+/// `string.unpack(fmt, s [, pos])`: the values, then the position after them.
 pub fn unpack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let mut fmt = Format::new(call.check_bytes(ctx, 0)?);
     let data = call.check_bytes(ctx, 1)?;

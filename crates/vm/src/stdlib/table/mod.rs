@@ -9,7 +9,8 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::interp::{
-    metatable_of, tostring_plain, Action, Cont, ContFn, Error, NativeCall, Outcome,
+    event_of, metatable_of, tostring_plain, Action, Cont, ContFn, Error, MetaEvent, NativeCall,
+    Outcome,
 };
 use crate::state::Ctx;
 use crate::table::Table;
@@ -20,6 +21,7 @@ use super::register_lib;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
+/// Registers `table`.
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
         ctx,
@@ -62,6 +64,20 @@ fn check_table<'gc>(
         }
     }
     Err(call.type_err(ctx, i, "table"))
+}
+
+/// `v` as a table whose reads and writes need no metamethod: loops over it run without
+/// stepping through the resumable path.
+fn plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
+    let Value::Table(t) = v else {
+        return None;
+    };
+    match t.metatable() {
+        None => Some(t),
+        Some(mt) => (event_of(ctx, mt, MetaEvent::Index).is_nil()
+            && event_of(ctx, mt, MetaEvent::NewIndex).is_nil())
+        .then_some(t),
+    }
 }
 
 /// An integer a function keeps in one of its slots.
@@ -153,7 +169,14 @@ fn insert_run<'gc>(
             }
             SHIFT => {
                 let (i, pos) = (int(call, slot::INDEX), int(call, slot::POS));
-                if i > pos {
+                if let (Some(table), true) = (plain(ctx, t), i > pos) {
+                    let mut state = table.state_mut(ctx.mc);
+                    for k in (pos + 1..=i).rev() {
+                        let moved = state.get_int(k - 1);
+                        state.set_int(k, moved);
+                    }
+                    call.set_arg(slot::INDEX, Value::Integer(pos));
+                } else if i > pos {
                     let key = Value::Integer(i - 1);
                     v = ready!(access::get(ctx, call, t, key, then(insert_cont, READ))?);
                     step = READ;
@@ -257,7 +280,14 @@ fn remove_run<'gc>(
             }
             SHIFT => {
                 let (i, size) = (int(call, slot::INDEX), int(call, slot::SIZE));
-                if i < size {
+                if let (Some(table), true) = (plain(ctx, t), i < size) {
+                    let mut state = table.state_mut(ctx.mc);
+                    for k in i..size {
+                        let moved = state.get_int(k + 1);
+                        state.set_int(k, moved);
+                    }
+                    call.set_arg(slot::INDEX, Value::Integer(size));
+                } else if i < size {
                     let key = Value::Integer(i + 1);
                     v = ready!(access::get(ctx, call, t, key, then(remove_cont, READ))?);
                     step = READ;
@@ -356,9 +386,23 @@ fn concat_run<'gc>(
                 step = NEXT;
             }
             NEXT => {
-                let i = int(call, slot::INDEX);
-                if i > int(call, slot::LAST) {
+                let (i, last) = (int(call, slot::INDEX), int(call, slot::LAST));
+                if i > last {
                     return call.ret1(ctx.str_value(&buf));
+                }
+                if let Some(table) = plain(ctx, t) {
+                    let Value::String(sep) = call.arg(slot::SEP) else {
+                        unreachable!("concat checked its separator")
+                    };
+                    let mut i = i;
+                    loop {
+                        append_field(ctx, &mut buf, table.get_int(i), i)?;
+                        if i == last {
+                            return call.ret1(ctx.str_value(&buf));
+                        }
+                        append(ctx, &mut buf, sep.as_bytes())?;
+                        i += 1;
+                    }
                 }
                 let key = Value::Integer(i);
                 v = match access::get(ctx, call, t, key, then(concat_cont, READ))? {
@@ -372,17 +416,7 @@ fn concat_run<'gc>(
             }
             _ => {
                 let (i, last) = (int(call, slot::INDEX), int(call, slot::LAST));
-                let piece = match v {
-                    Value::String(s) => s.as_bytes().to_vec(),
-                    Value::Integer(_) | Value::Float(_) => tostring_plain(ctx, v),
-                    _ => {
-                        return Err(Error::runtime(format!(
-                            "invalid value ({}) at index {i} in table for 'concat'",
-                            v.type_name()
-                        )))
-                    }
-                };
-                append(ctx, &mut buf, &piece)?;
+                append_field(ctx, &mut buf, v, i)?;
                 if i == last {
                     return call.ret1(ctx.str_value(&buf));
                 }
@@ -394,6 +428,23 @@ fn concat_run<'gc>(
                 step = NEXT;
             }
         }
+    }
+}
+
+/// Appends element `i` of a table being concatenated: a string or a number.
+fn append_field<'gc>(
+    ctx: Ctx<'gc>,
+    buf: &mut Vec<u8>,
+    v: Value<'gc>,
+    i: i64,
+) -> Result<(), Error<'gc>> {
+    match v {
+        Value::String(s) => append(ctx, buf, s.as_bytes()),
+        Value::Integer(_) | Value::Float(_) => append(ctx, buf, &tostring_plain(ctx, v)),
+        _ => Err(Error::runtime(format!(
+            "invalid value ({}) at index {i} in table for 'concat'",
+            v.type_name()
+        ))),
     }
 }
 
@@ -479,7 +530,14 @@ fn unpack_run<'gc>(
                 step = NEXT;
             }
             NEXT => {
-                let key = Value::Integer(int(call, slot::INDEX));
+                let (i, last) = (int(call, slot::INDEX), int(call, slot::LAST));
+                if let Some(table) = plain(ctx, t) {
+                    for k in i..=last {
+                        call.push(table.get_int(k));
+                    }
+                    return call.ret_from(slot::RESULTS);
+                }
+                let key = Value::Integer(i);
                 v = ready!(access::get(ctx, call, t, key, then(unpack_cont, READ))?);
                 step = READ;
             }
@@ -551,6 +609,8 @@ fn move_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     // Overlapping moves within one table go backwards, so no element is overwritten first.
     let backwards = !(to > end || to <= from || !source.raw_eq(dest));
     call.set_nargs(slot::ALL);
+    call.set_arg(slot::FROM, Value::Integer(from));
+    call.set_arg(slot::TO, Value::Integer(to));
     call.set_arg(slot::DEST, dest);
     call.set_arg(slot::DONE, Value::Integer(0));
     call.set_arg(slot::COUNT, Value::Integer(count));
@@ -589,6 +649,13 @@ fn move_run<'gc>(
     loop {
         match step {
             NEXT => {
+                if let (Some(src), Some(dst)) = (plain(ctx, source), plain(ctx, dest)) {
+                    for done in int(call, slot::DONE)..count {
+                        let off = if backwards { count - 1 - done } else { done };
+                        dst.set_int(ctx.mc, to + off, src.get_int(from + off));
+                    }
+                    return call.ret1(dest);
+                }
                 if int(call, slot::DONE) == count {
                     return call.ret1(dest);
                 }

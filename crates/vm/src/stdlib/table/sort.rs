@@ -69,6 +69,7 @@ mod step {
     pub const RANGE_DONE: i64 = 28;
 }
 
+/// `table.sort(t [, comp])`.
 pub fn sort<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     check_table(ctx, call, 0, READ | WRITE | LENGTH)?;
     call.set_nargs(slot::RANGES);
@@ -88,6 +89,9 @@ fn sort_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, o: Outcome<'gc>
 
 /// The sort's working state, in locals while it runs and in slots while it waits.
 struct Sort<'gc> {
+    /// The table and the order function (kept in their slots too).
+    table: Value<'gc>,
+    order: Value<'gc>,
     lo: i64,
     up: i64,
     p: i64,
@@ -119,6 +123,8 @@ impl<'gc> Sort<'gc> {
             _ => 0,
         };
         Sort {
+            table: call.arg(slot::TABLE),
+            order: call.arg(slot::ORDER),
             lo: int_or_zero(slot::LO),
             up: int_or_zero(slot::UP),
             p: int_or_zero(slot::PIVOT_AT),
@@ -143,31 +149,42 @@ impl<'gc> Sort<'gc> {
         call.set_arg(slot::B, self.b);
     }
 
-    fn get(
-        &self,
-        ctx: Ctx<'gc>,
-        call: &mut NativeCall<'_, 'gc>,
-        i: i64,
-        next: i64,
-    ) -> Result<Flow<'gc>, Error<'gc>> {
-        let t = call.arg(slot::TABLE);
-        access::get(ctx, call, t, Value::Integer(i), then(sort_cont, next))
+    /// `t[i]` when it needs no metamethod.
+    #[inline]
+    fn fast_get(&self, i: i64) -> Option<Value<'gc>> {
+        match self.table {
+            Value::Table(t) => Some(t.get_int(i)).filter(|v| !v.is_nil()),
+            _ => None,
+        }
     }
 
-    fn set(
-        &self,
-        ctx: Ctx<'gc>,
-        call: &mut NativeCall<'_, 'gc>,
-        i: i64,
-        v: Value<'gc>,
-        next: i64,
-    ) -> Result<Flow<'gc>, Error<'gc>> {
-        let t = call.arg(slot::TABLE);
-        access::set(ctx, call, t, Value::Integer(i), v, then(sort_cont, next))
+    /// `t[i] = v` when it needs no metamethod; whether it was done.
+    #[inline]
+    fn fast_set(&self, ctx: Ctx<'gc>, i: i64, v: Value<'gc>) -> bool {
+        let Value::Table(t) = self.table else {
+            return false;
+        };
+        let mut state = t.state_mut(ctx.mc);
+        if state.metatable().is_none() || !state.get_int(i).is_nil() {
+            state.set_int(i, v);
+            return true;
+        }
+        false
     }
 
-    /// `a < b` by the order function, or by `<` without one.
-    fn less(
+    /// `a < b` when it needs no call: no order function, numbers or strings.
+    #[inline]
+    fn fast_less(&self, a: Value<'gc>, b: Value<'gc>) -> Option<bool> {
+        if self.order.is_nil() {
+            primitive_order(a, b, false)
+        } else {
+            None
+        }
+    }
+
+    /// `a < b` through the order function or `__lt`.
+    #[inline(never)]
+    fn compare_by_call(
         &self,
         ctx: Ctx<'gc>,
         call: &mut NativeCall<'_, 'gc>,
@@ -175,18 +192,15 @@ impl<'gc> Sort<'gc> {
         b: Value<'gc>,
         next: i64,
     ) -> Result<Flow<'gc>, Error<'gc>> {
-        let order = call.arg(slot::ORDER);
         let then = then(sort_cont, next);
-        if !order.is_nil() {
+        if !self.order.is_nil() {
+            let order = self.order;
             return Ok(Flow::Wait(access::call_function(
                 call,
                 order,
                 &[a, b],
                 then,
             )));
-        }
-        if let Some(r) = primitive_order(a, b, false) {
-            return Ok(Flow::Ready(Value::Boolean(r)));
         }
         let mut tm = metamethod(ctx, a, MetaEvent::Lt);
         if tm.is_nil() {
@@ -247,6 +261,40 @@ impl<'gc> Sort<'gc> {
         mut v: Value<'gc>,
     ) -> R<'gc> {
         use step::*;
+        // Each access or comparison completes inline when it can; otherwise the state is
+        // saved and the call it needs is returned, to resume at step `$next`.
+        macro_rules! get {
+            ($i:expr, $next:expr) => {{
+                let i = $i;
+                match self.fast_get(i) {
+                    Some(v) => v,
+                    None => {
+                        let then = then(sort_cont, $next);
+                        let flow = access::get(ctx, call, self.table, Value::Integer(i), then);
+                        wait!(self, call, flow)
+                    }
+                }
+            }};
+        }
+        macro_rules! set {
+            ($i:expr, $v:expr, $next:expr) => {{
+                let (i, v) = ($i, $v);
+                if !self.fast_set(ctx, i, v) {
+                    let then = then(sort_cont, $next);
+                    let flow = access::set(ctx, call, self.table, Value::Integer(i), v, then);
+                    wait!(self, call, flow);
+                }
+            }};
+        }
+        macro_rules! less {
+            ($a:expr, $b:expr, $next:expr) => {{
+                let (a, b) = ($a, $b);
+                match self.fast_less(a, b) {
+                    Some(r) => Value::Boolean(r),
+                    None => wait!(self, call, self.compare_by_call(ctx, call, a, b, $next)),
+                }
+            }};
+        }
         loop {
             match at {
                 LENGTH => {
@@ -269,37 +317,29 @@ impl<'gc> Sort<'gc> {
                         at = RANGE_DONE;
                         continue;
                     }
-                    v = wait!(self, call, self.get(ctx, call, self.lo, GOT_LO));
+                    v = get!(self.lo, GOT_LO);
                     at = GOT_LO;
                 }
                 GOT_LO => {
                     self.a = v;
-                    v = wait!(self, call, self.get(ctx, call, self.up, GOT_UP));
+                    v = get!(self.up, GOT_UP);
                     at = GOT_UP;
                 }
                 GOT_UP => {
                     self.b = v;
-                    v = wait!(self, call, self.less(ctx, call, self.b, self.a, UP_LESS_LO));
+                    v = less!(self.b, self.a, UP_LESS_LO);
                     at = UP_LESS_LO;
                 }
                 UP_LESS_LO => {
                     if v.is_truthy() {
-                        wait!(
-                            self,
-                            call,
-                            self.set(ctx, call, self.lo, self.b, SWAPPED_ENDS_1)
-                        );
+                        set!(self.lo, self.b, SWAPPED_ENDS_1);
                         at = SWAPPED_ENDS_1;
                     } else {
                         at = ENDS_SORTED;
                     }
                 }
                 SWAPPED_ENDS_1 => {
-                    wait!(
-                        self,
-                        call,
-                        self.set(ctx, call, self.up, self.a, ENDS_SORTED)
-                    );
+                    set!(self.up, self.a, ENDS_SORTED);
                     at = ENDS_SORTED;
                 }
                 ENDS_SORTED => {
@@ -308,71 +348,47 @@ impl<'gc> Sort<'gc> {
                         continue;
                     }
                     self.p = self.choose_pivot();
-                    v = wait!(self, call, self.get(ctx, call, self.p, GOT_MID));
+                    v = get!(self.p, GOT_MID);
                     at = GOT_MID;
                 }
                 GOT_MID => {
                     self.a = v;
-                    v = wait!(self, call, self.get(ctx, call, self.lo, GOT_LO_AGAIN));
+                    v = get!(self.lo, GOT_LO_AGAIN);
                     at = GOT_LO_AGAIN;
                 }
                 GOT_LO_AGAIN => {
                     self.b = v;
-                    v = wait!(
-                        self,
-                        call,
-                        self.less(ctx, call, self.a, self.b, MID_LESS_LO)
-                    );
+                    v = less!(self.a, self.b, MID_LESS_LO);
                     at = MID_LESS_LO;
                 }
                 MID_LESS_LO => {
                     if v.is_truthy() {
-                        wait!(
-                            self,
-                            call,
-                            self.set(ctx, call, self.p, self.b, SWAPPED_MID_LO_1)
-                        );
+                        set!(self.p, self.b, SWAPPED_MID_LO_1);
                         at = SWAPPED_MID_LO_1;
                     } else {
-                        v = wait!(self, call, self.get(ctx, call, self.up, GOT_UP_AGAIN));
+                        v = get!(self.up, GOT_UP_AGAIN);
                         at = GOT_UP_AGAIN;
                     }
                 }
                 SWAPPED_MID_LO_1 => {
-                    wait!(
-                        self,
-                        call,
-                        self.set(ctx, call, self.lo, self.a, MEDIAN_SORTED)
-                    );
+                    set!(self.lo, self.a, MEDIAN_SORTED);
                     at = MEDIAN_SORTED;
                 }
                 GOT_UP_AGAIN => {
                     self.b = v;
-                    v = wait!(
-                        self,
-                        call,
-                        self.less(ctx, call, self.b, self.a, UP_LESS_MID)
-                    );
+                    v = less!(self.b, self.a, UP_LESS_MID);
                     at = UP_LESS_MID;
                 }
                 UP_LESS_MID => {
                     if v.is_truthy() {
-                        wait!(
-                            self,
-                            call,
-                            self.set(ctx, call, self.p, self.b, SWAPPED_MID_UP_1)
-                        );
+                        set!(self.p, self.b, SWAPPED_MID_UP_1);
                         at = SWAPPED_MID_UP_1;
                     } else {
                         at = MEDIAN_SORTED;
                     }
                 }
                 SWAPPED_MID_UP_1 => {
-                    wait!(
-                        self,
-                        call,
-                        self.set(ctx, call, self.up, self.a, MEDIAN_SORTED)
-                    );
+                    set!(self.up, self.a, MEDIAN_SORTED);
                     at = MEDIAN_SORTED;
                 }
                 MEDIAN_SORTED => {
@@ -380,25 +396,21 @@ impl<'gc> Sort<'gc> {
                         at = RANGE_DONE;
                         continue;
                     }
-                    v = wait!(self, call, self.get(ctx, call, self.p, GOT_PIVOT));
+                    v = get!(self.p, GOT_PIVOT);
                     at = GOT_PIVOT;
                 }
                 GOT_PIVOT => {
                     self.pivot = v;
-                    v = wait!(self, call, self.get(ctx, call, self.up - 1, GOT_UP_1));
+                    v = get!(self.up - 1, GOT_UP_1);
                     at = GOT_UP_1;
                 }
                 GOT_UP_1 => {
                     // The pivot goes to up - 1, out of the way of the partition.
-                    wait!(self, call, self.set(ctx, call, self.p, v, PIVOT_MOVED_1));
+                    set!(self.p, v, PIVOT_MOVED_1);
                     at = PIVOT_MOVED_1;
                 }
                 PIVOT_MOVED_1 => {
-                    wait!(
-                        self,
-                        call,
-                        self.set(ctx, call, self.up - 1, self.pivot, PARTITION)
-                    );
+                    set!(self.up - 1, self.pivot, PARTITION);
                     at = PARTITION;
                 }
                 PARTITION => {
@@ -407,16 +419,12 @@ impl<'gc> Sort<'gc> {
                 }
                 NEXT_I => {
                     self.i += 1;
-                    v = wait!(self, call, self.get(ctx, call, self.i, GOT_I));
+                    v = get!(self.i, GOT_I);
                     at = GOT_I;
                 }
                 GOT_I => {
                     self.a = v;
-                    v = wait!(
-                        self,
-                        call,
-                        self.less(ctx, call, self.a, self.pivot, I_LESS_PIVOT)
-                    );
+                    v = less!(self.a, self.pivot, I_LESS_PIVOT);
                     at = I_LESS_PIVOT;
                 }
                 I_LESS_PIVOT => {
@@ -431,16 +439,12 @@ impl<'gc> Sort<'gc> {
                 }
                 NEXT_J => {
                     self.j -= 1;
-                    v = wait!(self, call, self.get(ctx, call, self.j, GOT_J));
+                    v = get!(self.j, GOT_J);
                     at = GOT_J;
                 }
                 GOT_J => {
                     self.b = v;
-                    v = wait!(
-                        self,
-                        call,
-                        self.less(ctx, call, self.pivot, self.b, PIVOT_LESS_J)
-                    );
+                    v = less!(self.pivot, self.b, PIVOT_LESS_J);
                     at = PIVOT_LESS_J;
                 }
                 PIVOT_LESS_J => {
@@ -450,31 +454,19 @@ impl<'gc> Sort<'gc> {
                         }
                         at = NEXT_J;
                     } else if self.j < self.i {
-                        wait!(
-                            self,
-                            call,
-                            self.set(ctx, call, self.up - 1, self.a, PIVOT_PLACED_1)
-                        );
+                        set!(self.up - 1, self.a, PIVOT_PLACED_1);
                         at = PIVOT_PLACED_1;
                     } else {
-                        wait!(
-                            self,
-                            call,
-                            self.set(ctx, call, self.i, self.b, SWAPPED_IJ_1)
-                        );
+                        set!(self.i, self.b, SWAPPED_IJ_1);
                         at = SWAPPED_IJ_1;
                     }
                 }
                 SWAPPED_IJ_1 => {
-                    wait!(self, call, self.set(ctx, call, self.j, self.a, NEXT_I));
+                    set!(self.j, self.a, NEXT_I);
                     at = NEXT_I;
                 }
                 PIVOT_PLACED_1 => {
-                    wait!(
-                        self,
-                        call,
-                        self.set(ctx, call, self.i, self.pivot, PARTITIONED)
-                    );
+                    set!(self.i, self.pivot, PARTITIONED);
                     at = PARTITIONED;
                 }
                 PARTITIONED => {
