@@ -73,20 +73,6 @@ pub fn open(ctx: Ctx<'_>) {
     for (name, v) in constants {
         math.set_str(ctx.mc, ctx.intern(name), v);
     }
-    // Debian's lua5.4 is built with LUA_COMPAT_MATHLIB, which keeps these 5.2 functions.
-    let compat: [(&'static str, NativeFn); 8] = [
-        ("atan2", atan),
-        ("cosh", cosh),
-        ("frexp", frexp),
-        ("ldexp", ldexp),
-        ("log10", log10),
-        ("pow", pow),
-        ("sinh", sinh),
-        ("tanh", tanh),
-    ];
-    for (name, f) in compat {
-        super::set_fn(ctx, math, name, f);
-    }
     // The generator's state is shared by `random` and `randomseed`.
     let seed = host_seed(ctx);
     let state = UserData::new(ctx.mc, Box::new(Cell::new(Xoshiro::seeded(seed.0, seed.1))));
@@ -125,28 +111,6 @@ float_fn!(tanh, libm::tanh);
 float_fn!(log10, libm::log10);
 float_fn!(deg, |x: f64| x * (180.0 / core::f64::consts::PI));
 float_fn!(rad, |x: f64| x * (core::f64::consts::PI / 180.0));
-float_fn!(cosh, libm::cosh);
-float_fn!(sinh, libm::sinh);
-float_fn!(tanh, libm::tanh);
-float_fn!(log10, libm::log10);
-
-fn pow<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    let x = call.check_number(ctx, 0)?;
-    let y = call.check_number(ctx, 1)?;
-    call.ret1(Value::Float(nan_like_x86(libm::pow(x, y), x, y)))
-}
-
-fn frexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    let (mantissa, exponent) = libm::frexp(call.check_number(ctx, 0)?);
-    call.ret(&[Value::Float(mantissa), Value::Integer(exponent.into())])
-}
-
-fn ldexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    let x = call.check_number(ctx, 0)?;
-    // C converts the exponent to an `int`, keeping its low 32 bits.
-    let exponent = call.check_integer(ctx, 1)? as i32;
-    call.ret1(libm::ldexp(x, exponent))
-}
 
 fn atan<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let y = call.check_number(ctx, 0)?;
