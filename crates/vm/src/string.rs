@@ -117,6 +117,13 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
     }
 }
 
+/// The interner's hash: hashbrown takes its control bits from the top of a `u64`, which a
+/// zero-extended `u32` would leave all zero.
+#[inline]
+fn table_hash(hash: u32) -> u64 {
+    (hash as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// The set of live short strings. Entries are weak: the collector's finalization pass drops
 /// the dead ones (see [`Interner::purge_dead`]).
 #[derive(Collect, Default)]
@@ -132,7 +139,7 @@ impl<'gc> Interner<'gc> {
             return new_string(mc, bytes, 0);
         }
         let hash = hash_bytes(bytes);
-        let found = self.set.find(hash as u64, |w| {
+        let found = self.set.find(table_hash(hash), |w| {
             w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
         });
         if let Some(s) = found.and_then(|w| w.upgrade(mc)) {
@@ -140,9 +147,9 @@ impl<'gc> Interner<'gc> {
         }
         let s = new_string(mc, bytes, hash);
         self.set
-            .insert_unique(hash as u64, Gc::downgrade(s.0), |w| {
+            .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
                 // Rehashing only ever sees live entries: dead ones are purged before sweeping.
-                w.upgrade(mc).map_or(0, |s| s.hash.get() as u64)
+                w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get()))
             });
         s
     }

@@ -42,6 +42,8 @@ impl<'gc> Thread<'gc> {
                 finalizing: false,
                 overflowed: false,
                 raised_by: None,
+                native_depth: 0,
+                handling: 0,
             }),
         ))
     }
@@ -166,6 +168,11 @@ pub struct ThreadState<'gc> {
     /// The native function (run in place, without a frame) that raised the error being
     /// raised, for the traceback.
     pub(crate) raised_by: Option<NativeClosure<'gc>>,
+    /// Native functions running inside each other on the Rust stack (a native calling a
+    /// native): bounded like lua5.4's C stack.
+    pub(crate) native_depth: u32,
+    /// Native message handlers being called inside each other.
+    pub(crate) handling: u32,
 }
 
 /// Where `coroutine.close` is with a thread.

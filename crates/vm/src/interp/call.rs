@@ -8,7 +8,7 @@ use crate::value::{Function, Value};
 
 use super::describe::Src;
 use super::exec::execute;
-use super::meta::{self, metamethod, MetaEvent};
+use super::meta::{self, metamethod, MetaEvent, MAX_TAG_LOOP};
 use super::native::{Action, Catch, Cont, Error, NativeCall, Outcome};
 use super::unwind::{self, error_to_value, Caller};
 
@@ -162,7 +162,7 @@ pub(super) fn call_value<'gc>(
     src: Src,
     tail: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
-    loop {
+    for _ in 0..MAX_TAG_LOOP {
         match ts.stack[func] {
             Value::Function(Function::Lua(c)) => {
                 push_lua_frame(ctx, ts, c, func, nargs, ret, tail)?;
@@ -183,6 +183,7 @@ pub(super) fn call_value<'gc>(
             }
         }
     }
+    Err(Error::runtime("'__call' chain too long; possible loop"))
 }
 
 /// `attempt to call a nil value (global 'f')`: named the way the calling instruction names
@@ -238,6 +239,26 @@ pub(super) fn scratch_top(ts: &ThreadState<'_>) -> usize {
 
 /// Runs a native function in place; it was called from the frame on top (or from nothing).
 pub(super) fn call_native<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    closure: NativeClosure<'gc>,
+    func: usize,
+    ret: RetMode,
+) -> Result<Flow<'gc>, Error<'gc>> {
+    if ts.native_depth >= MAX_NATIVE_DEPTH {
+        return Err(Error::runtime("C stack overflow"));
+    }
+    ts.native_depth += 1;
+    let result = call_native_counted(ctx, thread, ts, closure, func, ret);
+    ts.native_depth -= 1;
+    result
+}
+
+/// Natives calling natives recurse on the Rust stack; this many is "C stack overflow".
+const MAX_NATIVE_DEPTH: u32 = 198;
+
+fn call_native_counted<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,

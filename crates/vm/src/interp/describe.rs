@@ -198,10 +198,21 @@ pub(crate) fn object_name(proto: &Proto<'_>, pc: usize, reg: u8) -> Option<(&'st
     }
 }
 
+/// "global" when the indexed table is `_ENV` (a local or an upvalue of that name).
+/// Deliberately not a full `object_name`: following a chain like `t.a.a.a` there would be
+/// quadratic.
 fn field_or_global(proto: &Proto<'_>, pc: usize, table_reg: u8) -> &'static str {
-    match object_name(proto, pc, table_reg) {
-        Some((_, name)) if name == "_ENV" => "global",
-        _ => "field",
+    let is_env = match local_name(proto, table_reg, pc) {
+        Some(name) => name == "_ENV",
+        None => matches!(
+            find_set_register(proto, pc, table_reg).map(|p| proto.plain.code[p]),
+            Some(Op::GetUpval { b, .. }) if upvalue_name(proto, b as usize) == "_ENV"
+        ),
+    };
+    if is_env {
+        "global"
+    } else {
+        "field"
     }
 }
 

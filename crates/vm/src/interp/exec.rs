@@ -91,6 +91,12 @@ fn execute_with<'gc, const HOOKS: bool>(
     fuel: &mut i64,
 ) -> Result<Option<Exit<'gc>>, Value<'gc>> {
     'frames: loop {
+        // Every frame (re)entry costs fuel: calls, returns, metamethods and natives calling
+        // Lua all go through here, so no cycle of them escapes the budget.
+        *fuel -= 1;
+        if *fuel <= 0 {
+            return Ok(Some(Exit::Fuel));
+        }
         let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
             None => return Ok(Some(Exit::Finished)),
             Some(Frame::Native(_)) => match resume_native(ctx, thread, ts) {
@@ -164,27 +170,6 @@ fn execute_with<'gc, const HOOKS: bool>(
                 if *fuel <= 0 {
                     save_pc!();
                     return Ok(Some(Exit::Fuel));
-                }
-            };
-        }
-        // After a call set up a new frame (the caller's pc is saved): charge it.
-        macro_rules! charge_call {
-            () => {
-                *fuel -= 1;
-                if *fuel <= 0 {
-                    return Ok(Some(Exit::Fuel));
-                }
-            };
-        }
-        macro_rules! slow_call {
-            ($e:expr) => {
-                match $e {
-                    Ok(Flow::Continue) => {
-                        charge_call!();
-                        continue 'frames;
-                    }
-                    Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                    Err(e) => return Err(located(ctx, ts, e)),
                 }
             };
         }
@@ -904,7 +889,6 @@ fn execute_with<'gc, const HOOKS: bool>(
                             ) {
                                 return Err(located(ctx, ts, e));
                             }
-                            charge_call!();
                             continue 'frames;
                         }
                         Value::Function(Function::Native(n)) => {
@@ -989,7 +973,6 @@ fn execute_with<'gc, const HOOKS: bool>(
                                 ts.frames.push(Frame::Lua(me));
                                 return Err(located(ctx, ts, e));
                             }
-                            charge_call!();
                             continue 'frames;
                         }
                         _ => {
@@ -1224,7 +1207,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                                 false
                             ));
                         }
-                        _ => slow_call!(call_value(
+                        _ => slow!(call_value(
                             ctx,
                             thread,
                             ts,

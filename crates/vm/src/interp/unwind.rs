@@ -35,7 +35,7 @@ pub(crate) fn location(ts: &ThreadState<'_>, index: Option<usize>) -> String {
             let p = &f.closure.0.proto.plain;
             match current_line(f) {
                 Some(line) => format!("{}:{}: ", crate::proto::chunk_id(&p.source), line),
-                None => format!("{}:?: ", crate::proto::chunk_id(&p.source)),
+                None => format!("{}:-1: ", crate::proto::chunk_id(&p.source)),
             }
         }
         _ => String::new(),
@@ -121,22 +121,28 @@ pub(crate) fn raise<'gc>(
         unreachable!("catcher is a native frame")
     };
     if let Catch::WithHandler { handler } = nf.cont.catch {
-        let depth = ts.frames[ci..]
-            .iter()
-            .filter(|f| matches!(frame_ret(f), RetMode::Handler))
-            .count();
+        // Handlers that fail are called again for their own errors, to a limit; native
+        // handlers have no frame to count, hence `ts.handling`.
+        let depth = ts.handling as usize
+            + ts.frames[ci..]
+                .iter()
+                .filter(|f| matches!(frame_ret(f), RetMode::Handler))
+                .count();
         if depth >= MAX_HANDLER_DEPTH {
             let e = ctx.str_value(b"error in error handling");
             return unwind_to(ctx, thread, ts, Some(ci), e);
         }
         let h = ts.stack[nf.base as usize + handler as usize];
-        return match call_at_top(ctx, thread, ts, h, &[error], RetMode::Handler) {
+        ts.handling += 1;
+        let flow = match call_at_top(ctx, thread, ts, h, &[error], RetMode::Handler) {
             Ok(flow) => flow,
             Err(e) => {
                 let v = error_to_value(ctx, ts, e, Caller::Top, None);
                 raise(ctx, thread, ts, v)
             }
         };
+        ts.handling -= 1;
+        return flow;
     }
     unwind_to(ctx, thread, ts, Some(ci), error)
 }

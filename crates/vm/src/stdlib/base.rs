@@ -440,7 +440,7 @@ fn parse_in_base(s: &[u8], base: u32) -> Option<i64> {
     let end = s.iter().rposition(|c| !is_space(c))? + 1;
     let mut s = &s[start..end];
     let neg = s.first() == Some(&b'-');
-    if neg {
+    if neg || s.first() == Some(&b'+') {
         s = &s[1..];
     }
     if s.is_empty() {
@@ -548,7 +548,8 @@ fn load<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             call.set_arg(1, name);
             call.set_arg(2, mode);
             call.set_arg(3, env.unwrap_or(Value::Nil));
-            call.set_arg(4, ctx.str_value(b""));
+            // The pieces read so far, joined once at the end.
+            call.set_arg(4, Value::Table(ctx.new_table()));
             call.push(chunk);
             Ok(Action::Call {
                 at: 5,
@@ -581,12 +582,11 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
         Value::Nil => {}
         Value::String(s) if s.is_empty() => {}
         Value::String(s) => {
-            let Value::String(sofar) = call.arg(4) else {
-                unreachable!("load keeps its text in slot 4")
+            let Value::Table(pieces) = call.arg(4) else {
+                unreachable!("load keeps its pieces in slot 4")
             };
-            let mut text = sofar.as_bytes().to_vec();
-            text.extend_from_slice(s.as_bytes());
-            call.set_arg(4, ctx.str_value(&text));
+            let n = pieces.length();
+            pieces.set_int(ctx.mc, n + 1, Value::String(s));
             let f = call.arg(0);
             call.push(f);
             return Ok(Action::Call {
@@ -601,20 +601,19 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
             ])
         }
     }
-    let (Value::String(text), Value::String(name), Value::String(mode)) =
+    let (Value::Table(pieces), Value::String(name), Value::String(mode)) =
         (call.arg(4), call.arg(1), call.arg(2))
     else {
         unreachable!("load keeps its state in slots 1, 2 and 4")
     };
+    let mut text = Vec::new();
+    for i in 1..=pieces.length() {
+        if let Value::String(s) = pieces.get_int(i) {
+            text.extend_from_slice(s.as_bytes());
+        }
+    }
     let env = (call.state() != 0).then(|| call.arg(3));
-    finish_load(
-        ctx,
-        call,
-        text.as_bytes(),
-        name.as_bytes(),
-        mode.as_bytes(),
-        env,
-    )
+    finish_load(ctx, call, &text, name.as_bytes(), mode.as_bytes(), env)
 }
 
 fn finish_load<'gc>(

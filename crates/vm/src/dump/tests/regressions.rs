@@ -50,7 +50,6 @@ fn a_callee_that_called_a_native_leaves_its_callers_registers() {
 /// (interp/call.rs, `call_value` -> `call_native` -> `handle_action` -> `call_value`); lua5.4
 /// stops at its C-stack limit with "C stack overflow".
 #[test]
-#[ignore = "VM: natives calling natives recurse on the Rust stack (interp/call.rs)"]
 fn a_native_as_its_own_call_metamethod() {
     let source = "
         local t = setmetatable({}, {__call = pcall})
@@ -61,7 +60,6 @@ fn a_native_as_its_own_call_metamethod() {
 /// A native message handler that fails is called again for its own error, in place
 /// (interp/unwind.rs, `raise`'s `Err` arm); lua5.4 says "error in error handling".
 #[test]
-#[ignore = "VM: a failing native message handler recurses in raise (interp/unwind.rs)"]
 fn a_native_message_handler_that_fails() {
     let source = "
         local ok, e = xpcall(function () error({}) end, xpcall)
@@ -73,7 +71,6 @@ fn a_native_message_handler_that_fails() {
 /// (interp/describe.rs, `object_name` <-> `field_or_global`): 100 000 levels take half a
 /// minute and overflow the stack; a few thousand already overflow a test thread's.
 #[test]
-#[ignore = "VM: describe.rs recursion as deep as the code is long"]
 fn a_long_field_chain_in_an_error_message() {
     let mut source = String::from("local t = {} t.a = t local ok = pcall(function () return t");
     source.push_str(&".a".repeat(20_000));
@@ -88,7 +85,6 @@ mod fuel {
     /// A comparison metamethod's answer moves `pc` without `jump!`'s charge (exec.rs,
     /// `RetMode::Cond` through `compare!`), and the metamethod's straight-line code is free.
     #[test]
-    #[ignore = "VM: a backward jump taken through a comparison metamethod spends no fuel"]
     fn a_loop_on_a_comparison_metamethod() {
         let source = "
             local t = setmetatable({}, {__lt = function () return false end})
@@ -105,7 +101,6 @@ mod fuel {
     /// Lua functions called by natives (`pcall`) are not charged; two calls per level make
     /// the work exponential in the depth the stack allows.
     #[test]
-    #[ignore = "VM: calls made by natives spend no fuel"]
     fn a_tree_of_protected_calls() {
         let source = "local function f() pcall(f) pcall(f) end f()";
         assert!(survives(source).is_err());
@@ -113,7 +108,6 @@ mod fuel {
 
     /// `load` calls its reader until it returns nothing, charging nothing.
     #[test]
-    #[ignore = "VM: calls made by natives spend no fuel (load's reader)"]
     fn a_reader_that_never_ends() {
         let source = "load(function () return 'x' end)";
         assert!(survives(source).is_err());
@@ -122,7 +116,6 @@ mod fuel {
     /// A value that is its own `__call`: `call_value` inserts it below itself forever
     /// (lua5.4.4 loops too; 5.4.6 reports a too long `__call` chain).
     #[test]
-    #[ignore = "VM: __call chains are followed without limit (interp/call.rs)"]
     fn a_value_that_is_its_own_call_metamethod() {
         let source = "
             local t = setmetatable({}, {})
