@@ -22,6 +22,9 @@ pub enum Value<'gc> {
     Function(Function<'gc>),
     Thread(Thread<'gc>),
     UserData(UserData<'gc>),
+    /// A bare address (`debug.upvalueid`): a userdata compared by value, with no metatable
+    /// of its own.
+    LightUserData(usize),
 }
 
 /// A callable value: a Lua closure or a native function.
@@ -89,7 +92,7 @@ impl<'gc> Value<'gc> {
             Value::Table(_) => Type::Table,
             Value::Function(_) => Type::Function,
             Value::Thread(_) => Type::Thread,
-            Value::UserData(_) => Type::UserData,
+            Value::UserData(_) | Value::LightUserData(_) => Type::UserData,
         }
     }
 
@@ -125,6 +128,7 @@ impl<'gc> Value<'gc> {
             (Value::Function(a), Value::Function(b)) => a.ptr_eq(b),
             (Value::Thread(a), Value::Thread(b)) => a == b,
             (Value::UserData(a), Value::UserData(b)) => a == b,
+            (Value::LightUserData(a), Value::LightUserData(b)) => a == b,
             _ => false,
         }
     }
@@ -147,6 +151,7 @@ impl<'gc> Value<'gc> {
             Value::Function(f) => f.addr(),
             Value::Thread(t) => t.addr(),
             Value::UserData(u) => u.addr(),
+            Value::LightUserData(p) => p,
             _ => return None,
         })
     }

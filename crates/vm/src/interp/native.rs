@@ -157,7 +157,10 @@ pub fn type_name_for_message<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> String {
     if let Some(Value::String(s)) = ctx.metafield(v, "__name") {
         return s.to_str_lossy().into_owned();
     }
-    v.type_name().to_string()
+    match v {
+        Value::LightUserData(_) => "light userdata".to_string(),
+        _ => v.type_name().to_string(),
+    }
 }
 
 impl<'a, 'gc> NativeCall<'a, 'gc> {

@@ -150,6 +150,22 @@ fn sethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         let value = hook.map_or(Value::Nil, |h| h.func);
         hooks.set(ctx.mc, key, value).ok();
     }
+    call.ret0()?;
+    if thread.is_none() && hook.is_some_and(|h| h.mask & hook::RETURN != 0) {
+        // `sethook` itself returns with the hook on: lua5.4 reports that return.
+        return Ok(Action::Hook {
+            event: "return",
+            then: crate::interp::Cont::new(no_results),
+        });
+    }
+    Ok(Action::Return)
+}
+
+fn no_results<'gc>(
+    _ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    _outcome: crate::interp::Outcome<'gc>,
+) -> R<'gc> {
     call.ret0()
 }
 
@@ -500,9 +516,8 @@ fn upvalueid<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let f = call.check_function(ctx, 0)?;
     let n = call.check_integer(ctx, 1)?;
     match upvalue_ref(f, n) {
-        // An identity for the upvalue: its address (lua5.4 gives a light userdata).
-        Some(UpvalRef::Lua(_, u)) => call.ret1(u.addr() as i64),
-        Some(UpvalRef::Native(i)) => call.ret1(f.addr() as i64 + i as i64 + 1),
+        Some(UpvalRef::Lua(_, u)) => call.ret1(Value::LightUserData(u.addr())),
+        Some(UpvalRef::Native(i)) => call.ret1(Value::LightUserData(f.addr() + i + 1)),
         None => call.ret1(Value::Nil),
     }
 }

@@ -386,11 +386,10 @@ fn io_close<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 /// `__gc` and `__close`: closes the file if it is still open.
 fn collect<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    if let Some(handle) = handle_of(call.arg(0)) {
-        let open = !handle.borrow().is_closed();
-        if open {
-            let _ = handle.borrow_mut().close(ctx);
-        }
+    let handle = handle_of(call.arg(0)).ok_or_else(|| call.type_err(ctx, 0, "FILE*"))?;
+    let open = !handle.borrow().is_closed();
+    if open {
+        let _ = handle.borrow_mut().close(ctx);
     }
     call.ret0()
 }
