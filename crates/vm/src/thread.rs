@@ -166,7 +166,7 @@ pub struct ThreadState<'gc> {
     /// It overflowed its stack and has not unwound yet: handlers get extra room.
     pub(crate) overflowed: bool,
     /// The native function (run in place, without a frame) that raised the error being
-    /// raised, for the traceback.
+    /// raised, for the traceback; kept after a coroutine died of it.
     pub(crate) raised_by: Option<NativeClosure<'gc>>,
     /// Native functions running inside each other on the Rust stack (a native calling a
     /// native): bounded like lua5.4's C stack.

@@ -310,7 +310,8 @@ fn call_native_hooked<'gc>(
         cont: Cont::yieldable(hooked_native_start, Catch::No),
         ret,
     }));
-    match super::hook::native_event(ctx, thread, ts, "call")? {
+    let nargs = (ts.stack.len() - base) as u32;
+    match super::hook::native_event(ctx, thread, ts, "call", nargs)? {
         Some(flow) => Ok(flow),
         None => {
             ts.pending = Pending::Returned { at: ts.stack.len() };
@@ -518,7 +519,8 @@ fn handle_action<'gc>(
         }
         Action::Hook { event, then } => {
             wait(ts, then);
-            match super::hook::native_event(ctx, thread, ts, event)? {
+            let values = (ts.stack.len() - base) as u32;
+            match super::hook::native_event(ctx, thread, ts, event, values)? {
                 Some(flow) => Ok(flow),
                 None => {
                     ts.pending = Pending::Returned { at: ts.stack.len() };

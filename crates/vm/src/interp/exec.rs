@@ -1019,7 +1019,13 @@ fn execute_with<'gc, const HOOKS: bool>(
                     }
                     if trap {
                         save_pc!();
-                        match super::hook::before_return(ctx, thread, ts, pc) {
+                        match super::hook::before_return(
+                            ctx,
+                            thread,
+                            ts,
+                            pc,
+                            ((from - base + 1) as u32, n as u32),
+                        ) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
                             Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
@@ -1049,7 +1055,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                     }
                     if trap {
                         save_pc!();
-                        match super::hook::before_return(ctx, thread, ts, pc) {
+                        match super::hook::before_return(ctx, thread, ts, pc, (1, 0)) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
                             Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
@@ -1079,7 +1085,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                     }
                     if trap {
                         save_pc!();
-                        match super::hook::before_return(ctx, thread, ts, pc) {
+                        match super::hook::before_return(ctx, thread, ts, pc, (a as u32 + 1, 1)) {
                             Ok(None) => {}
                             Ok(Some(Flow::Continue)) => continue 'frames,
                             Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),

@@ -49,6 +49,10 @@ pub(crate) struct HookState<'gc> {
     /// The last instruction a line event looked at, for "new line" and "jumped back".
     #[collect(require_static)]
     pub old_pc: u32,
+    /// For a call or return event: the first local holding the values passed, and how many
+    /// (`getinfo`'s `ftransfer` and `ntransfer`).
+    #[collect(require_static)]
+    pub transfer: (u32, u32),
 }
 
 /// Before instruction `pc` of the Lua frame on top runs: delivers the events due. `Some`
@@ -79,6 +83,7 @@ pub(crate) fn before_instruction<'gc>(
     if pc == 0 && hook.mask & CALL != 0 && done & CALL == 0 {
         ts.hooks.done |= CALL;
         let event = if tail { "tail call" } else { "call" };
+        ts.hooks.transfer = (1, proto.plain.num_params as u32);
         return fire(ctx, thread, ts, event, Value::Nil, pc);
     }
     if hook.mask & COUNT != 0 && done & COUNT == 0 {
@@ -118,6 +123,7 @@ pub(crate) fn before_return<'gc>(
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,
     pc: usize,
+    results: (u32, u32),
 ) -> Result<Option<Flow<'gc>>, Error<'gc>> {
     let Some(hook) = ts.hooks.hook else {
         return Ok(None);
@@ -132,6 +138,7 @@ pub(crate) fn before_return<'gc>(
     }
     ts.hooks.at = Some(here);
     ts.hooks.done = CALL | COUNT | LINE | RETURN;
+    ts.hooks.transfer = results;
     fire(ctx, thread, ts, "return", Value::Nil, pc - 1)
 }
 
@@ -179,6 +186,7 @@ pub(crate) fn native_event<'gc>(
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,
     event: &'static str,
+    values: u32,
 ) -> Result<Option<Flow<'gc>>, Error<'gc>> {
     let Some(hook) = ts.hooks.hook else {
         return Ok(None);
@@ -188,6 +196,7 @@ pub(crate) fn native_event<'gc>(
         return Ok(None);
     }
     ts.hooks.running = true;
+    ts.hooks.transfer = (1, values);
     let event = ctx.str_value(event.as_bytes());
     call_at_top(
         ctx,

@@ -106,11 +106,14 @@ pub(crate) fn raise<'gc>(
 ) -> Flow<'gc> {
     let raised_by = ts.raised_by.take();
     let Some(ci) = catcher(ts) else {
+        // A coroutine dying of it keeps it for `debug.traceback`.
+        ts.raised_by = raised_by;
         if ts.closing == Closing::Running {
             // An error in a `__close` while closing a coroutine replaces the error.
             return unwind_to(ctx, thread, ts, None, error);
         }
         if thread == ctx.main_thread() {
+            ts.raised_by = None;
             let tb = traceback(ctx, ts, thread, raised_by.map(Value::from), 0);
             ctx.set_traceback(tb);
             return unwind_to(ctx, thread, ts, None, error);

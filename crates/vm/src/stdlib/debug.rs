@@ -59,7 +59,9 @@ fn thread_arg<'gc>(call: &NativeCall<'_, 'gc>) -> (Option<Thread<'gc>>, usize) {
     }
 }
 
-/// Runs `f` on the state of `thread` (the running one when `None`).
+/// Runs `f` on the state of `thread` (the running one when `None`). `f` learns whether the
+/// debug function itself runs in place above the frames (then level 1 is the top frame;
+/// otherwise level 0 is: another thread's, or the debug function's own frame).
 fn with_thread<'gc, R>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
@@ -67,16 +69,18 @@ fn with_thread<'gc, R>(
     f: impl FnOnce(&mut ThreadState<'gc>, bool) -> R,
 ) -> R {
     match thread {
-        None => f(call.thread_state(), true),
+        None => {
+            let in_place = !call.resumed;
+            f(call.thread_state(), in_place)
+        }
         Some(t) => f(&mut t.0.borrow_mut(ctx.mc), false),
     }
 }
 
-/// The frame index of stack level `level` (1: the caller of the debug function) in a
-/// thread; for another thread level 0 is its top frame.
-fn level_index(ts: &ThreadState<'_>, level: i64, running: bool) -> Option<usize> {
+/// The frame index of stack level `level` (see `with_thread` for `in_place`).
+fn level_index(ts: &ThreadState<'_>, level: i64, in_place: bool) -> Option<usize> {
     let n = ts.frames.len() as i64;
-    let i = if running { n - level } else { n - 1 - level };
+    let i = if in_place { n - level } else { n - 1 - level };
     (i >= 0 && i < n).then_some(i as usize)
 }
 
@@ -93,16 +97,17 @@ fn traceback<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let level = call.opt_integer(ctx, first + 1, default_level)?.max(0) as usize;
     let me = Value::from(call.closure());
     let running = call.thread();
-    let text = with_thread(ctx, call, thread, |ts, is_running| {
+    let text = with_thread(ctx, call, thread, |ts, in_place| {
         let th = thread.unwrap_or(running);
-        if is_running {
+        if in_place {
             if level == 0 {
                 interp::traceback(ctx, ts, th, Some(me), 0)
             } else {
                 interp::traceback(ctx, ts, th, None, level - 1)
             }
         } else {
-            interp::traceback(ctx, ts, th, None, level)
+            let died_in = ts.raised_by.map(Value::from);
+            interp::traceback(ctx, ts, th, died_in, level)
         }
     });
     let mut out = Vec::new();
@@ -204,7 +209,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Value::Function(f) => (Value::Function(f), None),
         Value::Integer(_) | Value::Float(_) | Value::String(_) => {
             let level = call.check_integer(ctx, first)?;
-            if level == 0 && thread.is_none() {
+            if level == 0 && thread.is_none() && !call.resumed {
                 (me, Some((usize::MAX, true)))
             } else {
                 let found = with_thread(ctx, call, thread, |ts, running| {
@@ -306,8 +311,20 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                 set(ctx, info, "istailcall", tail);
             }
             b'r' => {
-                set(ctx, info, "ftransfer", 0i64);
-                set(ctx, info, "ntransfer", 0i64);
+                // Only the frame a call or return event is about has values in transfer.
+                let (first, count) = match frame {
+                    Some((i, _)) if i != usize::MAX => with_thread(ctx, call, thread, |ts, _| {
+                        let hooked = ts.hooks.running && i + 2 == ts.frames.len();
+                        if hooked {
+                            ts.hooks.transfer
+                        } else {
+                            (0, 0)
+                        }
+                    }),
+                    _ => (0, 0),
+                };
+                set(ctx, info, "ftransfer", first as i64);
+                set(ctx, info, "ntransfer", count as i64);
             }
             b'f' => set(ctx, info, "func", func),
             b'L' => {
@@ -336,8 +353,18 @@ fn frame_function<'gc>(f: &Frame<'gc>) -> Value<'gc> {
 
 /// The name and stack slot of local `n` of the frame `i` (negative `n`: varargs).
 fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)> {
-    let Frame::Lua(f) = &ts.frames[i] else {
-        return None;
+    let f = match &ts.frames[i] {
+        Frame::Lua(f) => f,
+        Frame::Native(nf) => {
+            // A native's slots: its arguments and what it keeps above them.
+            let limit = match ts.frames.get(i + 1) {
+                Some(Frame::Lua(next)) => next.func as usize,
+                Some(Frame::Native(next)) => next.base as usize - 1,
+                None => ts.stack.len(),
+            };
+            let slot = (nf.base as usize).checked_add((n as usize).checked_sub(1)?)?;
+            return (n >= 1 && slot < limit).then(|| (String::from("(C temporary)"), slot));
+        }
     };
     let p = &f.closure.0.proto.plain;
     if n < 0 {
@@ -390,6 +417,14 @@ fn getlocal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(name.unwrap_or(Value::Nil));
     }
     let level = call.check_integer(ctx, first)?;
+    if level == 0 && thread.is_none() && !call.resumed {
+        // getlocal itself, running in place: its arguments.
+        let v = (n >= 1 && (n as usize) <= call.nargs()).then(|| call.arg(n as usize - 1));
+        return match v {
+            Some(v) => call.ret(&[ctx.str_value(b"(C temporary)"), v]),
+            None => call.ret1(Value::Nil),
+        };
+    }
     let found = with_thread(ctx, call, thread, |ts, running| {
         let i = level_index(ts, level, running)?;
         Some(
