@@ -687,6 +687,11 @@ pub(crate) fn call_finalizer<'gc>(
     }
 }
 
+/// Whether a native frame is the one that runs a finalizer.
+pub(crate) fn is_finalizer_guard(closure: NativeClosure<'_>) -> bool {
+    closure.is(finalizer_guard)
+}
+
 fn finalizer_guard<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,

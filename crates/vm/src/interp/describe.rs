@@ -287,7 +287,13 @@ pub(crate) fn frame_name<'gc>(
     if matches!(ret, crate::thread::RetMode::Hook) {
         return Some(("hook", String::from("?")));
     }
-    call_site_name(ctx, ts, i.checked_sub(1)?)
+    let caller = i.checked_sub(1)?;
+    if let Frame::Native(n) = &ts.frames[caller] {
+        if super::call::is_finalizer_guard(n.closure) {
+            return Some(("metamethod", String::from("__gc")));
+        }
+    }
+    call_site_name(ctx, ts, caller)
 }
 
 /// `"print"`, `"string.rep"`: where a function is found among the loaded modules.
@@ -390,13 +396,14 @@ pub(crate) fn traceback<'gc>(
             Level::Frame(i) => match ts.frames[i] {
                 Frame::Lua(f) => {
                     let p = &f.closure.0.proto.plain;
-                    let line = current_line(&f).map_or(String::from("?"), |l| format!("{l}"));
+                    // Without line information (stripped code) only the source shows.
+                    let line = current_line(&f).map_or(String::new(), |l| format!("{l}:"));
                     let name = function_name_for_traceback(
                         ctx,
                         frame_name(ctx, ts, i),
                         Value::from(f.closure),
                     );
-                    let mut s = format!("{}:{}: in {}", chunk_id(&p.source), line, name);
+                    let mut s = format!("{}:{} in {}", chunk_id(&p.source), line, name);
                     if f.tail {
                         s.push_str("\n\t(...tail calls...)");
                     }

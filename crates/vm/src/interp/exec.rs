@@ -164,11 +164,14 @@ fn execute_with<'gc, const HOOKS: bool>(
                 return Err(located(ctx, ts, $e));
             }};
         }
+        // Only backward jumps charge: at their targets no temporaries are live, so what
+        // lies above the active locals can go before the collector looks at the stack.
         macro_rules! charge {
             ($n:expr) => {
                 *fuel -= $n as i64;
                 if *fuel <= 0 {
                     save_pc!();
+                    clear_dead_registers(stack, base, proto, pc);
                     return Ok(Some(Exit::Fuel));
                 }
             };
@@ -1104,6 +1107,9 @@ fn execute_with<'gc, const HOOKS: bool>(
                         (me.ret, ts.frames.last())
                     {
                         stack[me.func as usize] = reg!(a);
+                        if HOOKS {
+                            super::hook::returned_to(ts);
+                        }
                         continue 'frames;
                     }
                     slow!(finish_call(
@@ -1286,6 +1292,37 @@ fn execute_with<'gc, const HOOKS: bool>(
                 }
             }
         }
+    }
+}
+
+/// Sets the registers above the locals active at `pc` to nil, so that dead temporaries do
+/// not keep garbage alive (lua5.4 marks the stack only up to its top). Call it only where
+/// no temporary is live: at the target of a backward jump.
+fn clear_dead_registers(
+    stack: &mut [Value<'_>],
+    base: usize,
+    proto: &crate::function::Proto<'_>,
+    pc: usize,
+) {
+    let p = &proto.plain;
+    if p.lines.is_empty() {
+        // Stripped: which locals are active is unknown.
+        return;
+    }
+    let live = p
+        .locals
+        .iter()
+        .filter(|l| (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
+        .map(|l| l.reg as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let end = (base + p.max_stack as usize).min(stack.len());
+    for slot in stack
+        .iter_mut()
+        .take(end)
+        .skip(base + live.max(p.num_params as usize))
+    {
+        *slot = Value::Nil;
     }
 }
 

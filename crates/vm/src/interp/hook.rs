@@ -101,11 +101,17 @@ pub(crate) fn before_instruction<'gc>(
         let lines = &proto.plain.lines;
         let old = ts.hooks.old_pc as usize;
         ts.hooks.old_pc = pc as u32;
-        if let Some(&line) = lines.get(pc) {
-            let new_line = pc == 0 || pc <= old || lines.get(old) != Some(&line);
-            if new_line {
-                return fire(ctx, thread, ts, "line", Value::Integer(line as i64), pc);
+        match lines.get(pc) {
+            Some(&line) => {
+                let new_line = pc == 0 || pc <= old || lines.get(old) != Some(&line);
+                if new_line {
+                    return fire(ctx, thread, ts, "line", Value::Integer(line as i64), pc);
+                }
             }
+            // Stripped code: an event without a line where lua5.4 cannot tell lines apart
+            // either (the first instruction, backward jumps).
+            None if pc <= old => return fire(ctx, thread, ts, "line", Value::Nil, pc),
+            None => {}
         }
     }
     // Nothing more for this instruction: it runs now, and a later visit is a new one

@@ -476,7 +476,7 @@ fn upvalue_ref<'gc>(f: Function<'gc>, n: i64) -> Option<UpvalRef<'gc>> {
             let u = *c.upvals().get(i)?;
             let name = match c.0.proto.plain.upvalues.get(i) {
                 Some(d) if !d.name.is_empty() => String::from_utf8_lossy(&d.name).into_owned(),
-                _ => String::from("?"),
+                _ => String::from("(no name)"),
             };
             Some(UpvalRef::Lua(name, u))
         }
