@@ -35,8 +35,14 @@ lint: setup-wasm
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
 
-test-rust:
-	cargo test --workspace
+# The VM's tests (golden corpus, the official suite, fuzzing) run optimised: in a debug
+# build the official suite alone takes minutes.
+test-rust: setup-lua-suite
+	cargo test --workspace --exclude lua-persist-vm
+	cargo test --release -p lua-persist-vm
+
+setup-lua-suite:
+	@test -d ../shared/lua-5.4.4-tests || { echo "the official Lua test suite is expected in ../shared/lua-5.4.4-tests" >&2; exit 1; }
 
 # Millions of mutated binary chunks through the loader, the verifier and the VM (test-rust
 # runs tens of thousands). FUZZ_CASES and FUZZ_SEED override the defaults.
