@@ -9,7 +9,7 @@ WBG_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)
 # The engine's tests on wasm32 use getrandom's JS backends (the module itself uses ours).
 WASM_TEST_FLAGS := --cfg getrandom_backend="wasm_js"
 
-.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean fuzz \
+.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean fuzz setup-lua-suite \
         setup-wasm setup-wasm-bindgen setup-node setup-chromium setup-lua
 
 all: build
