@@ -144,6 +144,10 @@ pub struct State<'gc> {
     /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
     #[collect(require_static)]
     gc_requested: Cell<bool>,
+    /// Bytes allocated (objects and buffers) past which the interpreter stops for the
+    /// collector: set after each collection step.
+    #[collect(require_static)]
+    gc_watermark: Cell<usize>,
     /// `collectgarbage("stop")`: only explicit collections run.
     #[collect(require_static)]
     gc_stopped: Cell<bool>,
@@ -273,6 +277,10 @@ impl<'gc> Ctx<'gc> {
     /// Records the mode `collectgarbage` was given and returns the previous one.
     pub fn set_gc_mode(self, mode: &'static str) -> &'static str {
         self.state.gc_mode.replace(mode)
+    }
+
+    pub(crate) fn gc_watermark(self) -> usize {
+        self.state.gc_watermark.get()
     }
 
     pub fn gc_stopped(self) -> bool {
@@ -410,6 +418,7 @@ impl Lua {
                 gc_requested: Cell::new(false),
                 gc_mode: Cell::new("generational"),
                 gc_stopped: Cell::new(false),
+                gc_watermark: Cell::new(usize::MAX),
                 warnings_on: Cell::new(false),
                 exit: Cell::new(None),
             }
@@ -470,18 +479,41 @@ impl Lua {
     /// Runs up to about `fuel` instructions, then collects garbage as the allocations made
     /// require.
     pub fn step(&mut self, fuel: i64) -> Step {
-        let step = self
-            .arena
-            .mutate(|mc, state| run_slice(Ctx { mc, state }, fuel));
-        if self
-            .arena
-            .mutate(|_, state| state.gc_requested.replace(false))
-        {
-            self.collect_all();
-        } else if !self.arena.mutate(|_, state| state.gc_stopped.get()) {
-            self.collect_debt();
+        let mut fuel = fuel;
+        loop {
+            let slice = self
+                .arena
+                .mutate(|mc, state| run_slice(Ctx { mc, state }, &mut fuel));
+            if self
+                .arena
+                .mutate(|_, state| state.gc_requested.replace(false))
+            {
+                self.collect_all();
+            } else if !self.arena.mutate(|_, state| state.gc_stopped.get()) {
+                self.collect_debt();
+            }
+            self.set_gc_watermark();
+            match slice {
+                // It stopped for the collector: go on with the fuel left.
+                Slice::Collect if fuel > 0 => continue,
+                Slice::Collect => return Step::Pending,
+                Slice::Ended(step) => return step,
+            }
         }
-        step
+    }
+
+    /// The next point at which the interpreter pauses for the collector: after allocating
+    /// an eighth of what is in use (at least 256 KiB), unless collection is stopped.
+    fn set_gc_watermark(&mut self) {
+        let used = self.memory_used();
+        self.arena.mutate(|_, state| {
+            let mark = if state.gc_stopped.get() {
+                usize::MAX
+            } else {
+                used + (used / 8).max(256 * 1024)
+            };
+            state.gc_watermark.set(mark);
+        });
     }
 
     /// Runs to the end.
@@ -626,26 +658,34 @@ impl Lua {
     }
 }
 
-/// Runs the thread chain until the main call ends, an error escapes it, or fuel runs out.
-fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
-    let mut fuel = fuel;
+/// How a slice of execution ended.
+enum Slice {
+    Ended(Step),
+    /// It stopped for the collector (with fuel left, maybe).
+    Collect,
+}
+
+/// Runs the thread chain until the main call ends, an error escapes it, fuel runs out or the
+/// collector is due.
+fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
     loop {
         let Some(&thread) = ctx.state.exec.borrow().chain.last() else {
-            return Step::Done;
+            return Slice::Ended(Step::Done);
         };
         let exit = {
             let mut ts = thread.0.borrow_mut(ctx.mc);
             ts.status = Status::Running;
             run_pending_finalizer(ctx, thread, &mut ts);
-            interp::run(ctx, thread, &mut ts, &mut fuel)
+            interp::run(ctx, thread, &mut ts, fuel)
         };
         match exit {
-            Exit::Fuel => return Step::Pending,
+            Exit::Fuel => return Slice::Ended(Step::Pending),
+            Exit::Collect => return Slice::Collect,
             Exit::Finished => {
                 if thread == ctx.state.main {
                     ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
                     thread.0.borrow_mut(ctx.mc).status = Status::Dead;
-                    return Step::Done;
+                    return Slice::Ended(Step::Done);
                 }
                 let closed = {
                     let mut ts = thread.0.borrow_mut(ctx.mc);
@@ -660,7 +700,7 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                 }
             }
             Exit::Yield { .. } if ctx.state.exit.get().is_some() => {
-                return Step::Exit(end_for_exit(ctx));
+                return Slice::Ended(Step::Exit(end_for_exit(ctx)));
             }
             Exit::Yield { from } => {
                 let values = take_stack(ctx, thread, from, Status::Suspended);
@@ -691,10 +731,10 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: i64) -> Step {
                     ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
                     thread.0.borrow_mut(ctx.mc).status = Status::Dead;
                     let traceback = ctx.state.traceback.borrow_mut().take().unwrap_or_default();
-                    return Step::Error(RuntimeError {
+                    return Slice::Ended(Step::Error(RuntimeError {
                         message: error_message(ctx, e),
                         traceback,
-                    });
+                    }));
                 }
                 {
                     let mut ts = thread.0.borrow_mut(ctx.mc);

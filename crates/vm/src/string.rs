@@ -5,8 +5,10 @@
 use core::cell::Cell;
 use core::fmt;
 
-use allocator_api2::boxed::Box as ABox;
-use gc_arena::allocator_api::MetricsAlloc;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
 use hashbrown::HashTable;
 
@@ -19,7 +21,32 @@ pub struct StrData<'gc> {
     /// 0 until computed (a computed 0 is stored as 1).
     #[collect(require_static)]
     hash: Cell<u32>,
-    bytes: ABox<[u8], MetricsAlloc<'gc>>,
+    #[collect(require_static)]
+    bytes: Bytes,
+    #[collect(require_static)]
+    _gc: core::marker::PhantomData<&'gc ()>,
+}
+
+/// A string's bytes, counted in the arena's metrics while they live (so the collector's
+/// pacing and the memory limit see them). Built with one copy: allocator-api2's buffers
+/// would need a zero fill first.
+struct Bytes {
+    data: Box<[u8]>,
+    metrics: Metrics,
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        self.metrics.mark_external_deallocation(self.data.len());
+    }
+}
+
+impl core::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.data
+    }
 }
 
 /// A Lua string.
@@ -189,19 +216,21 @@ fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
 
 /// A string of the concatenated `parts` (`len` bytes in all), copied once.
 fn from_parts<'gc>(mc: &Mutation<'gc>, parts: &[&[u8]], len: usize, hash: u32) -> LuaStr<'gc> {
-    let mut v = allocator_api2::vec::Vec::with_capacity_in(len, MetricsAlloc::new(mc));
-    // allocator-api2's `extend_from_slice` copies byte by byte; `copy_from_slice` is memcpy.
-    v.resize(len, 0u8);
-    let mut at = 0;
+    let mut data = Vec::with_capacity(len);
     for p in parts {
-        v[at..at + p.len()].copy_from_slice(p);
-        at += p.len();
+        data.extend_from_slice(p);
     }
+    let metrics = mc.metrics().clone();
+    metrics.mark_external_allocation(len);
     LuaStr(Gc::new(
         mc,
         StrData {
             hash: Cell::new(hash),
-            bytes: v.into_boxed_slice(),
+            bytes: Bytes {
+                data: data.into_boxed_slice(),
+                metrics,
+            },
+            _gc: core::marker::PhantomData,
         },
     ))
 }

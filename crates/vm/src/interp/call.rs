@@ -16,6 +16,8 @@ use super::unwind::{self, error_to_value, Caller};
 pub(crate) enum Exit<'gc> {
     /// The fuel ran out; running again continues.
     Fuel,
+    /// Enough was allocated that the collector should run before going on.
+    Collect,
     /// The thread's bottom call returned; its results are the whole stack.
     Finished,
     /// The thread yields `stack[from..]`.

@@ -90,12 +90,16 @@ fn execute_with<'gc, const HOOKS: bool>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Result<Option<Exit<'gc>>, Value<'gc>> {
+    let gc_watermark = ctx.gc_watermark();
     'frames: loop {
         // Every frame (re)entry costs fuel: calls, returns, metamethods and natives calling
         // Lua all go through here, so no cycle of them escapes the budget.
         *fuel -= 1;
         if *fuel <= 0 {
             return Ok(Some(Exit::Fuel));
+        }
+        if ctx.mc.metrics().total_allocation() > gc_watermark {
+            return Ok(Some(Exit::Collect));
         }
         let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
             None => return Ok(Some(Exit::Finished)),
@@ -173,6 +177,12 @@ fn execute_with<'gc, const HOOKS: bool>(
                     save_pc!();
                     clear_dead_registers(stack, base, proto, pc);
                     return Ok(Some(Exit::Fuel));
+                }
+                // A loop that allocates fast lets the collector keep up.
+                if ctx.mc.metrics().total_allocation() > gc_watermark {
+                    save_pc!();
+                    clear_dead_registers(stack, base, proto, pc);
+                    return Ok(Some(Exit::Collect));
                 }
             };
         }
