@@ -104,6 +104,9 @@ pub struct Config {
     pub max_stack: usize,
     /// Longest string a script may build.
     pub max_string: usize,
+    /// Most bytes the arena may hold (objects and their buffers): allocating past it is
+    /// Lua's "not enough memory" error. `None`: no limit.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
         Config {
             max_stack: 1_000_000,
             max_string: i32::MAX as usize,
+            memory_limit: None,
         }
     }
 }
@@ -148,6 +152,10 @@ pub struct State<'gc> {
     /// collector: set after each collection step.
     #[collect(require_static)]
     gc_watermark: Cell<usize>,
+    /// The memory limit was passed even after a full collection: the running code gets a
+    /// "not enough memory" error before it goes on.
+    #[collect(require_static)]
+    memory_exceeded: Cell<bool>,
     /// `collectgarbage("stop")`: only explicit collections run.
     #[collect(require_static)]
     gc_stopped: Cell<bool>,
@@ -250,6 +258,16 @@ impl<'gc> Ctx<'gc> {
     #[inline]
     pub fn max_stack(self) -> usize {
         self.state.config.get().max_stack
+    }
+
+    /// Room for `bytes` more under the memory limit, or Lua's memory error.
+    pub fn check_alloc(self, bytes: usize) -> Result<(), crate::interp::Error<'gc>> {
+        match self.config().memory_limit {
+            Some(limit) if self.memory_used().saturating_add(bytes) > limit => Err(
+                crate::interp::Error::Value(self.str_value(b"not enough memory")),
+            ),
+            _ => Ok(()),
+        }
     }
 
     pub fn max_string_len(self) -> usize {
@@ -418,6 +436,7 @@ impl Lua {
                 gc_requested: Cell::new(false),
                 gc_mode: Cell::new("generational"),
                 gc_stopped: Cell::new(false),
+                memory_exceeded: Cell::new(false),
                 gc_watermark: Cell::new(usize::MAX),
                 warnings_on: Cell::new(false),
                 exit: Cell::new(None),
@@ -492,6 +511,7 @@ impl Lua {
             } else if !self.arena.mutate(|_, state| state.gc_stopped.get()) {
                 self.collect_debt();
             }
+            self.enforce_memory_limit();
             self.set_gc_watermark();
             match slice {
                 // It stopped for the collector: go on with the fuel left.
@@ -502,17 +522,43 @@ impl Lua {
         }
     }
 
+    /// Past the memory limit, a full collection; still past it, the running code gets
+    /// "not enough memory" (lua5.4 collects in an emergency, then fails the same way).
+    fn enforce_memory_limit(&mut self) {
+        let Some(limit) = self
+            .arena
+            .mutate(|_, state| state.config.get().memory_limit)
+        else {
+            return;
+        };
+        if self.memory_used() > limit {
+            self.collect_all();
+            if self.memory_used() > limit {
+                self.arena
+                    .mutate(|_, state| state.memory_exceeded.set(true));
+            }
+        }
+    }
+
     /// The next point at which the interpreter pauses for the collector: after allocating
-    /// an eighth of what is in use (at least 256 KiB), unless collection is stopped.
+    /// an eighth of what is in use (at least 256 KiB), or at the memory limit, whichever
+    /// comes first; never while collection is stopped (but for the limit).
     fn set_gc_watermark(&mut self) {
         let used = self.memory_used();
         self.arena.mutate(|_, state| {
-            let mark = if state.gc_stopped.get() {
+            let pace = if state.gc_stopped.get() {
                 usize::MAX
             } else {
                 used + (used / 8).max(256 * 1024)
             };
-            state.gc_watermark.set(mark);
+            // Already past the limit (the script caught the error and keeps its data):
+            // look again after a little more, not at every instruction.
+            let limit = match state.config.get().memory_limit {
+                Some(limit) if used >= limit => used + 64 * 1024,
+                Some(limit) => limit,
+                None => usize::MAX,
+            };
+            state.gc_watermark.set(pace.min(limit));
         });
     }
 
@@ -675,8 +721,14 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
         let exit = {
             let mut ts = thread.0.borrow_mut(ctx.mc);
             ts.status = Status::Running;
-            run_pending_finalizer(ctx, thread, &mut ts);
-            interp::run(ctx, thread, &mut ts, fuel)
+            if ctx.state.memory_exceeded.replace(false) {
+                let error = ctx.str_value(b"not enough memory");
+                interp::raise_in(ctx, thread, &mut ts, error)
+            } else {
+                run_pending_finalizer(ctx, thread, &mut ts);
+                None
+            }
+            .unwrap_or_else(|| interp::run(ctx, thread, &mut ts, fuel))
         };
         match exit {
             Exit::Fuel => return Slice::Ended(Step::Pending),

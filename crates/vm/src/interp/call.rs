@@ -81,6 +81,20 @@ pub(crate) fn run<'gc>(
 const OVERFLOW_SLOTS: usize = 5_000;
 const OVERFLOW_FRAMES: usize = 200;
 
+/// Raises `error` in a thread stopped between instructions; `Some` when that ended it (no
+/// catcher), `None` when a catcher took it and the thread goes on.
+pub(crate) fn raise_in<'gc>(
+    ctx: Ctx<'gc>,
+    thread: Thread<'gc>,
+    ts: &mut ThreadState<'gc>,
+    error: Value<'gc>,
+) -> Option<Exit<'gc>> {
+    match unwind::raise(ctx, thread, ts, error) {
+        Flow::Continue => None,
+        Flow::Exit(exit) => Some(exit),
+    }
+}
+
 /// Most frames a thread may have: deeper recursion is "stack overflow".
 pub(crate) const MAX_FRAMES: usize = 200_000;
 

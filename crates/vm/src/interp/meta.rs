@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::number;
 use crate::state::Ctx;
-use crate::string::LuaStr;
+use crate::string::{LuaStr, MAX_SHORT_LEN};
 use crate::table::Table;
 use crate::thread::{Frame, RetMode, Thread, ThreadState};
 use crate::value::Value;
@@ -447,6 +447,9 @@ pub(super) fn concat<'gc>(
                     if pa.len() + pb.len() > ctx.max_string_len() {
                         return Err(Error::runtime("string length overflow"));
                     }
+                    if pa.len() + pb.len() > MAX_SHORT_LEN {
+                        ctx.check_alloc(pa.len() + pb.len())?;
+                    }
                     ts.stack[top - 2] = Value::String(ctx.concat(&[pa, pb]));
                     n -= 1;
                     continue;
@@ -484,6 +487,7 @@ pub(super) fn concat<'gc>(
             if total > ctx.max_string_len() {
                 return Err(Error::runtime("string length overflow"));
             }
+            ctx.check_alloc(total)?;
             let s = ctx.concat(&parts);
             ts.stack[top - run] = Value::String(s);
             n -= run - 1;

@@ -15,7 +15,7 @@ mod native;
 mod unwind;
 
 pub use arith::{arith_numbers, ArithOp};
-pub(crate) use call::{call_finalizer, run, Exit};
+pub(crate) use call::{call_finalizer, raise_in, run, Exit};
 pub(crate) use describe::{call_site_name, current_line, frame_name, traceback};
 pub use meta::MetaEvent;
 pub(crate) use meta::{

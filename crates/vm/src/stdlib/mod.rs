@@ -76,7 +76,10 @@ pub(crate) fn reserve<'gc>(
     total: usize,
 ) -> Result<(), Error<'gc>> {
     let more = total.saturating_sub(buf.len());
-    if total > ctx.max_string_len() || buf.try_reserve_exact(more).is_err() {
+    if total > ctx.max_string_len()
+        || ctx.check_alloc(more).is_err()
+        || buf.try_reserve_exact(more).is_err()
+    {
         return Err(Error::Value(ctx.str_value(b"not enough memory")));
     }
     Ok(())

@@ -1,0 +1,162 @@
+//! Limits a host sets on a state: the memory limit, fuel (slices that stop and resume),
+//! and recursion depth.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use lua_persist_vm::{Config, Host, Lua, Step, Value};
+
+#[derive(Clone, Default)]
+struct Output(Rc<RefCell<Vec<u8>>>);
+
+impl Host for Output {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.borrow_mut().extend_from_slice(bytes);
+    }
+    fn warn(&mut self, _: &[u8]) {}
+    fn clock(&mut self) -> f64 {
+        0.0
+    }
+    fn time(&mut self) -> i64 {
+        0
+    }
+    fn random_seed(&mut self) -> u64 {
+        7
+    }
+}
+
+fn state(config: Config) -> (Lua, Output) {
+    let out = Output::default();
+    (Lua::with_config(Box::new(out.clone()), config), out)
+}
+
+fn limited(bytes: usize) -> (Lua, Output) {
+    state(Config {
+        memory_limit: Some(bytes),
+        ..Config::default()
+    })
+}
+
+/// Runs `source` to the end: what it printed, or the error message.
+fn run(lua: &mut Lua, out: &Output, source: &str) -> Result<String, String> {
+    out.0.borrow_mut().clear();
+    lua.start_chunk(source.as_bytes(), b"=test", &[])
+        .map_err(|e| String::from_utf8_lossy(&e.message).into_owned())?;
+    match lua.run() {
+        Step::Done => Ok(String::from_utf8_lossy(&out.0.borrow()).into_owned()),
+        Step::Error(e) => Err(e.message),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn growing_a_table_past_the_limit_is_not_enough_memory() {
+    let (mut lua, out) = limited(16 * MIB);
+    let e = run(
+        &mut lua,
+        &out,
+        "local t = {} for i = 1, 1e8 do t[i] = i end",
+    )
+    .unwrap_err();
+    assert_eq!(e, "not enough memory");
+    assert!(
+        lua.memory_used() < 24 * MIB,
+        "{} bytes in use",
+        lua.memory_used()
+    );
+    // The state stays usable once the data is gone.
+    assert_eq!(run(&mut lua, &out, "print(1 + 1)").unwrap(), "2\n");
+}
+
+#[test]
+fn pcall_catches_the_memory_error() {
+    let (mut lua, out) = limited(16 * MIB);
+    let source = "
+        local ok, e = pcall(function() local s = 'x' while true do s = s .. s end end)
+        print(ok, e)
+        local ok2, e2 = pcall(string.rep, 'x', 64 * 1024 * 1024)
+        print(ok2, e2)
+        local t = {}
+        local ok3, e3 = pcall(function() for i = 1, 1e8 do t[i] = {} end end)
+        t = nil
+        print(ok3, e3)";
+    assert_eq!(
+        run(&mut lua, &out, source).unwrap(),
+        "false\tnot enough memory\nfalse\tnot enough memory\nfalse\tnot enough memory\n"
+    );
+}
+
+#[test]
+fn without_a_limit_the_same_code_runs() {
+    let (mut lua, out) = state(Config::default());
+    let printed = run(
+        &mut lua,
+        &out,
+        "local t = {} for i = 1, 1e6 do t[i] = i end print(#t)",
+    );
+    assert_eq!(printed.unwrap(), "1000000\n");
+}
+
+#[test]
+fn a_run_stops_after_its_fuel_and_resumes_where_it_was() {
+    let (mut lua, out) = state(Config::default());
+    lua.start_chunk(
+        b"local s = 0 for i = 1, 1e6 do s = s + i end print(s)",
+        b"=fuel",
+        &[],
+    )
+    .unwrap();
+    let mut slices = 0;
+    loop {
+        match lua.step(1000) {
+            Step::Pending => slices += 1,
+            Step::Done => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(slices > 100, "{slices} slices");
+    assert_eq!(String::from_utf8_lossy(&out.0.borrow()), "500000500000\n");
+}
+
+#[test]
+fn deep_recursion_is_a_stack_overflow_not_a_crash() {
+    let (mut lua, out) = state(Config {
+        max_stack: 10_000,
+        ..Config::default()
+    });
+    let e = run(
+        &mut lua,
+        &out,
+        "local function f(n) return 1 + f(n + 1) end f(1)",
+    )
+    .unwrap_err();
+    assert!(e.ends_with("stack overflow"), "{e}");
+    let printed = run(
+        &mut lua,
+        &out,
+        "local function f(n) return 1 + f(n + 1) end print(pcall(f, 1))",
+    );
+    assert!(printed.unwrap().contains("stack overflow"));
+}
+
+#[test]
+fn results_come_out_of_the_arena() {
+    let (mut lua, _) = state(Config::default());
+    lua.start_chunk(b"return 1, 'two', 3.5", b"=results", &[])
+        .unwrap();
+    assert!(matches!(lua.run(), Step::Done));
+    let seen = lua.results(|_, values| {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::Integer(i) => format!("{i}"),
+                Value::String(s) => s.to_str_lossy().into_owned(),
+                Value::Float(f) => format!("{f}"),
+                _ => String::from("?"),
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(seen, ["1", "two", "3.5"]);
+}
