@@ -77,6 +77,8 @@ setup-lua:
 
 bench: build setup-lua
 	@if [ -f tests/bench/package.json ]; then cd tests/bench && npm ci --no-audit --no-fund; fi
+	cargo build --release -p lua-persist-vm --example lua
+	cargo build --release -p lua-persist-vm --example lua --features unmetered --target-dir target/unmetered
 	node tests/bench/run.mjs
 
 demo: build

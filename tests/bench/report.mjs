@@ -44,6 +44,15 @@ export function targets(res) {
   add('no VM workload more than 3x slower than wasmoon', worst ? `worst ${worst.x.toFixed(2)}x (${worst.name}); over 3x: ${over.length ? over.map((r) => `${r.name} ${r.x.toFixed(1)}x`).join(', ') : 'none'}` +
     (failedVm.length ? `; failed to run: ${failedVm.join(', ')}` : '') : 'not measured',
   Boolean(worst) && over.length === 0 && failedVm.length === 0);
+  const native = nativeRatios(res);
+  if (native.length) {
+    const g = geomean(native.map((r) => r.x));
+    const worstNative = native.reduce((a, b) => (b.x > a.x ? b : a));
+    add('our VM natively: geometric mean at most 1.5x lua5.4', `${g.toFixed(2)}x`, g <= 1.5);
+    add('our VM natively: no workload above 3x lua5.4', `worst ${worstNative.x.toFixed(2)}x (${worstNative.name})`, worstNative.x <= 3);
+  }
+  const cost = fuelCost(res);
+  if (cost !== null) add('fuel costs at most 5 % on the 1e7-addition loop (native)', `${(cost * 100).toFixed(1)} %`, cost <= 0.05);
   const pages = [
     ...res.vm.map((r) => [r.name, r.ours.wasmPages]),
     ...res.external.map((r) => [r.name, r.ext.wasmPages]),
@@ -54,6 +63,40 @@ export function targets(res) {
   add('no workload leaves more than 64 MiB of linear memory', `max ${mib(maxp[1])} (${maxp[0]})` +
     (overMem.length ? `; over: ${overMem.map(([n, p]) => `${n} ${(p / 16).toFixed(0)} MiB`).join(', ')}` : ''), overMem.length === 0);
   return out;
+}
+
+const geomean = (xs) => Math.exp(xs.reduce((a, b) => a + Math.log(b), 0) / xs.length);
+
+/** Our VM run natively against lua5.4, per workload that both finished with the same checksum. */
+function nativeRatios(res) {
+  return res.vm.filter((r) => r.native?.ok && r.lua54.ok && r.native.check === 'ok').map((r) => ({ name: r.name, x: r.native.ms / r.lua54.ms }));
+}
+
+/** What fuel adds to the addition loop, as a fraction; null when not measured. */
+function fuelCost(res) {
+  const f = res.fuel;
+  return f?.metered.ok && f.unmetered.ok ? f.metered.ms / f.unmetered.ms - 1 : null;
+}
+
+function renderNative(res, L) {
+  if (!res.vm.some((r) => r.native)) return;
+  L.push('## 1b. Our VM natively beside lua5.4 (ms, median)', '');
+  L.push('crates/vm compiled for the host (`cargo build --release -p lua-persist-vm --example lua`, the runner that behaves like `lua5.4 FILE`), ' +
+    'each workload timed inside the script with `os.clock()` exactly as for lua5.4: the interpreter itself, without wasm or JS in between.', '');
+  L.push('| workload | lua5.4 | lua-persist-vm | ratio | checksum |', '|---|---:|---:|---:|---|');
+  for (const r of res.vm) {
+    const x = r.native?.ok && r.lua54.ok ? `${(r.native.ms / r.lua54.ms).toFixed(2)}x` : '–';
+    L.push(`| ${r.group === 'stdlib' ? 'stdlib: ' : ''}${r.label} | ${cell(r.lua54)} | ${cell(r.native, r.native?.check)} | ${x} | ${r.native?.check === 'ok' ? 'same' : r.native?.check || '–'} |`);
+  }
+  const ratios = nativeRatios(res);
+  if (ratios.length) L.push('', `Geometric mean lua-persist-vm / lua5.4: **${geomean(ratios.map((r) => r.x)).toFixed(2)}x** over ${ratios.length} workloads.`);
+  const cost = fuelCost(res);
+  if (cost !== null) {
+    L.push('', `Fuel (the instruction budget behind limits and slices) on the 1e7-addition loop: ${ms(res.fuel.metered.ms)} ms as shipped, ` +
+      `${ms(res.fuel.unmetered.ms)} ms built with the \`unmetered\` feature that spends none (alternating runs, median of ${res.fuel.metered.runs.length}): ` +
+      `**${(cost * 100).toFixed(1)} %**. A backward jump only subtracts from a counter; the collector's watermark is looked at every 2048 units.`);
+  }
+  L.push('');
 }
 
 export function renderMarkdown(res) {
@@ -125,6 +168,8 @@ export function renderMarkdown(res) {
   L.push('| workload | lua-persist linear memory | lua-persist Lua heap | wasmoon heap |', '|---|---:|---:|---:|');
   for (const r of res.vm) L.push(`| ${r.label} | ${mib(r.ours.wasmPages)} | ${r.ours.luaHeapBytes !== undefined ? kb(r.ours.luaHeapBytes) : '–'} | ${mib(r.wasmoon.wasmPages)} |`);
   L.push('', 'wasmoon’s Emscripten heap starts at 16 MiB; lua-persist’s module starts at well under 1 MiB and grows on demand.', '');
+
+  renderNative(res, L);
 
   L.push('## 2. External tables (lua-persist only; ms, median)', '');
   L.push('No peer has external tables, so each workload is compared with the same code on a plain Lua table in the same VM.', '');

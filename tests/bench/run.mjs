@@ -59,14 +59,15 @@ function worker(task, timeoutMs = 600000) {
   try { return JSON.parse(line); } catch { return { ok: false, error: `worker failed (${r.signal ?? r.status}): ${(r.stderr || '').slice(-300)}` }; }
 }
 
-// Native Lua: timed inside the script with os.clock, so process start is excluded.
-function lua54(code, reps) {
+// A native interpreter (lua5.4, or our VM's runner): timed inside the script with os.clock,
+// so process start is excluded.
+function timedScript(cmd, code, reps) {
   const file = join(work, 'w.lua');
   writeFileSync(file, 'local __t0 = os.clock()\nlocal __r = (function()\n' + code + '\nend)()\n' +
     "local __t1 = os.clock()\nio.write(string.format('%.4f', (__t1 - __t0) * 1000), '\\t', tostring(__r), '\\n')\n");
   const runs = [];
   for (let i = 0; i < reps; i++) {
-    const r = spawnSync('lua5.4', [file], { encoding: 'utf8', timeout: 600000 });
+    const r = spawnSync(cmd, [file], { encoding: 'utf8', timeout: 600000 });
     if (r.status !== 0) return { ok: false, error: (r.stderr || r.error?.message || 'failed').trim().slice(0, 300) };
     const [ms, checksum] = r.stdout.trim().split('\t');
     runs.push({ ms: Number(ms), checksum });
@@ -121,7 +122,7 @@ log(`machine: ${results.env.cpu}, ${results.env.cores} cores; ${REPS} reps per m
 // ---------- 1. VM and stdlib ----------
 for (const w of VM) {
   const row = { name: w.name, label: w.label, group: w.group };
-  row.lua54 = summarise(lua54(w.code, REPS));
+  row.lua54 = summarise(timedScript('lua5.4', w.code, REPS));
   for (const engine of ['ours', 'wasmoon', 'fengari']) {
     row[engine] = summarise(worker({ kind: 'vm', engine, code: w.code, reps: REPS }));
     row[engine].check = verdict(row.lua54, row[engine], engine);
@@ -129,6 +130,36 @@ for (const w of VM) {
   const f = (e) => (row[e].ok ? `${e} ${row[e].ms.toFixed(1)}ms` : `${e} ERROR`);
   log(`${w.name}: ${['lua54', 'ours', 'wasmoon', 'fengari'].map(f).join(', ')}`);
   results.vm.push(row);
+}
+
+// ---------- 1b. Our VM natively (crates/vm's runner) beside lua5.4 ----------
+// `make bench` builds the runner twice: as shipped, and `unmetered` (spending no fuel) to
+// measure what the instruction budget costs on the addition loop.
+const nativeVm = join(root, 'target', 'release', 'examples', 'lua');
+const unmeteredVm = join(root, 'target', 'unmetered', 'release', 'examples', 'lua');
+if (existsSync(nativeVm)) {
+  for (const row of results.vm) {
+    const w = VM.find((x) => x.name === row.name);
+    row.native = summarise(timedScript(nativeVm, w.code, REPS));
+    row.native.check = verdict(row.lua54, row.native, 'native');
+    log(`${w.name} natively: lua5.4 ${row.lua54.ms?.toFixed(1)}ms, ours ${row.native.ok ? row.native.ms.toFixed(1) + 'ms' : row.native.error}`);
+  }
+  if (existsSync(unmeteredVm)) {
+    // Alternating runs, so that drift in the machine's load hits both alike.
+    const loop = VM.find((x) => x.name === 'add_loop').code;
+    const metered = { ok: true, runs: [] };
+    const unmetered = { ok: true, runs: [] };
+    for (let i = 0; i < 3 * REPS; i++) {
+      for (const [cmd, into] of [[nativeVm, metered], [unmeteredVm, unmetered]]) {
+        const r = timedScript(cmd, loop, 1);
+        if (r.ok) into.runs.push(...r.runs); else Object.assign(into, r);
+      }
+    }
+    results.fuel = { metered: summarise(metered), unmetered: summarise(unmetered) };
+    log(`fuel: ${results.fuel.metered.ms?.toFixed(1)}ms metered, ${results.fuel.unmetered.ms?.toFixed(1)}ms unmetered`);
+  }
+} else {
+  log('the native runner is missing (`make bench` builds it): native figures not measured');
 }
 
 // Known gaps that change how a workload had to be written.

@@ -67,20 +67,36 @@ pub(super) fn execute<'gc>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Result<Exit<'gc>, Value<'gc>> {
-    // Two copies of the loop: the one without hooks checks nothing per instruction.
+    // The loop runs in rounds of at most `GC_CHECK_ROUND` fuel and looks at the collector's
+    // watermark between rounds: a backward jump then only counts fuel.
+    let gc_watermark = ctx.gc_watermark();
     loop {
+        let mut round = (*fuel).min(GC_CHECK_ROUND);
+        let granted = round;
+        // Two copies of the loop: the one without hooks checks nothing per instruction.
         let run = if ts.hooks.hook.is_some() {
-            execute_with::<true>(ctx, thread, ts, fuel)
+            execute_with::<true>(ctx, thread, ts, &mut round)
         } else {
-            execute_with::<false>(ctx, thread, ts, fuel)
+            execute_with::<false>(ctx, thread, ts, &mut round)
         };
+        *fuel -= granted - round;
         match run {
+            // A round also ends early when `collectgarbage` asks for a collection.
+            Ok(Some(Exit::Fuel)) if *fuel > 0 => {
+                if ctx.gc_requested() || ctx.mc.metrics().total_allocation() > gc_watermark {
+                    return Ok(Exit::Collect);
+                }
+            }
             Ok(Some(exit)) => return Ok(exit),
             Ok(None) => continue,
             Err(e) => return Err(e),
         }
     }
 }
+
+/// Fuel between two looks at the collector's watermark: small enough that a loop which
+/// allocates overshoots it by little, large enough that a round's start costs nothing.
+const GC_CHECK_ROUND: i64 = 2048;
 
 /// The dispatch loop; `Ok(None)` when hooks were switched on or off and the other copy
 /// must take over.
@@ -90,16 +106,14 @@ fn execute_with<'gc, const HOOKS: bool>(
     ts: &mut ThreadState<'gc>,
     fuel: &mut i64,
 ) -> Result<Option<Exit<'gc>>, Value<'gc>> {
-    let gc_watermark = ctx.gc_watermark();
     'frames: loop {
         // Every frame (re)entry costs fuel: calls, returns, metamethods and natives calling
         // Lua all go through here, so no cycle of them escapes the budget.
-        *fuel -= 1;
+        if cfg!(not(feature = "unmetered")) {
+            *fuel -= 1;
+        }
         if *fuel <= 0 {
             return Ok(Some(Exit::Fuel));
-        }
-        if ctx.mc.metrics().total_allocation() > gc_watermark {
-            return Ok(Some(Exit::Collect));
         }
         let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
             None => return Ok(Some(Exit::Finished)),
@@ -172,17 +186,14 @@ fn execute_with<'gc, const HOOKS: bool>(
         // lies above the active locals can go before the collector looks at the stack.
         macro_rules! charge {
             ($n:expr) => {
-                *fuel -= $n as i64;
+                // `unmetered` exists only to measure what this costs (`make bench`).
+                if cfg!(not(feature = "unmetered")) {
+                    *fuel -= $n as i64;
+                }
                 if *fuel <= 0 {
                     save_pc!();
                     clear_dead_registers(stack, base, proto, pc);
                     return Ok(Some(Exit::Fuel));
-                }
-                // A loop that allocates fast lets the collector keep up.
-                if ctx.mc.metrics().total_allocation() > gc_watermark {
-                    save_pc!();
-                    clear_dead_registers(stack, base, proto, pc);
-                    return Ok(Some(Exit::Collect));
                 }
             };
         }
