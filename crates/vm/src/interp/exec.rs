@@ -68,18 +68,22 @@ pub(super) fn execute<'gc>(
     fuel: &mut i64,
 ) -> Result<Exit<'gc>, Value<'gc>> {
     // The loop runs in rounds of at most `GC_CHECK_ROUND` fuel and looks at the collector's
-    // watermark between rounds: a backward jump then only counts fuel.
+    // watermark between rounds (and after instructions that allocate): a backward jump then
+    // only counts fuel.
     let gc_watermark = ctx.gc_watermark();
     loop {
-        let mut round = (*fuel).min(GC_CHECK_ROUND);
-        let granted = round;
+        let granted = (*fuel).min(GC_CHECK_ROUND);
+        let mut round = Round {
+            left: granted,
+            spared: 0,
+        };
         // Two copies of the loop: the one without hooks checks nothing per instruction.
         let run = if ts.hooks.hook.is_some() {
             execute_with::<true>(ctx, thread, ts, &mut round)
         } else {
             execute_with::<false>(ctx, thread, ts, &mut round)
         };
-        *fuel -= granted - round;
+        *fuel -= granted - round.left - round.spared;
         match run {
             // A round also ends early when `collectgarbage` asks for a collection.
             Ok(Some(Exit::Fuel)) if *fuel > 0 => {
@@ -98,21 +102,29 @@ pub(super) fn execute<'gc>(
 /// allocates overshoots it by little, large enough that a round's start costs nothing.
 const GC_CHECK_ROUND: i64 = 2048;
 
+/// The fuel of one round; an instruction that allocated past the watermark sets aside what
+/// is left (`spared`), so that the next backward jump ends the round without spending it.
+struct Round {
+    left: i64,
+    spared: i64,
+}
+
 /// The dispatch loop; `Ok(None)` when hooks were switched on or off and the other copy
 /// must take over.
 fn execute_with<'gc, const HOOKS: bool>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,
-    fuel: &mut i64,
+    fuel: &mut Round,
 ) -> Result<Option<Exit<'gc>>, Value<'gc>> {
+    let gc_watermark = ctx.gc_watermark();
     'frames: loop {
         // Every frame (re)entry costs fuel: calls, returns, metamethods and natives calling
         // Lua all go through here, so no cycle of them escapes the budget.
         if cfg!(not(feature = "unmetered")) {
-            *fuel -= 1;
+            fuel.left -= 1;
         }
-        if *fuel <= 0 {
+        if fuel.left <= 0 {
             return Ok(Some(Exit::Fuel));
         }
         let (closure, base, mut pc, mut top, varargs) = match ts.frames.last() {
@@ -188,12 +200,20 @@ fn execute_with<'gc, const HOOKS: bool>(
             ($n:expr) => {
                 // `unmetered` exists only to measure what this costs (`make bench`).
                 if cfg!(not(feature = "unmetered")) {
-                    *fuel -= $n as i64;
+                    fuel.left -= $n as i64;
                 }
-                if *fuel <= 0 {
+                if fuel.left <= 0 {
                     save_pc!();
                     clear_dead_registers(stack, base, proto, pc);
                     return Ok(Some(Exit::Fuel));
+                }
+            };
+        }
+        macro_rules! allocated {
+            () => {
+                if ctx.mc.metrics().total_allocation() > gc_watermark {
+                    fuel.spared += fuel.left;
+                    fuel.left = 0;
                 }
             };
         }
@@ -524,6 +544,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                 Op::NewTable { a, hash, array } => {
                     reg!(a) =
                         Value::Table(Table::with_capacity(ctx.mc, array as usize, hash as usize));
+                    allocated!();
                 }
 
                 Op::AddI { a, b, i } => {
@@ -775,6 +796,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                     match meta::concat(ctx, thread, ts, base + a as usize, n as usize) {
                         Ok(Flow::Continue) if ts.frames.len() == depth => {
                             resync!();
+                            allocated!();
                         }
                         Ok(Flow::Continue) => continue 'frames,
                         Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
@@ -936,6 +958,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                                         return Ok(Some(Exit::Fuel));
                                     }
                                     resync!();
+                                    allocated!();
                                 }
                                 Ok(Flow::Continue) => continue 'frames,
                                 Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
@@ -1285,6 +1308,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                     }
                     resync!();
                     reg!(a) = Value::from(LuaClosure::new(ctx.mc, child, ups.into_boxed_slice()));
+                    allocated!();
                 }
                 Op::VarArg { a, c } => {
                     let n = varargs;
