@@ -1,6 +1,8 @@
 # lua-persist: every command a user needs. `make demo` runs it, `make test` tests it.
 WASM_TARGET := wasm32-unknown-unknown
 WASM        := dist/lua.wasm
+# Cargo's output folder: CARGO_TARGET_DIR when set (CI may point it elsewhere), else target.
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 # Size budget for the shipped module (bytes).
 MAX_RAW     := 1000000
 MAX_GZIP    := 350000
@@ -20,7 +22,7 @@ setup-wasm:
 build: setup-wasm
 	cargo build --release --target $(WASM_TARGET) -p lua-persist-wasm
 	@mkdir -p dist
-	cp target/$(WASM_TARGET)/release/lua.wasm $(WASM)
+	cp $(TARGET_DIR)/$(WASM_TARGET)/release/lua.wasm $(WASM)
 
 size: build
 	@raw=$$(wc -c < $(WASM)); gz=$$(gzip -9 -c $(WASM) | wc -c); \
@@ -56,7 +58,7 @@ setup-wasm-bindgen:
 	fi
 
 test-wasm: setup-wasm setup-wasm-bindgen
-	RUSTFLAGS='$(WASM_TEST_FLAGS)' CARGO_TARGET_DIR=target/wasm-tests \
+	RUSTFLAGS='$(WASM_TEST_FLAGS)' CARGO_TARGET_DIR=$(TARGET_DIR)/wasm-tests \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p lua-persist-engine --test engine --target $(WASM_TARGET)
 
@@ -78,12 +80,13 @@ setup-lua:
 bench: build setup-lua
 	@if [ -f tests/bench/package.json ]; then cd tests/bench && npm ci --no-audit --no-fund; fi
 	cargo build --release -p lua-persist-vm --example lua
-	cargo build --release -p lua-persist-vm --example lua --features unmetered --target-dir target/unmetered
-	node tests/bench/run.mjs
+	cargo build --release -p lua-persist-vm --example lua --features unmetered --target-dir $(TARGET_DIR)/unmetered
+	BENCH_NATIVE_VM=$(TARGET_DIR)/release/examples/lua BENCH_UNMETERED_VM=$(TARGET_DIR)/unmetered/release/examples/lua \
+	  node tests/bench/run.mjs
 
 demo: build
 	node host-js/serve.js
 
 clean:
 	cargo clean
-	rm -rf dist target/wasm-tests
+	rm -rf dist $(TARGET_DIR)/wasm-tests $(TARGET_DIR)/unmetered

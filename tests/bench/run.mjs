@@ -135,8 +135,8 @@ for (const w of VM) {
 // ---------- 1b. Our VM natively (crates/vm's runner) beside lua5.4 ----------
 // `make bench` builds the runner twice: as shipped, and `unmetered` (spending no fuel) to
 // measure what the instruction budget costs on the addition loop.
-const nativeVm = join(root, 'target', 'release', 'examples', 'lua');
-const unmeteredVm = join(root, 'target', 'unmetered', 'release', 'examples', 'lua');
+const nativeVm = process.env.BENCH_NATIVE_VM ?? join(root, 'target', 'release', 'examples', 'lua');
+const unmeteredVm = process.env.BENCH_UNMETERED_VM ?? join(root, 'target', 'unmetered', 'release', 'examples', 'lua');
 if (existsSync(nativeVm)) {
   for (const row of results.vm) {
     const w = VM.find((x) => x.name === row.name);
