@@ -44,6 +44,9 @@ pub trait External {
     /// A border of the table (as `#` defines it). [`border`] finds one in a bounded number
     /// of probes.
     fn length<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<i64, Error<'gc>>;
+    /// The storage itself, for the embedder's own library functions to find it again
+    /// through [`Ctx::external_storage`].
+    fn as_any(&self) -> &dyn core::any::Any;
 }
 
 /// The embedder's storage, shared by the state.

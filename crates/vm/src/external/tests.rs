@@ -199,6 +199,10 @@ impl External for Shared {
         ctx.charge_fuel(probes as i64);
         Ok(n)
     }
+
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
 }
 
 struct Capture(Rc<RefCell<Vec<u8>>>);
