@@ -21,6 +21,7 @@ const yieldToEventLoop = typeof setImmediate === 'function'
   });
 
 const MIN_FUEL = 1000;
+const START_FUEL = 20000;
 const MAX_FUEL = 0xffffffff;
 
 /**
@@ -52,7 +53,7 @@ export class LuaEngine {
   #store; #persisted = null; #blocked = null; #restored = false; #wiped = false;
   #closed = false; #busy = 0; #queue = Promise.resolve();
   #chunkName; #memoryTableId = 0; #counter = 0;
-  #output = null; #outputError = null; #fuel = 20000; #restarting = null;
+  #output = null; #outputError = null; #restarting = null;
 
   /**
    * Loads the module, starts a state and, given a store, restores its saved state.
@@ -160,15 +161,20 @@ export class LuaEngine {
       try {
         outcome = this.#guard(() => this.#abi.start(bytes));
         const target = this.#options.sliceMs ?? 8;
+        // Each run calibrates afresh: what earlier runs measured (quick chunks, cheap
+        // instructions) says nothing about this one, and an abort waits for a whole slice.
+        let fuel = START_FUEL;
         while (!outcome) {
           if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('aborted', 'AbortError');
           const t0 = performance.now();
-          outcome = this.#guard(() => this.#abi.resume(this.#fuel));
+          outcome = this.#guard(() => this.#abi.resume(fuel));
           const dt = performance.now() - t0;
-          // Aim each slice at `target` ms: more fuel when slices are quick, less when slow.
-          if (dt > 0.05) this.#fuel = Math.round(Math.min(MAX_FUEL, Math.max(MIN_FUEL, this.#fuel * Math.min(4, target / dt))));
-          else this.#fuel = Math.min(MAX_FUEL, this.#fuel * 4);
-          if (!outcome) await yieldToEventLoop();
+          // Only a slice that used all its fuel measures the speed. Aim each at `target`
+          // ms, growing at most fourfold per slice.
+          if (!outcome) {
+            fuel = Math.round(Math.min(MAX_FUEL, Math.max(MIN_FUEL, fuel * Math.min(4, target / Math.max(dt, 0.01)))));
+            await yieldToEventLoop();
+          }
         }
         const results = this.#finish(outcome);
         failed = false;

@@ -151,6 +151,25 @@ test('an AbortSignal stops a sliced run', async (t) => {
   assert.equal((await lua.compute('return 3'))[0], 3);
 });
 
+test('an abort takes effect within 50 ms whatever ran before', async (t) => {
+  const lua = await engine(t);
+  // Quick chunks and a long run must not leave huge slices behind (they once grew the
+  // fuel fourfold per quick slice, and an abort then waited 40 s).
+  for (let i = 0; i < 12; i++) assert.equal((await lua.compute('return 1'))[0], 1);
+  await lua.compute('local n = 0 for i = 1, 3e6 do n = n + 1 end return n');
+  for (let i = 0; i < 12; i++) await lua.compute('return 1');
+  for (const code of ['while true do end', 'local t = {} while true do t[1] = #t end']) {
+    const ac = new AbortController();
+    // Counted from when the abort was due: a slice that blocks the event loop delays the timer.
+    const due = performance.now() + 30;
+    setTimeout(() => ac.abort(), 30);
+    await assert.rejects(lua.compute(code, { signal: ac.signal }), (e) => e.name === 'AbortError');
+    const latency = performance.now() - due;
+    assert.ok(latency < 50, `${code}: the abort took ${latency.toFixed(1)} ms`);
+  }
+  assert.equal((await lua.compute('return 3'))[0], 3);
+});
+
 test('the wasm comes from a Module, bytes, a Response, a URL or a path', async (t) => {
   const bytes = await readFile(WASM_PATH);
   const sources = [wasmModule, bytes, new Uint8Array(bytes).buffer, new Response(bytes),

@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod bytecode;
 pub mod compiler;
 pub mod dump;
+pub mod external;
 pub mod function;
 mod gc;
 pub mod host;
@@ -25,6 +26,7 @@ pub mod thread;
 pub mod userdata;
 pub mod value;
 
+pub use external::External;
 pub use host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd, Whence};
 pub use state::{Config, Ctx, ExitRequest, Host, Lua, RuntimeError, Step};
 pub use value::{Function, Type, Value};

@@ -168,6 +168,15 @@ pub struct State<'gc> {
     /// A script called `os.exit`: the run ends with this.
     #[collect(require_static)]
     exit: Cell<Option<ExitRequest>>,
+    /// The protected metatable every external table shares.
+    ext_meta: Table<'gc>,
+    /// External tables by id, held weakly: one table per id while it is alive.
+    ext_tables: Table<'gc>,
+    #[collect(require_static)]
+    ext_storage: RefCell<Option<crate::external::Storage>>,
+    /// Fuel that host work (external tables) cost since the interpreter last looked.
+    #[collect(require_static)]
+    fuel_debt: Cell<i64>,
 }
 
 /// What natives and the interpreter work with: the mutation handle and the state.
@@ -209,6 +218,51 @@ impl<'gc> Ctx<'gc> {
 
     pub fn globals(self) -> Table<'gc> {
         self.state.globals
+    }
+
+    /// The embedder's storage for external tables, if it gave one ([`Lua::set_external`]).
+    pub fn external_storage(self) -> Option<crate::external::Storage> {
+        self.state.ext_storage.borrow().clone()
+    }
+
+    /// The external table `id`: the same table for as long as it lives.
+    pub fn external_table(self, id: u32) -> Table<'gc> {
+        let key = Value::Integer(id as i64);
+        if let Value::Table(t) = self.state.ext_tables.get(key) {
+            return t;
+        }
+        let t = Table::new(self.mc);
+        t.state_mut(self.mc).make_external(id, self.state.ext_meta);
+        self.state
+            .ext_tables
+            .set_int(self.mc, id as i64, Value::Table(t));
+        t
+    }
+
+    /// Turns the plain table `t` into external table `id` in place (its entries must have
+    /// been stored by the embedder first): every reference to `t` now sees the external
+    /// table. Refused (`false`) when `t` has a metatable, or `id` already has a live table.
+    pub fn make_external(self, t: Table<'gc>, id: u32) -> bool {
+        if t.metatable().is_some() || !self.state.ext_tables.get_int(id as i64).is_nil() {
+            return false;
+        }
+        t.state_mut(self.mc).make_external(id, self.state.ext_meta);
+        self.state
+            .ext_tables
+            .set_int(self.mc, id as i64, Value::Table(t));
+        true
+    }
+
+    /// Charges `n` instructions of fuel for host work, taken before the interpreter's next
+    /// step, so external-table calls count against a run's budget.
+    pub fn charge_fuel(self, n: i64) {
+        let debt = &self.state.fuel_debt;
+        debt.set(debt.get().saturating_add(n.max(0)));
+    }
+
+    #[inline]
+    pub(crate) fn take_fuel_debt(self) -> i64 {
+        self.state.fuel_debt.replace(0)
     }
 
     pub fn registry(self) -> Table<'gc> {
@@ -440,11 +494,22 @@ impl Lua {
                 gc_watermark: Cell::new(usize::MAX),
                 warnings_on: Cell::new(false),
                 exit: Cell::new(None),
+                ext_meta: Table::new(mc),
+                ext_tables: Table::new(mc),
+                ext_storage: RefCell::new(None),
+                fuel_debt: Cell::new(0),
             }
         });
         let lua = Lua { arena };
+        lua.enter(init_external);
         lua.enter(crate::stdlib::open);
         lua
+    }
+
+    /// Gives the state its storage for external tables ([`Ctx::external_table`]).
+    pub fn set_external(&mut self, storage: crate::external::Storage) {
+        self.arena
+            .mutate(|_, state| *state.ext_storage.borrow_mut() = Some(storage));
     }
 
     /// Runs `f` inside the arena.
@@ -702,6 +767,29 @@ impl Lua {
                 .mutate(|mc, state| state.main.0.borrow_mut(mc).closing = Closing::No);
         }
     }
+}
+
+/// The shared metatable of external tables and the weak map of them by id.
+fn init_external(ctx: Ctx<'_>) {
+    let meta = ctx.state.ext_meta;
+    let protected = ctx.str_value(crate::external::PROTECTED_NAME.as_bytes());
+    meta.set_str(ctx.mc, ctx.intern(b"__metatable"), protected);
+    // Markers: any non-nil, non-table value sends the fast paths to the slow ones.
+    meta.set_str(
+        ctx.mc,
+        ctx.meta_name(MetaEvent::Index),
+        Value::Boolean(true),
+    );
+    meta.set_str(
+        ctx.mc,
+        ctx.meta_name(MetaEvent::NewIndex),
+        Value::Boolean(true),
+    );
+    let weak = Table::new(ctx.mc);
+    weak.set_str(ctx.mc, ctx.meta_name(MetaEvent::Mode), ctx.str_value(b"v"));
+    let tables = ctx.state.ext_tables;
+    tables.set_metatable(ctx.mc, Some(weak));
+    gc::note_metatable(ctx, Value::Table(tables), Some(weak));
 }
 
 /// How a slice of execution ended.

@@ -92,6 +92,8 @@ pub struct TableState<'gc> {
     absent: Cell<u32>,
     /// `__mode` of its metatable: bit 0 weak keys, bit 1 weak values (see `gc.rs`).
     weak: u8,
+    /// The id of an external table (see `external.rs`): its entries live with the embedder.
+    external: Option<u32>,
 }
 
 /// A position in a table's storage, stable until the next rehash.
@@ -157,6 +159,7 @@ impl<'gc> TableState<'gc> {
             meta: None,
             absent: Cell::new(0),
             weak: 0,
+            external: None,
         };
         if hash > 0 {
             state.resize_nodes(hash);
@@ -576,6 +579,26 @@ impl<'gc> TableState<'gc> {
         self.absent.set(self.absent.get() | (1 << event));
     }
 
+    /// The id of an external table, `None` for a table that holds its own entries.
+    #[inline]
+    pub fn external_id(&self) -> Option<u32> {
+        self.external
+    }
+
+    /// Turns this table into external table `id`: its own entries go (the embedder has
+    /// taken them) and it gets the shared protected metatable.
+    pub(crate) fn make_external(&mut self, id: u32, meta: Table<'gc>) {
+        self.array.clear();
+        self.array.shrink_to_fit();
+        self.nodes.clear();
+        self.nodes.shrink_to_fit();
+        self.used = 0;
+        self.meta = Some(meta);
+        self.absent.set(0);
+        self.weak = 0;
+        self.external = Some(id);
+    }
+
     pub(crate) fn weak_mode(&self) -> u8 {
         self.weak
     }
@@ -730,6 +753,12 @@ impl<'gc> Table<'gc> {
 
     pub fn set_metatable(self, mc: &Mutation<'gc>, meta: Option<Table<'gc>>) {
         self.0.borrow_mut(mc).meta = meta;
+    }
+
+    /// The id of an external table, `None` for a table that holds its own entries.
+    #[inline]
+    pub fn external_id(self) -> Option<u32> {
+        self.0.borrow().external
     }
 
     pub(crate) fn addr(self) -> usize {

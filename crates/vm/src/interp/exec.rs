@@ -120,10 +120,12 @@ fn execute_with<'gc, const HOOKS: bool>(
     let gc_watermark = ctx.gc_watermark();
     'frames: loop {
         // Every frame (re)entry costs fuel: calls, returns, metamethods and natives calling
-        // Lua all go through here, so no cycle of them escapes the budget.
+        // Lua all go through here, so no cycle of them escapes the budget. Host work done
+        // since (external tables) is charged here too.
         if cfg!(not(feature = "unmetered")) {
             fuel.left -= 1;
         }
+        fuel.left -= ctx.take_fuel_debt();
         if fuel.left <= 0 {
             return Ok(Some(Exit::Fuel));
         }
@@ -1236,7 +1238,12 @@ fn execute_with<'gc, const HOOKS: bool>(
                         Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
                             // `pairs` loops: `next` in place, no call.
                             let (t, k) = (stack[ra + 5], stack[ra + 6]);
-                            if let Value::Table(t) = t {
+                            // External tables take the call: their entries are the host's.
+                            let own = match t {
+                                Value::Table(t) if t.external_id().is_none() => Some(t),
+                                _ => None,
+                            };
+                            if let Some(t) = own {
                                 match t.next(k) {
                                     Ok(Some((k, v))) => {
                                         stack[ra + 4] = k;

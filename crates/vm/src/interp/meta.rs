@@ -167,6 +167,10 @@ pub(super) fn index<'gc>(
 ) -> Result<Flow<'gc>, Error<'gc>> {
     for depth in 0..MAX_TAG_LOOP {
         let tm = match obj {
+            Value::Table(t) if t.external_id().is_some() => {
+                ts.stack[dest] = crate::external::raw_get(ctx, t, key)?;
+                return Ok(Flow::Continue);
+            }
             Value::Table(t) => {
                 let v = t.get(key);
                 if !v.is_nil() {
@@ -220,6 +224,10 @@ pub(super) fn new_index<'gc>(
 ) -> Result<Flow<'gc>, Error<'gc>> {
     for depth in 0..MAX_TAG_LOOP {
         let tm = match obj {
+            Value::Table(t) if t.external_id().is_some() => {
+                raw_set(ctx, t, key, value)?;
+                return Ok(Flow::Continue);
+            }
             Value::Table(t) => {
                 let mt = t.metatable();
                 let tm = match mt {
@@ -256,8 +264,7 @@ pub(crate) fn raw_set<'gc>(
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    t.set(ctx.mc, key, value)
-        .map_err(|e| Error::runtime(e.message()))
+    crate::external::raw_set(ctx, t, key, value)
 }
 
 /// `#v` into `stack[dest]`.
@@ -269,6 +276,12 @@ pub(super) fn len<'gc>(
     dest: usize,
     src: Src,
 ) -> Result<Flow<'gc>, Error<'gc>> {
+    if let Value::Table(t) = v {
+        if t.external_id().is_some() {
+            ts.stack[dest] = Value::Integer(crate::external::length(ctx, t)?);
+            return Ok(Flow::Continue);
+        }
+    }
     let tm = metamethod(ctx, v, MetaEvent::Len);
     if !tm.is_nil() {
         return call_at_top(

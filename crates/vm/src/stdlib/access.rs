@@ -98,6 +98,9 @@ fn get_through_metamethods<'gc>(
     let mut t = obj;
     for _ in 0..MAX_TAG_LOOP {
         let tm = match t {
+            Value::Table(table) if table.external_id().is_some() => {
+                return Ok(Flow::Ready(crate::external::raw_get(ctx, table, key)?));
+            }
             Value::Table(table) => {
                 let v = table.get(key);
                 if !v.is_nil() {
@@ -158,6 +161,10 @@ fn set_through_metamethods<'gc>(
     let mut t = obj;
     for _ in 0..MAX_TAG_LOOP {
         let tm = match t {
+            Value::Table(table) if table.external_id().is_some() => {
+                raw_set(ctx, table, key, value)?;
+                return Ok(Flow::Ready(Value::Nil));
+            }
             Value::Table(table) => {
                 let tm = match table.metatable() {
                     Some(mt) => event_of(ctx, mt, MetaEvent::NewIndex),
@@ -201,6 +208,13 @@ pub fn length<'gc>(
     obj: Value<'gc>,
     then: Cont,
 ) -> Res<'gc> {
+    if let Value::Table(t) = obj {
+        if t.external_id().is_some() {
+            return Ok(Flow::Ready(Value::Integer(crate::external::length(
+                ctx, t,
+            )?)));
+        }
+    }
     let tm = metamethod(ctx, obj, MetaEvent::Len);
     if !tm.is_nil() {
         return Ok(Flow::Wait(call_function(call, tm, &[obj, obj], then)));

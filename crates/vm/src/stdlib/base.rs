@@ -165,10 +165,9 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 /// `next` as the interpreter sees it too: `pairs` loops call it in place.
 pub fn next<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let t = call.check_table(ctx, 0)?;
-    match t.next(call.arg(1)) {
-        Ok(Some((k, v))) => call.ret(&[k, v]),
-        Ok(None) => call.ret1(Value::Nil),
-        Err(()) => Err(Error::runtime("invalid key to 'next'")),
+    match crate::external::next(ctx, t, call.arg(1))? {
+        Some((k, v)) => call.ret(&[k, v]),
+        None => call.ret1(Value::Nil),
     }
 }
 
@@ -255,6 +254,9 @@ pub(crate) fn index<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc
     let (mut t, k) = (call.arg(0), call.arg(1));
     for _ in 0..crate::interp::MAX_TAG_LOOP {
         let tm = match t {
+            Value::Table(tt) if tt.external_id().is_some() => {
+                return call.ret1(crate::external::raw_get(ctx, tt, k)?);
+            }
             Value::Table(tt) => {
                 let v = tt.get(k);
                 if !v.is_nil() {
@@ -471,7 +473,7 @@ fn rawequal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn rawget<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let t = call.check_table(ctx, 0)?;
     let k = call.check_any(ctx, 1)?;
-    call.ret1(t.get(k))
+    call.ret1(crate::external::raw_get(ctx, t, k)?)
 }
 
 fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -482,11 +484,11 @@ fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.ret1(t)
 }
 
-fn rawlen<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+fn rawlen<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
-        Value::Table(t) => call.ret1(t.length()),
+        Value::Table(t) => call.ret1(crate::external::length(ctx, t)?),
         Value::String(s) => call.ret1(s.len() as i64),
-        _ => Err(call.type_err(_ctx, 0, "table or string")),
+        _ => Err(call.type_err(ctx, 0, "table or string")),
     }
 }
 

@@ -594,6 +594,11 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         _ => return Err(call.type_err(ctx, 1, "nil or table")),
     };
     match v {
+        Value::Table(t) if t.external_id().is_some() => {
+            return Err(Error::runtime(
+                "cannot change the metatable of an external table",
+            ));
+        }
         Value::Table(t) => t.set_metatable(ctx.mc, mt),
         Value::UserData(u) => u.set_metatable(ctx.mc, mt),
         other => ctx.set_type_metatable(other.type_of(), mt),

@@ -1,0 +1,171 @@
+//! External tables: tables whose entries live with the embedder, not in the arena.
+//!
+//! An external table is a [`Table`] with an id and no entries of its own. Raw access
+//! (`rawget`, `rawset`, `next`, `rawlen`, `#`) and access through the interpreter and the
+//! library go to the embedder's [`External`] storage, so scripts see an ordinary table.
+//!
+//! Every external table carries one shared, protected metatable (`getmetatable` gives
+//! `"external table"`). Its `__index` and `__newindex` fields are markers, never called: they
+//! only send the interpreter's fast paths (which look at a table's own entries) to the slow
+//! paths, where the external check comes first.
+
+use alloc::rc::Rc;
+
+use crate::interp::Error;
+use crate::state::Ctx;
+use crate::table::{normalize_key, KeyError, Table};
+use crate::value::Value;
+
+/// What `getmetatable` answers for an external table.
+pub const PROTECTED_NAME: &str = "external table";
+
+/// The embedder's storage for external tables. Keys arrive normalised (no nil, no NaN, no
+/// float with an integral value). Each method may charge fuel for host work with
+/// [`Ctx::charge_fuel`]; errors are raised in the running Lua code.
+pub trait External {
+    /// `t[key]`, nil when absent.
+    fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>>;
+    /// `t[key] = value`; a nil value deletes.
+    fn set<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<(), Error<'gc>>;
+    /// The entry after `key` (nil: the first), `None` at the end; an error when `key` is not
+    /// in the table (`invalid key to 'next'`).
+    fn next<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Value<'gc>,
+    ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>>;
+    /// A border of the table (as `#` defines it). [`border`] finds one in a bounded number
+    /// of probes.
+    fn length<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<i64, Error<'gc>>;
+    /// The storage itself, for the embedder's own library functions to find it again
+    /// through [`Ctx::external_storage`].
+    fn as_any(&self) -> &dyn core::any::Any;
+}
+
+/// The embedder's storage, shared by the state.
+pub type Storage = Rc<dyn External>;
+
+/// A border of a table whose integer keys `present` reports, starting from `hint` (a border
+/// found before, or 0), and the number of probes made: at most about 130 whatever the keys,
+/// so a table built to defeat the search cannot make `#` run long.
+pub fn border<E>(
+    hint: i64,
+    mut present: impl FnMut(i64) -> Result<bool, E>,
+) -> Result<(i64, u32), E> {
+    let mut probes = 0u32;
+    let mut has = |i: i64| {
+        probes += 1;
+        present(i)
+    };
+    // `lo` is 0 or present, `hi` is absent (or past the integers).
+    let (mut lo, mut hi): (i64, Option<i64>);
+    if hint > 0 && has(hint)? {
+        if hint == i64::MAX || !has(hint + 1)? {
+            return Ok((hint, probes));
+        }
+        lo = hint + 1;
+        hi = None;
+    } else {
+        if !has(1)? {
+            return Ok((0, probes));
+        }
+        lo = 1;
+        hi = None;
+    }
+    // Doubling until a key is absent or the integers end.
+    while hi.is_none() {
+        let next = lo.checked_mul(2).unwrap_or(i64::MAX);
+        if has(next)? {
+            if next == i64::MAX {
+                return Ok((i64::MAX, probes));
+            }
+            lo = next;
+        } else {
+            hi = Some(next);
+        }
+    }
+    let mut hi = hi.unwrap_or(i64::MAX);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if has(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok((lo, probes))
+}
+
+fn storage<'gc>(ctx: Ctx<'gc>) -> Result<Storage, Error<'gc>> {
+    ctx.external_storage()
+        .ok_or_else(|| Error::runtime("external tables are not available in this state"))
+}
+
+/// `t[key]` without metamethods, for any table.
+pub fn raw_get<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: Value<'gc>,
+) -> Result<Value<'gc>, Error<'gc>> {
+    match t.external_id() {
+        None => Ok(t.get(key)),
+        Some(id) => match normalize_key(key) {
+            Ok(key) => storage(ctx)?.get(ctx, id, key),
+            Err(_) => Ok(Value::Nil),
+        },
+    }
+}
+
+/// `t[key] = value` without metamethods, for any table, with Lua's errors for bad keys.
+pub fn raw_set<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: Value<'gc>,
+    value: Value<'gc>,
+) -> Result<(), Error<'gc>> {
+    let bad_key = |e: KeyError| Error::runtime(e.message());
+    match t.external_id() {
+        None => t.set(ctx.mc, key, value).map_err(bad_key),
+        Some(id) => {
+            let key = normalize_key(key).map_err(bad_key)?;
+            storage(ctx)?.set(ctx, id, key, value)
+        }
+    }
+}
+
+/// `next(t, key)` for any table.
+pub fn next<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: Value<'gc>,
+) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
+    let invalid = || Error::runtime("invalid key to 'next'");
+    match t.external_id() {
+        None => t.next(key).map_err(|()| invalid()),
+        Some(id) => {
+            let key = match key {
+                Value::Nil => Value::Nil,
+                other => normalize_key(other).map_err(|_| invalid())?,
+            };
+            storage(ctx)?.next(ctx, id, key)
+        }
+    }
+}
+
+/// `rawlen(t)`: a border, for any table.
+pub fn length<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Result<i64, Error<'gc>> {
+    match t.external_id() {
+        None => Ok(t.length()),
+        Some(id) => storage(ctx)?.length(ctx, id),
+    }
+}
+
+#[cfg(test)]
+mod tests;
