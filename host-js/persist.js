@@ -65,7 +65,7 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
  */
 export async function readSnapshot(snapshot, where) {
   const damaged = (why) => new StoreError(`the saved state in ${where} is damaged or foreign (${why}); ` +
-    'it was left untouched: load another state, or save with {overwrite: true} to replace it');
+    'it was left untouched: load another state, or save with {overwrite: true} to replace it', { code: 'damaged' });
   const m = snapshot?.metadata;
   if (!m || typeof m !== 'object') throw damaged('no metadata record');
   if (m.format !== undefined && m.format !== FORMAT) throw damaged(`format ${JSON.stringify(m.format)}, expected ${FORMAT}`);
