@@ -415,6 +415,19 @@ export class LuaEngine {
     const store = this.#store;
     if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
     if (this.#blocked && !overwrite) throw this.#blocked;
+    // `overwrite` replaces the stored state only when a plain save is refused for it.
+    if (overwrite && !this.#blocked) {
+      try {
+        return await this.#write(false);
+      } catch (e) {
+        if (!(e instanceof StoreError) || (e.code !== 'stale' && e.code !== 'damaged')) throw e;
+      }
+    }
+    return this.#write(overwrite);
+  }
+
+  async #write(overwrite) {
+    const store = this.#store;
     const persisted = overwrite ? null : this.#persisted;
     const changes = this.#tables.takeChanges();
     changes.delete(IO_TABLE_ID);
@@ -477,10 +490,10 @@ export class LuaEngine {
         this.#blocked = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
         throw this.#blocked;
       }
-      const { metadata, tables } = snapshot;
+      const { metadata, tables, accounts } = snapshot;
       this.#abi.init();
       this.#tables.clear();
-      for (const [id, entries] of tables) this.#tables.adopt(id, entries);
+      for (const [id, entries] of tables) this.#tables.adopt(id, entries, accounts.get(id));
       this.#abi.syncTableCounter(metadata.nextTableId);
       this.#abi.attachMemoryTable(metadata.memoryTableId);
       this.#counter = 0;

@@ -54,7 +54,7 @@ export class FileStore {
   /** Where the state lives, for messages. */
   describe() { return this.dir; }
 
-  /** @returns {Promise<null | {metadata: object, generation: number, entries: Iterable<[number, Entry]>}>} */
+  /** @returns {Promise<null | {metadata: object, generation: number, tables: Map<number, Map<number|string, Entry>>}>} */
   load() {
     return this.#serial(async () => {
       // Reading a directory that does not exist creates nothing.
@@ -202,12 +202,9 @@ export class FileStore {
   async #load() {
     const m = await this.#readManifest();
     if (!m) return null;
-    const tables = await this.#replay(m.segments);
-    // Entries as `[id, Entry]`: restored without copying them to bytes and back.
-    function* entries() {
-      for (const [id, t] of tables) for (const entry of t.values()) yield [id, entry];
-    }
-    return { metadata: m.metadata, generation: m.generation, entries: entries() };
+    // The tables as the engine keeps them: restored without copying entries to bytes and back
+    // (the segments' checksums stand for the checks the engine would make).
+    return { metadata: m.metadata, generation: m.generation, tables: await this.#replay(m.segments) };
   }
 
   // Reads and checks every segment, applying them in order.
@@ -325,11 +322,10 @@ function sha256(bytes) { return createHash('sha256').update(bytes).digest('hex')
 function applyBatch({ puts, deletes, dropTables }, tables) {
   for (const id of dropTables) tables.delete(id);
   for (const [id, key] of deletes) tables.get(id)?.delete(keyString(key));
-  for (const [id, key, value] of puts) {
+  for (const [id, entry] of puts) {
     let t = tables.get(id);
     if (!t) { t = new Map(); tables.set(id, t); }
-    const k = keyString(key);
-    t.set(k, Entry.of(k, value));
+    t.set(entry.k, entry);
   }
 }
 
@@ -337,13 +333,13 @@ function encodeBatch({ puts, deletes, dropTables }) {
   const w = new SegmentWriter();
   for (const id of dropTables) w.drop(id);
   for (const [id, key] of deletes) w.delete(id, key);
-  for (const [id, key, value] of puts) w.put(id, key, value);
+  for (const [id, entry] of puts) w.put(id, entry);
   return w.done();
 }
 
 function encodeTables(tables) {
   const w = new SegmentWriter();
-  for (const [id, t] of tables) for (const { key, value } of t.values()) w.put(id, key, value);
+  for (const [id, t] of tables) for (const entry of t.values()) w.put(id, entry);
   return w.done();
 }
 
@@ -368,7 +364,16 @@ class SegmentWriter {
   }
   #bytes(bytes) { this.#reserve(bytes.length); this.buf.set(bytes, this.size); this.size += bytes.length; }
   #u32(n) { this.#reserve(4); this.buf.writeUInt32LE(n, this.size); this.size += 4; }
-  put(id, key, value) { this.#head(OP_PUT, id, key.length); this.#bytes(key); this.#u32(value.length); this.#bytes(value); }
+  put(id, entry) {
+    const { keyLength, valueLength } = entry;
+    this.#head(OP_PUT, id, keyLength);
+    this.#reserve(keyLength + 4 + valueLength);
+    entry.writeKey(this.buf, this.size);
+    this.size += keyLength;
+    this.#u32(valueLength);
+    entry.writeValue(this.buf, this.size);
+    this.size += valueLength;
+  }
   delete(id, key) { this.#head(OP_DELETE, id, key.length); this.#bytes(key); }
   drop(id) { this.#head(OP_DROP, id, 0); }
   done() { return this.buf.subarray(0, this.size); }

@@ -43,8 +43,8 @@ export class MemoryStore {
     };
     for (const id of dropTables) this.tables.delete(id);
     for (const [id, key] of deletes) table(id).delete(keyString(key));
-    for (const [id, key, value] of puts) {
-      table(id).set(keyString(key), { key: key.slice(), value: value.slice() });
+    for (const [id, { key, value }] of puts) {
+      table(id).set(keyString(key), { key, value });
       this.stats.bytesWritten += key.length + value.length;
     }
     this.metadata = structuredClone(metadata);
