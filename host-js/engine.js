@@ -53,6 +53,8 @@ export class LuaEngine {
   // The store generation this state derives from: 0 for an empty store, null when unknown
   // (never loaded, or a store without generations).
   #generation = null;
+  // Whether this engine has loaded from or saved to its store.
+  #seen = false;
   #closed = false; #busy = 0; #queue = Promise.resolve(); #whenClosed; #rejectPending;
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #fuel = 20000; #restarting = null;
@@ -428,6 +430,18 @@ export class LuaEngine {
 
   async #write(overwrite) {
     const store = this.#store;
+    // An engine that never loaded (`restore: false`) replaces the stored state on its first
+    // save, but only a state it can read: a damaged one is refused as `load()` refuses it.
+    if (!this.#seen && !overwrite) {
+      let raw;
+      try {
+        raw = await this.#settle(store.load(), 'loading from');
+        if (raw) await readSnapshot(raw, store.describe?.() ?? 'the store');
+      } catch (e) {
+        throw this.#loadFailed(e);
+      }
+      this.#generation = raw ? (Number.isInteger(raw.generation) ? raw.generation : null) : 0;
+    }
     const persisted = overwrite ? null : this.#persisted;
     const changes = this.#tables.takeChanges();
     changes.delete(IO_TABLE_ID);
@@ -446,10 +460,18 @@ export class LuaEngine {
       throw e instanceof StoreError ? e : new StoreError(`saving failed: ${e.message}`, { cause: e });
     }
     this.#generation = Number.isInteger(generation) ? generation : null;
+    this.#seen = true;
     this.#persisted = reachable;
     this.#wiped = false;
     this.#blocked = null;
     return batch;
+  }
+
+  // A stored state that cannot be read blocks saving over it; a failure to reach it does not.
+  #loadFailed(e) {
+    const error = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
+    if (error.code === 'damaged') this.#blocked = error;
+    return error;
   }
 
   async #autosave() {
@@ -480,6 +502,7 @@ export class LuaEngine {
         if (raw === null || raw === undefined) {
           // An empty store: the next save writes everything.
           this.#generation = 0;
+          this.#seen = true;
           this.#persisted = null;
           this.#blocked = null;
           return false;
@@ -487,8 +510,7 @@ export class LuaEngine {
         generation = raw.generation;
         snapshot = await readSnapshot(raw, store.describe?.() ?? 'the store');
       } catch (e) {
-        this.#blocked = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
-        throw this.#blocked;
+        throw this.#loadFailed(e);
       }
       const { metadata, tables, accounts } = snapshot;
       this.#abi.init();
@@ -501,6 +523,7 @@ export class LuaEngine {
       this.#tables.takeChanges();
       this.#persisted = new Set(tables.keys());
       this.#generation = Number.isInteger(generation) ? generation : null;
+      this.#seen = true;
       this.#wiped = false;
       this.#blocked = null;
       this.#restored = true;

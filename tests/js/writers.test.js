@@ -174,6 +174,39 @@ test('a MANIFEST deleted with segments present is a damaged store, left exactly 
   assert.equal(check.computeSync('return _home.v')[0], 'new');
 });
 
+test('restore: false never saves over a state it cannot read (a segment failing its checksum)', async (t) => {
+  const dir = await tempDir(t);
+  const lua = await engine(t, { store: new FileStore(dir) });
+  lua.computeSync('_home.v = "precious"');
+  await lua.save();
+  const seg = (await readdir(dir)).find((n) => n.startsWith('seg-'));
+  const bytes = await readFile(join(dir, seg));
+  bytes[bytes.length - 1] ^= 0xff;
+  await writeFile(join(dir, seg), bytes);
+  const before = await listing(dir);
+  const fresh = await engine(t, { store: new FileStore(dir), restore: false });
+  fresh.computeSync('_home.v = "new"');
+  await assert.rejects(fresh.save(), damaged(/fails its checksum/));
+  await assert.rejects(fresh.save(), damaged(/fails its checksum/));
+  assert.deepEqual(await listing(dir), before);
+  await fresh.save({ overwrite: true });
+  const check = await engine(t, { store: new FileStore(dir) });
+  assert.equal(check.computeSync('return _home.v')[0], 'new');
+});
+
+test('restore: false replaces a readable state, and is then checked like any engine', async (t) => {
+  const store = new MemoryStore();
+  const a = await engine(t, { store });
+  a.computeSync('_home.v = "old"');
+  await a.save();
+  const fresh = await engine(t, { store, restore: false });
+  fresh.computeSync('_home.w = "fresh"');
+  await fresh.save();
+  const check = await engine(t, { store });
+  assert.deepEqual([...check.computeSync('return _home.v, _home.w')], [null, 'fresh']);
+  await assert.rejects(a.save(), stale);
+});
+
 test('a MANIFEST naming a path outside the directory is refused without reading it', async (t) => {
   const root = await tempDir(t);
   const dir = join(root, 'state');
