@@ -175,9 +175,9 @@ export class IdbStore {
 
   // Everything a save does inside its transaction; resolves to the new generation.
   async #write(store, { metadata, replace, puts, deletes, dropTables, base = null, overwrite = false }) {
-    const [meta, count] = await Promise.all([promisifyRequest(store.get(METADATA_ID)), promisifyRequest(store.count())]);
+    const meta = await promisifyRequest(store.get(METADATA_ID));
     if (!overwrite) {
-      if (!meta && count > 0) throw this.#damaged('entries without a metadata record');
+      if (!meta && (await promisifyRequest(store.count())) > 0) throw this.#damaged('entries without a metadata record');
       const current = meta?.layout?.generation ?? 0;
       if ((base !== null && base !== current) || (!meta && !replace)) {
         throw new StoreError(`${this.describe()} was saved by another tab or engine since this engine last loaded or saved it ` +
