@@ -126,9 +126,14 @@ export class FileStore {
       }
       const holder = await this.#holder();
       if (holder?.stale) {
-        // Moved aside first, so that of several processes breaking it only one succeeds.
+        // Moved aside first, so that of several processes breaking it only one succeeds. If
+        // what was moved is not the lock judged stale, another process broke that one and
+        // locked in between: its lock goes back.
         const aside = `${path}.stale-${token}`;
-        if (await rename(path, aside).then(() => true, () => false)) await unlink(aside).catch(ignoreMissing);
+        if (await rename(path, aside).then(() => true, () => false)) {
+          if ((await readOwner(aside))?.token !== holder.token) await link(aside, path).catch(() => {});
+          await unlink(aside).catch(ignoreMissing);
+        }
         continue;
       }
       if (Date.now() > deadline) {
@@ -153,16 +158,15 @@ export class FileStore {
       throw new StoreError(`cannot read ${path}: ${e.message}`, { cause: e });
     }
     let owner = null;
-    try { owner = JSON.parse(text); } catch { /* being written, or its writer died */ }
+    try { owner = JSON.parse(text); } catch { /* not a lock this store wrote */ }
+    const token = owner?.token;
     if (owner?.host === hostname() && Number.isInteger(owner.pid)) {
-      return { owner: `process ${owner.pid}`, stale: !processExists(owner.pid) };
+      return { owner: `process ${owner.pid}`, token, stale: !processExists(owner.pid) };
     }
-    return { owner: owner?.host ? `process ${owner.pid} on ${owner.host}` : 'another writer', stale: age > this.staleLockMs };
+    return { owner: owner?.host ? `process ${owner.pid} on ${owner.host}` : 'another writer', token, stale: age > this.staleLockMs };
   }
 
-  async #holds(token) {
-    try { return JSON.parse(await readFile(join(this.dir, LOCK), 'utf8')).token === token; } catch { return false; }
-  }
+  async #holds(token) { return (await readOwner(join(this.dir, LOCK)))?.token === token; }
 
   async #readManifest() {
     let text;
@@ -304,6 +308,10 @@ export class FileStore {
       }
     }
   }
+}
+
+async function readOwner(path) {
+  try { return JSON.parse(await readFile(path, 'utf8')); } catch { return null; }
 }
 
 function processExists(pid) {

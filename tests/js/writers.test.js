@@ -137,15 +137,19 @@ test('two CLI processes on one --state: the write made beside a long run is kept
   assert.equal(check.stdout, '1\tshort\tnil\n', check.stderr);
 });
 
-test('many CLI processes saving at once: every save wins or fails as stale, and the state loads', async (t) => {
+test('many CLI processes saving at once (breaking a dead process\'s lock together): every save wins or fails as stale, and the state loads', async (t) => {
   const dir = await tempDir(t);
   await cli(['--state', dir, '-e', '_home.n = 0']);
+  const dead = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => dead.on('close', r));
+  await writeFile(join(dir, 'LOCK'), JSON.stringify({ pid: dead.pid, host: hostname(), token: 'dead' }));
   const runs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => cli(['--state', dir, '-e', `_home.w${i} = { owner = ${i} }`])));
   for (const r of runs) if (r.code !== 0) assert.match(r.stderr, /not saved: another process saved/);
   const won = runs.map((r, i) => (r.code === 0 ? i : -1)).filter((i) => i >= 0);
   assert.ok(won.length >= 1);
   const check = await cli(['--state', dir, '-e', `for i = 0, 5 do local w = _home['w' .. i] if w then print(i, w.owner) end end`]);
   assert.equal(check.code, 0, check.stderr);
+  assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('LOCK')), [], 'no lock is left behind');
   // Each table that survived belongs to the writer that made it.
   for (const line of check.stdout.trim().split('\n')) {
     const [i, owner] = line.split('\t');
