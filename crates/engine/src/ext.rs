@@ -35,8 +35,9 @@ pub struct Shared {
     pub output: RefCell<Vec<u8>>,
     /// Whether `load` accepts binary chunks (off in the sandboxed default).
     pub allow_binary: Cell<bool>,
-    /// Host calls made by loops inside one Lua operation (`#t`, storing a plain table),
-    /// charged to the run's instruction budget by the session.
+    /// Host calls made by loops inside one Lua operation (`#t`, storing a plain table, a
+    /// `pairs` step past deleted entries), charged to the run's instruction budget by the
+    /// session.
     pub loop_calls: Cell<u64>,
     key_buf: RefCell<Vec<u8>>,
     value_buf: RefCell<Vec<u8>>,
@@ -1008,6 +1009,8 @@ fn next_entry<'gc>(
             return Ok(None);
         }
         if state.pos >= state.page.len() {
+            // Pages of deleted entries are skipped in this loop: each fetch costs fuel.
+            shared.charge();
             shared
                 .host
                 .table_page(state.id, state.cursor, &mut state.page)?;
@@ -1037,6 +1040,7 @@ fn next_entry<'gc>(
             decode_stored(ctx, ext, shared, &state.page[key_end..value_end])?
         } else {
             // This VM wrote since the page was fetched: read the current value.
+            shared.charge();
             get(ctx, ext, shared, state.id, key_bytes)?
         };
         if !value.is_nil() {
