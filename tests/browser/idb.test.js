@@ -271,3 +271,37 @@ test('a full quota is a StoreError; the saved state and memory are kept, and the
   });
   assert.deepEqual(r3, ['kept', 65536 + 2, null]);
 });
+
+test('a save stuck behind another tab\'s lock times out with its changes kept; once the lock is free it lands, and the engine knows', async (t) => {
+  const { pages: [holder, page] } = await openPages(t, 2);
+  await page.evaluate(async () => {
+    globalThis.lua = await LuaEngine.create({ store: new IdbStore({ name: 'stuck', timeout: 300 }) });
+  });
+  await holder.evaluate(() => new Promise((locked) => {
+    globalThis.held = navigator.locks.request('lua-persist:stuck', () => {
+      locked();
+      return new Promise((resolve) => { globalThis.release = resolve; });
+    });
+  }));
+  const r = await page.evaluate(async () => {
+    lua.computeSync('_home.x = 1');
+    const error = await lua.save().then(() => null, (e) => ({ code: e.code, message: e.message }));
+    return { error, unsaved: lua.unsaved };
+  });
+  assert.equal(r.error?.code, 'timeout');
+  assert.match(r.error.message, /^saving to IndexedDB database stuck did not finish within the store's timeout of 300 ms; it may still complete/);
+  assert.equal(r.unsaved, true);
+  await holder.evaluate(() => { release(); return held; });
+  const after = await page.evaluate(async () => {
+    // The timed-out save runs once the lock is free and lands: this engine's next save is
+    // refused as stale rather than written over it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const error = await lua.save().then(() => null, (e) => e.code);
+    await lua.save({ overwrite: true });
+    const check = await LuaEngine.create({ store: new IdbStore({ name: 'stuck' }) });
+    const x = check.computeSync('return _home.x')[0];
+    check.close();
+    return { error, x };
+  });
+  assert.deepEqual(after, { error: 'stale', x: 1 });
+});
