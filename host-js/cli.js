@@ -88,12 +88,22 @@ async function main() {
   if (chunks.length === 0 || opts.interactive) await repl(lua, opts);
 }
 
-async function save(lua) {
+async function save(lua, { repl = false } = {}) {
   try {
     await lua.save();
     return true;
   } catch (e) {
-    fail(e.message);
+    // The engine's own advice (load, or overwrite) is for programs; a process that exits
+    // has one thing to do.
+    if (e.code === 'stale' && repl) {
+      fail(`not saved: another process saved ${lua.store.describe()} since this REPL loaded it; ` +
+        'restart the REPL to go on from that state (changes made here cannot be saved)');
+    } else if (e.code === 'stale') {
+      fail(`not saved: another process saved ${lua.store.describe()} while this one ran; ` +
+        "this run's changes to _home are lost: run it again to apply them to the new state");
+    } else {
+      fail(e.message);
+    }
     return false;
   }
 }
@@ -158,7 +168,7 @@ async function repl(lua, opts) {
     } finally {
       running = null;
     }
-    if (opts.state) await save(lua);
+    if (opts.state) await save(lua, { repl: true });
     rl.prompt();
   }
   if (terminal) await writeFile(historyFile, [...rl.history].reverse().join('\n') + '\n').catch(() => {});

@@ -51,7 +51,12 @@ const MAX_FUEL = 0xffffffff;
 export class LuaEngine {
   #module; #options; #abi; #tables;
   #store; #persisted = null; #blocked = null; #restored = false; #wiped = false;
-  #closed = false; #busy = 0; #queue = Promise.resolve();
+  // The store generation this state derives from: 0 for an empty store, null when unknown
+  // (never loaded, or a store without generations).
+  #generation = null;
+  // Whether this engine has loaded from or saved to its store.
+  #seen = false;
+  #closed = false; #busy = 0; #queue = Promise.resolve(); #whenClosed; #rejectPending;
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #restarting = null;
 
@@ -77,6 +82,9 @@ export class LuaEngine {
     }
     this.#module = module;
     this.#options = { ...options };
+    // Settles (rejected) on close(): every pending call races it.
+    this.#whenClosed = new Promise((_, reject) => { this.#rejectPending = reject; });
+    this.#whenClosed.catch(() => {});
     this.#store = options.store ?? null;
     /** Save after every `compute`. */
     this.autosave = Boolean(options.autosave);
@@ -165,6 +173,7 @@ export class LuaEngine {
         // instructions) says nothing about this one, and an abort waits for a whole slice.
         let fuel = START_FUEL;
         while (!outcome) {
+          this.#check();
           if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('aborted', 'AbortError');
           const t0 = performance.now();
           outcome = this.#guard(() => this.#abi.resume(fuel));
@@ -180,8 +189,11 @@ export class LuaEngine {
         failed = false;
         return results;
       } finally {
-        this.#end(failed);
-        if (this.autosave && this.#store) await this.#autosave();
+        // After close() nothing is left to tidy up.
+        if (!this.#closed) {
+          this.#end(failed);
+          if (this.autosave && this.#store) await this.#autosave();
+        }
       }
     });
   }
@@ -311,13 +323,27 @@ export class LuaEngine {
     if (this.#closed) throw new AbiError('the engine is closed');
   }
 
-  // Serialises asynchronous operations (compute, save, load) on this engine.
+  // Serialises asynchronous operations (compute, save, load) on this engine; close()
+  // rejects the ones still pending.
   #exclusive(fn) {
     this.#check();
     this.#busy++;
-    const run = this.#queue.then(fn).finally(() => { this.#busy--; });
+    const run = this.#queue.then(() => { this.#check(); return fn(); }).finally(() => { this.#busy--; });
     this.#queue = run.catch(() => {});
-    return run;
+    return Promise.race([run, this.#whenClosed]);
+  }
+
+  // A store that never settles must not hold the engine forever: `store.timeout` ms (0 or
+  // absent: wait as long as it takes).
+  #settle(promise, what) {
+    const ms = this.#store.timeout;
+    if (!(ms > 0)) return promise;
+    let timer;
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new StoreError(`${what} ${this.#store.describe?.() ?? 'the store'} did not finish ` +
+        `within the store's timeout of ${ms} ms; it may still complete`, { code: 'timeout' })), ms);
+    });
+    return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -383,7 +409,10 @@ export class LuaEngine {
   /**
    * Writes the changes since the last save (or everything, the first time) to the store in
    * one all-or-nothing save. Tables no longer reachable from `_home` are dropped from it.
-   * Refuses to overwrite a stored state that failed to load unless `overwrite` is true.
+   * Rejects with StoreError, keeping every change for the next save, when the store cannot
+   * be written, holds a state it could not read (`code: 'damaged'`) or was saved by another
+   * writer since this engine last loaded or saved (`code: 'stale'`). `overwrite: true`
+   * replaces the stored state with this engine's whole state in those last two cases.
    * @param {{overwrite?: boolean}} [options]
    */
   save(options = {}) {
@@ -394,7 +423,32 @@ export class LuaEngine {
     const store = this.#store;
     if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
     if (this.#blocked && !overwrite) throw this.#blocked;
-    const persisted = overwrite && this.#blocked ? null : this.#persisted;
+    // `overwrite` replaces the stored state only when a plain save is refused for it.
+    if (overwrite && !this.#blocked) {
+      try {
+        return await this.#write(false);
+      } catch (e) {
+        if (!(e instanceof StoreError) || (e.code !== 'stale' && e.code !== 'damaged')) throw e;
+      }
+    }
+    return this.#write(overwrite);
+  }
+
+  async #write(overwrite) {
+    const store = this.#store;
+    // An engine that never loaded (`restore: false`) replaces the stored state on its first
+    // save, but only a state it can read: a damaged one is refused as `load()` refuses it.
+    if (!this.#seen && !overwrite) {
+      let raw;
+      try {
+        raw = await this.#settle(store.load(), 'loading from');
+        if (raw) await readSnapshot(raw, store.describe?.() ?? 'the store');
+      } catch (e) {
+        throw this.#loadFailed(e);
+      }
+      this.#generation = raw ? (Number.isInteger(raw.generation) ? raw.generation : null) : 0;
+    }
+    const persisted = overwrite ? null : this.#persisted;
     const changes = this.#tables.takeChanges();
     changes.delete(IO_TABLE_ID);
     const { batch, reachable } = buildBatch(this.#tables, changes, persisted, {
@@ -402,16 +456,28 @@ export class LuaEngine {
       nextTableId: this.#counter,
       stateRestored: this.#restored,
     });
+    batch.base = this.#generation;
+    batch.overwrite = overwrite;
+    let generation;
     try {
-      await store.save(batch);
+      generation = await this.#settle(store.save(batch), 'saving to');
     } catch (e) {
-      this.#tables.restoreChanges(changes);
+      this.#tables?.restoreChanges(changes);
       throw e instanceof StoreError ? e : new StoreError(`saving failed: ${e.message}`, { cause: e });
     }
+    this.#generation = Number.isInteger(generation) ? generation : null;
+    this.#seen = true;
     this.#persisted = reachable;
     this.#wiped = false;
     this.#blocked = null;
     return batch;
+  }
+
+  // A stored state that cannot be read blocks saving over it; a failure to reach it does not.
+  #loadFailed(e) {
+    const error = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
+    if (error.code === 'damaged') this.#blocked = error;
+    return error;
   }
 
   async #autosave() {
@@ -436,24 +502,34 @@ export class LuaEngine {
       const store = this.#store;
       if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
       let snapshot;
+      let generation;
       try {
-        const raw = await store.load();
-        if (raw === null || raw === undefined) return false;
+        const raw = await this.#settle(store.load(), 'loading from');
+        if (raw === null || raw === undefined) {
+          // An empty store: the next save writes everything.
+          this.#generation = 0;
+          this.#seen = true;
+          this.#persisted = null;
+          this.#blocked = null;
+          return false;
+        }
+        generation = raw.generation;
         snapshot = await readSnapshot(raw, store.describe?.() ?? 'the store');
       } catch (e) {
-        this.#blocked = e instanceof StoreError ? e : new StoreError(`loading failed: ${e.message}`, { cause: e });
-        throw this.#blocked;
+        throw this.#loadFailed(e);
       }
-      const { metadata, tables } = snapshot;
+      const { metadata, tables, accounts } = snapshot;
       this.#abi.init();
       this.#tables.clear();
-      for (const [id, entries] of tables) this.#tables.adopt(id, entries);
+      for (const [id, entries] of tables) this.#tables.adopt(id, entries, accounts.get(id));
       this.#abi.syncTableCounter(metadata.nextTableId);
       this.#abi.attachMemoryTable(metadata.memoryTableId);
       this.#counter = 0;
       this.#noteIds();
       this.#tables.takeChanges();
       this.#persisted = new Set(tables.keys());
+      this.#generation = Number.isInteger(generation) ? generation : null;
+      this.#seen = true;
       this.#wiped = false;
       this.#blocked = null;
       this.#restored = true;
@@ -478,24 +554,35 @@ export class LuaEngine {
   collectGarbage() { this.#check(); this.#guard(() => this.#abi.runGc()); }
 
   /**
-   * Linear memory and Lua heap figures from the module, plus what the external tables hold.
+   * Linear memory and Lua heap figures from the module, plus what the external tables hold
+   * and, when the store reports it (IdbStore: `navigator.storage.estimate()` as of the last
+   * load or save), the storage used and available.
    * @returns {{linearMemoryBytes: number, luaHeapBytes: number, luaHeapLimit: number,
-   *   externalBytes: number, externalTables: number, externalEntries: number}}
+   *   externalBytes: number, externalTables: number, externalEntries: number,
+   *   storage: {usage: number, quota: number} | null}}
    */
   memoryStats() {
     this.#check();
     const stats = this.#abi.memoryStats();
     let entries = 0;
     for (const t of this.#tables.tables.values()) entries += t.size;
-    return { ...stats, externalBytes: this.#tables.bytes, externalTables: this.#tables.tableCount, externalEntries: entries };
+    return {
+      ...stats, externalBytes: this.#tables.bytes, externalTables: this.#tables.tableCount, externalEntries: entries,
+      storage: this.#store?.storage ?? null,
+    };
   }
 
-  /** Releases the module instance; later calls throw AbiError. The store is left as it is. */
+  /**
+   * Releases the module instance; later calls throw AbiError, and calls still pending
+   * (a compute, or a save the store has not finished) reject with AbiError. The store is left
+   * as it is: a save already handed to it may still land.
+   */
   close() {
     if (this.#closed) return;
     this.#closed = true;
     this.#abi = null;
     this.#tables = null;
+    this.#rejectPending(new AbiError('the engine was closed before this call finished'));
   }
 
   [Symbol.dispose]() { this.close(); }

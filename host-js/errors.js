@@ -47,11 +47,24 @@ export class AbiError extends Error {
   }
 }
 
-/** A store could not load or save: damaged or foreign data, or an I/O failure. */
+/**
+ * A store could not load or save. `code` says why:
+ * - `'stale'`: another writer saved since this engine last loaded or saved; nothing was
+ *   written and the engine keeps its changes (`load()` takes the other state,
+ *   `save({overwrite: true})` replaces it)
+ * - `'damaged'`: the stored state is damaged or foreign; it was left untouched
+ * - `'locked'`: another writer held the store's lock too long
+ * - `'quota'`: the disk or the browser's quota is full; nothing was written
+ * - `'timeout'`: the store did not answer within its `timeout` (the save may still land)
+ * - `'io'`: anything else the store or the platform reported
+ */
 export class StoreError extends Error {
-  constructor(message, options) {
+  /** @param {string} message @param {{cause?: unknown, code?: string}} [options] */
+  constructor(message, options = {}) {
     super(message, options);
     this.name = 'StoreError';
+    /** @type {'stale'|'damaged'|'locked'|'quota'|'timeout'|'io'} */
+    this.code = options.code ?? 'io';
   }
 }
 

@@ -38,14 +38,14 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
   for (const id of reachable) {
     const t = tables.tables.get(id);
     if (replace || !persisted.has(id)) {
-      if (t) for (const { key, value } of t.values()) puts.push([id, key, value]);
+      if (t) for (const entry of t.values()) puts.push([id, entry]);
       continue;
     }
     const dirty = changes.get(id);
     if (!dirty) continue;
     for (const k of dirty) {
       const e = t?.get(k);
-      if (e) puts.push([id, e.key, e.value]);
+      if (e) puts.push([id, e]);
       else deletes.push([id, keyBytes(k)]);
     }
   }
@@ -60,12 +60,16 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
 
 /**
  * Checks a snapshot from `store.load()` and collects its entries per table, so that a
- * damaged or foreign state is refused before anything in memory changes.
- * @returns {Promise<{metadata: object, tables: Map<number, Map<number|string, Entry>>}>}
+ * damaged or foreign state is refused before anything in memory changes. A snapshot holds
+ * `entries` (`[id, key, value]` bytes), or `tables` (Map id -> Map key -> Entry) from a
+ * store that keeps the engine's own entry form and checks its data itself.
+ * @returns {Promise<{metadata: object, tables: Map<number, Map<number|string, Entry>>,
+ *   accounts: Map<number, {bytes: number, refs: Map<number, number>}>}>} `accounts`: per
+ *   table, what `ExternalTables.adopt` would otherwise count again
  */
 export async function readSnapshot(snapshot, where) {
   const damaged = (why) => new StoreError(`the saved state in ${where} is damaged or foreign (${why}); ` +
-    'it was left untouched: load another state, or save with {overwrite: true} to replace it');
+    'it was left untouched: load another state, or save with {overwrite: true} to replace it', { code: 'damaged' });
   const m = snapshot?.metadata;
   if (!m || typeof m !== 'object') throw damaged('no metadata record');
   if (m.format !== undefined && m.format !== FORMAT) throw damaged(`format ${JSON.stringify(m.format)}, expected ${FORMAT}`);
@@ -78,30 +82,52 @@ export async function readSnapshot(snapshot, where) {
   if (!known.has(m.memoryTableId)) throw damaged('tableIds does not contain memoryTableId');
   if (ids.some((id) => id >= m.nextTableId)) throw damaged('a table id is not below nextTableId');
   const out = new Map();
-  for (const id of ids) out.set(id, new Map());
+  const accounts = new Map();
+  for (const id of ids) { out.set(id, new Map()); accounts.set(id, { bytes: 0, refs: new Map() }); }
+  const count = (id, entry) => {
+    const account = accounts.get(id);
+    account.bytes += entry.keyLength + entry.valueLength;
+    const note = (ref) => {
+      if (ref === IO_TABLE_ID) return;
+      if (!known.has(ref)) throw damaged(`table ${id} refers to missing table ${ref}`);
+      account.refs.set(ref, (account.refs.get(ref) ?? 0) + 1);
+    };
+    const keyRef = entry.keyRef();
+    if (keyRef >= 0) note(keyRef);
+    for (const ref of entry.valueRefs()) note(ref);
+  };
+  if (snapshot.tables) {
+    for (const [id, t] of snapshot.tables) {
+      if (!known.has(id)) {
+        if (t.size) throw damaged(`entries belong to table ${id}, which is not in tableIds`);
+        continue;
+      }
+      for (const entry of t.values()) {
+        if (typeof entry.k === 'string' && entry.k.charCodeAt(0) === Tag.NIL) throw damaged(`table ${id} has a nil key`);
+        count(id, entry);
+      }
+      out.set(id, t);
+    }
+    return { metadata: m, tables: out, accounts };
+  }
   for await (const item of snapshot.entries) {
     const id = item[0];
     if (!known.has(id)) throw damaged(`an entry belongs to table ${id}, which is not in tableIds`);
-    let entry = item[1];
-    if (entry instanceof Entry) {
-      // A store that checksums its data hands over entries as they were saved.
-      if (typeof entry.k === 'string' && entry.k.charCodeAt(0) === Tag.NIL) throw damaged(`table ${id} has a nil key`);
-    } else {
-      const [, key, value] = item;
-      for (const bytes of [key, value]) {
-        if (!(bytes instanceof Uint8Array)) throw damaged(`an entry of table ${id} is not bytes`);
-        try { checkValue(bytes); } catch (e) { throw damaged(`table ${id}: ${e.message}`); }
-      }
-      if (key[0] === Tag.NIL) throw damaged(`table ${id} has a nil key`);
-      const k = keyString(key);
-      entry = Entry.of(k, value);
+    const [, key, value] = item;
+    for (const bytes of [key, value]) {
+      if (!(bytes instanceof Uint8Array)) throw damaged(`an entry of table ${id} is not bytes`);
+      try { checkValue(bytes); } catch (e) { throw damaged(`table ${id}: ${e.message}`); }
     }
-    for (const ref of [entry.keyRef(), ...entry.valueRefs()]) {
-      if (ref >= 0 && ref !== IO_TABLE_ID && !known.has(ref)) throw damaged(`table ${id} refers to missing table ${ref}`);
-    }
-    out.get(id).set(entry.k, entry);
+    if (key[0] === Tag.NIL) throw damaged(`table ${id} has a nil key`);
+    const k = keyString(key);
+    const entry = Entry.of(k, value);
+    const t = out.get(id);
+    const old = t.get(k);
+    if (old) accounts.get(id).bytes -= old.keyLength + old.valueLength;
+    count(id, entry);
+    t.set(k, entry);
   }
-  return { metadata: m, tables: out };
+  return { metadata: m, tables: out, accounts };
 }
 
 function isId(n) { return Number.isInteger(n) && n >= 1 && n <= 0xffffffff; }

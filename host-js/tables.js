@@ -160,15 +160,16 @@ export class ExternalTables {
    */
   put(id, k, key, value) { this.putEntry(id, Entry.of(k, value)); }
 
-  /** Takes `map` (Map key -> Entry) as table `id`'s contents, replacing them (a restore). */
-  adopt(id, map) {
+  /**
+   * Takes `map` (Map key -> Entry) as table `id`'s contents, replacing them (a restore).
+   * `account` is what `readSnapshot` counted: the bytes `map` holds and, per table it refers
+   * to, how many references.
+   */
+  adopt(id, map, account) {
     this.clearTable(id);
     this.tables.set(id, map);
-    for (const entry of map.values()) {
-      this.bytes += entry.keyLength + entry.valueLength;
-      this.countRef(id, entry.keyRef(), 1);
-      for (const ref of entry.valueRefs()) this.countRef(id, ref, 1);
-    }
+    this.bytes += account.bytes;
+    this.refs.set(id, account.refs);
   }
 
   putEntry(id, entry) {

@@ -302,7 +302,10 @@ async function start() {
   renderGutter();
   // Every chunk's print output streams into the pane as it is flushed.
   const onOutput = (bytes) => { ui.output.append(new TextDecoder().decode(bytes)); };
-  engine = await LuaEngine.create({ store: new IdbStore(), restore: false, onOutput });
+  // Another tab's save makes this tab's next save fail as stale (it keeps its changes): say so
+  // now, while Load can still take the other state.
+  const onchange = () => { ui.status.textContent = 'another tab saved: Load shows its state'; };
+  engine = await LuaEngine.create({ store: new IdbStore({ onchange }), restore: false, onOutput });
   window.playground = { engine, run };
   let loadError = null;
   // A state that cannot be loaded stays untouched: the engine refuses to save over it until

@@ -9,7 +9,7 @@ import { serve } from '../../host-js/serve.js';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/** One measurement per (n, rep): `{ n, runs: [{saveMs, loadMs, incMs, check}] }` or `{ n, error }`. */
+/** One measurement per (n, rep): `{ n, runs: [{saveMs, loadMs, incMs, incSteadyMs, check}] }` or `{ n, error }`. */
 export async function idbBench(sizes, repsFor) {
   const { server, url } = await serve({ port: 0 });
   const profile = mkdtempSync(join(tmpdir(), 'lua-persist-bench-chromium-'));
@@ -52,6 +52,14 @@ async function measure({ n, db }) {
   t = performance.now();
   await first.save();
   const incMs = performance.now() - t;
+  const steady = [];
+  for (let i = 0; i < 5; i++) {
+    first.computeSync(`_home[${6 + i}] = 'changed'`);
+    t = performance.now();
+    await first.save();
+    steady.push(performance.now() - t);
+  }
+  const incSteadyMs = steady.sort((a, b) => a - b)[2];
   first.close();
   t = performance.now();
   const second = await LuaEngine.create({ store: new IdbStore({ name: db }) });
@@ -59,5 +67,5 @@ async function measure({ n, db }) {
   const check = second.computeSync(`return ext.size(_home) .. ':' .. _home[5] .. ':' .. _home[${n}]`)[0];
   second.close();
   await new Promise((resolve) => { const req = indexedDB.deleteDatabase(db); req.onsuccess = req.onerror = req.onblocked = resolve; });
-  return { saveMs, loadMs, incMs, check };
+  return { saveMs, loadMs, incMs, incSteadyMs, check };
 }

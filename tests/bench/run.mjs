@@ -2,7 +2,9 @@
 // on one machine. Writes BENCHMARKS.md, docs/bench-ratios.svg and tests/bench/results.json.
 //
 // Environment: BENCH_REPS (default 5) runs per measurement, the median is reported;
-// BENCH_QUICK=1 for a smoke run (1 rep, small sizes, writes nothing but results-quick.json).
+// BENCH_QUICK=1 for a smoke run (1 rep, small sizes, writes nothing but results-quick.json);
+// BENCH_ONLY=persist measures only persistence (file store and IndexedDB) and keeps the other
+// sections of results.json.
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -24,6 +26,8 @@ const NP = QUICK ? 20000 : 1000000;     // pairs
 const NN = QUICK ? 5000 : 100000;       // nested tables
 const PLAIN_HEAP_LIMIT = 1024 * 2 ** 20; // for the plain-table counterparts only
 const PERSIST = QUICK ? [10000] : [100000, 1000000];
+const ONLY = process.env.BENCH_ONLY || null;
+if (ONLY !== null && ONLY !== 'persist') throw new Error(`BENCH_ONLY=${ONLY}: only 'persist' is supported`);
 const started = Date.now();
 
 // `node run.mjs --render`: rewrite BENCHMARKS.md and the SVG from results.json, measuring nothing.
@@ -110,6 +114,7 @@ results.env = {
   wasmoon: pkg('wasmoon'),
   fengari: pkg('fengari'),
   rustc: sh('rustc', ['--version']),
+  chromium: sh(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']),
   commit: sh('git', ['-C', root, 'rev-parse', '--short', 'HEAD']),
   dirty: (sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', '--', 'crates', 'host-js', 'Cargo.toml', 'Cargo.lock']) ?? '').length > 0,
   wasmSha256: createHash('sha256').update(wasmBytes).digest('hex').slice(0, 16),
@@ -120,7 +125,7 @@ results.env = {
 log(`machine: ${results.env.cpu}, ${results.env.cores} cores; ${REPS} reps per measurement${QUICK ? ' (QUICK)' : ''}`);
 
 // ---------- 1. VM and stdlib ----------
-for (const w of VM) {
+for (const w of ONLY ? [] : VM) {
   const row = { name: w.name, label: w.label, group: w.group };
   row.lua54 = summarise(timedScript('lua5.4', w.code, REPS));
   for (const engine of ['ours', 'wasmoon', 'fengari']) {
@@ -163,15 +168,15 @@ if (existsSync(nativeVm)) {
 }
 
 // Known gaps that change how a workload had to be written.
-results.probes = [
+results.probes = (ONLY ? [] : [
   { code: "return ('x'):upper()", why: 'method calls on strings need the string metatable, so the gsub workload is written `string.gsub(s, ...)`' },
-].map((p) => {
+]).map((p) => {
   const r = worker({ kind: 'vm', engine: 'ours', code: p.code, reps: 1 });
   return { ...p, ok: r.ok, error: r.error };
 });
 
 // ---------- 2. External tables ----------
-for (const w of external(N, NP, NN)) {
+for (const w of ONLY ? [] : external(N, NP, NN)) {
   const row = { name: w.name, label: w.label, ops: w.ops, kind: w.kind };
   row.ext = summarise(worker({ kind: 'ext', code: w.ext, prefill: w.prefill, reps: REPS }));
   // A plain table of 1e6 string pairs needs more than the default 128 MiB Lua heap: raise it.
@@ -204,13 +209,12 @@ for (const n of PERSIST) {
 results.idb = [];
 try {
   const { idbBench } = await import('./idb.mjs');
-  // A million IndexedDB records take a while: one run of that size, REPS of the smaller.
-  for (const row of await idbBench(PERSIST, (n) => (n >= 1e6 ? 1 : REPS))) {
+  for (const row of await idbBench(PERSIST, () => REPS)) {
     if (!row.error) {
-      for (const k of ['saveMs', 'loadMs', 'incMs']) row[k] = median(row.runs.map((r) => r[k]));
+      for (const k of ['saveMs', 'loadMs', 'incMs', 'incSteadyMs']) row[k] = median(row.runs.map((r) => r[k]));
       row.check = row.runs.every((r) => r.check === `${row.n}:changed:v${row.n}`) ? 'ok' : 'MISMATCH';
     }
-    log(`idb ${fmtN(row.n)}: ${row.error ?? `save ${row.saveMs.toFixed(0)}ms, load ${row.loadMs.toFixed(0)}ms, incremental ${row.incMs.toFixed(1)}ms`}`);
+    log(`idb ${fmtN(row.n)}: ${row.error ?? `save ${row.saveMs.toFixed(0)}ms, load ${row.loadMs.toFixed(0)}ms, incremental ${row.incMs.toFixed(1)}ms (steady ${row.incSteadyMs.toFixed(1)}ms)`}`);
     results.idb.push(row);
   }
 } catch (e) {
@@ -230,7 +234,7 @@ const startups = [
     "import f from 'fengari'; const { lua, lauxlib, lualib, to_luastring } = f; const L = lauxlib.luaL_newstate(); lualib.luaL_openlibs(L); lauxlib.luaL_loadstring(L, to_luastring('return 1 + 1')); lua.lua_pcall(L, 0, 1, 0); process.stdout.write(lua.lua_tojsstring(L, -1));"] },
   { name: 'lua5.4', cmd: 'lua5.4', args: ['-e', 'io.write(1 + 1)'] },
 ];
-for (const s of startups) {
+for (const s of ONLY ? [] : startups) {
   const times = [];
   let out = null;
   for (let i = 0; i <= REPS; i++) {
@@ -272,8 +276,12 @@ if (QUICK) {
   writeFileSync(join(here, 'results-quick.json'), JSON.stringify(results, null, 1));
   process.stdout.write(renderMarkdown(results));
 } else {
-  writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(join(root, 'BENCHMARKS.md'), renderMarkdown(results));
-  writeFileSync(join(root, 'docs', 'bench-ratios.svg'), renderSvg(results));
+  // A persistence-only run replaces those sections and says when they were measured.
+  const out = ONLY
+    ? { ...JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')), persist: results.persist, idb: results.idb, persistEnv: results.env }
+    : results;
+  writeFileSync(join(here, 'results.json'), `${JSON.stringify(out, null, 1)}\n`);
+  writeFileSync(join(root, 'BENCHMARKS.md'), renderMarkdown(out));
+  writeFileSync(join(root, 'docs', 'bench-ratios.svg'), renderSvg(out));
   log('wrote BENCHMARKS.md, docs/bench-ratios.svg, tests/bench/results.json');
 }

@@ -279,6 +279,25 @@ test('autosave never writes over a saved state that could not be loaded; Save do
   assert.equal((await readMetadata(page)).format, 'lua-persist/1');
 });
 
+test('two tabs: a save in one is announced in the other, whose stale autosave keeps its changes until Load', async (t) => {
+  const { page: a } = await openPage(t);
+  const b = await a.context().newPage();
+  await b.goto(url);
+  await idle(b);
+  await runCode(a, '_home.from = "A"');
+  await a.click('#save');
+  await idle(a);
+  await b.waitForFunction(() => document.getElementById('status').textContent === 'another tab saved: Load shows its state');
+  await runCode(b, '_home.mine = "B"');
+  await b.waitForSelector('body[data-save="unsaved"]');
+  assert.match(await b.textContent('#error'), /^StoreError: .*saved by another tab/);
+  await shot(b, 'stale-tab');
+  await b.click('#load');
+  await idle(b);
+  await runCode(b, 'return _home.from, _home.mine');
+  assert.equal(await b.textContent('#output'), '→ A\tnil\n');
+});
+
 test('Reset asks before wiping the saved state', async (t) => {
   const { page } = await openPage(t);
   await runCode(page, '_home.keep = "me"');

@@ -35,6 +35,10 @@ pub struct Shared {
     pub output: RefCell<Vec<u8>>,
     /// Whether `load` accepts binary chunks (off in the sandboxed default).
     pub allow_binary: Cell<bool>,
+    /// Host calls made by loops inside one Lua operation (`#t`, storing a plain table, a
+    /// `pairs` step past deleted entries), charged to the run's instruction budget by the
+    /// session.
+    pub loop_calls: Cell<u64>,
     key_buf: RefCell<Vec<u8>>,
     value_buf: RefCell<Vec<u8>>,
 }
@@ -51,6 +55,7 @@ impl Shared {
             generation: Cell::new(0),
             output: RefCell::new(Vec::new()),
             allow_binary: Cell::new(false),
+            loop_calls: Cell::new(0),
             key_buf: RefCell::new(Vec::new()),
             value_buf: RefCell::new(Vec::new()),
         })
@@ -69,6 +74,10 @@ impl Shared {
     /// Whether `id` names a table this module has handed out (or `_io`).
     pub fn is_known_id(&self, id: u32) -> bool {
         id == IO_TABLE_ID || (FIRST_TABLE_ID..self.next_id.get()).contains(&id)
+    }
+
+    fn charge(&self) {
+        self.loop_calls.set(self.loop_calls.get() + 1);
     }
 
     pub fn write_output(&self, bytes: &[u8]) {
@@ -100,6 +109,10 @@ pub struct Ext<'gc> {
     proxies: Gc<'gc, RefLock<HashMap<u32, GcWeak<'gc, TableInner<'gc>>>>>,
     live_after_prune: Cell<usize>,
     methods: Gc<'gc, RefLock<Option<Methods<'gc>>>>,
+    /// The globals table and the library tables in it, each mapped to its name: they belong
+    /// to the state, so storing one is refused (making it external in place would break
+    /// every later builtin call).
+    libraries: Table<'gc>,
 }
 
 #[derive(Collect, Clone, Copy)]
@@ -126,6 +139,7 @@ impl<'gc> Ext<'gc> {
                 proxies: Gc::new(&ctx, RefLock::new(HashMap::new())),
                 live_after_prune: Cell::new(0),
                 methods: Gc::new(&ctx, RefLock::new(None)),
+                libraries: Table::new(&ctx),
             },
         );
         let methods = Methods {
@@ -141,6 +155,24 @@ impl<'gc> Ext<'gc> {
         };
         *ext.methods.borrow_mut(&ctx) = Some(methods);
         ext
+    }
+
+    /// Records the globals table and the library tables in it as the state's own.
+    pub fn register_libraries(&self, ctx: Context<'gc>) {
+        let name = |n: &[u8]| Value::String(piccolo::String::from_slice(&ctx, n));
+        let globals = ctx.globals();
+        for (k, v) in globals.iter() {
+            if let (Value::String(k), Value::Table(_)) = (k, v) {
+                if self.id_of(v).is_none() {
+                    self.libraries
+                        .set_value(&ctx, v, name(k.as_bytes()))
+                        .expect("table keys are valid");
+                }
+            }
+        }
+        self.libraries
+            .set_value(&ctx, Value::Table(globals), name(b"_G"))
+            .expect("table keys are valid");
     }
 
     /// The id of an external-table proxy, or `None` for any other value.
@@ -374,12 +406,49 @@ fn new_index<'gc>(
     ext: Gc<'gc, Ext<'gc>>,
     shared: &Rc<Shared>,
     exec: Execution<'gc, '_>,
-    mut stack: piccolo::Stack<'gc, '_>,
+    stack: piccolo::Stack<'gc, '_>,
 ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
     let id = table_id(ctx, &ext, &exec, stack.get(0))?;
     let (key, value) = (stack.get(1), stack.get(2));
-    stack.clear();
-    Resolve::run(ctx, ext, shared, exec, Action::Store { id, key, value })
+    Resolve::run(
+        ctx,
+        ext,
+        shared,
+        exec,
+        stack,
+        Action::Store { id, key, value },
+        Value::Nil,
+    )
+}
+
+/// `rawset(t, k, v)` on an external table writes the entry (a raw field on the proxy would
+/// hide it and never be saved).
+pub fn raw_set<'gc>(
+    ctx: Context<'gc>,
+    ext: Gc<'gc, Ext<'gc>>,
+    shared: &Rc<Shared>,
+    exec: Execution<'gc, '_>,
+    stack: piccolo::Stack<'gc, '_>,
+    id: u32,
+) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+    let (table, key, value) = (stack.get(0), stack.get(1), stack.get(2));
+    let action = Action::Store { id, key, value };
+    Resolve::run(ctx, ext, shared, exec, stack, action, table)
+}
+
+/// `rawget(t, k)` on an external table reads the entry.
+pub fn raw_get<'gc>(
+    ctx: Context<'gc>,
+    ext: &Ext<'gc>,
+    shared: &Shared,
+    id: u32,
+    key: Value<'gc>,
+) -> Result<Value<'gc>, Error<'gc>> {
+    let mut bytes = shared.key_buf.borrow_mut();
+    match encode_key(ext, key, &mut bytes) {
+        Ok(Some(())) => Ok(get(ctx, ext, shared, id, &bytes)?),
+        _ => Ok(Value::Nil),
+    }
 }
 
 /// A write that may involve functions, done once their upvalues are known.
@@ -428,6 +497,8 @@ pub struct Resolve<'gc> {
     #[collect(require_static)]
     shared: Rc<Shared>,
     action: Action<'gc>,
+    /// What the callback returns once the action is done (nil: nothing useful).
+    result: Value<'gc>,
     known: UpvalueValues<'gc>,
     reading: Option<Closure<'gc>>,
 }
@@ -438,11 +509,15 @@ impl<'gc> Resolve<'gc> {
         ext: Gc<'gc, Ext<'gc>>,
         shared: &Rc<Shared>,
         exec: Execution<'gc, '_>,
+        mut stack: piccolo::Stack<'gc, '_>,
         action: Action<'gc>,
+        result: Value<'gc>,
     ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
+        stack.clear();
         let known = UpvalueValues::default();
         if first_unread(&ext, &action.roots(), &known).is_none() {
             action.perform(ctx, &ext, shared, &exec, &known)?;
+            stack.push_back(result);
             return Ok(CallbackReturn::Return);
         }
         Ok(CallbackReturn::Sequence(BoxSequence::new(
@@ -451,6 +526,7 @@ impl<'gc> Resolve<'gc> {
                 ext,
                 shared: shared.clone(),
                 action,
+                result,
                 known,
                 reading: None,
             },
@@ -478,9 +554,7 @@ impl<'gc> Sequence<'gc> for Resolve<'gc> {
         }
         self.action
             .perform(ctx, &self.ext, &self.shared, &exec, &self.known)?;
-        if let Action::Convert(t) = self.action {
-            stack.push_back(Value::Table(t));
-        }
+        stack.push_back(self.result);
         Ok(SequencePoll::Return)
     }
 }
@@ -727,6 +801,13 @@ impl<'a, 'gc> StorePlan<'a, 'gc> {
         if ext.id_of(Value::Table(table)).is_some() || self.seen.contains_key(&table_ptr(table)) {
             return Ok(());
         }
+        if let Value::String(name) = ext.libraries.get_value(Value::Table(table)) {
+            return Err(format!(
+                "cannot store '{}' in an external table: it belongs to the running state \
+                 (store the values you need instead)",
+                String::from_utf8_lossy(name.as_bytes())
+            ));
+        }
         if table.metatable().is_some() {
             return Err("cannot store a table that has a metatable in an external table".into());
         }
@@ -785,6 +866,7 @@ impl<'a, 'gc> StorePlan<'a, 'gc> {
                     upvalues: Some(self.upvalues),
                 }
                 .value(v, &mut value);
+                shared.charge();
                 shared.host.table_set(id, &key, &value)?;
             }
         }
@@ -825,13 +907,15 @@ fn length<'gc>(
 }
 
 fn has_index(shared: &Shared, id: u32, i: i64) -> Result<bool, HostError> {
+    shared.charge();
     let mut key = Vec::with_capacity(9);
     Writer(&mut key).integer(i);
     shared.host.table_has(id, &key)
 }
 
 /// A border of table `id` (`t[n] ~= nil and t[n+1] == nil`, or 0), searched from `hint` so
-/// that appending in a loop costs two host calls per `#t`.
+/// that appending in a loop costs two host calls per `#t`. Every loop halves or doubles an
+/// interval of `i64`, so it makes at most about 190 host calls.
 fn border(shared: &Shared, id: u32, hint: i64) -> Result<i64, HostError> {
     let hint = hint.max(0);
     if hint > 0 && !has_index(shared, id, hint)? {
@@ -847,7 +931,8 @@ fn border(shared: &Shared, id: u32, hint: i64) -> Result<i64, HostError> {
         }
         return Ok(lo);
     }
-    if !has_index(shared, id, hint + 1)? {
+    // `t[maxinteger]` is a border: there is no next index to look at.
+    if hint == i64::MAX || !has_index(shared, id, hint + 1)? {
         return Ok(hint);
     }
     // Grown: double until absent, then binary search.
@@ -924,6 +1009,8 @@ fn next_entry<'gc>(
             return Ok(None);
         }
         if state.pos >= state.page.len() {
+            // Pages of deleted entries are skipped in this loop: each fetch costs fuel.
+            shared.charge();
             shared
                 .host
                 .table_page(state.id, state.cursor, &mut state.page)?;
@@ -953,6 +1040,7 @@ fn next_entry<'gc>(
             decode_stored(ctx, ext, shared, &state.page[key_end..value_end])?
         } else {
             // This VM wrote since the page was fetched: read the current value.
+            shared.charge();
             get(ctx, ext, shared, state.id, key_bytes)?
         };
         if !value.is_nil() {

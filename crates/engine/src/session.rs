@@ -93,6 +93,9 @@ const MAX_SLICE: i32 = 32 * 1024;
 const SLICE_GROWTH_HIGH: usize = 1024 * 1024;
 const SLICE_GROWTH_LOW: usize = 128 * 1024;
 
+/// Instructions a host call made inside a loop of one operation is charged as.
+const HOST_CALL_FUEL: u64 = 16;
+
 /// The heap may grow to this before a full collection, however little is live.
 const GC_FLOOR_BYTES: usize = 512 * 1024;
 
@@ -160,11 +163,11 @@ impl Engine {
             install_binary_chunks(ctx, &shared);
             let home_id = shared.allocate_id().expect("fresh counter");
             shared.memory_table_id.set(home_id);
-            let home = ext.proxy(&ctx, ctx, home_id);
-            ctx.set_global("_home", home).unwrap();
-            ctx.set_global("Memory", home).unwrap();
             ctx.set_global("_io", ext.proxy(&ctx, ctx, IO_TABLE_ID))
                 .unwrap();
+            install_raw_access(ctx, ext, &shared);
+            ext.register_libraries(ctx);
+            install_home_guard(ctx, ext, &shared);
             ctx.stash(UserData::new::<ExtRoot>(&ctx, ext))
         });
         Engine {
@@ -273,7 +276,9 @@ impl Engine {
             let done = self
                 .lua
                 .enter(|ctx| ctx.fetch(executor).step(ctx, &mut fuel));
-            let used = (slice - fuel.remaining()).max(0) as u64;
+            // Host calls made by loops inside one operation cost fuel too.
+            let loop_fuel = self.shared.loop_calls.replace(0) * HOST_CALL_FUEL;
+            let used = (slice - fuel.remaining()).max(0) as u64 + loop_fuel;
             run.fuel_used += used;
             spent_here += used;
             let after = self.lua.total_memory();
@@ -375,13 +380,8 @@ impl Engine {
         if id >= self.shared.next_id.get() {
             self.sync_table_counter(id.saturating_add(1));
         }
+        // The globals' metatable serves `_home` and `Memory` from this id.
         self.shared.memory_table_id.set(id);
-        let stash = &self.ext;
-        self.lua.enter(|ctx| {
-            let home = ext_of(ctx, stash).proxy(&ctx, ctx, id);
-            ctx.set_global("_home", home).unwrap();
-            ctx.set_global("Memory", home).unwrap();
-        });
         Ok(())
     }
 
@@ -594,7 +594,6 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
     let shared_new = shared.clone();
     let new_table = Callback::from_fn_with(&ctx, ext, move |ext, ctx, exec, mut stack| {
         let init = stack.get(0);
-        stack.clear();
         let proxy = match init {
             Value::Nil => {
                 let id = shared_new.allocate_id()?;
@@ -602,8 +601,8 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
             }
             Value::Table(t) if ext.id_of(init).is_none() => {
                 // The table itself is the result (also when upvalues must be read first).
-                stack.push_back(t.into());
-                return ext::Resolve::run(ctx, *ext, &shared_new, exec, ext::Action::Convert(t));
+                let action = ext::Action::Convert(t);
+                return ext::Resolve::run(ctx, *ext, &shared_new, exec, stack, action, init);
             }
             _ => {
                 return Err(ext::located_error(
@@ -613,7 +612,7 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
                 ))
             }
         };
-        stack.push_back(proxy.into());
+        stack.replace(ctx, proxy);
         Ok(CallbackReturn::Return)
     });
     lib.set(ctx, "table", new_table).unwrap();
@@ -643,6 +642,95 @@ fn install_ext_library<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &
     lib.set(ctx, "size", size).unwrap();
     lib.set(ctx, "table_size", size).unwrap();
     ctx.set_global("ext", lib).unwrap();
+}
+
+/// `rawget` and `rawset` on an external table read and write its entries; on other tables
+/// they are the library's.
+fn install_raw_access<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &Rc<Shared>) {
+    let (Value::Function(lib_get), Value::Function(lib_set)) =
+        (ctx.get_global("rawget"), ctx.get_global("rawset"))
+    else {
+        return;
+    };
+    let shared_get = shared.clone();
+    let get = Callback::from_fn_with(&ctx, (ext, lib_get), move |root, ctx, _, mut stack| {
+        let (ext, lib_get) = *root;
+        let Some(id) = ext.id_of(stack.get(0)) else {
+            return Ok(CallbackReturn::Call {
+                function: lib_get,
+                then: None,
+            });
+        };
+        let value = ext::raw_get(ctx, &ext, &shared_get, id, stack.get(1))?;
+        stack.replace(ctx, value);
+        Ok(CallbackReturn::Return)
+    });
+    let shared_set = shared.clone();
+    let set = Callback::from_fn_with(&ctx, (ext, lib_set), move |root, ctx, exec, stack| {
+        let (ext, lib_set) = *root;
+        let Some(id) = ext.id_of(stack.get(0)) else {
+            return Ok(CallbackReturn::Call {
+                function: lib_set,
+                then: None,
+            });
+        };
+        ext::raw_set(ctx, ext, &shared_set, exec, stack, id)
+    });
+    ctx.set_global("rawget", get).unwrap();
+    ctx.set_global("rawset", set).unwrap();
+}
+
+/// `_home` and `Memory` are served by a protected metatable on the globals: assigning
+/// them anything but the persistent table is an error, so a script cannot detach it.
+fn install_home_guard<'gc>(ctx: Context<'gc>, ext: Gc<'gc, Ext<'gc>>, shared: &Rc<Shared>) {
+    fn home_name(key: Value<'_>) -> Option<&'static str> {
+        match key {
+            Value::String(s) if s.as_bytes() == b"_home" => Some("_home"),
+            Value::String(s) if s.as_bytes() == b"Memory" => Some("Memory"),
+            _ => None,
+        }
+    }
+    let meta = Table::new(&ctx);
+    let shared_index = shared.clone();
+    let index = Callback::from_fn_with(&ctx, ext, move |ext, ctx, _, mut stack| {
+        let value = if home_name(stack.get(1)).is_some() {
+            Value::Table(ext.proxy(&ctx, ctx, shared_index.memory_table_id.get()))
+        } else {
+            Value::Nil
+        };
+        stack.replace(ctx, value);
+        Ok(CallbackReturn::Return)
+    });
+    let shared_new = shared.clone();
+    let new_index = Callback::from_fn_with(&ctx, ext, move |ext, ctx, exec, mut stack| {
+        let (globals, key, value) = (stack.get(0), stack.get(1), stack.get(2));
+        stack.clear();
+        let Some(name) = home_name(key) else {
+            let Value::Table(globals) = globals else {
+                return Err(ext::located_error(ctx, &exec, "bad globals table"));
+            };
+            globals.set(ctx, key, value)?;
+            return Ok(CallbackReturn::Return);
+        };
+        if ext.id_of(value) == Some(shared_new.memory_table_id.get()) {
+            return Ok(CallbackReturn::Return);
+        }
+        Err(ext::located_error(
+            ctx,
+            &exec,
+            &format!(
+                "cannot assign to '{name}': it is the persistent table (assign its fields instead)"
+            ),
+        ))
+    });
+    let set = |k: &'static str, v: Value<'gc>| meta.set(ctx, k, v).unwrap();
+    set("__index", index.into());
+    set("__newindex", new_index.into());
+    set(
+        "__metatable",
+        ctx.intern_static(b"protected globals").into(),
+    );
+    ctx.globals().set_metatable(&ctx, Some(meta));
 }
 
 /// `string.dump`, and `load` for binary chunks (the rest of `load` is the library's).

@@ -698,3 +698,140 @@ fn method_calls_work_on_strings_tables_and_stored_functions() {
         ]
     );
 }
+
+#[test]
+fn length_of_an_external_table_always_ends() {
+    let (mut e, _) = engine();
+    let out = run(
+        &mut e,
+        "local t = ext.table() local k = 1
+         while k > 0 do t[k] = true k = k * 2 end
+         t[math.maxinteger] = true t[math.mininteger] = true
+         local a, b = #t, #t
+         t[math.maxinteger] = nil
+         return a, b, t[#t] ~= nil and t[#t + 1] == nil",
+    );
+    assert_eq!(out, vec![V::I(i64::MAX), V::I(i64::MAX), V::B(true)]);
+}
+
+#[test]
+fn host_calls_made_by_one_operation_count_against_the_budget() {
+    let (mut e, _) = engine();
+    e.set_limits(Limits {
+        instructions: 400_000,
+        ..Limits::default()
+    });
+    let build = "local t = {} for i = 1, 30000 do t[i] = true end ";
+    let after = " for i = 1, 100000 do end return 1";
+    // The same instructions pass without the 30,000 host writes of storing `t`.
+    assert_eq!(run(&mut e, &format!("{build}{after}")), vec![V::I(1)]);
+    let (kind, _) = fail(&mut e, &format!("{build} _home.t = t {after}"));
+    assert_eq!(kind, ErrorKind::InstructionLimit);
+}
+
+#[test]
+fn the_state_and_its_libraries_cannot_be_stored() {
+    let (mut e, host) = engine();
+    run(
+        &mut e,
+        "_home.keep = 1 local env = _ENV local t = {} t.os = os _home.t2 = {}",
+    );
+    for (code, name) in [
+        ("_home.g = _G", "_G"),
+        ("_home.g = _ENV", "_G"),
+        ("_home.s = string", "string"),
+        ("_home.m = math", "math"),
+        ("_home.e = ext", "ext"),
+        ("ext.table(os)", "os"),
+        ("_home.n = {inner = {lib = table}}", "table"),
+        ("_home[coroutine] = 1", "coroutine"),
+        ("local s = string function _home.f() return s end", "string"),
+    ] {
+        let before = contents(&host);
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(kind, ErrorKind::Runtime, "{code}");
+        assert!(
+            msg.contains(&format!("cannot store '{name}' in an external table")),
+            "{code}: {msg}"
+        );
+        assert_eq!(contents(&host), before, "{code} changed the host");
+        assert_eq!(
+            run(
+                &mut e,
+                "return string.format('%d', _home.keep), math.abs(-2), type(print)"
+            ),
+            vec![s("1"), V::I(2), s("function")],
+            "after {code}"
+        );
+    }
+    // Functions still reach the globals of the state that loads them.
+    run(&mut e, "function _home.f() return string.upper('ok') end");
+    assert_eq!(run(&mut e, "return _home.f()"), vec![s("OK")]);
+}
+
+#[test]
+fn home_cannot_be_detached() {
+    let (mut e, host) = engine();
+    run(&mut e, "_home.a = 1");
+    for code in [
+        "_home = {}",
+        "_home = nil",
+        "Memory = {}",
+        "Memory = ext.table()",
+    ] {
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(kind, ErrorKind::Runtime, "{code}");
+        assert!(msg.contains("it is the persistent table"), "{code}: {msg}");
+    }
+    // Assigning the persistent table itself is harmless (`_home = _home or {}`).
+    run(&mut e, "_home = _home or {} Memory = _home _home.b = 2");
+    assert_eq!(
+        run(&mut e, "return _home.a, Memory.b, _home == Memory, x"),
+        vec![V::I(1), V::I(2), V::B(true), V::Nil]
+    );
+    // Other globals are unaffected; the globals' metatable cannot be replaced.
+    run(&mut e, "x = 5 x = nil y = 6");
+    assert_eq!(run(&mut e, "return x, y"), vec![V::Nil, V::I(6)]);
+    let (_, msg) = fail(&mut e, "setmetatable(_G, nil)");
+    assert!(msg.contains("protected metatable"), "{msg}");
+    // rawset and rawget reach the external table.
+    run(&mut e, "rawset(_home, 'r', 7) _home.r = _home.r + 1");
+    assert_eq!(
+        run(
+            &mut e,
+            "return rawget(_home, 'r'), _home.r, rawset(_home, 'z', 1) == _home, rawget({5}, 1)"
+        ),
+        vec![V::I(8), V::I(8), V::B(true), V::I(5)]
+    );
+    let mut key = Vec::new();
+    Writer(&mut key).string(b"r");
+    let mut value = Vec::new();
+    assert!(host
+        .table_get(e.memory_table_id(), &key, &mut value)
+        .unwrap());
+    // After attaching another table, `_home` follows it.
+    let id = e.table_new().unwrap();
+    e.attach_memory_table(id).unwrap();
+    assert_eq!(
+        run(&mut e, "return ext.id(_home), ext.id(Memory), _home.r"),
+        vec![V::I(id as i64), V::I(id as i64), V::Nil]
+    );
+}
+
+type Contents = Vec<(u32, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+/// Every entry the host holds, in a comparable form.
+fn contents(host: &MemoryHost) -> Contents {
+    let tables = host.tables.borrow();
+    let mut out: Vec<_> = tables
+        .iter()
+        .map(|(id, t)| {
+            (
+                *id,
+                t.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
