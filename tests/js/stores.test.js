@@ -166,21 +166,30 @@ test('file store: a process killed mid-save leaves the old or the new state', as
     const child = spawn(process.execPath, [join(ROOT, 'tests/js/fixtures/save-loop.mjs'), dir, String(N)],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
+    // 'close', not 'exit': lines the child wrote just before it died may still be in the
+    // pipe when 'exit' fires, and `reported` below needs all of them.
+    const closed = new Promise((resolve) => child.on('close', resolve));
     // A few saves in, so the child's code is warm and a save takes a steady ~30-50 ms.
     const target = lastSaved + 3;
     await new Promise((resolve, reject) => {
+      const early = (code) => reject(new Error(`save loop exited early (${code})`));
+      let killing = false;
       child.on('error', reject);
-      child.on('exit', (code) => reject(new Error(`save loop exited early (${code})`)));
+      child.on('exit', early);
       child.stdout.on('data', (d) => {
         out += d;
-        if (out.includes(`saving ${target}\n`) && child.listenerCount('exit')) {
-          child.removeAllListeners('exit');
+        // Output keeps arriving after this (the child runs on until the kill, and on a
+        // loaded machine the timer may fire before the pipe is drained): schedule the kill
+        // once, and take off only our own 'exit' listener.
+        if (!killing && out.includes(`saving ${target}\n`)) {
+          killing = true;
+          child.off('exit', early);
           // Kill somewhere inside that save: right away, or a little later.
           setTimeout(() => { child.kill('SIGKILL'); resolve(); }, delays[kill]);
         }
       });
     });
-    await new Promise((resolve) => (child.exitCode !== null || child.signalCode ? resolve() : child.on('exit', resolve)));
+    await closed;
     const reported = Math.max(lastSaved, ...[...out.matchAll(/saved (\d+)/g)].map((m) => Number(m[1])));
     const names = await readdir(dir);
     const manifest = await readFile(join(dir, 'MANIFEST'), 'utf8').catch(() => '{"segments":[]}');
