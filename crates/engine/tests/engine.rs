@@ -132,7 +132,7 @@ fn keys_keep_their_lua_types() {
     let (kind, msg) = fail(&mut e, "_home[nil] = 1");
     assert_eq!(
         (kind, msg.as_str()),
-        (ErrorKind::Runtime, "test:1: index is nil")
+        (ErrorKind::Runtime, "test:1: table index is nil")
     );
     let (_, msg) = fail(&mut e, "_home[0/0] = 1");
     assert!(msg.ends_with("index is NaN"), "{msg}");
@@ -274,10 +274,13 @@ fn errors_carry_kind_chunk_and_line() {
     let (kind, msg) = fail(&mut e, "local x\nreturn x.y");
     assert_eq!(
         (kind, msg.as_str()),
-        (ErrorKind::Runtime, "test: attempt to index a nil value")
+        (
+            ErrorKind::Runtime,
+            "test:2: attempt to index a nil value (local 'x')"
+        )
     );
     let (_, msg) = fail(&mut e, "local f\nf()");
-    assert_eq!(msg, "test: attempt to call a nil value");
+    assert_eq!(msg, "test:2: attempt to call a nil value (local 'f')");
     assert_eq!(
         run(&mut e, "return pcall(error, 'caught')"),
         vec![V::B(false), s("caught")]

@@ -107,6 +107,9 @@ pub struct Config {
     /// Most bytes the arena may hold (objects and their buffers): allocating past it is
     /// Lua's "not enough memory" error. `None`: no limit.
     pub memory_limit: Option<usize>,
+    /// Whether `load` accepts binary chunks (they are verified either way); an embedder
+    /// running untrusted scripts may refuse them.
+    pub binary_chunks: bool,
 }
 
 impl Default for Config {
@@ -115,6 +118,7 @@ impl Default for Config {
             max_stack: 1_000_000,
             max_string: i32::MAX as usize,
             memory_limit: None,
+            binary_chunks: true,
         }
     }
 }
@@ -504,6 +508,11 @@ impl Lua {
         lua.enter(init_external);
         lua.enter(crate::stdlib::open);
         lua
+    }
+
+    /// Changes the limits; they apply from the next step.
+    pub fn set_config(&mut self, config: Config) {
+        self.arena.mutate(|_, state| state.config.set(config));
     }
 
     /// Gives the state its storage for external tables ([`Ctx::external_table`]).

@@ -647,6 +647,9 @@ pub(crate) fn load_chunk<'gc>(
     } else {
         mode.contains(&b't')
     };
+    if binary && allowed && !ctx.config().binary_chunks {
+        return Err(b"binary chunks are disabled by the host".to_vec());
+    }
     if !allowed {
         let kind = if binary { "binary" } else { "text" };
         let msg = format!(
