@@ -8,15 +8,17 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use vm::external::{border, External};
+use vm::external::{border, External, Running};
+use vm::function::Upval;
 use vm::interp::Error;
 use vm::table::Table;
 use vm::{Ctx, Value};
 
 use crate::codec::{self, Item, Reader, Writer};
+use crate::function;
 use crate::host::{Host, HostError};
 
 /// Id of `_io`: reserved, never allocated by the counter and never persisted.
@@ -52,6 +54,10 @@ pub struct Store {
     output: RefCell<Vec<u8>>,
     len_hints: RefCell<HashMap<u32, i64>>,
     cursors: RefCell<HashMap<u32, Cursor>>,
+    /// Upvalue cells already persisted, by address (their holders keep them alive).
+    cell_ids: RefCell<HashMap<usize, u32>>,
+    /// Cells being written, so a closure that captures itself ends.
+    writing: RefCell<HashSet<u32>>,
 }
 
 impl Store {
@@ -64,6 +70,8 @@ impl Store {
             output: RefCell::new(Vec::new()),
             len_hints: RefCell::new(HashMap::new()),
             cursors: RefCell::new(HashMap::new()),
+            cell_ids: RefCell::new(HashMap::new()),
+            writing: RefCell::new(HashSet::new()),
         })
     }
 
@@ -112,11 +120,93 @@ impl Store {
     }
 
     /// Makes the plain table `t` (and the plain tables it reaches) external; its id.
-    pub fn adopt<'gc>(&self, ctx: Ctx<'gc>, t: Table<'gc>) -> Result<u32, Error<'gc>> {
+    pub fn adopt<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        t: Table<'gc>,
+    ) -> Result<u32, Error<'gc>> {
         let mut plan = Plan::default();
-        plan.visit(Value::Table(t)).map_err(Error::runtime)?;
-        let ids = plan.commit(ctx, self)?;
+        plan.visit(ctx, running, Value::Table(t))
+            .map_err(Error::runtime)?;
+        let ids = plan.commit(ctx, running, self)?;
         Ok(ids[&table_ptr(t)])
+    }
+
+    /// Encodes a value whose tables are all external by now; functions become payloads.
+    fn encode_value<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        value: Value<'gc>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error<'gc>> {
+        if encode_plain(value, out) {
+            return Ok(());
+        }
+        let Value::Function(f) = value else {
+            return Err(Error::runtime(refusal(value)));
+        };
+        let mut payload = Vec::new();
+        function::encode(
+            ctx,
+            running,
+            f,
+            &mut |u, v| self.cell_id(ctx, running, u, v),
+            &mut payload,
+        )?;
+        out.clear();
+        Writer(out).function(&payload);
+        Ok(())
+    }
+
+    /// The id of an upvalue cell, writing its current value (once per store).
+    fn cell_id<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        u: Upval<'gc>,
+        value: Value<'gc>,
+    ) -> Result<u32, Error<'gc>> {
+        let known = self.cell_ids.borrow().get(&u.addr()).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let id = self.allocate_id()?;
+                function::hold(ctx, function::STORED, id, u);
+                self.cell_ids.borrow_mut().insert(u.addr(), id);
+                id
+            }
+        };
+        if !self.writing.borrow_mut().insert(id) {
+            return Ok(id);
+        }
+        let mut vb = Vec::new();
+        let written = self
+            .encode_value(ctx, running, value, &mut vb)
+            .and_then(|()| Ok(self.host.table_set(id, &CELL_KEY, &vb)?));
+        self.writing.borrow_mut().remove(&id);
+        written.map(|()| id)
+    }
+
+    /// The upvalue cell `id`, restored from the host the first time.
+    fn cell<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<Upval<'gc>, Error<'gc>> {
+        if let Some(u) = function::held(ctx, id) {
+            return Ok(u);
+        }
+        if !self.is_known_id(id) {
+            return Err(host_error(&format!(
+                "stored function refers to cell {id}, which was never allocated"
+            )));
+        }
+        let u = function::new_cell(ctx, id);
+        self.cell_ids.borrow_mut().insert(u.addr(), id);
+        let mut out = Vec::new();
+        if self.host.table_get(id, &CELL_KEY, &mut out)? {
+            let v = self.decode(ctx, &out)?;
+            u.close_with(ctx.mc, v);
+        }
+        Ok(u)
     }
 
     fn decode<'gc>(&self, ctx: Ctx<'gc>, bytes: &[u8]) -> Result<Value<'gc>, Error<'gc>> {
@@ -137,10 +227,8 @@ impl Store {
                     "reference to external table {id}, which was never allocated"
                 )))
             }
-            Item::Function(_) => {
-                return Err(Error::runtime(
-                    "stored functions cannot be loaded by this version yet",
-                ))
+            Item::Function(payload) => {
+                function::decode(ctx, payload, &mut |id| self.cell(ctx, id))?
             }
             Item::Opaque(_) | Item::InlineTable(_) => {
                 return Err(host_error("value kind cannot be stored in a table"))
@@ -200,6 +288,9 @@ impl Store {
     }
 }
 
+/// The key under which a cell table holds its value: integer 1.
+const CELL_KEY: [u8; 9] = [codec::TAG_INTEGER, 1, 0, 0, 0, 0, 0, 0, 0];
+
 fn host_error<'gc>(message: &str) -> Error<'gc> {
     Error::runtime(format!("{HOST_ERROR_PREFIX}{message}"))
 }
@@ -252,6 +343,41 @@ fn encode_plain(value: Value<'_>, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// The globals and the library tables stay in the state: made external in place, they would
+/// lose their entries (and every builtin with them).
+fn builtin_table<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Option<String> {
+    if t == ctx.globals() {
+        return Some("the globals table".into());
+    }
+    let Value::Table(loaded) = ctx.loaded_table() else {
+        return None;
+    };
+    if t == loaded {
+        return Some("the library table 'package.loaded'".into());
+    }
+    let mut key = Value::Nil;
+    while let Ok(Some((k, v))) = loaded.next(key) {
+        key = k;
+        if let (Value::String(name), Value::Table(lib)) = (k, v) {
+            if lib == t {
+                let name = String::from_utf8_lossy(name.as_bytes());
+                return Some(format!("the library table '{name}'"));
+            }
+        }
+    }
+    None
+}
+
+fn describe_key(key: Value<'_>) -> String {
+    match key {
+        Value::String(s) => format!("key '{}'", String::from_utf8_lossy(s.as_bytes())),
+        Value::Integer(i) => format!("key {i}"),
+        Value::Float(f) => format!("key {f}"),
+        Value::Boolean(b) => format!("key {b}"),
+        _ => "a table key".into(),
+    }
+}
+
 fn article(type_name: &str) -> String {
     match type_name {
         "userdata" => "a userdata".into(),
@@ -276,86 +402,89 @@ fn table_ptr(t: Table<'_>) -> usize {
 struct Plan<'gc> {
     tables: Vec<Table<'gc>>,
     seen: HashMap<usize, usize>,
+    functions: HashSet<usize>,
 }
 
 impl<'gc> Plan<'gc> {
-    fn visit(&mut self, value: Value<'gc>) -> Result<(), String> {
-        match value {
-            Value::Table(t) if t.external_id().is_none() => self.visit_table(t),
-            Value::Nil | Value::Boolean(_) | Value::Integer(_) | Value::Float(_) => Ok(()),
-            Value::Table(_) => Ok(()),
-            Value::String(s) if u32::try_from(s.len()).is_err() => {
-                Err("string too long to store in an external table".into())
-            }
-            Value::String(_) => Ok(()),
-            other => Err(refusal(other)),
-        }
-    }
-
-    fn visit_table(&mut self, table: Table<'gc>) -> Result<(), String> {
+    fn visit(
+        &mut self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        value: Value<'gc>,
+    ) -> Result<(), String> {
         // Iterative: a long chain of nested tables must not exhaust the native stack.
-        let mut pending = vec![table];
-        while let Some(t) = pending.pop() {
-            if t.external_id().is_some() || self.seen.contains_key(&table_ptr(t)) {
-                continue;
-            }
-            if t.metatable().is_some() {
-                return Err(
-                    "cannot store a table that has a metatable in an external table".into(),
-                );
-            }
-            self.seen.insert(table_ptr(t), self.tables.len());
-            self.tables.push(t);
-            let mut key = Value::Nil;
-            while let Ok(Some((k, v))) = t.next(key) {
-                key = k;
-                match k {
-                    Value::Table(nested) => pending.push(nested),
-                    Value::Function(_)
-                    | Value::Thread(_)
-                    | Value::UserData(_)
-                    | Value::LightUserData(_) => {
-                        return Err(format!(
-                            "cannot use {} as an external table key",
-                            article(k.type_name())
-                        ))
+        let mut pending = vec![value];
+        while let Some(v) = pending.pop() {
+            match v {
+                Value::Table(t) if t.external_id().is_none() => {
+                    if self.seen.contains_key(&table_ptr(t)) {
+                        continue;
                     }
-                    _ => {}
+                    if t.metatable().is_some() {
+                        return Err(
+                            "cannot store a table that has a metatable in an external table".into(),
+                        );
+                    }
+                    if let Some(what) = builtin_table(ctx, t) {
+                        return Err(format!("cannot store {what} in an external table"));
+                    }
+                    self.seen.insert(table_ptr(t), self.tables.len());
+                    self.tables.push(t);
+                    let mut key = Value::Nil;
+                    while let Ok(Some((k, v))) = t.next(key) {
+                        key = k;
+                        if matches!(
+                            k,
+                            Value::Function(_)
+                                | Value::Thread(_)
+                                | Value::UserData(_)
+                                | Value::LightUserData(_)
+                        ) {
+                            return Err(format!(
+                                "cannot use {} as an external table key",
+                                article(k.type_name())
+                            ));
+                        }
+                        pending.push(k);
+                        pending.push(v);
+                    }
                 }
-                match v {
-                    Value::Table(nested) => pending.push(nested),
-                    other => self.visit(other)?,
+                Value::Function(f) => {
+                    let mut found = Vec::new();
+                    function::check(ctx, running, f, &mut self.functions, &mut found)?;
+                    pending.extend(found.into_iter().map(Value::Table));
                 }
+                Value::String(s) if u32::try_from(s.len()).is_err() => {
+                    return Err("string too long to store in an external table".into())
+                }
+                Value::Thread(_) | Value::UserData(_) | Value::LightUserData(_) => {
+                    return Err(refusal(v))
+                }
+                _ => {}
             }
         }
         Ok(())
     }
 
-    /// Gives every planned table an id, writes its entries, then makes it external.
-    fn commit(self, ctx: Ctx<'gc>, store: &Store) -> Result<HashMap<usize, u32>, Error<'gc>> {
+    /// Gives every planned table an id, makes it external, then writes its entries.
+    fn commit(
+        self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        store: &Store,
+    ) -> Result<HashMap<usize, u32>, Error<'gc>> {
         let mut ids = HashMap::with_capacity(self.tables.len());
+        let mut contents = Vec::with_capacity(self.tables.len());
         for &t in &self.tables {
-            ids.insert(table_ptr(t), store.allocate_id()?);
-        }
-        let encode = |v: Value<'gc>, out: &mut Vec<u8>| {
-            if !encode_plain(v, out) {
-                let Value::Table(t) = v else {
-                    unreachable!("the plan refused everything else")
-                };
-                out.clear();
-                Writer(out).table_ref(ids[&table_ptr(t)]);
-            }
-        };
-        let (mut kb, mut vb) = (Vec::new(), Vec::new());
-        for &t in &self.tables {
-            let id = ids[&table_ptr(t)];
+            let id = store.allocate_id()?;
+            ids.insert(table_ptr(t), id);
+            let mut entries = Vec::new();
             let mut key = Value::Nil;
             while let Ok(Some((k, v))) = t.next(key) {
+                entries.push((k, v));
                 key = k;
-                encode(k, &mut kb);
-                encode(v, &mut vb);
-                store.host.table_set(id, &kb, &vb)?;
             }
+            contents.push((id, entries));
         }
         for &t in &self.tables {
             assert!(
@@ -364,6 +493,14 @@ impl<'gc> Plan<'gc> {
             );
         }
         store.generation.set(store.generation.get() + 1);
+        let (mut kb, mut vb) = (Vec::new(), Vec::new());
+        for (id, entries) in contents {
+            for (k, v) in entries {
+                store.encode_value(ctx, running, k, &mut kb)?;
+                store.encode_value(ctx, running, v, &mut vb)?;
+                store.host.table_set(id, &kb, &vb)?;
+            }
+        }
         Ok(ids)
     }
 }
@@ -377,16 +514,22 @@ impl External for Store {
             Ok(None) | Err(_) => return Ok(Value::Nil),
         }
         let mut out = Vec::new();
-        if self.host.table_get(id, &kb, &mut out)? {
-            self.decode(ctx, &out)
-        } else {
-            Ok(Value::Nil)
+        if !self.host.table_get(id, &kb, &mut out)? {
+            return Ok(Value::Nil);
         }
+        self.decode(ctx, &out).map_err(|e| match e {
+            // Say which function: the rest of the state loads as before.
+            Error::Runtime(m) if m == function::OLD_FORMAT => {
+                Error::runtime(format!("{}: {m}", describe_key(key)))
+            }
+            other => other,
+        })
     }
 
     fn set<'gc>(
         &self,
         ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
         id: u32,
         key: Value<'gc>,
         value: Value<'gc>,
@@ -404,14 +547,12 @@ impl External for Store {
             return Ok(());
         }
         let mut plan = Plan::default();
-        plan.visit(value).map_err(Error::runtime)?;
-        if let Value::Table(t) = key {
-            plan.visit_table(t).map_err(Error::runtime)?;
-        }
-        plan.commit(ctx, self)?;
-        // Both are external now.
+        plan.visit(ctx, running, value).map_err(Error::runtime)?;
+        plan.visit(ctx, running, key).map_err(Error::runtime)?;
+        plan.commit(ctx, running, self)?;
+        // Tables are external now.
         encode_key(key, &mut kb).map_err(Error::runtime)?;
-        encode_plain(value, &mut vb);
+        self.encode_value(ctx, running, value, &mut vb)?;
         self.host.table_set(id, &kb, &vb)?;
         Ok(())
     }

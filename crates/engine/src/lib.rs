@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod ext;
+pub mod function;
 pub mod host;
 pub mod session;
 

@@ -137,6 +137,9 @@ impl Engine {
             set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
             install_ext_library(ctx);
         });
+        lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[])
+            .expect("the setup chunk compiles");
+        assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
         let mut engine = Engine {
             lua,
             store,
@@ -207,6 +210,12 @@ impl Engine {
     pub fn resume(&mut self, max_fuel: u64) -> Step {
         let step = self.resume_inner(max_fuel);
         self.store.flush_output();
+        if let Step::Finished(_) = step {
+            // `_home = nil` (or `= {}`) lasts until the end of the run: the persistent table
+            // is never detached.
+            let id = self.store.memory_table_id.get();
+            self.point_home_at(id);
+        }
         step
     }
 
@@ -514,7 +523,8 @@ fn ext_table<'gc>(
             call.ret1(Value::Table(ctx.external_table(id)))
         }
         Value::Table(t) if t.external_id().is_none() => {
-            with_store(ctx, |s| s.adopt(ctx, t))?;
+            let running = call.running();
+            with_store(ctx, |s| s.adopt(ctx, &running, t))?;
             call.ret1(Value::Table(t))
         }
         _ => Err(Error::bad_arg(0, "plain table or nil expected")),
@@ -558,4 +568,8 @@ fn install_ext_library(ctx: Ctx<'_>) {
         lib.set_str(ctx.mc, ctx.intern(name.as_bytes()), Value::from(f));
     }
     set_global(ctx, "ext", Value::Table(lib));
+    // A library like the others: storing it is refused, as for `string`.
+    if let Value::Table(loaded) = ctx.loaded_table() {
+        loaded.set_str(ctx.mc, ctx.intern(b"ext"), Value::Table(lib));
+    }
 }

@@ -184,7 +184,7 @@ fn refused_values_change_nothing() {
             "cannot store a function with a coroutine upvalue",
         ),
         (
-            "_home.f = (pairs(_home))",
+            "_home.f = string.gmatch('a', 'a')",
             "cannot store a builtin function that has no global name",
         ),
     ] {
@@ -564,7 +564,7 @@ fn stored_functions_work_in_another_engine_with_the_same_tables() {
 #[test]
 fn string_dump_and_binary_load() {
     let (mut e, _) = engine();
-    let src = "local f = function(a, b) return a + b, ... end
+    let src = "local f = function(a, b, ...) return a + b, ... end
                local bin = string.dump(f)
                return #bin > 0, string.byte(bin, 1), load(bin)";
     let got = run(&mut e, src);
