@@ -658,7 +658,6 @@ fn mutated_binary_chunks_never_break_the_engine() {
 
 #[test]
 fn tail_calls_with_missing_arguments_work_and_stay_proper() {
-    // piccolo 0.3.3 alone panics on the first of these (see stdlib::widen_tail_call_frames).
     let (mut e, _) = engine();
     let got = run(
         &mut e,
