@@ -29,6 +29,8 @@ pub enum ErrorKind {
 pub struct Failure {
     pub kind: ErrorKind,
     pub message: String,
+    /// `stack traceback:` and its lines for runtime errors, else empty.
+    pub traceback: String,
 }
 
 impl Failure {
@@ -36,6 +38,16 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            traceback: String::new(),
+        }
+    }
+
+    /// The message, then the traceback on the lines after it (what the module reports).
+    pub fn with_traceback(&self) -> String {
+        if self.traceback.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}\n{}", self.message, self.traceback)
         }
     }
     fn bad_input(message: impl Into<String>) -> Self {
@@ -429,7 +441,7 @@ fn set_global<'gc>(ctx: Ctx<'gc>, name: &str, value: Value<'gc>) {
 /// The kind of a run's error from its message: host faults are kind 5, running out of
 /// memory kind 4, the rest kind 2.
 fn failure_of(e: vm::RuntimeError) -> Failure {
-    let message = e.message;
+    let (message, traceback) = (e.message, e.traceback);
     let kind = if message.contains(HOST_ERROR_PREFIX) {
         ErrorKind::BadInput
     } else if message == "not enough memory" {
@@ -437,7 +449,11 @@ fn failure_of(e: vm::RuntimeError) -> Failure {
     } else {
         ErrorKind::Runtime
     };
-    Failure::new(kind, message)
+    Failure {
+        kind,
+        message,
+        traceback,
+    }
 }
 
 /// `u32 count` then each value; plain tables inline, external tables by reference.

@@ -197,9 +197,10 @@ fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
             Err(Failure::new(ErrorKind::Runtime, "result too large")),
         ),
         Err(failure) => {
-            let mut payload = Vec::with_capacity(4 + failure.message.len());
-            payload.extend_from_slice(&(failure.message.len() as u32).to_le_bytes());
-            payload.extend_from_slice(failure.message.as_bytes());
+            let text = failure.with_traceback();
+            let mut payload = Vec::with_capacity(4 + text.len());
+            payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            payload.extend_from_slice(text.as_bytes());
             state.result = payload;
             write_buffer(0, &state.result);
             let status = Status::from(failure.kind) as i32;
