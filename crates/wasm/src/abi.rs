@@ -17,7 +17,8 @@
 //!   the result: `u32 count` then `count` encoded values (see `engine::codec`). The first
 //!   `min(n, 64 KiB)` bytes are in the buffer; `result_read(offset)` copies the bytes from
 //!   `offset` on into the buffer and returns how many it copied. On failure the result is
-//!   `u32 len` + a UTF-8 message naming chunk and line, read the same way.
+//!   `u32 len` + a UTF-8 message naming chunk and line, for runtime errors followed by
+//!   lua5.4's `\nstack traceback:` lines, read the same way.
 //! - A chunk larger than the buffer is staged with `input_reset()` and `input_append(len)`
 //!   (appends the first `len` bytes of the buffer), then run with `compute_input()`.
 //! - `start_input()` compiles the staged chunk without running it; `resume(fuel)` runs it for
