@@ -276,7 +276,7 @@ test('autosave never writes over a saved state that could not be loaded; Save do
   await page.click('#save');
   await idle(page);
   assert.equal(await page.isHidden('#unsaved'), true);
-  assert.equal((await readMetadata(page)).format, 'lua-persist/1');
+  assert.equal((await readMetadata(page)).format, 'lua-persist/2');
 });
 
 test('Reset asks before wiping the saved state', async (t) => {
