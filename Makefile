@@ -8,8 +8,6 @@ MAX_RAW     := 1000000
 MAX_GZIP    := 350000
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock (used only by the wasm32 tests).
 WBG_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
-# The engine's tests on wasm32 use getrandom's JS backends (the module itself uses ours).
-WASM_TEST_FLAGS := --cfg getrandom_backend="wasm_js"
 
 .PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean fuzz setup-lua-suite \
         setup-wasm setup-wasm-bindgen setup-node setup-chromium setup-lua
@@ -58,7 +56,7 @@ setup-wasm-bindgen:
 	fi
 
 test-wasm: setup-wasm setup-wasm-bindgen
-	RUSTFLAGS='$(WASM_TEST_FLAGS)' CARGO_TARGET_DIR=$(TARGET_DIR)/wasm-tests \
+	CARGO_TARGET_DIR=$(TARGET_DIR)/wasm-tests \
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p lua-persist-engine --test engine --target $(WASM_TARGET)
 

@@ -80,7 +80,7 @@ async function main() {
     try {
       lua.computeSync(code, { chunkName });
     } catch (e) {
-      fail(e.message);
+      fail(e instanceof LuaError && e.traceback ? `${e.message}\n${e.traceback}` : e.message);
     }
     if (opts.state && !(await save(lua))) return;
     if (process.exitCode) return;

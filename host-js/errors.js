@@ -3,8 +3,8 @@
 
 /**
  * A Lua error: a syntax error or a runtime error raised by the script.
- * `chunk` and `line` come from the `chunk:line:` prefix of the message when Lua gave one
- * (errors raised inside the VM itself, such as indexing nil, currently carry none).
+ * `chunk` and `line` come from the `chunk:line:` prefix of the message when Lua gave one;
+ * `traceback` is lua5.4's `stack traceback:` text for runtime errors ('' when none).
  */
 export class LuaError extends Error {
   /**
@@ -12,7 +12,11 @@ export class LuaError extends Error {
    * @param {string} message the full message as Lua produced it
    */
   constructor(kind, message) {
-    super(message);
+    const at = message.indexOf('\nstack traceback:\n');
+    super(at < 0 ? message : message.slice(0, at));
+    /** The traceback the module sent after the message. */
+    this.traceback = at < 0 ? '' : message.slice(at + 1);
+    message = this.message;
     this.name = 'LuaError';
     /** @type {'syntax'|'runtime'} */
     this.kind = kind;

@@ -5,8 +5,11 @@ import { keyString, keyBytes, Entry } from './tables.js';
 import { Tag, checkValue } from './codec.js';
 import { StoreError } from './errors.js';
 
-/** Written into every metadata record so a foreign or future state is recognised. */
-export const FORMAT = 'lua-persist/1';
+/** Written into every metadata record so a foreign or future state is recognised. Version 2
+ * stores functions in our VM's bytecode; a version 1 state (the piccolo engine) loads too:
+ * its scalars and tables unchanged, its functions refused when read. */
+export const FORMAT = 'lua-persist/2';
+const READABLE_FORMATS = ['lua-persist/1', FORMAT];
 
 /** Id of `_io`, never persisted. */
 export const IO_TABLE_ID = 0;
@@ -72,7 +75,7 @@ export async function readSnapshot(snapshot, where) {
     'it was left untouched: load another state, or save with {overwrite: true} to replace it', { code: 'damaged' });
   const m = snapshot?.metadata;
   if (!m || typeof m !== 'object') throw damaged('no metadata record');
-  if (m.format !== undefined && m.format !== FORMAT) throw damaged(`format ${JSON.stringify(m.format)}, expected ${FORMAT}`);
+  if (m.format !== undefined && !READABLE_FORMATS.includes(m.format)) throw damaged(`format ${JSON.stringify(m.format)}, expected ${FORMAT}`);
   if (m.format === undefined) throw damaged('metadata has no format field: not written by lua-persist');
   const ids = m.tableIds;
   if (!isId(m.memoryTableId) || !isId(m.nextTableId) || !Array.isArray(ids) || !ids.every(isId)) {

@@ -77,6 +77,14 @@ test('Lua errors are LuaError with chunk and line', async (t) => {
     assert.equal(e.chunk, 'input');
     assert.equal(e.line, 2);
     assert.match(e.message, /^input:2: boom$/);
+    assert.match(e.traceback, /^stack traceback:\n/);
+    return true;
+  });
+  // Errors raised by the VM itself carry their line and lua5.4's wording too.
+  await assert.rejects(lua.compute('local t\n\nreturn t.x'), (e) => {
+    assert.ok(e instanceof LuaError);
+    assert.equal(e.line, 3);
+    assert.equal(e.message, "input:3: attempt to index a nil value (local 't')");
     return true;
   });
   await assert.rejects(lua.compute('x = 1\n\nx = = 2', { chunkName: '@script.lua' }), (e) => {

@@ -52,7 +52,9 @@ test('errors go to stderr as "lua: chunk:line: message" with exit status 1', asy
   const r = await cli(['bad.lua'], { cwd: dir });
   assert.equal(r.code, 1);
   assert.equal(r.stdout.toString(), 'before\n');
-  assert.equal(r.stderr, 'lua: bad.lua:2: boom\n');
+  // As lua5.4 prints it.
+  assert.equal(r.stderr, "lua: bad.lua:2: boom\nstack traceback:\n\t[C]: in function 'error'\n" +
+    '\tbad.lua:2: in main chunk\n\t[C]: in ?\n');
   const syntax = await cli(['-e', 'x = = 1']);
   assert.equal(syntax.code, 1);
   assert.match(syntax.stderr, /^lua: \(command line\):1: /);
@@ -90,7 +92,7 @@ test('--atomic: a chunk that fails leaves _home as it was, in scripts and in the
   await cli(['--state', dir, '-e', '_home.n = 1 _home.list = { "a" }']);
   const failed = await cli(['--state', dir, '--atomic', '-e', '_home.n = 2 _home.list[2] = "b" _home.new = {} error("stop")']);
   assert.equal(failed.code, 1);
-  assert.equal(failed.stderr, 'lua: (command line):1: stop\n');
+  assert.match(failed.stderr, /^lua: \(command line\):1: stop\nstack traceback:\n/);
   const repl = await cli(['--state', dir, '--atomic'], { input: '_home.n = 3 error("again")\n_home.ok = true\n' });
   assert.equal(repl.stderr, 'stdin:1: again\n');
   const r = await cli(['--state', dir, '-e', 'print(_home.n, #_home.list, _home.new, _home.ok)']);
@@ -122,4 +124,13 @@ test('the REPL with --state saves after every line', async (t) => {
   await cli(['--state', dir], { input: '_home.greeting = "hi"\n_home.n = 41\n' });
   const r = await cli(['--state', dir], { input: '=_home.greeting, _home.n + 1\n' });
   assert.equal(r.stdout.toString(), 'hi\t42\n');
+});
+
+test('an error in a script prints lua: file:line: message and a traceback', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'bad.lua'), 'local t = {}\nlocal function f() return t.x.y end\nprint(f())\n');
+  const { code, stderr } = await cli(['bad.lua'], { cwd: dir });
+  assert.equal(code, 1);
+  assert.match(stderr, /^lua: bad\.lua:2: attempt to index a nil value \(field 'x'\)\nstack traceback:\n/);
+  assert.match(stderr, /bad\.lua:3: in main chunk/);
 });

@@ -54,3 +54,32 @@ test('binary chunks load only when the host allows them', async (t) => {
   assert.equal(ok, null);
   assert.match(err, /binary chunk/);
 });
+
+test('a state saved by the piccolo version loads: tables as they were, its functions refused by key', async (t) => {
+  const { MemoryStore } = await import('../../host-js/lua-api.js');
+  const { encodeKey } = await import('../../host-js/codec.js');
+  const { keyString } = await import('../../host-js/tables.js');
+  const store = new MemoryStore();
+  const first = await LuaEngine.create({ wasm: wasmModule, store });
+  first.computeSync('_home.n = 7 _home.t = { x = "kept" }');
+  await first.save();
+  const home = first.memoryTableId;
+  first.close();
+  // What the piccolo engine wrote: format 1, a function as its id list then piccolo bytes.
+  store.metadata.format = 'lua-persist/1';
+  const key = encodeKey('old');
+  const payload = new Uint8Array([0, 0, 0, 0, 0x1b, 0x4c, 0x75, 0x61, 0x54, 0]);
+  const value = new Uint8Array(5 + payload.length);
+  value[0] = 0x05;
+  new DataView(value.buffer).setUint32(1, payload.length, true);
+  value.set(payload, 5);
+  store.tables.get(home).set(keyString(key), { key, value });
+  const again = await LuaEngine.create({ wasm: wasmModule, store });
+  t.after(() => again.close());
+  assert.deepEqual([...again.computeSync('return _home.n, _home.t.x')], [7, 'kept']);
+  assert.throws(() => again.computeSync('return _home.old'),
+    /key 'old': function stored by an earlier version \(piccolo format\) cannot be loaded; store it again/);
+  again.computeSync('_home.old = function() return "new" end');
+  await again.save();
+  assert.equal(store.metadata.format, 'lua-persist/2');
+});

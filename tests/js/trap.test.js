@@ -57,7 +57,8 @@ test('a real WebAssembly trap (linear memory exhausted) loses no external data',
   const lua = await LuaEngine.create({ wasm: wasmModule, memoryLimit: 0xffffffff });
   t.after(() => lua.close());
   lua.computeSync('_home.a = 1 _home.t = { x = "kept" } _home.alias = _home.t g = "global"');
-  await assert.rejects(lua.compute('local s = string.rep("x", 2^27) for i = 1, 6 do s = s .. s end return #s'), (e) => {
+  // A 1 GiB string (under the VM's longest) and four copies: together past 4 GiB.
+  await assert.rejects(lua.compute('local s = string.rep("x", 2^20) for i = 1, 10 do s = s .. s end local t = {} for i = 1, 4 do t[i] = s .. i end return #t'), (e) => {
     assert.ok(e instanceof AbiError, `${e.name}: ${e.message}`);
     assert.equal(e.trapped, true);
     assert.ok(e.cause instanceof WebAssembly.RuntimeError, String(e.cause));
@@ -65,18 +66,4 @@ test('a real WebAssembly trap (linear memory exhausted) loses no external data',
   });
   await checkRecovered(lua);
   assert.ok(lua.memoryStats().linearMemoryBytes < 64 * 1024 * 1024, 'the new instance starts small again');
-});
-
-test('a panic inside the VM traps, is reported with its message, and loses no external data', async (t) => {
-  // piccolo 0.3.3 panics when a table with a deleted string key grows its hash part (see
-  // README, Known limitations); that is the quickest real trap there is.
-  const lua = await LuaEngine.create({ wasm: wasmModule });
-  t.after(() => lua.close());
-  lua.computeSync('_home.a = 1 _home.t = { x = "kept" } _home.alias = _home.t g = "global"');
-  assert.throws(() => lua.computeSync("local t = {} t.a = 1 t.b = 2 t.a = nil for i = 1, 100 do t['k' .. i] = i end"), (e) => {
-    assert.ok(e instanceof AbiError && e.trapped, String(e));
-    assert.match(e.message, /panicked at .*all keys must be live/s);
-    return true;
-  });
-  await checkRecovered(lua);
 });

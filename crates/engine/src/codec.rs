@@ -16,7 +16,7 @@
 //!
 //! Keys use the same encoding, restricted to nil-free scalars: a float with an integral value
 //! is written as an integer so that `t[2.0]` and `t[2]` name the same entry. This module knows
-//! nothing of piccolo: it reads and writes bytes and is tested on its own.
+//! nothing of the VM: it reads and writes bytes and is tested on its own.
 
 use std::fmt;
 

@@ -1,64 +1,84 @@
-//! External tables: Lua tables whose entries live in the host.
+//! External tables: the VM's table kind whose entries live in the [`Host`].
 //!
-//! A proxy is an empty Lua table with its own protected metatable; the metatable carries the
-//! table id under a key no script can name, plus the shared `__index`, `__newindex`, `__len`,
-//! `__pairs` and `__tostring` callbacks. There is one proxy per id (a weak map keeps identity
-//! without keeping proxies alive), so `_home.a == _home.a` holds.
+//! [`Store`] is the VM's [`External`] storage: it encodes keys and values with the
+//! [`codec`](crate::codec), stores plain tables by reference (they become external in place,
+//! cycles kept, everything checked before anything is written), keeps a border hint per
+//! table so appending in a loop costs two host calls per `#t`, and a cursor per table so a
+//! `next` traversal pages through the host instead of asking for every key.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use gc_arena::{lock::RefLock, Collect, Gc, GcWeak, Mutation};
-use piccolo::{
-    table::{RawTable, TableInner},
-    BoxSequence, Callback, CallbackReturn, Closure, Context, Error, Execution, Function, IntoValue,
-    Sequence, SequencePoll, Table, Value,
-};
+use vm::external::{border, External, Running};
+use vm::function::Upval;
+use vm::interp::Error;
+use vm::table::Table;
+use vm::{Ctx, Value};
 
 use crate::codec::{self, Item, Reader, Writer};
-use crate::function::{self, BuiltinNames, UpvalueValues};
+use crate::function;
 use crate::host::{Host, HostError};
 
 /// Id of `_io`: reserved, never allocated by the counter and never persisted.
 pub const IO_TABLE_ID: u32 = 0;
 /// The first id the counter hands out.
 pub const FIRST_TABLE_ID: u32 = 1;
+/// What scripts get from `getmetatable` on an external table.
+pub const PROTECTED_METATABLE: &str = vm::external::PROTECTED_NAME;
+/// Output is buffered and handed to the host in pieces of about this size.
+pub const OUTPUT_FLUSH_BYTES: usize = 8 * 1024;
+/// Errors from the host start with this, so the run ends with error kind 5.
+pub const HOST_ERROR_PREFIX: &str = "host error: ";
 
-/// Engine-wide state outside the GC arena, shared by the callbacks.
-pub struct Shared {
+/// Where a `next` traversal of one table stands in the host's order.
+#[derive(Default)]
+struct Cursor {
+    /// Encoding of the key `next` returned last.
+    last_key: Vec<u8>,
+    /// Entries of the host's order consumed so far.
+    position: u32,
+    page: Vec<u8>,
+    offset: usize,
+    generation: u64,
+}
+
+/// The engine's storage for external tables, shared by the VM and the engine.
+pub struct Store {
     pub host: Rc<dyn Host>,
     pub next_id: Cell<u32>,
     pub memory_table_id: Cell<u32>,
-    /// Bumped by every write this VM makes, so a `pairs` page knows when its values may be stale.
+    /// Bumped by every write, so a page of entries knows when its values may be stale.
     pub generation: Cell<u64>,
-    pub output: RefCell<Vec<u8>>,
-    /// Whether `load` accepts binary chunks (off in the sandboxed default).
-    pub allow_binary: Cell<bool>,
-    /// Host calls made by loops inside one Lua operation (`#t`, storing a plain table, a
-    /// `pairs` step past deleted entries), charged to the run's instruction budget by the
-    /// session.
-    pub loop_calls: Cell<u64>,
-    key_buf: RefCell<Vec<u8>>,
-    value_buf: RefCell<Vec<u8>>,
+    output: RefCell<Vec<u8>>,
+    len_hints: RefCell<HashMap<u32, i64>>,
+    cursors: RefCell<HashMap<u32, Cursor>>,
+    /// Upvalue cells already persisted, by address (their holders keep them alive).
+    cell_ids: RefCell<HashMap<usize, u32>>,
+    /// Cells being written, so a closure that captures itself ends.
+    writing: RefCell<HashSet<u32>>,
 }
 
-/// Output is buffered and handed to the host in pieces of about this size.
-pub const OUTPUT_FLUSH_BYTES: usize = 8 * 1024;
-
-impl Shared {
-    pub fn new(host: Rc<dyn Host>) -> Rc<Shared> {
-        Rc::new(Shared {
+impl Store {
+    pub fn new(host: Rc<dyn Host>) -> Rc<Store> {
+        Rc::new(Store {
             host,
             next_id: Cell::new(FIRST_TABLE_ID),
             memory_table_id: Cell::new(0),
             generation: Cell::new(0),
             output: RefCell::new(Vec::new()),
-            allow_binary: Cell::new(false),
-            loop_calls: Cell::new(0),
-            key_buf: RefCell::new(Vec::new()),
-            value_buf: RefCell::new(Vec::new()),
+            len_hints: RefCell::new(HashMap::new()),
+            cursors: RefCell::new(HashMap::new()),
+            cell_ids: RefCell::new(HashMap::new()),
+            writing: RefCell::new(HashSet::new()),
         })
+    }
+
+    /// The store of the state `ctx` belongs to.
+    pub fn of(ctx: Ctx<'_>) -> Rc<dyn External> {
+        ctx.external_storage()
+            .expect("the engine gives every state its store")
     }
 
     /// Allocates a fresh table id. Only the module allocates ids.
@@ -76,8 +96,10 @@ impl Shared {
         id == IO_TABLE_ID || (FIRST_TABLE_ID..self.next_id.get()).contains(&id)
     }
 
-    fn charge(&self) {
-        self.loop_calls.set(self.loop_calls.get() + 1);
+    /// Records that table `id` changed outside a run (through the ABI).
+    pub fn touched(&self, id: u32) {
+        self.generation.set(self.generation.get() + 1);
+        self.len_hints.borrow_mut().remove(&id);
     }
 
     pub fn write_output(&self, bytes: &[u8]) {
@@ -96,789 +118,268 @@ impl Shared {
             out.clear();
         }
     }
-}
 
-/// The in-arena half of the external-table machinery.
-#[derive(Collect)]
-#[collect(no_drop)]
-pub struct Ext<'gc> {
-    /// A private table used as the metatable key holding the id; scripts never see it.
-    id_key: Table<'gc>,
-    /// The `__len` border hint lives here, per proxy metatable.
-    len_key: Table<'gc>,
-    proxies: Gc<'gc, RefLock<HashMap<u32, GcWeak<'gc, TableInner<'gc>>>>>,
-    live_after_prune: Cell<usize>,
-    methods: Gc<'gc, RefLock<Option<Methods<'gc>>>>,
-    /// The globals table and the library tables in it, each mapped to its name: they belong
-    /// to the state, so storing one is refused (making it external in place would break
-    /// every later builtin call).
-    libraries: Table<'gc>,
-}
-
-#[derive(Collect, Clone, Copy)]
-#[collect(no_drop)]
-struct Methods<'gc> {
-    index: Callback<'gc>,
-    new_index: Callback<'gc>,
-    len: Callback<'gc>,
-    pairs: Callback<'gc>,
-    tostring: Callback<'gc>,
-}
-
-/// What scripts get from `getmetatable` on an external table.
-pub const PROTECTED_METATABLE: &str = "external table";
-
-impl<'gc> Ext<'gc> {
-    /// Creates the machinery and its callbacks. Callbacks hold `shared` for the host.
-    pub fn new(ctx: Context<'gc>, shared: Rc<Shared>) -> Gc<'gc, Ext<'gc>> {
-        let ext = Gc::new(
-            &ctx,
-            Ext {
-                id_key: Table::new(&ctx),
-                len_key: Table::new(&ctx),
-                proxies: Gc::new(&ctx, RefLock::new(HashMap::new())),
-                live_after_prune: Cell::new(0),
-                methods: Gc::new(&ctx, RefLock::new(None)),
-                libraries: Table::new(&ctx),
-            },
-        );
-        let methods = Methods {
-            index: callback(ctx, ext, &shared, index),
-            new_index: callback(ctx, ext, &shared, new_index),
-            len: callback(ctx, ext, &shared, length),
-            pairs: callback(ctx, ext, &shared, pairs),
-            tostring: Callback::from_fn_with(&ctx, ext, |ext, ctx, _, mut stack| {
-                let id = ext.id_of(stack.get(0)).unwrap_or(0);
-                stack.replace(ctx, format!("external table: {id}").into_value(ctx));
-                Ok(CallbackReturn::Return)
-            }),
-        };
-        *ext.methods.borrow_mut(&ctx) = Some(methods);
-        ext
+    /// Makes the plain table `t` (and the plain tables it reaches) external; its id.
+    pub fn adopt<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        t: Table<'gc>,
+    ) -> Result<u32, Error<'gc>> {
+        let mut plan = Plan::default();
+        plan.visit(ctx, running, Value::Table(t))
+            .map_err(Error::runtime)?;
+        let ids = plan.commit(ctx, running, self)?;
+        Ok(ids[&table_ptr(t)])
     }
 
-    /// Records the globals table and the library tables in it as the state's own.
-    pub fn register_libraries(&self, ctx: Context<'gc>) {
-        let name = |n: &[u8]| Value::String(piccolo::String::from_slice(&ctx, n));
-        let globals = ctx.globals();
-        for (k, v) in globals.iter() {
-            if let (Value::String(k), Value::Table(_)) = (k, v) {
-                if self.id_of(v).is_none() {
-                    self.libraries
-                        .set_value(&ctx, v, name(k.as_bytes()))
-                        .expect("table keys are valid");
+    /// Encodes a value whose tables are all external by now; functions become payloads.
+    fn encode_value<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        value: Value<'gc>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error<'gc>> {
+        if encode_plain(value, out) {
+            return Ok(());
+        }
+        let Value::Function(f) = value else {
+            return Err(Error::runtime(refusal(value)));
+        };
+        let mut payload = Vec::new();
+        function::encode(
+            ctx,
+            running,
+            f,
+            &mut |u, v| self.cell_id(ctx, running, u, v),
+            &mut payload,
+        )?;
+        out.clear();
+        Writer(out).function(&payload);
+        Ok(())
+    }
+
+    /// The id of an upvalue cell, writing its current value (once per store).
+    fn cell_id<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        u: Upval<'gc>,
+        value: Value<'gc>,
+    ) -> Result<u32, Error<'gc>> {
+        let known = self.cell_ids.borrow().get(&u.addr()).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let id = self.allocate_id()?;
+                function::hold(ctx, function::STORED, id, u);
+                self.cell_ids.borrow_mut().insert(u.addr(), id);
+                id
+            }
+        };
+        if !self.writing.borrow_mut().insert(id) {
+            return Ok(id);
+        }
+        let mut vb = Vec::new();
+        let written = self
+            .encode_value(ctx, running, value, &mut vb)
+            .and_then(|()| Ok(self.host.table_set(id, &CELL_KEY, &vb)?));
+        self.writing.borrow_mut().remove(&id);
+        written.map(|()| id)
+    }
+
+    /// The upvalue cell `id`, restored from the host the first time.
+    fn cell<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<Upval<'gc>, Error<'gc>> {
+        if let Some(u) = function::held(ctx, id) {
+            return Ok(u);
+        }
+        if !self.is_known_id(id) {
+            return Err(host_error(&format!(
+                "stored function refers to cell {id}, which was never allocated"
+            )));
+        }
+        let u = function::new_cell(ctx, id);
+        self.cell_ids.borrow_mut().insert(u.addr(), id);
+        let mut out = Vec::new();
+        if self.host.table_get(id, &CELL_KEY, &mut out)? {
+            let v = self.decode(ctx, &out)?;
+            u.close_with(ctx.mc, v);
+        }
+        Ok(u)
+    }
+
+    fn decode<'gc>(&self, ctx: Ctx<'gc>, bytes: &[u8]) -> Result<Value<'gc>, Error<'gc>> {
+        let mut reader = Reader::new(bytes);
+        let item = reader.item().map_err(|e| host_error(&e.to_string()))?;
+        if !reader.is_empty() {
+            return Err(host_error("stored value has trailing bytes"));
+        }
+        Ok(match item {
+            Item::Nil => Value::Nil,
+            Item::Boolean(b) => Value::Boolean(b),
+            Item::Integer(i) => Value::Integer(i),
+            Item::Float(f) => Value::Float(f),
+            Item::String(s) => ctx.str_value(s),
+            Item::TableRef(id) if self.is_known_id(id) => Value::Table(ctx.external_table(id)),
+            Item::TableRef(id) => {
+                return Err(host_error(&format!(
+                    "reference to external table {id}, which was never allocated"
+                )))
+            }
+            Item::Function(payload) => {
+                function::decode(ctx, payload, &mut |id| self.cell(ctx, id))?
+            }
+            Item::Opaque(_) | Item::InlineTable(_) => {
+                return Err(host_error("value kind cannot be stored in a table"))
+            }
+        })
+    }
+
+    fn has_index(&self, id: u32, i: i64) -> Result<bool, HostError> {
+        let mut key = Vec::with_capacity(9);
+        Writer(&mut key).integer(i);
+        self.host.table_has(id, &key)
+    }
+
+    /// The entry at the cursor of table `id`, moving it on; `None` at the end.
+    fn advance<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        cursor: &mut Cursor,
+    ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
+        loop {
+            if cursor.offset >= cursor.page.len() {
+                self.host
+                    .table_page(id, cursor.position, &mut cursor.page)
+                    .map_err(|e| host_error(&e.0))?;
+                ctx.charge_fuel(1 + cursor.page.len() as i64 / 64);
+                cursor.offset = 0;
+                cursor.generation = self.generation.get();
+                if cursor.page.is_empty() {
+                    return Ok(None);
                 }
             }
-        }
-        self.libraries
-            .set_value(&ctx, Value::Table(globals), name(b"_G"))
-            .expect("table keys are valid");
-    }
-
-    /// The id of an external-table proxy, or `None` for any other value.
-    pub fn id_of(&self, value: Value<'gc>) -> Option<u32> {
-        let Value::Table(t) = value else { return None };
-        match t.metatable()?.get_value(Value::Table(self.id_key)) {
-            Value::Integer(id) => u32::try_from(id).ok(),
-            _ => None,
-        }
-    }
-
-    /// The one proxy for `id`, made on first use.
-    pub fn proxy(&self, mc: &Mutation<'gc>, ctx: Context<'gc>, id: u32) -> Table<'gc> {
-        if let Some(inner) = self.proxies.borrow().get(&id).and_then(|w| w.upgrade(mc)) {
-            return Table::from_inner(inner);
-        }
-        let table = Table::new(mc);
-        self.attach(ctx, table, id);
-        table
-    }
-
-    /// Turns `table` (empty, or about to be emptied) into the proxy for `id`.
-    fn attach(&self, ctx: Context<'gc>, table: Table<'gc>, id: u32) {
-        let methods = self.methods.borrow().expect("external tables initialised");
-        let meta = Table::new(&ctx);
-        let set = |k: Value<'gc>, v: Value<'gc>| {
-            meta.set_value(&ctx, k, v)
-                .expect("metatable keys are valid");
-        };
-        set(ctx.intern_static(b"__index").into(), methods.index.into());
-        set(
-            ctx.intern_static(b"__newindex").into(),
-            methods.new_index.into(),
-        );
-        set(ctx.intern_static(b"__len").into(), methods.len.into());
-        set(ctx.intern_static(b"__pairs").into(), methods.pairs.into());
-        set(
-            ctx.intern_static(b"__tostring").into(),
-            methods.tostring.into(),
-        );
-        set(
-            ctx.intern_static(b"__metatable").into(),
-            ctx.intern_static(PROTECTED_METATABLE.as_bytes()).into(),
-        );
-        set(Value::Table(self.id_key), Value::Integer(id as i64));
-        {
-            let mut state = table.into_inner().borrow_mut(&ctx);
-            state.raw_table = RawTable::new(&ctx);
-            state.metatable = Some(meta);
-        }
-        let mut proxies = self.proxies.borrow_mut(&ctx);
-        proxies.insert(id, Gc::downgrade(table.into_inner()));
-        // Forget collected proxies once the map has doubled since the last sweep.
-        if proxies.len() > 2 * self.live_after_prune.get().max(512) {
-            proxies.retain(|_, weak| weak.upgrade(&ctx).is_some());
-            self.live_after_prune.set(proxies.len());
-        }
-    }
-
-    fn len_hint(&self, table: Table<'gc>) -> i64 {
-        match table
-            .metatable()
-            .map(|m| m.get_value(Value::Table(self.len_key)))
-        {
-            Some(Value::Integer(n)) => n,
-            _ => 0,
-        }
-    }
-
-    fn set_len_hint(&self, ctx: Context<'gc>, table: Table<'gc>, n: i64) {
-        if let Some(meta) = table.metatable() {
-            meta.set_value(&ctx, Value::Table(self.len_key), Value::Integer(n))
-                .expect("valid key");
+            let start = cursor.offset;
+            let mut reader = Reader::new(&cursor.page[start..]);
+            let bad = |e: codec::CodecError| host_error(&format!("bad entry in page: {e}"));
+            reader.skip_value(0).map_err(bad)?;
+            let key_end = start + reader.position();
+            reader.skip_value(0).map_err(bad)?;
+            let value_end = start + reader.position();
+            cursor.offset = value_end;
+            cursor.position += 1;
+            let key_bytes = &cursor.page[start..key_end];
+            codec::validate_key(key_bytes).map_err(|e| host_error(&e.to_string()))?;
+            let key = self.decode(ctx, key_bytes)?;
+            let value = if cursor.generation == self.generation.get() {
+                self.decode(ctx, &cursor.page[key_end..value_end])?
+            } else {
+                // Written since the page was fetched: read the current value.
+                self.get(ctx, id, key)?
+            };
+            cursor.last_key.clear();
+            cursor.last_key.extend_from_slice(key_bytes);
+            if !value.is_nil() {
+                return Ok(Some((key, value)));
+            }
         }
     }
 }
 
-type Method = for<'gc> fn(
-    Context<'gc>,
-    Gc<'gc, Ext<'gc>>,
-    &Rc<Shared>,
-    Execution<'gc, '_>,
-    piccolo::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, Error<'gc>>;
+/// The key under which a cell table holds its value: integer 1.
+const CELL_KEY: [u8; 9] = [codec::TAG_INTEGER, 1, 0, 0, 0, 0, 0, 0, 0];
 
-fn callback<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    method: Method,
-) -> Callback<'gc> {
-    let shared = shared.clone();
-    Callback::from_fn_with(&ctx, ext, move |ext, ctx, exec, stack| {
-        method(ctx, *ext, &shared, exec, stack)
-    })
+fn host_error<'gc>(message: &str) -> Error<'gc> {
+    Error::runtime(format!("{HOST_ERROR_PREFIX}{message}"))
 }
 
-pub use stdlib::located_error;
+impl From<HostError> for Error<'_> {
+    fn from(e: HostError) -> Self {
+        host_error(&e.0)
+    }
+}
 
-/// Writes nil, booleans, numbers and strings as values; returns false for anything else.
-pub fn write_scalar(w: &mut Writer<'_>, value: Value<'_>) -> bool {
+/// Encodes a key; `Ok(None)` for a plain table (it must be made external first).
+fn encode_key(key: Value<'_>, out: &mut Vec<u8>) -> Result<Option<()>, String> {
+    out.clear();
+    let mut w = Writer(out);
+    match key {
+        Value::Boolean(b) => w.boolean(b),
+        Value::Integer(i) => w.integer(i),
+        Value::Float(f) => w.float_key(f),
+        Value::String(s) => w.string(s.as_bytes()),
+        Value::Table(t) => match t.external_id() {
+            Some(id) => w.table_ref(id),
+            None => return Ok(None),
+        },
+        other => {
+            return Err(format!(
+                "cannot use {} as an external table key",
+                article(other.type_name())
+            ))
+        }
+    }
+    Ok(Some(()))
+}
+
+/// Encodes a value that is a scalar or an external table; false for anything else.
+fn encode_plain(value: Value<'_>, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let mut w = Writer(out);
     match value {
         Value::Nil => w.nil(),
         Value::Boolean(b) => w.boolean(b),
         Value::Integer(i) => w.integer(i),
-        Value::Number(f) => w.float(f),
+        Value::Float(f) => w.float(f),
         Value::String(s) => w.string(s.as_bytes()),
+        Value::Table(t) => match t.external_id() {
+            Some(id) => w.table_ref(id),
+            None => return false,
+        },
         _ => return false,
     }
     true
 }
 
-/// Encodes a Lua value as a table key. `Ok(None)` for nil and NaN, which cannot be keys.
-pub fn encode_key<'gc>(
-    ext: &Ext<'gc>,
-    key: Value<'gc>,
-    out: &mut Vec<u8>,
-) -> Result<Option<()>, &'static str> {
-    out.clear();
-    let mut w = Writer(out);
-    match key {
-        Value::Nil => return Ok(None),
-        Value::Number(f) if f.is_nan() => return Ok(None),
-        Value::Boolean(b) => w.boolean(b),
-        Value::Integer(i) => w.integer(i),
-        Value::Number(f) => w.float_key(f),
-        Value::String(s) => w.string(s.as_bytes()),
-        Value::Table(_) => match ext.id_of(key) {
-            Some(id) => w.table_ref(id),
-            None => return Err("a plain table"),
-        },
-        Value::Function(_) => return Err("a function"),
-        Value::Thread(_) => return Err("a coroutine"),
-        Value::UserData(_) => return Err("a userdata"),
+/// Fuel a host call costs when one Lua operation makes many (`#t`, storing a big table): a
+/// call into the host takes about as long as a dozen instructions or more.
+const HOST_CALL_FUEL: i64 = 16;
+
+/// The globals and the library tables stay in the state: made external in place, they would
+/// lose their entries (and every builtin with them).
+fn builtin_table<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Option<String> {
+    if t == ctx.globals() {
+        return Some("the globals table".into());
     }
-    Ok(Some(()))
-}
-
-/// Decodes a stored value. Inline tables and opaque values are never stored, so they are host
-/// faults here, as is anything malformed.
-pub fn decode_stored<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    bytes: &[u8],
-) -> Result<Value<'gc>, HostError> {
-    let mut reader = Reader::new(bytes);
-    let value = decode_one(ctx, ext, shared, &mut reader)?;
-    if !reader.is_empty() {
-        return Err(HostError(format!(
-            "stored value has {} trailing bytes",
-            bytes.len() - reader.position()
-        )));
-    }
-    Ok(value)
-}
-
-fn decode_one<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    reader: &mut Reader<'_>,
-) -> Result<Value<'gc>, HostError> {
-    let item = reader.item().map_err(|e| HostError(e.to_string()))?;
-    Ok(match item {
-        Item::Nil => Value::Nil,
-        Item::Boolean(b) => Value::Boolean(b),
-        Item::Integer(i) => Value::Integer(i),
-        Item::Float(f) => Value::Number(f),
-        Item::String(s) => Value::String(piccolo::String::from_slice(&ctx, s)),
-        Item::TableRef(id) => {
-            if !shared.is_known_id(id) {
-                return Err(HostError(format!(
-                    "reference to external table {id}, which was never allocated"
-                )));
-            }
-            Value::Table(ext.proxy(&ctx, ctx, id))
-        }
-        Item::Function(payload) => Value::Function(function::decode(ctx, ext, shared, payload, 0)?),
-        Item::Opaque(_) | Item::InlineTable(_) => {
-            return Err(HostError("value kind cannot be stored in a table".into()))
-        }
-    })
-}
-
-fn table_id<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    exec: &Execution<'gc, '_>,
-    value: Value<'gc>,
-) -> Result<u32, Error<'gc>> {
-    ext.id_of(value)
-        .ok_or_else(|| located_error(ctx, exec, "external table method called on another value"))
-}
-
-fn index<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    exec: Execution<'gc, '_>,
-    mut stack: piccolo::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let id = table_id(ctx, &ext, &exec, stack.get(0))?;
-    let mut key = shared.key_buf.borrow_mut();
-    let value = match encode_key(&ext, stack.get(1), &mut key) {
-        Ok(Some(())) => get(ctx, &ext, shared, id, &key)?,
-        // Reading with a key that cannot be stored finds nothing, as in plain Lua.
-        _ => Value::Nil,
-    };
-    stack.replace(ctx, value);
-    Ok(CallbackReturn::Return)
-}
-
-fn get<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    id: u32,
-    key: &[u8],
-) -> Result<Value<'gc>, HostError> {
-    let mut value = shared.value_buf.borrow_mut();
-    if shared.host.table_get(id, key, &mut value)? {
-        decode_stored(ctx, ext, shared, &value)
-    } else {
-        Ok(Value::Nil)
-    }
-}
-
-fn new_index<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    exec: Execution<'gc, '_>,
-    stack: piccolo::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let id = table_id(ctx, &ext, &exec, stack.get(0))?;
-    let (key, value) = (stack.get(1), stack.get(2));
-    Resolve::run(
-        ctx,
-        ext,
-        shared,
-        exec,
-        stack,
-        Action::Store { id, key, value },
-        Value::Nil,
-    )
-}
-
-/// `rawset(t, k, v)` on an external table writes the entry (a raw field on the proxy would
-/// hide it and never be saved).
-pub fn raw_set<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    exec: Execution<'gc, '_>,
-    stack: piccolo::Stack<'gc, '_>,
-    id: u32,
-) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let (table, key, value) = (stack.get(0), stack.get(1), stack.get(2));
-    let action = Action::Store { id, key, value };
-    Resolve::run(ctx, ext, shared, exec, stack, action, table)
-}
-
-/// `rawget(t, k)` on an external table reads the entry.
-pub fn raw_get<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    id: u32,
-    key: Value<'gc>,
-) -> Result<Value<'gc>, Error<'gc>> {
-    let mut bytes = shared.key_buf.borrow_mut();
-    match encode_key(ext, key, &mut bytes) {
-        Ok(Some(())) => Ok(get(ctx, ext, shared, id, &bytes)?),
-        _ => Ok(Value::Nil),
-    }
-}
-
-/// A write that may involve functions, done once their upvalues are known.
-#[derive(Collect, Clone, Copy)]
-#[collect(no_drop)]
-pub enum Action<'gc> {
-    Store {
-        id: u32,
-        key: Value<'gc>,
-        value: Value<'gc>,
-    },
-    Convert(Table<'gc>),
-}
-
-impl<'gc> Action<'gc> {
-    fn roots(self) -> [Value<'gc>; 2] {
-        match self {
-            Action::Store { key, value, .. } => [key, value],
-            Action::Convert(t) => [Value::Table(t), Value::Nil],
-        }
-    }
-
-    fn perform(
-        self,
-        ctx: Context<'gc>,
-        ext: &Ext<'gc>,
-        shared: &Shared,
-        exec: &Execution<'gc, '_>,
-        upvalues: &UpvalueValues<'gc>,
-    ) -> Result<(), Error<'gc>> {
-        match self {
-            Action::Store { id, key, value } => {
-                store(ctx, ext, shared, exec, upvalues, id, key, value)
-            }
-            Action::Convert(t) => convert(ctx, ext, shared, exec, upvalues, t),
-        }
-    }
-}
-
-/// Runs an [`Action`], first reading (through [`function::reader`] closures run by the VM)
-/// the upvalues of stored closures that are still open on a running thread.
-#[derive(Collect)]
-#[collect(no_drop)]
-pub struct Resolve<'gc> {
-    ext: Gc<'gc, Ext<'gc>>,
-    #[collect(require_static)]
-    shared: Rc<Shared>,
-    action: Action<'gc>,
-    /// What the callback returns once the action is done (nil: nothing useful).
-    result: Value<'gc>,
-    known: UpvalueValues<'gc>,
-    reading: Option<Closure<'gc>>,
-}
-
-impl<'gc> Resolve<'gc> {
-    pub fn run(
-        ctx: Context<'gc>,
-        ext: Gc<'gc, Ext<'gc>>,
-        shared: &Rc<Shared>,
-        exec: Execution<'gc, '_>,
-        mut stack: piccolo::Stack<'gc, '_>,
-        action: Action<'gc>,
-        result: Value<'gc>,
-    ) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-        stack.clear();
-        let known = UpvalueValues::default();
-        if first_unread(&ext, &action.roots(), &known).is_none() {
-            action.perform(ctx, &ext, shared, &exec, &known)?;
-            stack.push_back(result);
-            return Ok(CallbackReturn::Return);
-        }
-        Ok(CallbackReturn::Sequence(BoxSequence::new(
-            &ctx,
-            Resolve {
-                ext,
-                shared: shared.clone(),
-                action,
-                result,
-                known,
-                reading: None,
-            },
-        )))
-    }
-}
-
-impl<'gc> Sequence<'gc> for Resolve<'gc> {
-    fn poll(
-        &mut self,
-        ctx: Context<'gc>,
-        exec: Execution<'gc, '_>,
-        mut stack: piccolo::Stack<'gc, '_>,
-    ) -> Result<SequencePoll<'gc>, Error<'gc>> {
-        if let Some(closure) = self.reading.take() {
-            self.known.insert(closure, stack.drain(..).collect());
-        }
-        stack.clear();
-        if let Some(closure) = first_unread(&self.ext, &self.action.roots(), &self.known) {
-            self.reading = Some(closure);
-            return Ok(SequencePoll::Call {
-                function: Function::Closure(function::reader(ctx, closure)),
-                is_tail: false,
-            });
-        }
-        self.action
-            .perform(ctx, &self.ext, &self.shared, &exec, &self.known)?;
-        stack.push_back(self.result);
-        Ok(SequencePoll::Return)
-    }
-}
-
-/// The first closure reachable from `roots` whose upvalues are neither closed nor read yet.
-fn first_unread<'gc>(
-    ext: &Ext<'gc>,
-    roots: &[Value<'gc>],
-    known: &UpvalueValues<'gc>,
-) -> Option<Closure<'gc>> {
-    // The common case (scalars and external tables) walks nothing and allocates nothing.
-    let walkable = |v: &Value<'gc>| {
-        matches!(v, Value::Function(Function::Closure(_)))
-            || (matches!(v, Value::Table(_)) && ext.id_of(*v).is_none())
-    };
-    if !roots.iter().any(walkable) {
+    let Value::Table(loaded) = ctx.loaded_table() else {
         return None;
+    };
+    if t == loaded {
+        return Some("the library table 'package.loaded'".into());
     }
-    let mut seen = HashSet::new();
-    let mut todo: Vec<Value<'gc>> = roots.to_vec();
-    while let Some(v) = todo.pop() {
-        match v {
-            Value::Table(t) if ext.id_of(v).is_none() && seen.insert(table_ptr(t)) => {
-                for (k, v) in t.iter() {
-                    todo.push(k);
-                    todo.push(v);
-                }
+    let mut key = Value::Nil;
+    while let Ok(Some((k, v))) = loaded.next(key) {
+        key = k;
+        if let (Value::String(name), Value::Table(lib)) = (k, v) {
+            if lib == t {
+                let name = String::from_utf8_lossy(name.as_bytes());
+                return Some(format!("the library table '{name}'"));
             }
-            Value::Function(Function::Closure(c))
-                if seen.insert(Gc::as_ptr(c.into_inner()) as *const ()) =>
-            {
-                match known.get(c) {
-                    Some(values) => todo.extend(values),
-                    None => return Some(c),
-                }
-            }
-            _ => {}
         }
     }
     None
 }
 
-/// `t[key] = value` on external table `id`: validates everything first, so a refused value
-/// changes nothing.
-#[allow(clippy::too_many_arguments)]
-pub fn store<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    exec: &Execution<'gc, '_>,
-    upvalues: &UpvalueValues<'gc>,
-    id: u32,
-    key: Value<'gc>,
-    value: Value<'gc>,
-) -> Result<(), Error<'gc>> {
-    let mut key_bytes = shared.key_buf.borrow_mut();
-    match encode_key(ext, key, &mut key_bytes) {
-        Ok(Some(())) => {}
-        Ok(None) => {
-            let what = if key.is_nil() { "nil" } else { "NaN" };
-            return Err(located_error(ctx, exec, &format!("index is {what}")));
-        }
-        Err(_) if matches!(key, Value::Table(_)) => {}
-        Err(kind) => {
-            return Err(located_error(
-                ctx,
-                exec,
-                &format!("cannot use {kind} as an external table key"),
-            ))
-        }
+fn describe_key(key: Value<'_>) -> String {
+    match key {
+        Value::String(s) => format!("key '{}'", String::from_utf8_lossy(s.as_bytes())),
+        Value::Integer(i) => format!("key {i}"),
+        Value::Float(f) => format!("key {f}"),
+        Value::Boolean(b) => format!("key {b}"),
+        _ => "a table key".into(),
     }
-    shared.generation.set(shared.generation.get() + 1);
-    let mut value_bytes = shared.value_buf.borrow_mut();
-    value_bytes.clear();
-    let key_is_plain_table = matches!(key, Value::Table(_)) && ext.id_of(key).is_none();
-    let value_needs_plan = matches!(value, Value::Function(_))
-        || (matches!(value, Value::Table(_)) && ext.id_of(value).is_none());
-    if !key_is_plain_table && !value_needs_plan {
-        // The common case: scalars and external tables encode directly.
-        match value {
-            Value::Nil => {
-                shared.host.table_delete(id, &key_bytes)?;
-                return Ok(());
-            }
-            Value::Thread(_) | Value::UserData(_) => {
-                let what = article(value.type_name());
-                return Err(located_error(ctx, exec, &refusal(&what)));
-            }
-            _ => Encoding::scalars(ctx, ext).value(value, &mut value_bytes),
-        }
-        shared.host.table_set(id, &key_bytes, &value_bytes)?;
-        return Ok(());
-    }
-    // Plain tables and functions are checked whole before anything is written; then plain
-    // tables are made external.
-    let mut plan = StorePlan::new(ctx, upvalues);
-    plan.visit(ext, value)
-        .map_err(|e| located_error(ctx, exec, &e))?;
-    if let Value::Table(t) = key {
-        plan.visit_table(ext, t)
-            .map_err(|e| located_error(ctx, exec, &e))?;
-    }
-    let (ids, names) = plan.commit(ctx, ext, shared)?;
-    if let Value::Table(t) = key {
-        key_bytes.clear();
-        Writer(&mut key_bytes).table_ref(ids_of(ext, Some(&ids), t));
-    }
-    Encoding {
-        ctx,
-        ext,
-        ids: Some(&ids),
-        names: names.as_ref(),
-        upvalues: Some(upvalues),
-    }
-    .value(value, &mut value_bytes);
-    shared.host.table_set(id, &key_bytes, &value_bytes)?;
-    Ok(())
-}
-
-/// Makes plain table `table` (and the plain tables it reaches) external, in place: the
-/// same Lua object becomes the proxy, so references to it stay valid.
-pub fn convert<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    exec: &Execution<'gc, '_>,
-    upvalues: &UpvalueValues<'gc>,
-    table: Table<'gc>,
-) -> Result<(), Error<'gc>> {
-    let mut plan = StorePlan::new(ctx, upvalues);
-    plan.visit_table(ext, table)
-        .map_err(|e| located_error(ctx, exec, &e))?;
-    shared.generation.set(shared.generation.get() + 1);
-    plan.commit(ctx, ext, shared)?;
-    Ok(())
-}
-
-fn ids_of<'gc>(ext: &Ext<'gc>, ids: Option<&HashMap<*const (), u32>>, t: Table<'gc>) -> u32 {
-    ext.id_of(Value::Table(t))
-        .or_else(|| ids.and_then(|ids| ids.get(&table_ptr(t)).copied()))
-        .expect("table visited by the plan")
-}
-
-fn table_ptr(t: Table<'_>) -> *const () {
-    Gc::as_ptr(t.into_inner()) as *const ()
-}
-
-/// What encoding a stored value needs: ids of the tables being made external, and the
-/// names of builtins when functions are involved.
-struct Encoding<'a, 'gc> {
-    ctx: Context<'gc>,
-    ext: &'a Ext<'gc>,
-    ids: Option<&'a HashMap<*const (), u32>>,
-    names: Option<&'a BuiltinNames>,
-    upvalues: Option<&'a UpvalueValues<'gc>>,
-}
-
-impl<'a, 'gc> Encoding<'a, 'gc> {
-    /// For values that are scalars or external tables only.
-    fn scalars(ctx: Context<'gc>, ext: &'a Ext<'gc>) -> Encoding<'a, 'gc> {
-        Encoding {
-            ctx,
-            ext,
-            ids: None,
-            names: None,
-            upvalues: None,
-        }
-    }
-
-    fn value(&self, value: Value<'gc>, out: &mut Vec<u8>) {
-        let mut w = Writer(out);
-        if write_scalar(&mut w, value) {
-            return;
-        }
-        match value {
-            Value::Table(t) => w.table_ref(ids_of(self.ext, self.ids, t)),
-            Value::Function(f) => {
-                let names = self.names.expect("functions were planned");
-                let upvalues = self.upvalues.expect("functions were planned");
-                let mut payload = Vec::new();
-                function::encode(
-                    self.ctx,
-                    names,
-                    upvalues,
-                    f,
-                    &|t| ids_of(self.ext, self.ids, t),
-                    &mut payload,
-                );
-                w.function(&payload);
-            }
-            _ => unreachable!("scalars are written above; threads and userdata are refused"),
-        }
-    }
-}
-
-/// The plain tables reachable from a stored value, checked before anything is written.
-struct StorePlan<'a, 'gc> {
-    ctx: Context<'gc>,
-    upvalues: &'a UpvalueValues<'gc>,
-    tables: Vec<Table<'gc>>,
-    seen: HashMap<*const (), usize>,
-    /// Builtin names, collected when the first function is met.
-    names: Option<BuiltinNames>,
-    /// Closures being checked, outermost first (cycles between them are refused).
-    functions: Vec<*const ()>,
-}
-
-impl<'a, 'gc> StorePlan<'a, 'gc> {
-    fn new(ctx: Context<'gc>, upvalues: &'a UpvalueValues<'gc>) -> Self {
-        StorePlan {
-            ctx,
-            upvalues,
-            tables: Vec::new(),
-            seen: HashMap::new(),
-            names: None,
-            functions: Vec::new(),
-        }
-    }
-
-    fn visit(&mut self, ext: &Ext<'gc>, value: Value<'gc>) -> Result<(), String> {
-        match value {
-            Value::Table(t) => self.visit_table(ext, t),
-            Value::Function(f) => {
-                let ctx = self.ctx;
-                let names = self.names.get_or_insert_with(|| BuiltinNames::collect(ctx));
-                let captured = function::captured(ctx, names, self.upvalues, f, &self.functions)?;
-                self.functions.push(function::identity(f));
-                for v in captured {
-                    self.visit(ext, v)?;
-                }
-                self.functions.pop();
-                Ok(())
-            }
-            Value::Thread(_) => Err(refusal("a coroutine")),
-            Value::UserData(_) => Err(refusal("a userdata")),
-            Value::String(s) if u32::try_from(s.as_bytes().len()).is_err() => {
-                Err("string too long to store in an external table".into())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn visit_table(&mut self, ext: &Ext<'gc>, table: Table<'gc>) -> Result<(), String> {
-        if ext.id_of(Value::Table(table)).is_some() || self.seen.contains_key(&table_ptr(table)) {
-            return Ok(());
-        }
-        if let Value::String(name) = ext.libraries.get_value(Value::Table(table)) {
-            return Err(format!(
-                "cannot store '{}' in an external table: it belongs to the running state \
-                 (store the values you need instead)",
-                String::from_utf8_lossy(name.as_bytes())
-            ));
-        }
-        if table.metatable().is_some() {
-            return Err("cannot store a table that has a metatable in an external table".into());
-        }
-        self.seen.insert(table_ptr(table), self.tables.len());
-        self.tables.push(table);
-        // Iterative over entries, recursive over nested tables; nesting depth is bounded by
-        // the Lua heap (each level is a table), and we stop far before the native stack does.
-        if self.tables.len() > 1_000_000 {
-            return Err("too many nested tables in one assignment".into());
-        }
-        for (k, v) in table.iter() {
-            match k {
-                Value::Table(kt) => self.visit_table(ext, kt)?,
-                Value::Function(_) | Value::Thread(_) | Value::UserData(_) => {
-                    return Err(format!(
-                        "cannot use {} as an external table key",
-                        article(k.type_name())
-                    ))
-                }
-                _ => {}
-            }
-            self.visit(ext, v)?;
-        }
-        Ok(())
-    }
-
-    /// Gives every planned table an id, writes its entries, then turns it into a proxy.
-    #[allow(clippy::type_complexity)]
-    fn commit(
-        self,
-        ctx: Context<'gc>,
-        ext: &Ext<'gc>,
-        shared: &Shared,
-    ) -> Result<(HashMap<*const (), u32>, Option<BuiltinNames>), HostError> {
-        let mut ids = HashMap::with_capacity(self.tables.len());
-        for &t in &self.tables {
-            ids.insert(table_ptr(t), shared.allocate_id()?);
-        }
-        let (mut key, mut value) = (Vec::new(), Vec::new());
-        for &t in &self.tables {
-            let id = ids[&table_ptr(t)];
-            for (k, v) in t.iter() {
-                key.clear();
-                match k {
-                    Value::Table(kt) => Writer(&mut key).table_ref(ids_of(ext, Some(&ids), kt)),
-                    _ => {
-                        encode_key(ext, k, &mut key).expect("plain table keys are valid");
-                    }
-                }
-                value.clear();
-                Encoding {
-                    ctx,
-                    ext,
-                    ids: Some(&ids),
-                    names: self.names.as_ref(),
-                    upvalues: Some(self.upvalues),
-                }
-                .value(v, &mut value);
-                shared.charge();
-                shared.host.table_set(id, &key, &value)?;
-            }
-        }
-        for &t in &self.tables {
-            ext.attach(ctx, t, ids[&table_ptr(t)]);
-        }
-        Ok((ids, self.names))
-    }
-}
-
-fn refusal(what: &str) -> String {
-    format!("cannot store {what} in an external table")
 }
 
 fn article(type_name: &str) -> String {
@@ -889,162 +390,221 @@ fn article(type_name: &str) -> String {
     }
 }
 
-fn length<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    exec: Execution<'gc, '_>,
-    mut stack: piccolo::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let Value::Table(table) = stack.get(0) else {
-        return Err(located_error(ctx, &exec, "bad external table"));
-    };
-    let id = table_id(ctx, &ext, &exec, stack.get(0))?;
-    let n = border(shared, id, ext.len_hint(table))?;
-    ext.set_len_hint(ctx, table, n);
-    stack.replace(ctx, Value::Integer(n));
-    Ok(CallbackReturn::Return)
+fn refusal(value: Value<'_>) -> String {
+    format!(
+        "cannot store {} in an external table",
+        article(value.type_name())
+    )
 }
 
-fn has_index(shared: &Shared, id: u32, i: i64) -> Result<bool, HostError> {
-    shared.charge();
-    let mut key = Vec::with_capacity(9);
-    Writer(&mut key).integer(i);
-    shared.host.table_has(id, &key)
+fn table_ptr(t: Table<'_>) -> usize {
+    Value::Table(t).addr().expect("tables have addresses")
 }
 
-/// A border of table `id` (`t[n] ~= nil and t[n+1] == nil`, or 0), searched from `hint` so
-/// that appending in a loop costs two host calls per `#t`. Every loop halves or doubles an
-/// interval of `i64`, so it makes at most about 190 host calls.
-fn border(shared: &Shared, id: u32, hint: i64) -> Result<i64, HostError> {
-    let hint = hint.max(0);
-    if hint > 0 && !has_index(shared, id, hint)? {
-        // Shrunk: binary search in (0, hint) where 0 counts as present.
-        let (mut lo, mut hi) = (0i64, hint);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if has_index(shared, id, mid)? {
-                lo = mid;
+/// The plain tables a stored value reaches, checked before anything is written.
+#[derive(Default)]
+struct Plan<'gc> {
+    tables: Vec<Table<'gc>>,
+    seen: HashMap<usize, usize>,
+    functions: HashSet<usize>,
+}
+
+impl<'gc> Plan<'gc> {
+    fn visit(
+        &mut self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        value: Value<'gc>,
+    ) -> Result<(), String> {
+        // Iterative: a long chain of nested tables must not exhaust the native stack.
+        let mut pending = vec![value];
+        while let Some(v) = pending.pop() {
+            match v {
+                Value::Table(t) if t.external_id().is_none() => {
+                    if self.seen.contains_key(&table_ptr(t)) {
+                        continue;
+                    }
+                    // The globals first: they have a (protected) metatable.
+                    if let Some(what) = builtin_table(ctx, t) {
+                        return Err(format!("cannot store {what} in an external table"));
+                    }
+                    if t.metatable().is_some() {
+                        return Err(
+                            "cannot store a table that has a metatable in an external table".into(),
+                        );
+                    }
+                    self.seen.insert(table_ptr(t), self.tables.len());
+                    self.tables.push(t);
+                    let mut key = Value::Nil;
+                    while let Ok(Some((k, v))) = t.next(key) {
+                        key = k;
+                        if matches!(
+                            k,
+                            Value::Function(_)
+                                | Value::Thread(_)
+                                | Value::UserData(_)
+                                | Value::LightUserData(_)
+                        ) {
+                            return Err(format!(
+                                "cannot use {} as an external table key",
+                                article(k.type_name())
+                            ));
+                        }
+                        pending.push(k);
+                        pending.push(v);
+                    }
+                }
+                Value::Function(f) => {
+                    let mut found = Vec::new();
+                    function::check(ctx, running, f, &mut self.functions, &mut found)?;
+                    pending.extend(found.into_iter().map(Value::Table));
+                }
+                Value::String(s) if u32::try_from(s.len()).is_err() => {
+                    return Err("string too long to store in an external table".into())
+                }
+                Value::Thread(_) | Value::UserData(_) | Value::LightUserData(_) => {
+                    return Err(refusal(v))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives every planned table an id, makes it external, then writes its entries.
+    fn commit(
+        self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        store: &Store,
+    ) -> Result<HashMap<usize, u32>, Error<'gc>> {
+        let mut ids = HashMap::with_capacity(self.tables.len());
+        let mut contents = Vec::with_capacity(self.tables.len());
+        for &t in &self.tables {
+            let id = store.allocate_id()?;
+            ids.insert(table_ptr(t), id);
+            let mut entries = Vec::new();
+            let mut key = Value::Nil;
+            while let Ok(Some((k, v))) = t.next(key) {
+                entries.push((k, v));
+                key = k;
+            }
+            contents.push((id, entries));
+        }
+        for &t in &self.tables {
+            assert!(
+                ctx.make_external(t, ids[&table_ptr(t)]),
+                "a fresh id and a plain table"
+            );
+        }
+        store.generation.set(store.generation.get() + 1);
+        let (mut kb, mut vb) = (Vec::new(), Vec::new());
+        for (id, entries) in contents {
+            // One host call per entry: storing a big table counts against the run's budget.
+            ctx.charge_fuel(entries.len() as i64 * HOST_CALL_FUEL);
+            for (k, v) in entries {
+                store.encode_value(ctx, running, k, &mut kb)?;
+                store.encode_value(ctx, running, v, &mut vb)?;
+                store.host.table_set(id, &kb, &vb)?;
+            }
+        }
+        Ok(ids)
+    }
+}
+
+impl External for Store {
+    fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
+        let mut kb = Vec::new();
+        match encode_key(key, &mut kb) {
+            Ok(Some(())) => {}
+            // A plain table or a function is never a key of an external table.
+            Ok(None) | Err(_) => return Ok(Value::Nil),
+        }
+        let mut out = Vec::new();
+        if !self.host.table_get(id, &kb, &mut out)? {
+            return Ok(Value::Nil);
+        }
+        self.decode(ctx, &out).map_err(|e| match e {
+            // Say which function: the rest of the state loads as before.
+            Error::Runtime(m) if m == function::OLD_FORMAT => {
+                Error::runtime(format!("{}: {m}", describe_key(key)))
+            }
+            other => other,
+        })
+    }
+
+    fn set<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<(), Error<'gc>> {
+        let mut kb = Vec::new();
+        let key_is_plain_table = encode_key(key, &mut kb).map_err(Error::runtime)?.is_none();
+        let mut vb = Vec::new();
+        self.generation.set(self.generation.get() + 1);
+        if !key_is_plain_table && encode_plain(value, &mut vb) {
+            if value.is_nil() {
+                self.host.table_delete(id, &kb)?;
             } else {
-                hi = mid;
+                self.host.table_set(id, &kb, &vb)?;
+            }
+            return Ok(());
+        }
+        let mut plan = Plan::default();
+        plan.visit(ctx, running, value).map_err(Error::runtime)?;
+        plan.visit(ctx, running, key).map_err(Error::runtime)?;
+        plan.commit(ctx, running, self)?;
+        // Tables are external now.
+        encode_key(key, &mut kb).map_err(Error::runtime)?;
+        self.encode_value(ctx, running, value, &mut vb)?;
+        self.host.table_set(id, &kb, &vb)?;
+        Ok(())
+    }
+
+    fn next<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Value<'gc>,
+    ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
+        let mut cursors = self.cursors.borrow_mut();
+        let cursor = cursors.entry(id).or_default();
+        if key.is_nil() {
+            *cursor = Cursor::default();
+        } else {
+            let mut kb = Vec::new();
+            let known = matches!(encode_key(key, &mut kb), Ok(Some(())));
+            if !known || kb != cursor.last_key || cursor.position == 0 {
+                // Not where the last traversal stood: find the key from the start.
+                *cursor = Cursor::default();
+                loop {
+                    match self.advance(ctx, id, cursor)? {
+                        Some(_) if cursor.last_key == kb => break,
+                        Some(_) => {}
+                        None => return Err(Error::runtime("invalid key to 'next'")),
+                    }
+                }
             }
         }
-        return Ok(lo);
-    }
-    // `t[maxinteger]` is a border: there is no next index to look at.
-    if hint == i64::MAX || !has_index(shared, id, hint + 1)? {
-        return Ok(hint);
-    }
-    // Grown: double until absent, then binary search.
-    let (mut lo, mut hi) = (hint + 1, (hint + 1).saturating_mul(2));
-    while has_index(shared, id, hi)? {
-        lo = hi;
-        if hi == i64::MAX {
-            return Ok(hi);
+        let entry = self.advance(ctx, id, cursor)?;
+        if entry.is_none() {
+            cursors.remove(&id);
         }
-        hi = hi.saturating_mul(2);
+        Ok(entry)
     }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if has_index(shared, id, mid)? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
-}
 
-/// One page of a `pairs` traversal, kept in the iterator closure.
-struct PageCursor {
-    id: u32,
-    /// Entries consumed from the host's order so far.
-    cursor: u32,
-    page: Vec<u8>,
-    pos: usize,
-    generation: u64,
-    done: bool,
-}
+    fn length<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<i64, Error<'gc>> {
+        let hint = self.len_hints.borrow().get(&id).copied().unwrap_or(0);
+        let (n, probes) = border(hint, |i| self.has_index(id, i))?;
+        ctx.charge_fuel(probes as i64 * HOST_CALL_FUEL);
+        self.len_hints.borrow_mut().insert(id, n);
+        Ok(n)
+    }
 
-fn pairs<'gc>(
-    ctx: Context<'gc>,
-    ext: Gc<'gc, Ext<'gc>>,
-    shared: &Rc<Shared>,
-    exec: Execution<'gc, '_>,
-    mut stack: piccolo::Stack<'gc, '_>,
-) -> Result<CallbackReturn<'gc>, Error<'gc>> {
-    let table = stack.get(0);
-    let id = table_id(ctx, &ext, &exec, table)?;
-    let state = Rc::new(RefCell::new(PageCursor {
-        id,
-        cursor: 0,
-        page: Vec::new(),
-        pos: 0,
-        generation: 0,
-        done: false,
-    }));
-    let shared = shared.clone();
-    let iter = Callback::from_fn_with(&ctx, ext, move |ext, ctx, _, mut stack| {
-        match next_entry(ctx, ext, &shared, &mut state.borrow_mut())? {
-            Some((k, v)) => stack.replace(ctx, (k, v)),
-            None => stack.replace(ctx, Value::Nil),
-        }
-        Ok(CallbackReturn::Return)
-    });
-    stack.replace(
-        ctx,
-        (Value::Function(Function::Callback(iter)), table, Value::Nil),
-    );
-    Ok(CallbackReturn::Return)
-}
-
-fn next_entry<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    state: &mut PageCursor,
-) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
-    loop {
-        if state.done {
-            return Ok(None);
-        }
-        if state.pos >= state.page.len() {
-            // Pages of deleted entries are skipped in this loop: each fetch costs fuel.
-            shared.charge();
-            shared
-                .host
-                .table_page(state.id, state.cursor, &mut state.page)?;
-            state.pos = 0;
-            state.generation = shared.generation.get();
-            if state.page.is_empty() {
-                state.done = true;
-                return Ok(None);
-            }
-        }
-        let mut reader = Reader::new(&state.page[state.pos..]);
-        let key_start = state.pos;
-        reader
-            .skip_value(0)
-            .map_err(|e| HostError(format!("bad key in page: {e}")))?;
-        let key_end = key_start + reader.position();
-        reader
-            .skip_value(0)
-            .map_err(|e| HostError(format!("bad value in page: {e}")))?;
-        let value_end = key_start + reader.position();
-        state.pos = value_end;
-        state.cursor += 1;
-        let key_bytes = &state.page[key_start..key_end];
-        codec::validate_key(key_bytes).map_err(|e| HostError(e.to_string()))?;
-        let key = decode_stored(ctx, ext, shared, key_bytes)?;
-        let value = if state.generation == shared.generation.get() {
-            decode_stored(ctx, ext, shared, &state.page[key_end..value_end])?
-        } else {
-            // This VM wrote since the page was fetched: read the current value.
-            shared.charge();
-            get(ctx, ext, shared, state.id, key_bytes)?
-        };
-        if !value.is_nil() {
-            return Ok(Some((key, value)));
-        }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

@@ -1,443 +1,366 @@
-//! Functions as values of external tables (value tag `05`).
+//! Stored functions: a Lua closure is kept as its bytecode (our binary-chunk format, read
+//! back through the VM's verifier) plus its upvalues; a builtin by its global name.
 //!
-//! A Lua closure is stored as its prototype ([`crate::proto`]) plus its upvalues captured by
-//! value at store time: scalars as themselves, tables as external-table references (plain
-//! tables become external, as when stored directly), functions recursively, the globals
-//! table as "the loading state's globals". A builtin (`print`, `string.format`) is stored by
-//! its global name. Payload layout, little-endian:
+//! Each upvalue cell (a captured variable) is persisted once, by identity, as an external
+//! table `{[1] = value}` holding its value when stored: two stored functions that shared a
+//! variable share it again after a reload. Each stored function comes back as one closure
+//! (`_home.f == _home.f`) for as long as it is alive. A captured globals table is stored as
+//! "the globals of the state that loads it".
+//!
+//! Payload of a function value (tag `05`):
 //!
 //! ```text
-//! u32 n, n × u32       every external table the function reaches (for the host's
-//!                      reachability walk; it need not parse what follows)
-//! u8 kind              0 builtin: u32 len, dotted name
-//!                      1 closure: u32 len, prototype; u32 m, m × upvalue
-//! upvalue              u8 0: the globals table · 1: the closure itself · 2: an encoded value
+//! u32 n, n × u32   the external tables it reaches directly (its cells), for the host's sweep
+//! "\x1bLPF" kind:u8
+//! kind 1 (Lua)     u32 len + binary chunk, u32 count, count × (0 cell:u32 | 1 globals)
+//! kind 2 (builtin) u32 len + name ("print", "string.format")
 //! ```
 //!
-//! Upvalues are copies: two functions that shared an upvalue no longer share it after a
-//! round trip, and a closure reads the value its upvalue had when it was stored.
+//! The piccolo-era engine wrote its own prototype format after the id list; such functions
+//! are refused with a message naming the key they are under.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use allocator_api2::vec;
-use gc_arena::Collect;
-use gc_arena::{allocator_api::MetricsAlloc, Gc};
-use piccolo::{
-    closure::{UpValue, UpValueState},
-    compiler::{FunctionRef, LineNumber},
-    opcode::{OpCode, Operation},
-    types::{RegisterIndex, UpValueDescriptor, UpValueIndex, VarCount},
-    Callback, Closure, Context, Function, FunctionPrototype, Table, Value,
-};
+use vm::function::{LuaClosure, NativeClosure, Proto, Upval};
+use vm::interp::Error;
+use vm::table::Table;
+use vm::{Ctx, Function, Value};
 
-use crate::codec::{Item, Reader, Writer};
-use crate::ext::{Ext, Shared};
-use crate::host::HostError;
-use crate::proto;
+use crate::codec::{Reader, Writer};
 
-const KIND_BUILTIN: u8 = 0;
-const KIND_CLOSURE: u8 = 1;
-const UPVALUE_GLOBALS: u8 = 0;
-const UPVALUE_SELF: u8 = 1;
-const UPVALUE_VALUE: u8 = 2;
+/// Marks payloads in this format (after the id list).
+pub const MARKER: &[u8] = b"\x1bLPF";
+const KIND_LUA: u8 = 1;
+const KIND_BUILTIN: u8 = 2;
+const UPVALUE_CELL: u8 = 0;
+const UPVALUE_GLOBALS: u8 = 1;
 
-/// How deep functions may nest through upvalues, both ways.
-const MAX_FUNCTION_DEPTH: usize = 32;
+/// Registry names of the engine's tables in the arena, made by [`SETUP`].
+pub const CACHE: &[u8] = b"lua-persist functions";
+/// Cells of loaded functions, by id.
+pub const CELLS: &[u8] = b"lua-persist cells";
+/// Variables of running code that were stored as cells, by id: kept alive so their
+/// addresses keep naming them.
+pub const STORED: &[u8] = b"lua-persist stored cells";
+pub const HOLDER: &[u8] = b"lua-persist cell holder";
 
-/// The upvalue values of closures, as read by [`reader`] for those whose upvalues are still
-/// open. A callback cannot read an open upvalue of the running thread itself (the thread is
-/// mutably borrowed while it runs), but Lua code running on that thread can.
-#[derive(Default, Collect)]
-#[collect(no_drop)]
-pub struct UpvalueValues<'gc>(HashMap<usize, Vec<Value<'gc>>>);
+/// Run once in a new state: the weak cache of loaded functions by payload, the cells by id
+/// (each held by a closure whose one upvalue it is), the variables stored as cells, and a
+/// holder to copy the prototype of.
+pub const SETUP: &str = r#"
+local reg = debug.getregistry()
+reg["lua-persist functions"] = setmetatable({}, {__mode = "v"})
+reg["lua-persist cells"] = {}
+reg["lua-persist stored cells"] = {}
+local x
+reg["lua-persist cell holder"] = function() return x end
+-- `_home` and `Memory` are not fields of the globals but served by their protected
+-- metatable, so that assigning them is refused instead of silently detaching the
+-- persistent table (`_home = _home or {}` stays harmless).
+local home = {}
+reg["lua-persist home"] = home
+local rawequal, rawset, error = rawequal, rawset, error
+setmetatable(_G, {
+  __index = function(_, k)
+    if k == "_home" or k == "Memory" then return home[1] end
+  end,
+  __newindex = function(g, k, v)
+    if k == "_home" or k == "Memory" then
+      if rawequal(v, home[1]) then return end
+      error("cannot assign to '" .. k .. "': it is the persistent table", 2)
+    end
+    rawset(g, k, v)
+  end,
+  __metatable = "protected globals",
+})
+"#;
 
-impl<'gc> UpvalueValues<'gc> {
-    pub fn insert(&mut self, closure: Closure<'gc>, values: Vec<Value<'gc>>) {
-        self.0.insert(closure_ptr(closure) as usize, values);
-    }
+pub fn registry<'gc>(ctx: Ctx<'gc>, name: &[u8]) -> Value<'gc> {
+    ctx.registry().get_str(ctx.intern(name))
+}
 
-    /// The closure's upvalue values, if known: read before, or all closed.
-    pub fn get(&self, closure: Closure<'gc>) -> Option<Vec<Value<'gc>>> {
-        if let Some(v) = self.0.get(&(closure_ptr(closure) as usize)) {
-            return Some(v.clone());
+/// The global name of a builtin: a global function, or a function of a global table
+/// (`string.format`).
+pub fn builtin_name<'gc>(ctx: Ctx<'gc>, f: NativeClosure<'gc>) -> Option<String> {
+    let target = Value::from(f);
+    let globals = ctx.globals();
+    let mut key = Value::Nil;
+    let mut nested = None;
+    while let Ok(Some((k, v))) = globals.next(key) {
+        key = k;
+        let Value::String(name) = k else { continue };
+        let name = String::from_utf8_lossy(name.as_bytes()).into_owned();
+        if v.raw_eq(target) {
+            return Some(name);
         }
-        closure
-            .upvalues()
-            .iter()
-            .map(|u| match u.get() {
-                UpValueState::Closed(v) => Some(v),
-                UpValueState::Open(_) => None,
-            })
-            .collect()
-    }
-}
-
-/// A closure that returns the values of `closure`'s upvalues, sharing the same upvalue
-/// objects: `GetUpValue` for each, then `Return`.
-pub fn reader<'gc>(ctx: Context<'gc>, closure: Closure<'gc>) -> Closure<'gc> {
-    let upvalues = closure.upvalues();
-    let n = upvalues.len().min(u8::MAX as usize);
-    let alloc = MetricsAlloc::new(&ctx);
-    let mut opcodes = vec::Vec::new_in(alloc.clone());
-    for i in 0..n {
-        opcodes.push(OpCode::encode(Operation::GetUpValue {
-            dest: RegisterIndex(i as u8),
-            source: UpValueIndex(i as u8),
-        }));
-    }
-    opcodes.push(OpCode::encode(Operation::Return {
-        start: RegisterIndex(0),
-        count: VarCount::constant(n as u8),
-    }));
-    let mut lines = vec::Vec::new_in(alloc.clone());
-    lines.push((0, LineNumber(0)));
-    let mut descriptors = vec::Vec::new_in(alloc.clone());
-    descriptors.extend((0..n).map(|_| UpValueDescriptor::Environment));
-    let proto = FunctionPrototype {
-        chunk_name: ctx.intern_static(b"=upvalues"),
-        reference: FunctionRef::Chunk,
-        fixed_params: 0,
-        has_varargs: false,
-        stack_size: n.max(1) as u16,
-        constants: vec::Vec::new_in(alloc.clone()).into_boxed_slice(),
-        opcodes: opcodes.into_boxed_slice(),
-        opcode_line_numbers: lines.into_boxed_slice(),
-        upvalues: descriptors.into_boxed_slice(),
-        prototypes: vec::Vec::new_in(alloc.clone()).into_boxed_slice(),
-    };
-    let mut shared = vec::Vec::with_capacity_in(n, alloc);
-    shared.extend(upvalues[..n].iter().copied());
-    Closure::from_parts(&ctx, Gc::new(&ctx, proto), shared)
-}
-
-/// Global names of the builtins reachable from globals (`print`, `string.format`, ...).
-pub struct BuiltinNames(HashMap<*const (), String>);
-
-impl BuiltinNames {
-    /// Walks globals and the library tables in them. Done per store, not cached: a builtin
-    /// that was replaced and collected must not lend its address to another.
-    pub fn collect<'gc>(ctx: Context<'gc>) -> BuiltinNames {
-        let mut names = HashMap::new();
-        names.insert(
-            callback_ptr(stdlib::method_call_helper(ctx)),
-            METHOD_CALL_HELPER.to_string(),
-        );
-        let mut add = |f: Value<'gc>, name: String| {
-            if let Value::Function(Function::Callback(cb)) = f {
-                names.entry(callback_ptr(cb)).or_insert(name);
-            }
-        };
-        for (k, v) in ctx.globals().iter() {
-            let Value::String(k) = k else { continue };
-            let Ok(k) = k.to_str() else { continue };
-            match v {
-                Value::Table(lib) if lib != ctx.globals() => {
-                    for (name, f) in lib.iter() {
-                        if let Value::String(name) = name {
-                            if let Ok(name) = name.to_str() {
-                                add(f, format!("{k}.{name}"));
-                            }
-                        }
+        if let Value::Table(lib) = v {
+            if lib.external_id().is_none() && nested.is_none() {
+                let mut k2 = Value::Nil;
+                while let Ok(Some((fk, fv))) = lib.next(k2) {
+                    k2 = fk;
+                    if let (Value::String(fname), true) = (fk, fv.raw_eq(target)) {
+                        nested = Some(format!(
+                            "{name}.{}",
+                            String::from_utf8_lossy(fname.as_bytes())
+                        ));
+                        break;
                     }
                 }
-                f => add(f, k.to_string()),
             }
         }
-        BuiltinNames(names)
     }
+    nested
+}
 
-    fn name(&self, cb: Callback<'_>) -> Option<&str> {
-        self.0.get(&callback_ptr(cb)).map(String::as_str)
+fn builtin_by_name<'gc>(ctx: Ctx<'gc>, name: &str) -> Option<Value<'gc>> {
+    let mut v = Value::Table(ctx.globals());
+    for part in name.split('.') {
+        let Value::Table(t) = v else { return None };
+        if t.external_id().is_some() {
+            return None;
+        }
+        v = t.get_str(ctx.intern(part.as_bytes()));
     }
+    matches!(v, Value::Function(Function::Native(_))).then_some(v)
 }
 
-fn callback_ptr(cb: Callback<'_>) -> *const () {
-    Gc::as_ptr(cb.into_inner()) as *const ()
+/// Splits a payload into its id list and the rest; `None` when it is not in this format.
+pub fn body(payload: &[u8]) -> Result<Option<&[u8]>, String> {
+    let mut r = Reader::new(payload);
+    let n = r.u32().map_err(|e| e.to_string())? as usize;
+    let rest = payload
+        .get(4 + n * 4..)
+        .ok_or("function payload is truncated")?;
+    Ok(rest.strip_prefix(MARKER))
 }
 
-fn closure_ptr(c: Closure<'_>) -> *const () {
-    Gc::as_ptr(c.into_inner()) as *const ()
+/// The cells a payload reaches, in order.
+pub fn cell_ids(payload: &[u8]) -> Vec<u32> {
+    let mut r = Reader::new(payload);
+    let n = r.u32().unwrap_or(0);
+    (0..n).filter_map(|_| r.u32().ok()).collect()
 }
 
-/// Checks that `function` can be stored and returns the upvalue values the caller must check
-/// in turn (tables and functions). `path` holds the closures being checked around this one.
+/// What a closure's payload is made of, found before anything is written.
+pub struct Upvalues<'gc> {
+    /// Per upvalue: `None` for the globals, else the captured value.
+    pub values: Vec<Option<Value<'gc>>>,
+    pub cells: Vec<Upval<'gc>>,
+}
+
+/// The captured values of a Lua closure (`None` for the globals).
 pub fn captured<'gc>(
-    ctx: Context<'gc>,
-    names: &BuiltinNames,
-    upvalues: &UpvalueValues<'gc>,
-    function: Function<'gc>,
-    path: &[*const ()],
-) -> Result<Vec<Value<'gc>>, String> {
-    let closure = match function {
-        Function::Callback(cb) => {
-            return match names.name(cb) {
-                Some(_) => Ok(Vec::new()),
-                None => Err("cannot store a builtin function that has no global name".into()),
-            }
-        }
-        Function::Closure(c) => c,
-    };
-    if path.len() >= MAX_FUNCTION_DEPTH {
-        return Err("functions nested too deeply through upvalues".into());
-    }
-    let mut values = Vec::new();
-    let known = upvalues
-        .get(closure)
-        .ok_or("upvalues of a running function could not be read")?;
-    for value in known {
-        match value {
-            Value::Table(t) if t == ctx.globals() => {}
-            Value::Function(Function::Closure(c)) if c == closure => {}
-            Value::Function(Function::Closure(c)) if path.contains(&closure_ptr(c)) => {
-                return Err(
-                    "cannot store functions that refer to each other through upvalues".into(),
-                )
-            }
-            Value::Thread(_) => {
-                return Err("cannot store a function with a coroutine upvalue".into())
-            }
-            Value::UserData(_) => {
-                return Err("cannot store a function with a userdata upvalue".into())
-            }
-            v @ (Value::Table(_) | Value::Function(_)) => values.push(v),
-            _ => {}
-        }
-    }
-    Ok(values)
+    ctx: Ctx<'gc>,
+    running: &vm::external::Running<'_, 'gc>,
+    c: LuaClosure<'gc>,
+) -> Upvalues<'gc> {
+    let globals = Value::Table(ctx.globals());
+    let cells: Vec<Upval<'gc>> = c.upvals().iter().copied().collect();
+    let values = cells
+        .iter()
+        .map(|&u| {
+            let v = running.upvalue(u);
+            (!v.raw_eq(globals)).then_some(v)
+        })
+        .collect();
+    Upvalues { values, cells }
 }
 
-/// The identity of a closure, for cycle checks.
-pub fn identity(function: Function<'_>) -> *const () {
-    match function {
-        Function::Closure(c) => closure_ptr(c),
-        Function::Callback(c) => callback_ptr(c),
-    }
-}
-
-/// Writes the payload of tag `05` for `function`. `table_id` maps a table (external, or
-/// planned to be) to its id; `value` encodes an upvalue value (nested functions included).
+/// Writes the payload of `f`. `cell_of` gives (allocating and filling as needed) the id of
+/// each upvalue cell.
 pub fn encode<'gc>(
-    ctx: Context<'gc>,
-    names: &BuiltinNames,
-    upvalues: &UpvalueValues<'gc>,
-    function: Function<'gc>,
-    table_id: &dyn Fn(Table<'gc>) -> u32,
+    ctx: Ctx<'gc>,
+    running: &vm::external::Running<'_, 'gc>,
+    f: Function<'gc>,
+    cell_of: &mut dyn FnMut(Upval<'gc>, Value<'gc>) -> Result<u32, Error<'gc>>,
     out: &mut Vec<u8>,
-) {
-    let mut refs = HashSet::new();
-    let mut body = Vec::new();
-    encode_body(
-        ctx, names, upvalues, function, table_id, &mut refs, &mut body,
-    );
-    let mut refs: Vec<u32> = refs.into_iter().collect();
-    refs.sort_unstable();
+) -> Result<(), Error<'gc>> {
+    let mut ids = Vec::new();
+    let mut rest = Vec::new();
+    rest.extend_from_slice(MARKER);
+    match f {
+        Function::Native(n) => {
+            let name = builtin_name(ctx, n).ok_or_else(|| {
+                Error::runtime("cannot store a builtin function that has no global name")
+            })?;
+            rest.push(KIND_BUILTIN);
+            put_bytes(&mut rest, name.as_bytes());
+        }
+        Function::Lua(c) => {
+            rest.push(KIND_LUA);
+            let chunk = vm::dump::dump(&c.proto().to_plain(), false);
+            put_bytes(&mut rest, &chunk);
+            let up = captured(ctx, running, c);
+            Writer(&mut rest).u32(up.values.len() as u32);
+            for (v, u) in up.values.iter().zip(up.cells) {
+                match v {
+                    None => rest.push(UPVALUE_GLOBALS),
+                    Some(v) => {
+                        let id = cell_of(u, *v)?;
+                        ids.push(id);
+                        rest.push(UPVALUE_CELL);
+                        Writer(&mut rest).u32(id);
+                    }
+                }
+            }
+        }
+    }
     let mut w = Writer(out);
-    w.u32(refs.len() as u32);
-    for id in refs {
+    w.u32(ids.len() as u32);
+    for id in ids {
         w.u32(id);
     }
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&rest);
+    Ok(())
 }
 
-fn encode_body<'gc>(
-    ctx: Context<'gc>,
-    names: &BuiltinNames,
-    upvalues: &UpvalueValues<'gc>,
-    function: Function<'gc>,
-    table_id: &dyn Fn(Table<'gc>) -> u32,
-    refs: &mut HashSet<u32>,
-    out: &mut Vec<u8>,
-) {
-    let closure = match function {
-        Function::Callback(cb) => {
-            let name = names.name(cb).expect("checked by visit");
-            out.push(KIND_BUILTIN);
-            Writer(out).u32(name.len() as u32);
-            out.extend_from_slice(name.as_bytes());
-            return;
-        }
-        Function::Closure(c) => c,
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    Writer(out).u32(bytes.len() as u32);
+    out.extend_from_slice(bytes);
+}
+
+/// Loads a payload's function; `cell` gives the upvalue cell for an id (restoring it from
+/// the host the first time).
+pub fn decode<'gc>(
+    ctx: Ctx<'gc>,
+    payload: &[u8],
+    cell: &mut dyn FnMut(u32) -> Result<Upval<'gc>, Error<'gc>>,
+) -> Result<Value<'gc>, Error<'gc>> {
+    let key = ctx.intern(payload);
+    let cache = match registry(ctx, CACHE) {
+        Value::Table(t) => Some(t),
+        _ => None,
     };
-    out.push(KIND_CLOSURE);
-    let proto_bytes = proto::dump(&closure.prototype(), false);
-    Writer(out).u32(proto_bytes.len() as u32);
-    out.extend_from_slice(&proto_bytes);
-    let values = upvalues.get(closure).expect("resolved before encoding");
-    Writer(out).u32(values.len() as u32);
-    for value in values {
-        match value {
-            Value::Table(t) if t == ctx.globals() => out.push(UPVALUE_GLOBALS),
-            Value::Function(Function::Closure(c)) if c == closure => out.push(UPVALUE_SELF),
-            v => {
-                out.push(UPVALUE_VALUE);
-                let mut w = Writer(out);
-                if crate::ext::write_scalar(&mut w, v) {
+    if let Some(Value::Function(f)) = cache.map(|t| t.get_str(key)) {
+        return Ok(Value::Function(f));
+    }
+    let bad = |what: &str| Error::runtime(format!("stored function is malformed ({what})"));
+    let body = body(payload)
+        .map_err(|e| bad(&e))?
+        .ok_or_else(|| Error::runtime(OLD_FORMAT))?;
+    let (&kind, rest) = body.split_first().ok_or_else(|| bad("empty"))?;
+    let mut r = Reader::new(rest);
+    let f = match kind {
+        KIND_BUILTIN => {
+            let name = r.u32().ok().and_then(|n| rest.get(4..4 + n as usize));
+            let name = String::from_utf8_lossy(name.ok_or_else(|| bad("name"))?).into_owned();
+            builtin_by_name(ctx, &name).ok_or_else(|| {
+                Error::runtime(format!(
+                    "stored builtin '{name}' does not exist in this state"
+                ))
+            })?
+        }
+        KIND_LUA => {
+            let len = r.u32().map_err(|e| bad(&e.to_string()))? as usize;
+            let chunk = rest.get(4..4 + len).ok_or_else(|| bad("chunk"))?;
+            let plain = vm::dump::undump(chunk, b"=stored function").map_err(Error::runtime)?;
+            let mut r = Reader::new(&rest[4 + len..]);
+            let count = r.u32().map_err(|e| bad(&e.to_string()))? as usize;
+            if count != plain.upvalues.len() {
+                return Err(bad("upvalue count"));
+            }
+            let at = 4 + len + 4;
+            let mut pos = at;
+            let mut upvals = Vec::with_capacity(count);
+            for _ in 0..count {
+                match rest.get(pos) {
+                    Some(&UPVALUE_GLOBALS) => {
+                        pos += 1;
+                        upvals.push(Upval::new_closed(ctx.mc, Value::Table(ctx.globals())));
+                    }
+                    Some(&UPVALUE_CELL) => {
+                        let id = rest
+                            .get(pos + 1..pos + 5)
+                            .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")))
+                            .ok_or_else(|| bad("cell"))?;
+                        pos += 5;
+                        upvals.push(cell(id)?);
+                    }
+                    _ => return Err(bad("upvalue")),
+                }
+            }
+            if pos != rest.len() {
+                return Err(bad("trailing bytes"));
+            }
+            let proto = Proto::load(ctx, plain);
+            Value::from(LuaClosure::new(ctx.mc, proto, upvals.into_boxed_slice()))
+        }
+        _ => return Err(bad("kind")),
+    };
+    if let Some(cache) = cache {
+        cache.set_str(ctx.mc, key, f);
+    }
+    Ok(f)
+}
+
+/// The message for a function stored by the piccolo-era engine.
+pub const OLD_FORMAT: &str =
+    "function stored by an earlier version (piccolo format) cannot be loaded; store it again";
+
+/// A new cell of loaded functions, registered as `id`.
+pub fn new_cell<'gc>(ctx: Ctx<'gc>, id: u32) -> Upval<'gc> {
+    let u = Upval::new_closed(ctx.mc, Value::Nil);
+    hold(ctx, CELLS, id, u);
+    u
+}
+
+/// Keeps `u` alive as cell `id` in the registry table `table` (with a holder closure).
+pub fn hold<'gc>(ctx: Ctx<'gc>, table: &[u8], id: u32, u: Upval<'gc>) {
+    let (Value::Table(cells), Value::Function(Function::Lua(holder))) =
+        (registry(ctx, table), registry(ctx, HOLDER))
+    else {
+        return;
+    };
+    let c = LuaClosure::new(ctx.mc, holder.proto(), Box::new([u]));
+    cells.set_int(ctx.mc, id as i64, Value::from(c));
+}
+
+/// The cell registered as `id`, if any.
+pub fn held<'gc>(ctx: Ctx<'gc>, id: u32) -> Option<Upval<'gc>> {
+    let Value::Table(cells) = registry(ctx, CELLS) else {
+        return None;
+    };
+    match cells.get_int(id as i64) {
+        Value::Function(Function::Lua(c)) => c.upvals().first().copied(),
+        _ => None,
+    }
+}
+
+/// Plain tables and closures a stored value reaches, checked before anything is written.
+pub fn check<'gc>(
+    ctx: Ctx<'gc>,
+    running: &vm::external::Running<'_, 'gc>,
+    f: Function<'gc>,
+    seen: &mut HashSet<usize>,
+    tables: &mut Vec<Table<'gc>>,
+) -> Result<(), String> {
+    let mut pending = vec![f];
+    while let Some(f) = pending.pop() {
+        match f {
+            Function::Native(n) => {
+                if builtin_name(ctx, n).is_none() {
+                    return Err("cannot store a builtin function that has no global name".into());
+                }
+            }
+            Function::Lua(c) => {
+                if !seen.insert(Value::Function(f).addr().unwrap_or(0)) {
                     continue;
                 }
-                match v {
-                    Value::Table(t) => {
-                        let id = table_id(t);
-                        refs.insert(id);
-                        w.table_ref(id);
-                    }
-                    Value::Function(f) => {
-                        let mut nested = Vec::new();
-                        encode_body(ctx, names, upvalues, f, table_id, refs, &mut nested);
-                        // Nested functions carry no reference list of their own: the
-                        // outermost one lists them all.
-                        let mut payload = Vec::with_capacity(nested.len() + 4);
-                        Writer(&mut payload).u32(0);
-                        payload.extend_from_slice(&nested);
-                        Writer(out).function(&payload);
-                    }
-                    _ => unreachable!("scalars are written above; others refused by `captured`"),
-                }
-            }
-        }
-    }
-}
-
-/// The table ids listed at the front of a function payload.
-pub fn references(payload: &[u8]) -> Result<Vec<u32>, HostError> {
-    let mut r = Reader::new(payload);
-    let n = r.u32().map_err(bad)?;
-    (0..n).map(|_| r.u32().map_err(bad)).collect()
-}
-
-fn bad(e: impl std::fmt::Display) -> HostError {
-    HostError(format!("stored function is damaged: {e}"))
-}
-
-/// Rebuilds a stored function in `ctx`; globals resolve in this state.
-pub fn decode<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    payload: &[u8],
-    depth: usize,
-) -> Result<Function<'gc>, HostError> {
-    if depth > MAX_FUNCTION_DEPTH {
-        return Err(bad("functions nested too deeply"));
-    }
-    let mut r = Reader::new(payload);
-    let refs = r.u32().map_err(bad)?;
-    for _ in 0..refs {
-        r.u32().map_err(bad)?;
-    }
-    let rest = &payload[r.position()..];
-    let (&kind, rest) = rest.split_first().ok_or_else(|| bad("no kind byte"))?;
-    let mut r = Reader::new(rest);
-    let function = match kind {
-        KIND_BUILTIN => {
-            let len = r.u32().map_err(bad)? as usize;
-            let name = rest
-                .get(4..4 + len)
-                .ok_or_else(|| bad("builtin name truncated"))?;
-            let name = std::str::from_utf8(name).map_err(bad)?;
-            r = Reader::new(&rest[4 + len..]);
-            builtin(ctx, name)?
-        }
-        KIND_CLOSURE => {
-            let len = r.u32().map_err(bad)? as usize;
-            let proto_bytes = rest
-                .get(4..4 + len)
-                .ok_or_else(|| bad("prototype truncated"))?;
-            let proto = proto::undump_detached(ctx, proto_bytes).map_err(bad)?;
-            let mut r2 = Reader::new(&rest[4 + len..]);
-            let count = r2.u32().map_err(bad)? as usize;
-            if count != proto.upvalues.len() {
-                return Err(bad(format!(
-                    "{count} upvalues stored for a function that has {}",
-                    proto.upvalues.len()
-                )));
-            }
-            let at = 4 + len + r2.position();
-            let (closure, used) = decode_closure(ctx, ext, shared, proto, &rest[at..], depth)?;
-            r = Reader::new(&rest[at + used..]);
-            Function::Closure(closure)
-        }
-        k => return Err(bad(format!("unknown function kind {k}"))),
-    };
-    if !r.is_empty() {
-        return Err(bad("trailing bytes"));
-    }
-    Ok(function)
-}
-
-fn decode_closure<'gc>(
-    ctx: Context<'gc>,
-    ext: &Ext<'gc>,
-    shared: &Shared,
-    proto: piccolo::FunctionPrototype<'gc>,
-    bytes: &[u8],
-    depth: usize,
-) -> Result<(Closure<'gc>, usize), HostError> {
-    let count = proto.upvalues.len();
-    let mut upvalues = vec::Vec::with_capacity_in(count, MetricsAlloc::new(&ctx));
-    let mut selves = Vec::new();
-    let mut pos = 0;
-    for i in 0..count {
-        let (&tag, rest) = bytes[pos..]
-            .split_first()
-            .ok_or_else(|| bad("upvalues truncated"))?;
-        pos += 1;
-        let value = match tag {
-            UPVALUE_GLOBALS => Value::Table(ctx.globals()),
-            UPVALUE_SELF => {
-                selves.push(i);
-                Value::Nil
-            }
-            UPVALUE_VALUE => {
-                let mut r = Reader::new(rest);
-                let item = r.item().map_err(bad)?;
-                pos += r.position();
-                match item {
-                    Item::Nil => Value::Nil,
-                    Item::Boolean(b) => Value::Boolean(b),
-                    Item::Integer(n) => Value::Integer(n),
-                    Item::Float(f) => Value::Number(f),
-                    Item::String(s) => Value::String(piccolo::String::from_slice(&ctx, s)),
-                    Item::TableRef(id) => {
-                        if !shared.is_known_id(id) {
-                            return Err(bad(format!("upvalue refers to unknown table {id}")));
+                for v in captured(ctx, running, c).values.into_iter().flatten() {
+                    match v {
+                        Value::Function(g) => pending.push(g),
+                        Value::Table(t) if t.external_id().is_none() => tables.push(t),
+                        Value::Thread(_) => {
+                            return Err("cannot store a function with a coroutine upvalue".into())
                         }
-                        Value::Table(ext.proxy(&ctx, ctx, id))
+                        Value::UserData(_) | Value::LightUserData(_) => {
+                            return Err("cannot store a function with a userdata upvalue".into())
+                        }
+                        _ => {}
                     }
-                    Item::Function(p) => Value::Function(decode(ctx, ext, shared, p, depth + 1)?),
-                    _ => return Err(bad("upvalue of a kind that cannot be stored")),
                 }
             }
-            t => return Err(bad(format!("unknown upvalue tag {t}"))),
-        };
-        upvalues.push(UpValue::new(&ctx, UpValueState::Closed(value)));
+        }
     }
-    let upvalue_handles: Vec<UpValue<'gc>> = upvalues.iter().copied().collect();
-    let closure = Closure::from_parts(&ctx, Gc::new(&ctx, proto), upvalues);
-    for i in selves {
-        upvalue_handles[i].set(&ctx, UpValueState::Closed(closure.into()));
-    }
-    Ok((closure, pos))
-}
-
-/// The stored name of the hidden method-call helper (an upvalue of functions that make
-/// method calls); not a Lua identifier, so no global can clash with it.
-const METHOD_CALL_HELPER: &str = "(method call)";
-
-fn builtin<'gc>(ctx: Context<'gc>, name: &str) -> Result<Function<'gc>, HostError> {
-    if name == METHOD_CALL_HELPER {
-        return Ok(Function::Callback(stdlib::method_call_helper(ctx)));
-    }
-    let mut value = Value::Table(ctx.globals());
-    for part in name.split('.') {
-        value = match value {
-            Value::Table(t) => t.get_value(Value::String(ctx.intern(part.as_bytes()))),
-            _ => Value::Nil,
-        };
-    }
-    match value {
-        Value::Function(f) => Ok(f),
-        _ => Err(HostError(format!(
-            "stored builtin '{name}' does not exist in this state"
-        ))),
-    }
+    Ok(())
 }

@@ -9,7 +9,6 @@ pub mod codec;
 pub mod ext;
 pub mod function;
 pub mod host;
-pub mod proto;
 pub mod session;
 
 pub use host::{Host, HostError, MemoryHost};

@@ -132,7 +132,7 @@ fn keys_keep_their_lua_types() {
     let (kind, msg) = fail(&mut e, "_home[nil] = 1");
     assert_eq!(
         (kind, msg.as_str()),
-        (ErrorKind::Runtime, "test:1: index is nil")
+        (ErrorKind::Runtime, "test:1: table index is nil")
     );
     let (_, msg) = fail(&mut e, "_home[0/0] = 1");
     assert!(msg.ends_with("index is NaN"), "{msg}");
@@ -184,7 +184,7 @@ fn refused_values_change_nothing() {
             "cannot store a function with a coroutine upvalue",
         ),
         (
-            "_home.f = (pairs(_home))",
+            "_home.f = string.gmatch('a', 'a')",
             "cannot store a builtin function that has no global name",
         ),
     ] {
@@ -274,10 +274,13 @@ fn errors_carry_kind_chunk_and_line() {
     let (kind, msg) = fail(&mut e, "local x\nreturn x.y");
     assert_eq!(
         (kind, msg.as_str()),
-        (ErrorKind::Runtime, "test: attempt to index a nil value")
+        (
+            ErrorKind::Runtime,
+            "test:2: attempt to index a nil value (local 'x')"
+        )
     );
     let (_, msg) = fail(&mut e, "local f\nf()");
-    assert_eq!(msg, "test: attempt to call a nil value");
+    assert_eq!(msg, "test:2: attempt to call a nil value (local 'f')");
     assert_eq!(
         run(&mut e, "return pcall(error, 'caught')"),
         vec![V::B(false), s("caught")]
@@ -561,7 +564,7 @@ fn stored_functions_work_in_another_engine_with_the_same_tables() {
 #[test]
 fn string_dump_and_binary_load() {
     let (mut e, _) = engine();
-    let src = "local f = function(a, b) return a + b, ... end
+    let src = "local f = function(a, b, ...) return a + b, ... end
                local bin = string.dump(f)
                return #bin > 0, string.byte(bin, 1), load(bin)";
     let got = run(&mut e, src);
@@ -655,7 +658,6 @@ fn mutated_binary_chunks_never_break_the_engine() {
 
 #[test]
 fn tail_calls_with_missing_arguments_work_and_stay_proper() {
-    // piccolo 0.3.3 alone panics on the first of these (see stdlib::widen_tail_call_frames).
     let (mut e, _) = engine();
     let got = run(
         &mut e,

@@ -11,13 +11,48 @@
 
 use alloc::rc::Rc;
 
+use crate::function::{Upval, UpvalState};
 use crate::interp::Error;
 use crate::state::Ctx;
 use crate::table::{normalize_key, KeyError, Table};
+use crate::thread::{Thread, ThreadState};
 use crate::value::Value;
 
 /// What `getmetatable` answers for an external table.
 pub const PROTECTED_NAME: &str = "external table";
+
+/// The thread running when a value is stored, so that the variables a stored closure
+/// captures can be read while they still live in its registers.
+pub struct Running<'a, 'gc> {
+    thread: Thread<'gc>,
+    stack: &'a [Value<'gc>],
+}
+
+impl<'a, 'gc> Running<'a, 'gc> {
+    pub(crate) fn new(thread: Thread<'gc>, ts: &'a ThreadState<'gc>) -> Self {
+        Running {
+            thread,
+            stack: &ts.stack,
+        }
+    }
+
+    /// The current value of a captured variable.
+    pub fn upvalue(&self, u: Upval<'gc>) -> Value<'gc> {
+        match *u.0.borrow() {
+            UpvalState::Closed(v) => v,
+            UpvalState::Open { thread, index } if thread == self.thread => {
+                self.stack.get(index).copied().unwrap_or_default()
+            }
+            UpvalState::Open { thread, index } => thread
+                .0
+                .borrow()
+                .stack
+                .get(index)
+                .copied()
+                .unwrap_or_default(),
+        }
+    }
+}
 
 /// The embedder's storage for external tables. Keys arrive normalised (no nil, no NaN, no
 /// float with an integral value). Each method may charge fuel for host work with
@@ -25,10 +60,11 @@ pub const PROTECTED_NAME: &str = "external table";
 pub trait External {
     /// `t[key]`, nil when absent.
     fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>>;
-    /// `t[key] = value`; a nil value deletes.
+    /// `t[key] = value`; a nil value deletes. `running` reads what stored closures capture.
     fn set<'gc>(
         &self,
         ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
         id: u32,
         key: Value<'gc>,
         value: Value<'gc>,
@@ -126,6 +162,7 @@ pub fn raw_get<'gc>(
 /// `t[key] = value` without metamethods, for any table, with Lua's errors for bad keys.
 pub fn raw_set<'gc>(
     ctx: Ctx<'gc>,
+    running: &Running<'_, 'gc>,
     t: Table<'gc>,
     key: Value<'gc>,
     value: Value<'gc>,
@@ -135,7 +172,7 @@ pub fn raw_set<'gc>(
         None => t.set(ctx.mc, key, value).map_err(bad_key),
         Some(id) => {
             let key = normalize_key(key).map_err(bad_key)?;
-            storage(ctx)?.set(ctx, id, key, value)
+            storage(ctx)?.set(ctx, running, id, key, value)
         }
     }
 }

@@ -96,12 +96,18 @@ impl<'gc> Upval<'gc> {
         Upval(Gc::new(mc, RefLock::new(UpvalState::Closed(value))))
     }
 
-    pub fn ptr_eq(self, other: Upval<'gc>) -> bool {
-        Gc::ptr_eq(self.0, other.0)
+    /// Closes the upvalue with `value` (an embedder restoring stored closures).
+    pub fn close_with(self, mc: &Mutation<'gc>, value: Value<'gc>) {
+        *self.0.borrow_mut(mc) = UpvalState::Closed(value);
     }
 
-    pub(crate) fn addr(self) -> usize {
+    /// Identity, stable while the upvalue lives.
+    pub fn addr(self) -> usize {
         Gc::as_ptr(self.0) as *const () as usize
+    }
+
+    pub fn ptr_eq(self, other: Upval<'gc>) -> bool {
+        Gc::ptr_eq(self.0, other.0)
     }
 }
 

@@ -107,6 +107,9 @@ pub struct Config {
     /// Most bytes the arena may hold (objects and their buffers): allocating past it is
     /// Lua's "not enough memory" error. `None`: no limit.
     pub memory_limit: Option<usize>,
+    /// Whether `load` accepts binary chunks (they are verified either way); an embedder
+    /// running untrusted scripts may refuse them.
+    pub binary_chunks: bool,
 }
 
 impl Default for Config {
@@ -115,6 +118,7 @@ impl Default for Config {
             max_stack: 1_000_000,
             max_string: i32::MAX as usize,
             memory_limit: None,
+            binary_chunks: true,
         }
     }
 }
@@ -506,6 +510,11 @@ impl Lua {
         lua
     }
 
+    /// Changes the limits; they apply from the next step.
+    pub fn set_config(&mut self, config: Config) {
+        self.arena.mutate(|_, state| state.config.set(config));
+    }
+
     /// Gives the state its storage for external tables ([`Ctx::external_table`]).
     pub fn set_external(&mut self, storage: crate::external::Storage) {
         self.arena
@@ -581,7 +590,16 @@ impl Lua {
             match slice {
                 // It stopped for the collector: go on with the fuel left.
                 Slice::Collect if fuel > 0 => continue,
-                Slice::Collect => return Step::Pending,
+                Slice::Collect | Slice::Ended(Step::Pending) => {
+                    // Host work can overspend a slice: the next slices pay it back, so that
+                    // a budget made of slices holds.
+                    if fuel < 0 {
+                        self.arena.mutate(|mc, state| {
+                            Ctx { mc, state }.charge_fuel(-fuel);
+                        });
+                    }
+                    return Step::Pending;
+                }
                 Slice::Ended(step) => return step,
             }
         }

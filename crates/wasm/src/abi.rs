@@ -17,7 +17,8 @@
 //!   the result: `u32 count` then `count` encoded values (see `engine::codec`). The first
 //!   `min(n, 64 KiB)` bytes are in the buffer; `result_read(offset)` copies the bytes from
 //!   `offset` on into the buffer and returns how many it copied. On failure the result is
-//!   `u32 len` + a UTF-8 message naming chunk and line, read the same way.
+//!   `u32 len` + a UTF-8 message naming chunk and line, for runtime errors followed by
+//!   lua5.4's `\nstack traceback:` lines, read the same way.
 //! - A chunk larger than the buffer is staged with `input_reset()` and `input_append(len)`
 //!   (appends the first `len` bytes of the buffer), then run with `compute_input()`.
 //! - `start_input()` compiles the staged chunk without running it; `resume(fuel)` runs it for
@@ -197,9 +198,10 @@ fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
             Err(Failure::new(ErrorKind::Runtime, "result too large")),
         ),
         Err(failure) => {
-            let mut payload = Vec::with_capacity(4 + failure.message.len());
-            payload.extend_from_slice(&(failure.message.len() as u32).to_le_bytes());
-            payload.extend_from_slice(failure.message.as_bytes());
+            let text = failure.with_traceback();
+            let mut payload = Vec::with_capacity(4 + text.len());
+            payload.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            payload.extend_from_slice(text.as_bytes());
             state.result = payload;
             write_buffer(0, &state.result);
             let status = Status::from(failure.kind) as i32;

@@ -158,28 +158,8 @@ impl Host for ImportHost {
     }
 }
 
-/// Random bytes from the host, also behind getrandom for piccolo's hashers and RNG.
+/// Random bytes from the host (hash seeds, `math.random`).
 pub fn fill_random(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length.
     unsafe { js_random(buf.as_mut_ptr(), buf.len() as u32) }
-}
-
-fn getrandom_v02(buf: &mut [u8]) -> Result<(), getrandom02::Error> {
-    fill_random(buf);
-    Ok(())
-}
-
-getrandom02::register_custom_getrandom!(getrandom_v02);
-
-/// getrandom 0.3's custom backend (selected by `--cfg getrandom_backend="custom"`).
-///
-/// # Safety
-/// getrandom guarantees `dest` is valid for writes of `len` bytes.
-#[no_mangle]
-unsafe extern "Rust" fn __getrandom_v03_custom(
-    dest: *mut u8,
-    len: usize,
-) -> Result<(), getrandom03::Error> {
-    js_random(dest, len as u32);
-    Ok(())
 }

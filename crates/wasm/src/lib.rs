@@ -1,4 +1,4 @@
-//! lua-persist's wasm32 module: piccolo Lua with external tables, behind a C ABI.
+//! lua-persist's wasm32 module: our Lua VM with external tables, behind a C ABI.
 //!
 //! All of the project's `unsafe` lives in this crate: `abi.rs` (exports and the IO buffer)
 //! and `imports.rs` (the `env.js_*` imports). The module targets `wasm32-unknown-unknown`

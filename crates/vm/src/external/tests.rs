@@ -156,6 +156,7 @@ impl External for Shared {
     fn set<'gc>(
         &self,
         ctx: Ctx<'gc>,
+        _running: &super::Running<'_, 'gc>,
         id: u32,
         key: Value<'gc>,
         value: Value<'gc>,

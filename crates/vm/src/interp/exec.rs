@@ -83,7 +83,8 @@ pub(super) fn execute<'gc>(
         } else {
             execute_with::<false>(ctx, thread, ts, &mut round)
         };
-        *fuel -= granted - round.left - round.spared;
+        // Host work owed since the last frame entry is settled at the end of each round.
+        *fuel -= granted - round.left - round.spared + ctx.take_fuel_debt();
         match run {
             // A round also ends early when `collectgarbage` asks for a collection.
             Ok(Some(Exit::Fuel)) if *fuel > 0 => {

@@ -225,7 +225,8 @@ pub(super) fn new_index<'gc>(
     for depth in 0..MAX_TAG_LOOP {
         let tm = match obj {
             Value::Table(t) if t.external_id().is_some() => {
-                raw_set(ctx, t, key, value)?;
+                let running = crate::external::Running::new(thread, ts);
+                crate::external::raw_set(ctx, &running, t, key, value)?;
                 return Ok(Flow::Continue);
             }
             Value::Table(t) => {
@@ -264,7 +265,8 @@ pub(crate) fn raw_set<'gc>(
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    crate::external::raw_set(ctx, t, key, value)
+    t.set(ctx.mc, key, value)
+        .map_err(|e| Error::runtime(e.message()))
 }
 
 /// `#v` into `stack[dest]`.

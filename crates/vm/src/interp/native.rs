@@ -244,6 +244,11 @@ impl<'a, 'gc> NativeCall<'a, 'gc> {
     }
 
     /// The running thread.
+    /// The running thread, for reading what closures capture (external tables).
+    pub fn running(&self) -> crate::external::Running<'_, 'gc> {
+        crate::external::Running::new(self.thread, self.th)
+    }
+
     pub fn thread(&self) -> Thread<'gc> {
         self.thread
     }

@@ -162,7 +162,8 @@ fn set_through_metamethods<'gc>(
     for _ in 0..MAX_TAG_LOOP {
         let tm = match t {
             Value::Table(table) if table.external_id().is_some() => {
-                raw_set(ctx, table, key, value)?;
+                let running = call.running();
+                crate::external::raw_set(ctx, &running, table, key, value)?;
                 return Ok(Flow::Ready(Value::Nil));
             }
             Value::Table(table) => {

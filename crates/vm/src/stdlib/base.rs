@@ -480,7 +480,8 @@ fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let t = call.check_table(ctx, 0)?;
     let k = call.check_any(ctx, 1)?;
     let v = call.check_any(ctx, 2)?;
-    crate::interp::raw_set(ctx, t, k, v)?;
+    let running = call.running();
+    crate::external::raw_set(ctx, &running, t, k, v)?;
     call.ret1(t)
 }
 
@@ -647,6 +648,9 @@ pub(crate) fn load_chunk<'gc>(
     } else {
         mode.contains(&b't')
     };
+    if binary && allowed && !ctx.config().binary_chunks {
+        return Err(b"binary chunks are disabled by the host".to_vec());
+    }
     if !allowed {
         let kind = if binary { "binary" } else { "text" };
         let msg = format!(

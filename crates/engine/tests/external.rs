@@ -1,0 +1,182 @@
+//! External tables as the VM's own table kind, through the engine and an in-memory host:
+//! what scripts see is a plain table; the data stays in the host.
+
+use std::rc::Rc;
+
+use lua_persist_engine::codec::{Item, Reader, Writer};
+use lua_persist_engine::{Engine, ErrorKind, Host, Limits, MemoryHost};
+
+fn engine() -> (Engine, Rc<MemoryHost>) {
+    let host = Rc::new(MemoryHost::default());
+    (Engine::new(host.clone()), host)
+}
+
+/// The results as lua5.4's `print` would show them, tab-separated.
+fn run(e: &mut Engine, code: &str) -> String {
+    let bytes = e
+        .compute("=test", code.as_bytes())
+        .unwrap_or_else(|f| panic!("{code}: {f:?}"));
+    let mut r = Reader::new(&bytes);
+    let n = r.u32().unwrap();
+    let shown: Vec<String> = (0..n)
+        .map(|_| match r.item().unwrap() {
+            Item::Nil => "nil".into(),
+            Item::Boolean(b) => b.to_string(),
+            Item::Integer(i) => i.to_string(),
+            Item::Float(f) => format!("{f:?}"),
+            Item::String(s) => String::from_utf8_lossy(s).into_owned(),
+            Item::TableRef(id) => format!("ref {id}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    shown.join("\t")
+}
+
+fn fail(e: &mut Engine, code: &str) -> (ErrorKind, String) {
+    let f = e.compute("=test", code.as_bytes()).unwrap_err();
+    (f.kind, f.message)
+}
+
+/// A second engine on the same host, as after a reload.
+fn reload(first: Engine, host: &Rc<MemoryHost>) -> Engine {
+    let (home, next) = (first.memory_table_id(), first.next_table_id());
+    drop(first);
+    let mut second = Engine::new(host.clone());
+    second.sync_table_counter(next);
+    second.attach_memory_table(home).unwrap();
+    second
+}
+
+#[test]
+fn next_rawlen_and_the_raw_functions_see_the_entries() {
+    let (mut e, _) = engine();
+    assert_eq!(
+        run(
+            &mut e,
+            "_home.a = 1 return next(_home), rawlen(_home), rawget(_home, 'a')"
+        ),
+        "a\t0\t1"
+    );
+    assert_eq!(
+        run(
+            &mut e,
+            "_home.a = nil for i = 1, 5 do _home[i] = i * i end
+             rawset(_home, 6, 36)
+             local n = 0 for k, v in pairs(_home) do n = n + v end
+             local m = 0 for i, v in ipairs(_home) do m = m + i end
+             return #_home, rawlen(_home), n, m, select('#', table.unpack(_home)),
+                    rawequal(_home, Memory), type(_home), getmetatable(_home)"
+        ),
+        "6\t6\t91\t21\t6\ttrue\ttable\texternal table"
+    );
+    assert_eq!(
+        run(
+            &mut e,
+            "table.insert(_home, 1, 0) table.remove(_home) table.sort(_home, function(a, b) return a > b end)
+             return table.concat(_home, ',')"
+        ),
+        "25,16,9,4,1,0"
+    );
+}
+
+#[test]
+fn a_border_search_built_to_hang_ends_and_counts_against_the_limit() {
+    let (mut e, _) = engine();
+    let setup = "local t = ext.table() _home.t = t local k = 1
+                 while k > 0 do t[k] = true k = k * 2 end
+                 t[math.maxinteger] = true t[math.mininteger] = true
+                 return #t == math.maxinteger, #t == math.maxinteger";
+    assert_eq!(run(&mut e, setup), "true\ttrue");
+    e.set_limits(Limits {
+        instructions: 200_000,
+        ..Limits::default()
+    });
+    let (kind, _) = fail(&mut e, "local t = _home.t while true do local _ = #t end");
+    assert_eq!(kind, ErrorKind::InstructionLimit);
+}
+
+#[test]
+fn storing_the_globals_or_a_library_is_refused_and_changes_nothing() {
+    let (mut e, host) = engine();
+    for (code, what) in [
+        ("_home.g = _G", "the globals table"),
+        ("_home.g = _ENV", "the globals table"),
+        ("_home.s = string", "the library table 'string'"),
+        ("_home.m = {math}", "the library table 'math'"),
+        ("_home.e = ext", "the library table 'ext'"),
+        ("ext.table(os)", "the library table 'os'"),
+    ] {
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(kind, ErrorKind::Runtime);
+        assert_eq!(
+            msg,
+            format!("test:1: cannot store {what} in an external table")
+        );
+    }
+    assert!(host.string_keys(e.memory_table_id()).is_empty());
+    assert_eq!(
+        run(&mut e, "print('still here') return string.upper('ok')"),
+        "OK"
+    );
+}
+
+#[test]
+fn home_cannot_be_detached() {
+    let (mut e, host) = engine();
+    run(&mut e, "_home = nil");
+    run(&mut e, "_home = {} Memory = 5");
+    assert_eq!(
+        run(&mut e, "_home.x = 1 return Memory.x, _home == Memory"),
+        "1\ttrue"
+    );
+    run(&mut e, "rawset(_home, 'y', 2)");
+    let keys = host.string_keys(e.memory_table_id());
+    assert!(keys.contains(&b"x".to_vec()) && keys.contains(&b"y".to_vec()));
+}
+
+#[test]
+fn stored_functions_are_one_closure_and_share_their_upvalues_after_a_reload() {
+    let (mut e, host) = engine();
+    run(
+        &mut e,
+        "local count = 0
+         function _home.inc() count = count + 1 return count end
+         function _home.get() return count end
+         local function fact(n) if n <= 1 then return 1 end return n * fact(n - 1) end
+         _home.fact = fact",
+    );
+    assert_eq!(
+        run(&mut e, "return _home.inc == _home.inc, _home.fact(6)"),
+        "true\t720"
+    );
+    let mut e = reload(e, &host);
+    assert_eq!(
+        run(
+            &mut e,
+            "local inc, get = _home.inc, _home.get
+             inc() inc()
+             return get(), _home.inc == inc, _home.fact(5), _home.fact == _home.fact"
+        ),
+        "2\ttrue\t120\ttrue"
+    );
+}
+
+#[test]
+fn a_function_in_the_old_format_is_refused_by_name_and_nothing_else_is_lost() {
+    let (mut e, host) = engine();
+    run(&mut e, "_home.n = 7 _home.t = {x = 1}");
+    // What the piccolo-era engine wrote: the id list, then its own prototype bytes.
+    let mut key = Vec::new();
+    Writer(&mut key).string(b"old");
+    let mut value = Vec::new();
+    Writer(&mut value).function(&[0, 0, 0, 0, 0x1b, b'L', b'u', b'a', 0x54, 0]);
+    host.table_set(e.memory_table_id(), &key, &value).unwrap();
+    let mut e = reload(e, &host);
+    let (kind, msg) = fail(&mut e, "return _home.old");
+    assert_eq!(kind, ErrorKind::Runtime);
+    assert_eq!(
+        msg,
+        "test:1: key 'old': function stored by an earlier version (piccolo format) cannot be loaded; store it again"
+    );
+    assert_eq!(run(&mut e, "return _home.n, _home.t.x"), "7\t1");
+}
