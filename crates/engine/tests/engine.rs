@@ -752,8 +752,12 @@ fn the_state_and_its_libraries_cannot_be_stored() {
         let before = contents(&host);
         let (kind, msg) = fail(&mut e, code);
         assert_eq!(kind, ErrorKind::Runtime, "{code}");
+        let what = match name {
+            "_G" => "the globals table".to_string(),
+            lib => format!("the library table '{lib}'"),
+        };
         assert!(
-            msg.contains(&format!("cannot store '{name}' in an external table")),
+            msg.contains(&format!("cannot store {what} in an external table")),
             "{code}: {msg}"
         );
         assert_eq!(contents(&host), before, "{code} changed the host");
