@@ -59,6 +59,8 @@ async function main() {
       wasm: opts.wasm,
       store: opts.state ? new FileStore(opts.state) : null,
       atomic: opts.atomic,
+      // As lua5.4 does: `load` takes `string.dump` output (every load is verified).
+      binaryChunks: true,
       onOutput: (bytes) => process.stdout.write(bytes),
     });
   } catch (e) {

@@ -71,7 +71,9 @@ setmetatable(_G, {
     end
     rawset(g, k, v)
   end,
-  __metatable = "protected globals",
+  -- false, not a name: `getmetatable(_G) or {}` (strict-mode code, errors.lua) must get a
+  -- table; `setmetatable(_G, ...)` is refused all the same.
+  __metatable = false,
 })
 "#;
 
