@@ -19,7 +19,6 @@ const NOT_YET = {
   'cstack.lua': "require of a Lua file ('tracegc') is not in the module yet",
   'locals.lua': "require of a Lua file ('tracegc') is not in the module yet",
   'files.lua': 'io on real files is not in the module yet',
-  'db.lua': 'line hooks through the module differ from lua5.4 at db.lua:25',
 };
 
 /** Skipped files and the lines to comment out per file, from tests/lua/suite-exceptions.txt. */

@@ -54,27 +54,6 @@ reg["lua-persist cells"] = {}
 reg["lua-persist stored cells"] = {}
 local x
 reg["lua-persist cell holder"] = function() return x end
--- `_home` and `Memory` are not fields of the globals but served by their protected
--- metatable, so that assigning them is refused instead of silently detaching the
--- persistent table (`_home = _home or {}` stays harmless).
-local home = {}
-reg["lua-persist home"] = home
-local rawequal, rawset, error = rawequal, rawset, error
-setmetatable(_G, {
-  __index = function(_, k)
-    if k == "_home" or k == "Memory" then return home[1] end
-  end,
-  __newindex = function(g, k, v)
-    if k == "_home" or k == "Memory" then
-      if rawequal(v, home[1]) then return end
-      error("cannot assign to '" .. k .. "': it is the persistent table", 2)
-    end
-    rawset(g, k, v)
-  end,
-  -- false, not a name: `getmetatable(_G) or {}` (strict-mode code, errors.lua) must get a
-  -- table; `setmetatable(_G, ...)` is refused all the same.
-  __metatable = false,
-})
 "#;
 
 pub fn registry<'gc>(ctx: Ctx<'gc>, name: &[u8]) -> Value<'gc> {

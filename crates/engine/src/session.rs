@@ -148,6 +148,7 @@ impl Engine {
         lua.enter(|ctx| {
             set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
             install_ext_library(ctx);
+            protect_globals(ctx);
         });
         lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[])
             .expect("the setup chunk compiles");
@@ -168,9 +169,7 @@ impl Engine {
     fn point_home_at(&mut self, id: u32) {
         self.lua.enter(|ctx| {
             let home = Value::Table(ctx.external_table(id));
-            if let Value::Table(holder) = crate::function::registry(ctx, b"lua-persist home") {
-                holder.set_int(ctx.mc, 1, home);
-            }
+            ctx.registry().set_str(ctx.mc, ctx.intern(HOME_KEY), home);
         });
     }
 
@@ -563,6 +562,65 @@ fn ext_size<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action
     };
     let n = with_store(ctx, |s| s.host.table_size(id))?;
     call.ret1(n as i64)
+}
+
+/// Where the registry keeps the persistent table that `_home` and `Memory` name.
+const HOME_KEY: &[u8] = b"lua-persist home";
+
+/// `_home` and `Memory` are not fields of the globals but served by their metatable, so
+/// that assigning them is refused instead of silently detaching the persistent table
+/// (`_home = _home or {}` stays harmless). Natives, not Lua functions: a line hook must not
+/// see them run. `__metatable` is false, not a name: `getmetatable(_G) or {}` (strict-mode
+/// code) gets a table of its own, and `setmetatable(_G, ...)` is refused all the same.
+fn protect_globals(ctx: Ctx<'_>) {
+    let meta = ctx.new_table();
+    let index = NativeClosure::new(ctx.mc, "__index", globals_index);
+    let new_index = NativeClosure::new(ctx.mc, "__newindex", globals_new_index);
+    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::from(index));
+    meta.set_str(ctx.mc, ctx.intern(b"__newindex"), Value::from(new_index));
+    meta.set_str(ctx.mc, ctx.intern(b"__metatable"), Value::Boolean(false));
+    ctx.globals().set_metatable(ctx.mc, Some(meta));
+}
+
+/// `_home` or `Memory`, when `key` is one of them.
+fn home_name(key: Value<'_>) -> Option<&'static str> {
+    match key {
+        Value::String(s) if s.as_bytes() == b"_home" => Some("_home"),
+        Value::String(s) if s.as_bytes() == b"Memory" => Some("Memory"),
+        _ => None,
+    }
+}
+
+fn globals_index<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    match home_name(call.arg(1)) {
+        Some(_) => call.ret1(ctx.registry().get_str(ctx.intern(HOME_KEY))),
+        None => call.ret1(Value::Nil),
+    }
+}
+
+fn globals_new_index<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    let (globals, key, value) = (call.arg(0), call.arg(1), call.arg(2));
+    if let Some(name) = home_name(key) {
+        if value.raw_eq(ctx.registry().get_str(ctx.intern(HOME_KEY))) {
+            return call.ret0();
+        }
+        return Err(Error::runtime(format!(
+            "cannot assign to '{name}': it is the persistent table"
+        )));
+    }
+    let Value::Table(globals) = globals else {
+        return Err(Error::bad_arg(0, "table expected"));
+    };
+    globals
+        .set(ctx.mc, key, value)
+        .map_err(|e| Error::runtime(e.message()))?;
+    call.ret0()
 }
 
 /// The `ext` library: `ext.table([t])`, `ext.id(t)`, `ext.size(t)` (alias `ext.table_size`).
