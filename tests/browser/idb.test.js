@@ -3,19 +3,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { serve } from '../../host-js/serve.js';
-
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { launch } from './chromium.js';
 
 let server;
 let url;
 let browser;
 
 before(async () => {
-  ({ server, url } = await serve({ port: 0 }));
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS });
+  ({ server, url, browser } = await launch());
 });
 
 after(async () => {

@@ -8,11 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serve } from '../../host-js/serve.js';
-
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { launch } from './chromium.js';
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
 let server;
@@ -20,8 +16,7 @@ let url;
 let browser;
 
 before(async () => {
-  ({ server, url } = await serve({ port: 0 }));
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ARGS });
+  ({ server, url, browser } = await launch());
   await mkdir(SHOTS, { recursive: true });
 });
 
