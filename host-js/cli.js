@@ -121,6 +121,8 @@ class Runner {
     this.opts = opts;
     /** The run in progress, for Ctrl-C. */
     this.running = null;
+    /** The terminal's line editor, stepped aside while a chunk runs (`io.read` reads the terminal). */
+    this.terminal = null;
   }
 
   /** `progname: message` on standard error (`l_message`); no name in the interactive loop. */
@@ -134,6 +136,7 @@ class Runner {
    */
   async run(code, chunkName, { args, printResults = false, progname = PROGNAME } = {}) {
     this.running = new AbortController();
+    this.terminal?.pause();
     let ok = true;
     try {
       await this.lua.compute(code, { chunkName, args, printResults, signal: this.running.signal });
@@ -146,6 +149,7 @@ class Runner {
       ok = false;
     } finally {
       this.running = null;
+      this.terminal?.resume();
     }
     if (!(await this.save())) throw new Ending(1);
     return ok;
@@ -288,6 +292,11 @@ class Runner {
       if (this.running) this.running.abort();
       else { cancelled = true; rl.write('\n'); rl.close(); }
     });
+    // While a chunk runs the terminal edits lines itself (and Ctrl-C is a signal).
+    this.terminal = {
+      pause: () => { rl.pause(); process.stdin.setRawMode(false); },
+      resume: () => { process.stdin.setRawMode(true); rl.resume(); },
+    };
     rl.on('close', () => {
       try { writeFileSync(historyFile, `${[...rl.history].reverse().join('\n')}\n`); } catch { /* not kept */ }
     });
