@@ -197,6 +197,15 @@ test('a #! first line is skipped, and piped standard input without arguments run
   await sameAsLua([], { input: 'print("piped")\n=2\n' });
 });
 
+test('a binary chunk (string.dump output) runs as a script, with its arguments', async (t) => {
+  const dir = await tempDir(t);
+  const dump = await cli(['-e', 'local f = assert(io.open("f.luac", "wb")) f:write(string.dump(load("print(\'binary\', ...)"))) f:close()'], { cwd: dir });
+  assert.equal(dump.stderr, '');
+  const r = await cli(['f.luac', 'x', 'y'], { cwd: dir });
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout.toString(), 'binary\tx\ty\n');
+});
+
 test('-i: the interactive loop as lua5.4 shows it on piped input, _PROMPT included', { skip: noLua }, async () => {
   const input = 'x = 10\n=x + 1\nx, nil, "s"\nfunction f()\nreturn 1\nend\nf()\n_PROMPT = "lua> "\n_G == _G\n' +
     'error("oops")\n(\nprint(1) do return 1, 2 end\nreturn\nprint = nil\n1\n';

@@ -236,7 +236,8 @@ impl Engine {
         }
     }
 
-    /// Compiles a chunk and prepares to run it; any run in progress is abandoned.
+    /// Compiles a chunk (or, when binary chunks are allowed, loads `string.dump` output) and
+    /// prepares to run it; any run in progress is abandoned.
     ///
     /// `chunk_name` follows Lua: `=name` and `@file` are shown as given, anything else as
     /// `[string "..."]`.
@@ -252,10 +253,23 @@ impl Engine {
                 self.limits.source_bytes
             )));
         }
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        self.lua
-            .start_chunk(source, chunk_name.as_bytes(), &args)
-            .map_err(|e| Failure::new(ErrorKind::Syntax, String::from_utf8_lossy(&e.message)))?;
+        if self.binary_chunks && source.first() == Some(&0x1b) {
+            // A binary chunk (`string.dump` output), verified as `load` verifies it.
+            let proto = vm::dump::undump(source, chunk_name.as_bytes())
+                .map_err(|message| Failure::new(ErrorKind::Syntax, message))?;
+            self.lua.start(|ctx| {
+                let f = ctx.load_proto(proto, None);
+                let args = args.iter().map(|a| ctx.str_value(a)).collect();
+                (Value::from(f), args)
+            });
+        } else {
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            self.lua
+                .start_chunk(source, chunk_name.as_bytes(), &args)
+                .map_err(|e| {
+                    Failure::new(ErrorKind::Syntax, String::from_utf8_lossy(&e.message))
+                })?;
+        }
         self.running = true;
         self.fuel_used = 0;
         Ok(())

@@ -187,3 +187,36 @@ fn a_host_without_files_refuses_them_as_lua_reports_failures() {
         ]
     );
 }
+
+#[test]
+fn binary_chunks_run_when_the_host_allows_them() {
+    let mut e = Engine::new(Rc::new(MemoryHost::default()));
+    let dumped = e
+        .compute(
+            "=input",
+            b"return string.dump(function(...) return 'dumped', ... end)",
+        )
+        .unwrap();
+    let mut r = Reader::new(&dumped);
+    r.u32().unwrap();
+    let Item::String(chunk) = r.item().unwrap() else {
+        panic!("a string")
+    };
+    let chunk = chunk.to_vec();
+    assert_eq!(
+        e.compute("=input", &chunk).unwrap_err().kind,
+        ErrorKind::Syntax
+    );
+    e.set_binary_chunks(true);
+    e.set_chunk_args(vec![b"arg".to_vec()]);
+    assert_eq!(
+        strings(&e.compute("=input", &chunk).unwrap()),
+        ["dumped", "arg"]
+    );
+    let mut damaged = chunk.clone();
+    damaged.truncate(chunk.len() / 2);
+    assert_eq!(
+        e.compute("=input", &damaged).unwrap_err().kind,
+        ErrorKind::Syntax
+    );
+}
