@@ -41,7 +41,7 @@ const EXTRA_USAGE = `lua-persist's own options (before the script):
  * been given (our own options taken out, `lua` first); `script` its index (0: none);
  * `bad` the option to complain about.
  */
-export function parseArgs(args) {
+function parseArgs(args) {
   const o = {
     argv: [PROGNAME], script: 0, bad: null, version: false, interactive: false, execute: false,
     ignoreEnv: false, state: null, atomic: false, wasm: undefined, help: false,
