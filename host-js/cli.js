@@ -228,7 +228,8 @@ class Runner {
           if (!(await this.run(code, '=(command line)'))) return false;
         }
       } else if (option === 'W') {
-        this.value('warn("@on")');
+        // Through `warn`, which a script may have taken away: then nothing to turn on.
+        try { this.value('warn("@on")'); } catch { /* no warnings */ }
       }
     }
     return true;
@@ -237,8 +238,14 @@ class Runner {
   /** The prompt `_PROMPT` (or `_PROMPT2`) asks for, through `tostring` as lua.c does. */
   prompt(first) {
     const name = first ? '_PROMPT' : '_PROMPT2';
-    const text = this.value(`local p = ${name} if p == nil then return ... end return tostring(p)`, [first ? '> ' : '>> ']);
-    return typeof text === 'string' ? text : Buffer.from(text ?? '').toString();
+    const fallback = first ? '> ' : '>> ';
+    try {
+      const text = this.value(`local p = ${name} if p == nil then return ... end return tostring(p)`, [fallback]);
+      return typeof text === 'string' ? text : Buffer.from(text ?? '').toString();
+    } catch {
+      // `tostring` gone or failing: the default.
+      return fallback;
+    }
   }
 
   /**
@@ -272,7 +279,14 @@ class Runner {
   pipedLines() {
     return (first) => {
       process.stdout.write(this.prompt(first));
-      const line = this.value('return io.stdin:read("l")');
+      let line;
+      try {
+        line = this.value('return io.stdin:read("l")');
+      } catch (e) {
+        // A script took `io` away: the loop cannot read on.
+        this.message(e.message, null);
+        return null;
+      }
       if (line === null || line === undefined) return null;
       const bytes = Buffer.from(line);
       // Shown again, as Debian's lua5.4 (readline) shows lines that do not come from a terminal.
