@@ -184,7 +184,7 @@ test('the one-record-per-entry layout of earlier versions loads, and the first s
   });
   assert.deepEqual(r.loaded, ['ada', 'one']);
   assert.deepEqual(r.converted, ['ada', 'one', 'two']);
-  assert.equal(r.ids, '["__metadata__",[1,0],[2,0]]', 'entries now live in one bucket per table');
+  assert.equal(r.ids, '["__metadata__",[1,0],[2,0],["__generation__",1]]', 'entries now live in one bucket per table, beside the generation record');
 });
 
 test('two pages on one database: saves are serialised, the other page is told, a stale save fails keeping its changes', async (t) => {
@@ -223,6 +223,63 @@ test('two pages on one database: saves are serialised, the other page is told, a
   });
   const winner = both.indexOf('saved');
   assert.deepEqual(state, ['A', null, winner === 0 ? 0 : null, winner === 1 ? 1 : null]);
+});
+
+test('a save as the page goes away only writes, waits for no lock, and is still refused when another page saved first', async (t) => {
+  const { pages: [a, b] } = await openPages(t, 2);
+  const setup = async () => {
+    globalThis.store = new IdbStore({ name: 'leaving' });
+    globalThis.lua = await LuaEngine.create({ store });
+    // Everything a save could wait for: a lock, or a read's answer.
+    globalThis.waits = [];
+    const { request } = navigator.locks;
+    navigator.locks.request = function (...args) { waits.push('lock'); return request.apply(this, args); };
+    for (const name of ['get', 'getAll', 'getAllKeys', 'count', 'openCursor']) {
+      const read = IDBObjectStore.prototype[name];
+      IDBObjectStore.prototype[name] = function (...args) { waits.push(name); return read.apply(this, args); };
+    }
+  };
+  await a.evaluate(setup);
+  await b.evaluate(setup);
+  // B does not hear of A's saves (its channel is closed), so only the generation record in the
+  // transaction can refuse B's save below.
+  await b.evaluate(() => store.close());
+  // The first save into an empty database, then incremental ones, one of them splitting buckets.
+  const first = await a.evaluate(async () => {
+    const rounds = [];
+    for (const code of ['_home.a = 1', '_home.a = 2 _home.t = {}', 'for i = 1, 3000 do _home.t[i] = i end', '_home.t[5] = nil']) {
+      lua.computeSync(code);
+      waits.length = 0;
+      await lua.save({ leaving: true });
+      rounds.push(waits.join() || 'none');
+    }
+    return { rounds, unsaved: lua.unsaved };
+  });
+  assert.deepEqual(first, { rounds: ['none', 'none', 'none', 'none'], unsaved: false });
+  const r = await b.evaluate(async () => {
+    lua.computeSync('_home.b = "mine"');
+    waits.length = 0;
+    const error = await lua.save({ leaving: true }).then(() => null, (e) => ({ code: e.code, message: e.message }));
+    return { error, waits: waits.join() || 'none', unsaved: lua.unsaved, kept: lua.computeSync('return _home.b')[0] };
+  });
+  assert.equal(r.error?.code, 'stale');
+  assert.match(r.error.message, /saved by another tab or engine since this engine last loaded or saved it \(this engine's generation is 0\)/);
+  assert.deepEqual([r.waits, r.unsaved, r.kept], ['none', true, 'mine']);
+  const stored = await a.evaluate(async () => {
+    const check = await LuaEngine.create({ store: new IdbStore({ name: 'leaving' }) });
+    const out = [...check.computeSync('local n = 0 for _ in pairs(_home.t) do n = n + 1 end return _home.a, _home.b, n, _home.t[6]')];
+    check.close();
+    return out;
+  });
+  assert.deepEqual(stored, [2, null, 2999, 6]);
+  // A save without `leaving` still takes the lock and reads the stored generation first.
+  const plain = await a.evaluate(async () => {
+    lua.computeSync('_home.a = 3');
+    waits.length = 0;
+    await lua.save();
+    return waits.join();
+  });
+  assert.equal(plain, 'lock,get');
 });
 
 test('a full quota is a StoreError; the saved state and memory are kept, and the next save retries', async (t) => {
