@@ -230,14 +230,16 @@ test('a save as the page goes away only writes, waits for no lock, and is still 
   const setup = async () => {
     globalThis.store = new IdbStore({ name: 'leaving' });
     globalThis.lua = await LuaEngine.create({ store });
-    // Everything a save could wait for: a lock, or a read's answer.
-    globalThis.waits = [];
+    // Everything a save could wait for (a lock, a read's answer), and its commit.
+    globalThis.calls = [];
     const { request } = navigator.locks;
-    navigator.locks.request = function (...args) { waits.push('lock'); return request.apply(this, args); };
+    navigator.locks.request = function (...args) { calls.push('lock'); return request.apply(this, args); };
     for (const name of ['get', 'getAll', 'getAllKeys', 'count', 'openCursor']) {
       const read = IDBObjectStore.prototype[name];
-      IDBObjectStore.prototype[name] = function (...args) { waits.push(name); return read.apply(this, args); };
+      IDBObjectStore.prototype[name] = function (...args) { calls.push(name); return read.apply(this, args); };
     }
+    const { commit } = IDBTransaction.prototype;
+    IDBTransaction.prototype.commit = function () { calls.push('commit'); return commit.call(this); };
   };
   await a.evaluate(setup);
   await b.evaluate(setup);
@@ -249,22 +251,26 @@ test('a save as the page goes away only writes, waits for no lock, and is still 
     const rounds = [];
     for (const code of ['_home.a = 1', '_home.a = 2 _home.t = {}', 'for i = 1, 3000 do _home.t[i] = i end', '_home.t[5] = nil']) {
       lua.computeSync(code);
-      waits.length = 0;
-      await lua.save({ leaving: true });
-      rounds.push(waits.join() || 'none');
+      calls.length = 0;
+      const saving = lua.save({ leaving: true });
+      // Microtasks only: no task (a lock granted, a read answered) runs before the check.
+      for (let i = 0; i < 1000; i++) await null;
+      const inTask = calls.join();
+      await saving;
+      rounds.push(inTask);
     }
     return { rounds, unsaved: lua.unsaved };
   });
-  assert.deepEqual(first, { rounds: ['none', 'none', 'none', 'none'], unsaved: false });
+  assert.deepEqual(first, { rounds: ['commit', 'commit', 'commit', 'commit'], unsaved: false }, 'committed in the task that saved, nothing read');
   const r = await b.evaluate(async () => {
     lua.computeSync('_home.b = "mine"');
-    waits.length = 0;
+    calls.length = 0;
     const error = await lua.save({ leaving: true }).then(() => null, (e) => ({ code: e.code, message: e.message }));
-    return { error, waits: waits.join() || 'none', unsaved: lua.unsaved, kept: lua.computeSync('return _home.b')[0] };
+    return { error, calls: calls.join(), unsaved: lua.unsaved, kept: lua.computeSync('return _home.b')[0] };
   });
   assert.equal(r.error?.code, 'stale');
   assert.match(r.error.message, /saved by another tab or engine since this engine last loaded or saved it \(this engine's generation is 0\)/);
-  assert.deepEqual([r.waits, r.unsaved, r.kept], ['none', true, 'mine']);
+  assert.deepEqual([r.calls, r.unsaved, r.kept], ['commit', true, 'mine']);
   const stored = await a.evaluate(async () => {
     const check = await LuaEngine.create({ store: new IdbStore({ name: 'leaving' }) });
     const out = [...check.computeSync('local n = 0 for _ in pairs(_home.t) do n = n + 1 end return _home.a, _home.b, n, _home.t[6]')];
@@ -275,11 +281,11 @@ test('a save as the page goes away only writes, waits for no lock, and is still 
   // A save without `leaving` still takes the lock and reads the stored generation first.
   const plain = await a.evaluate(async () => {
     lua.computeSync('_home.a = 3');
-    waits.length = 0;
+    calls.length = 0;
     await lua.save();
-    return waits.join();
+    return calls.join();
   });
-  assert.equal(plain, 'lock,get');
+  assert.equal(plain, 'lock,get,commit');
 });
 
 test('a full quota is a StoreError; the saved state and memory are kept, and the next save retries', async (t) => {
