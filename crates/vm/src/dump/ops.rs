@@ -80,6 +80,14 @@ macro_rules! opcodes {
             }
         }
 
+        /// The opcode's name, for the verifier's messages (a derived `Debug` would cost the
+        /// module several kilobytes).
+        pub(super) fn op_name(op: Op) -> &'static str {
+            match op {
+                $(Op::$name { .. } => stringify!($name),)*
+            }
+        }
+
         pub(super) fn read_op(r: &mut Reader<'_>) -> Result<Op, Malformed> {
             Ok(match r.byte()? {
                 $($code => Op::$name { $($field: Operand::take(r)?),* },)*
