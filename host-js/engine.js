@@ -458,28 +458,30 @@ export class LuaEngine {
    * be written, holds a state it could not read (`code: 'damaged'`) or was saved by another
    * writer since this engine last loaded or saved (`code: 'stale'`). `overwrite: true`
    * replaces the stored state with this engine's whole state in those last two cases.
-   * @param {{overwrite?: boolean}} [options]
+   * `leaving: true` says the page is going away (pagehide): the store is asked to issue its
+   * writes before the event loop turns (IdbStore: no lock, no reads; docs/stores.md).
+   * @param {{overwrite?: boolean, leaving?: boolean}} [options]
    */
   save(options = {}) {
     return this.#exclusive(async () => { await this.#ready(); await this.#save(options); });
   }
 
-  async #save({ overwrite = false } = {}) {
+  async #save({ overwrite = false, leaving = false } = {}) {
     const store = this.#store;
     if (!store) throw new StoreError('this engine has no store (pass `store` to LuaEngine.create)');
     if (this.#blocked && !overwrite) throw this.#blocked;
     // `overwrite` replaces the stored state only when a plain save is refused for it.
     if (overwrite && !this.#blocked) {
       try {
-        return await this.#write(false);
+        return await this.#write(false, leaving);
       } catch (e) {
         if (!(e instanceof StoreError) || (e.code !== 'stale' && e.code !== 'damaged')) throw e;
       }
     }
-    return this.#write(overwrite);
+    return this.#write(overwrite, leaving);
   }
 
-  async #write(overwrite) {
+  async #write(overwrite, leaving) {
     const store = this.#store;
     // An engine that never loaded (`restore: false`) replaces the stored state on its first
     // save, but only a state it can read: a damaged one is refused as `load()` refuses it.
@@ -503,6 +505,7 @@ export class LuaEngine {
     });
     batch.base = this.#generation;
     batch.overwrite = overwrite;
+    batch.leaving = leaving;
     let generation;
     try {
       generation = await this.#settle(store.save(batch), 'saving to');

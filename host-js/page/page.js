@@ -56,17 +56,17 @@ function cancelAutosave() {
   removeEventListener('beforeunload', flushAutosave);
 }
 
-// Leaving the page: write a pending autosave now. A save started at beforeunload has time to
-// finish; one started at pagehide (the only event on some mobile browsers and on back/forward
-// navigation) can lose the race with the page's teardown, in Chromium about one time in four.
+// Leaving the page (pagehide is the only event on some mobile browsers and on back/forward
+// navigation): write a pending autosave now, as a save that issues every write before the
+// page can go (see LuaEngine.save).
 function flushAutosave() {
-  if (saveTimer !== null) autosave();
+  if (saveTimer !== null) autosave({ leaving: true });
 }
 
-async function autosave() {
+async function autosave({ leaving = false } = {}) {
   cancelAutosave();
   try {
-    await engine.save();
+    await engine.save({ leaving });
   } catch (e) {
     showError(e);
     setSaveState('unsaved');

@@ -40,7 +40,10 @@ async function blank(context) {
   return page;
 }
 
-test('a million _home entries save and load in under 2 s each; one change saves in under 10 ms', async (t) => {
+// Speed is measured by `make bench` (BENCHMARKS.md); this test asserts the shape that makes it
+// fast, which no machine load can fail: a million entries go into about a thousand records,
+// and a save of one change rewrites one or two of them.
+test('a million _home entries round-trip in about a thousand records; one change rewrites one or two', async (t) => {
   const { pages: [page] } = await openPages(t);
   const r = await page.evaluate(async () => {
     const n = 1_000_000;
@@ -49,28 +52,35 @@ test('a million _home entries save and load in under 2 s each; one change saves 
     let t0 = performance.now();
     await lua.save();
     const saveMs = performance.now() - t0;
+    const fullRecords = lua.store.stats.records;
     const inc = [];
+    const incRecords = [];
     for (let i = 0; i < 9; i++) {
-      lua.computeSync(`_home[${1 + i * 99991}] = 'changed ${i}' _home['new${i}'] = true`);
+      lua.computeSync(`_home[${1 + i * 99991}] = 'changed ${i}'`);
+      const before = lua.store.stats.records;
       t0 = performance.now();
       await lua.save();
       inc.push(performance.now() - t0);
+      incRecords.push(lua.store.stats.records - before);
     }
-    const records = lua.store.stats.records;
+    lua.computeSync(`_home.new = true`);
+    const before = lua.store.stats.records;
+    await lua.save();
+    incRecords.push(lua.store.stats.records - before);
     lua.close();
     t0 = performance.now();
     const again = await LuaEngine.create({ store: new IdbStore({ name: 'big' }) });
     const loadMs = performance.now() - t0;
-    const check = [...again.computeSync(`return ext.size(_home), _home[1], _home[${n}], _home[1 + 8 * 99991], _home.new8`)];
+    const check = [...again.computeSync(`return ext.size(_home), _home[1], _home[${n}], _home[1 + 8 * 99991], _home.new`)];
     again.close();
     inc.sort((a, b) => a - b);
-    return { saveMs, loadMs, incMs: inc[4], records, check };
+    return { saveMs, loadMs, incMs: inc[4], fullRecords, incRecords, check };
   });
-  t.diagnostic(`1e6 entries: save ${r.saveMs.toFixed(0)} ms, load ${r.loadMs.toFixed(0)} ms, one change ${r.incMs.toFixed(1)} ms (median)`);
-  assert.deepEqual(r.check, [1_000_009, 'changed 0', 'v1000000', 'changed 8', true]);
-  assert.ok(r.saveMs < 2000, `save took ${r.saveMs} ms`);
-  assert.ok(r.loadMs < 2000, `load took ${r.loadMs} ms`);
-  assert.ok(r.incMs < 10, `an incremental save took ${r.incMs} ms`);
+  t.diagnostic(`1e6 entries: save ${r.saveMs.toFixed(0)} ms, load ${r.loadMs.toFixed(0)} ms, one change ${r.incMs.toFixed(1)} ms (median); ` +
+    `${r.fullRecords} records, per change ${r.incRecords.join(' ')}`);
+  assert.deepEqual(r.check, [1_000_001, 'changed 0', 'v1000000', 'changed 8', true]);
+  assert.ok(r.fullRecords >= 500 && r.fullRecords <= 2000, `a full save wrote ${r.fullRecords} records`);
+  for (const k of r.incRecords) assert.ok(k >= 1 && k <= 2, `a save of one change wrote ${k} records`);
 });
 
 test('tables that grow, shrink, nest and drop round-trip through buckets', async (t) => {
@@ -184,7 +194,7 @@ test('the one-record-per-entry layout of earlier versions loads, and the first s
   });
   assert.deepEqual(r.loaded, ['ada', 'one']);
   assert.deepEqual(r.converted, ['ada', 'one', 'two']);
-  assert.equal(r.ids, '["__metadata__",[1,0],[2,0]]', 'entries now live in one bucket per table');
+  assert.equal(r.ids, '["__metadata__",[1,0],[2,0],["__generation__",1]]', 'entries now live in one bucket per table, beside the generation record');
 });
 
 test('two pages on one database: saves are serialised, the other page is told, a stale save fails keeping its changes', async (t) => {
@@ -223,6 +233,69 @@ test('two pages on one database: saves are serialised, the other page is told, a
   });
   const winner = both.indexOf('saved');
   assert.deepEqual(state, ['A', null, winner === 0 ? 0 : null, winner === 1 ? 1 : null]);
+});
+
+test('a save as the page goes away only writes, waits for no lock, and is still refused when another page saved first', async (t) => {
+  const { pages: [a, b] } = await openPages(t, 2);
+  const setup = async () => {
+    globalThis.store = new IdbStore({ name: 'leaving' });
+    globalThis.lua = await LuaEngine.create({ store });
+    // Everything a save could wait for (a lock, a read's answer), and its commit.
+    globalThis.calls = [];
+    const { request } = navigator.locks;
+    navigator.locks.request = function (...args) { calls.push('lock'); return request.apply(this, args); };
+    for (const name of ['get', 'getAll', 'getAllKeys', 'count', 'openCursor']) {
+      const read = IDBObjectStore.prototype[name];
+      IDBObjectStore.prototype[name] = function (...args) { calls.push(name); return read.apply(this, args); };
+    }
+    const { commit } = IDBTransaction.prototype;
+    IDBTransaction.prototype.commit = function () { calls.push('commit'); return commit.call(this); };
+  };
+  await a.evaluate(setup);
+  await b.evaluate(setup);
+  // B does not hear of A's saves (its channel is closed), so only the generation record in the
+  // transaction can refuse B's save below.
+  await b.evaluate(() => store.close());
+  // The first save into an empty database, then incremental ones, one of them splitting buckets.
+  const first = await a.evaluate(async () => {
+    const rounds = [];
+    for (const code of ['_home.a = 1', '_home.a = 2 _home.t = {}', 'for i = 1, 3000 do _home.t[i] = i end', '_home.t[5] = nil']) {
+      lua.computeSync(code);
+      calls.length = 0;
+      const saving = lua.save({ leaving: true });
+      // Microtasks only: no task (a lock granted, a read answered) runs before the check.
+      for (let i = 0; i < 1000; i++) await null;
+      const inTask = calls.join();
+      await saving;
+      rounds.push(inTask);
+    }
+    return { rounds, unsaved: lua.unsaved };
+  });
+  assert.deepEqual(first, { rounds: ['commit', 'commit', 'commit', 'commit'], unsaved: false }, 'committed in the task that saved, nothing read');
+  const r = await b.evaluate(async () => {
+    lua.computeSync('_home.b = "mine"');
+    calls.length = 0;
+    const error = await lua.save({ leaving: true }).then(() => null, (e) => ({ code: e.code, message: e.message }));
+    return { error, calls: calls.join(), unsaved: lua.unsaved, kept: lua.computeSync('return _home.b')[0] };
+  });
+  assert.equal(r.error?.code, 'stale');
+  assert.match(r.error.message, /saved by another tab or engine since this engine last loaded or saved it \(this engine's generation is 0\)/);
+  assert.deepEqual([r.calls, r.unsaved, r.kept], ['commit', true, 'mine']);
+  const stored = await a.evaluate(async () => {
+    const check = await LuaEngine.create({ store: new IdbStore({ name: 'leaving' }) });
+    const out = [...check.computeSync('local n = 0 for _ in pairs(_home.t) do n = n + 1 end return _home.a, _home.b, n, _home.t[6]')];
+    check.close();
+    return out;
+  });
+  assert.deepEqual(stored, [2, null, 2999, 6]);
+  // A save without `leaving` still takes the lock and reads the stored generation first.
+  const plain = await a.evaluate(async () => {
+    lua.computeSync('_home.a = 3');
+    calls.length = 0;
+    await lua.save();
+    return calls.join();
+  });
+  assert.equal(plain, 'lock,get,commit');
 });
 
 test('a full quota is a StoreError; the saved state and memory are kept, and the next save retries', async (t) => {

@@ -9,61 +9,74 @@ use crate::bytecode::Op;
 use super::read::{Malformed, Reader};
 use super::write::{put_sv, put_uv};
 
-/// How one operand type is encoded.
+/// How one operand type is encoded. Never inlined: each opcode's arm is then a few calls,
+/// which keeps the generated writer and reader small.
 trait Operand: Sized {
     fn put(self, out: &mut Vec<u8>);
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed>;
 }
 
 impl Operand for u8 {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         out.push(self);
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         r.byte()
     }
 }
 
 impl Operand for i8 {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         out.push(self as u8);
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         Ok(r.byte()? as i8)
     }
 }
 
 impl Operand for bool {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         out.push(u8::from(self));
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         r.bool()
     }
 }
 
 impl Operand for u32 {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         put_uv(out, u64::from(self));
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         r.u32()
     }
 }
 
 impl Operand for i32 {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         put_sv(out, i64::from(self));
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         r.i32()
     }
 }
 
 impl Operand for i16 {
+    #[inline(never)]
     fn put(self, out: &mut Vec<u8>) {
         put_sv(out, i64::from(self));
     }
+    #[inline(never)]
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed> {
         r.i16()
     }
@@ -77,6 +90,14 @@ macro_rules! opcodes {
                     out.push($code);
                     $(Operand::put($field, out);)*
                 })*
+            }
+        }
+
+        /// The opcode's name, for the verifier's messages (a derived `Debug` would cost the
+        /// module several kilobytes).
+        pub(super) fn op_name(op: Op) -> &'static str {
+            match op {
+                $(Op::$name { .. } => stringify!($name),)*
             }
         }
 

@@ -62,6 +62,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::ops::op_name;
 use crate::bytecode::Op;
 use crate::proto::{Constant, FunctionProto};
 
@@ -383,7 +384,7 @@ impl<'p> Checker<'p> {
             .sum();
         let mut targets = vec![false; n];
         for (pc, &op) in self.code.iter().enumerate() {
-            let at = |what: String| format!("instruction {pc} ({op:?}): {what}");
+            let at = |what: String| format!("instruction {pc} ({}): {what}", op_name(op));
             self.operands(op, list_capacity).map_err(at)?;
             let f = flow(pc, op);
             if f.next && pc + 1 >= n {
@@ -644,7 +645,7 @@ impl<'p> Checker<'p> {
         let n = code.len();
         let at_pc = |pc: usize| code.get(pc).copied();
         for (pc, &op) in code.iter().enumerate() {
-            let at = |what: &str| format!("instruction {pc} ({op:?}): {what}");
+            let at = |what: &str| format!("instruction {pc} ({}): {what}", op_name(op));
             let uses_top = match op {
                 Op::Call { a, b: 0, .. }
                 | Op::TailCall { a, b: 0 }
@@ -740,7 +741,7 @@ impl<'p> Checker<'p> {
         // The state registers of the active loops (disjoint, as the rule keeps them).
         let mut guarded = RegSet::default();
         for (pc, &op) in self.code.iter().enumerate() {
-            let at = |what: &str| format!("instruction {pc} ({op:?}): {what}");
+            let at = |what: &str| format!("instruction {pc} ({}): {what}", op_name(op));
             if let Some(&l) = active.last() {
                 loop_of[pc] = l;
                 let lp = loops[l as usize];
@@ -797,7 +798,8 @@ impl<'p> Checker<'p> {
                 let lp = loops[l as usize];
                 if !(lp.prep..=lp.end).contains(&pc) {
                     return Err(format!(
-                        "instruction {pc} ({op:?}): enters the numeric for loop at {} from outside",
+                        "instruction {pc} ({}): enters the numeric for loop at {} from outside",
+                        op_name(op),
                         lp.prep
                     ));
                 }
@@ -867,12 +869,14 @@ impl<'p> Checker<'p> {
             };
             if let Some(r) = s.upvals.first_common(RegSet::range(function, 255)) {
                 return Err(format!(
-                    "instruction {pc} ({op:?}): register {r} may still have an open upvalue"
+                    "instruction {pc} ({}): register {r} may still have an open upvalue",
+                    op_name(op)
                 ));
             }
             if let Some(r) = s.tbc.first_common(RegSet::range(tbc_from, 255)) {
                 return Err(format!(
-                    "instruction {pc} ({op:?}): register {r} may still be marked to be closed"
+                    "instruction {pc} ({}): register {r} may still be marked to be closed",
+                    op_name(op)
                 ));
             }
         }

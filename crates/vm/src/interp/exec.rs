@@ -77,12 +77,7 @@ pub(super) fn execute<'gc>(
             left: granted,
             spared: 0,
         };
-        // Two copies of the loop: the one without hooks checks nothing per instruction.
-        let run = if ts.hooks.hook.is_some() {
-            execute_with::<true>(ctx, thread, ts, &mut round)
-        } else {
-            execute_with::<false>(ctx, thread, ts, &mut round)
-        };
+        let run = execute_round(ctx, thread, ts, &mut round);
         // Host work owed since the last frame entry is settled at the end of each round.
         *fuel -= granted - round.left - round.spared + ctx.take_fuel_debt();
         match run {
@@ -110,9 +105,9 @@ struct Round {
     spared: i64,
 }
 
-/// The dispatch loop; `Ok(None)` when hooks were switched on or off and the other copy
-/// must take over.
-fn execute_with<'gc, const HOOKS: bool>(
+/// The dispatch loop; `Ok(None)` when hooks were switched on or off and the frame must be
+/// entered again.
+fn execute_round<'gc>(
     ctx: Ctx<'gc>,
     thread: Thread<'gc>,
     ts: &mut ThreadState<'gc>,
@@ -155,10 +150,9 @@ fn execute_with<'gc, const HOOKS: bool>(
         let konst: &[Value<'gc>] = &proto.constants;
         let upvals_ref = closure.upvals();
         let upvals: &[Upval<'gc>] = &upvals_ref;
-        let trap = HOOKS;
-        if HOOKS != ts.hooks.hook.is_some() {
-            return Ok(None);
-        }
+        // One well-predicted test per instruction: a second copy of the loop without it
+        // would double the largest function in the module.
+        let trap = ts.hooks.hook.is_some();
         // The whole stack as a slice, so its address and length stay in registers; taken
         // again after anything that may resize it.
         let mut stack: &mut [Value<'gc>] = &mut ts.stack[..];
@@ -951,7 +945,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                                             top = f.top as usize;
                                         }
                                     }
-                                    if HOOKS != ts.hooks.hook.is_some() {
+                                    if trap != ts.hooks.hook.is_some() {
                                         save_pc!();
                                         return Ok(None);
                                     }
@@ -1154,7 +1148,7 @@ fn execute_with<'gc, const HOOKS: bool>(
                         (me.ret, ts.frames.last())
                     {
                         stack[me.func as usize] = reg!(a);
-                        if HOOKS {
+                        if trap {
                             super::hook::returned_to(ts);
                         }
                         continue 'frames;
