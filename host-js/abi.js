@@ -4,17 +4,31 @@
 
 import { ExternalTables } from './tables.js';
 import { AbiError } from './errors.js';
+import { encodeValue } from './codec.js';
 
 export { AbiError };
 
 /** Return codes of the exports; mirrors `Status` in crates/wasm/src/abi.rs. */
 export const Status = Object.freeze({
-  OK: 0, SYNTAX: -1, RUNTIME: -2, INSTRUCTION_LIMIT: -3, MEMORY_LIMIT: -4, BAD_INPUT: -5, PENDING: -6,
+  OK: 0, SYNTAX: -1, RUNTIME: -2, INSTRUCTION_LIMIT: -3, MEMORY_LIMIT: -4, BAD_INPUT: -5, PENDING: -6, EXIT: -7,
 });
 
 /** Error kinds by number (the negated status). */
 export const ErrorKind = Object.freeze({
-  1: 'syntax', 2: 'runtime', 3: 'instruction-limit', 4: 'memory-limit', 5: 'bad-input',
+  1: 'syntax', 2: 'runtime', 3: 'instruction-limit', 4: 'memory-limit', 5: 'bad-input', 7: 'exit',
+});
+
+/** What a host without a capability answers (`ENOSYS`, as the VM words it). */
+export class Unavailable extends Error {
+  constructor() { super('not available in this sandbox'); this.errno = 38; }
+}
+
+const unavailable = () => { throw new Unavailable(); };
+
+/** A host without files: every call fails as the VM expects (see `Abi.imports`). */
+const NO_FILES = Object.freeze({
+  open: unavailable, read: unavailable, write: unavailable, seek: unavailable, close: unavailable,
+  remove: unavailable, rename: unavailable, tmpname: unavailable,
 });
 
 export const ABI_VERSION = 1;
@@ -67,10 +81,37 @@ export class Abi {
 
   /**
    * The `env` imports. Options: `tables` (an ExternalTables, kept across restarts),
-   * `output(bytes)` (print output, a copy), `random(view)`, `now()`, `clock()`.
+   * `output(bytes)` (print output, a copy), `random(view)`, `now()`, `clock()`;
+   * `stderr(bytes)` (a copy), `stdin(view)` (fills the view from standard input, returns how
+   * many bytes; 0 at its end), `getenv(name)` (a string or undefined) and `files`: `open(path,
+   * mode)` (path bytes; mode 0-5 `r w a r+ w+ a+`, 6 a temporary file) returning a handle,
+   * `read(handle, view)`, `write(handle, bytes)`, `seek(handle, whence, offset)` (whence 0 set,
+   * 1 cur, 2 end; the new position), `close(handle)`, `remove(path)`, `rename(from, to)`,
+   * `tmpname()`. A failure throws an error with `errno` (C's number) and the message C's
+   * `strerror` gives; without `files` every call fails as `Unavailable`.
    */
-  static imports({ tables = new ExternalTables(), output = () => {}, random, now, clock } = {}) {
+  static imports({
+    tables = new ExternalTables(), output = () => {}, random, now, clock,
+    stderr = () => {}, stdin = () => 0, getenv = () => undefined, files = NO_FILES,
+  } = {}) {
     let memory = null;
+    // The message of the last failed call, for `js_error_text`.
+    let errorText = '';
+    const view = (ptr, len) => new Uint8Array(memory.buffer, ptr, len);
+    // Writes `data` at `ptr` if it fits in `max`; its full length either way.
+    const put = (ptr, max, data) => {
+      if (data.length <= max) view(ptr, data.length).set(data);
+      return data.length;
+    };
+    const attempt = (fn) => {
+      try {
+        return fn();
+      } catch (e) {
+        const known = Number.isInteger(e?.errno) && e.errno > 0;
+        errorText = known ? e.message : `${e?.name ?? 'Error'}: ${e?.message ?? e}`;
+        return known ? -e.errno : -5;
+      }
+    };
     const env = {
       ...tables.imports(() => memory),
       js_output: (ptr, len) => output(new Uint8Array(memory.buffer).slice(ptr, ptr + len)),
@@ -81,6 +122,24 @@ export class Abi {
       },
       js_now: now ?? (() => Date.now()),
       js_clock: clock ?? (() => performance.now()),
+      js_stderr: (ptr, len) => stderr(view(ptr, len).slice()),
+      js_stdin: (ptr, max) => attempt(() => stdin(view(ptr, max))),
+      js_getenv: (ptr, len, out, max) => {
+        const value = getenv(new TextDecoder().decode(view(ptr, len)));
+        return typeof value === 'string' ? put(out, max, utf8.encode(value)) : -1;
+      },
+      js_file_open: (ptr, len, mode) => attempt(() => files.open(view(ptr, len).slice(), mode)),
+      js_file_read: (file, ptr, max) => attempt(() => files.read(file, view(ptr, max))),
+      js_file_write: (file, ptr, len) => attempt(() => { files.write(file, view(ptr, len)); return 0; }),
+      js_file_seek: (file, whence, offset) => attempt(() => files.seek(file, whence, offset)),
+      js_file_close: (file) => attempt(() => { files.close(file); return 0; }),
+      js_file_remove: (ptr, len) => attempt(() => { files.remove(view(ptr, len).slice()); return 0; }),
+      js_file_rename: (from, fromLen, to, toLen) => attempt(() => {
+        files.rename(view(from, fromLen).slice(), view(to, toLen).slice());
+        return 0;
+      }),
+      js_file_tmpname: (ptr, max) => attempt(() => put(ptr, max, utf8.encode(files.tmpname()))),
+      js_error_text: (ptr, max) => put(ptr, max, utf8.encode(errorText)),
     };
     return { env, tables, bind: (instance) => { memory = instance.exports.memory; } };
   }
@@ -133,6 +192,21 @@ export class Abi {
   lastError() {
     const n = this.exports.get_last_error();
     return new TextDecoder().decode(this.readBuffer(n - 4, 4));
+  }
+
+  /** The strings the next chunk gets as `...`. */
+  setChunkArgs(args) {
+    const parts = args.map((a) => encodeValue(typeof a === 'string' ? a : new Uint8Array(a)));
+    const count = new Uint8Array(4);
+    new DataView(count.buffer).setUint32(0, parts.length, true);
+    const b = concatBytes([count, ...parts]);
+    this.writeBuffer(b);
+    if (this.exports.set_chunk_args(this.bufferPtr, b.length) !== 0) throw new AbiError(this.lastError());
+  }
+
+  /** The next chunk's results go to the global `print` instead of the result. */
+  printNextResults() {
+    if (this.exports.print_next_results() !== 0) throw new AbiError(this.lastError());
   }
 
   setChunkName(name) {
@@ -267,4 +341,11 @@ export class Abi {
     if (r < 0) throw new AbiError(this.lastError());
     return r;
   }
+}
+
+function concatBytes(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }

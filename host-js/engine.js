@@ -3,8 +3,9 @@
 import { Abi, Status, ErrorKind } from './abi.js';
 import { ExternalTables } from './tables.js';
 import { decodeResults, decodeMessage, decodeValue, encodeKey, encodeValue, LuaTableRef } from './codec.js';
-import { LuaError, LuaLimitError, AbiError, StoreError } from './errors.js';
-import { loadModule } from './load.js';
+import { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
+import { loadModule, isNode } from './load.js';
+import { luaLiteral, luaString } from './lua-source.js';
 import { LuaResults } from './results.js';
 import { buildBatch, readSnapshot, IO_TABLE_ID } from './persist.js';
 import { Journal } from './journal.js';
@@ -37,6 +38,17 @@ const MAX_FUEL = 0xffffffff;
  * @property {boolean} [binaryChunks=false] let `load` accept binary chunks (`string.dump`
  *   output); the bytecode is validated, but a sandbox may prefer to refuse it outright
  * @property {(bytes: Uint8Array) => void} [onOutput] receives print output as it is flushed
+ *   (`print`, `io.write`, `io.stdout`)
+ * @property {(bytes: Uint8Array) => void} [onStderr] receives `io.stderr` output and warnings
+ *   (default: process.stderr under Node, console.error in a browser)
+ * @property {() => (string|Uint8Array|null|undefined)} [onInput] called when `io.read` needs
+ *   more input: the next piece (a line, say), or null for the end of input (default under
+ *   Node: the process's standard input, read synchronously; in a browser: no input)
+ * @property {boolean} [fs=false] under Node, `io.open`, `os.remove`, `os.rename`,
+ *   `os.tmpname`, `io.tmpfile` and `require` of Lua files reach real files; otherwise they
+ *   fail with "not available in this sandbox"
+ * @property {Record<string, string|undefined>} [env] what `os.getenv` sees (`process.env` in
+ *   the CLI), also `LUA_PATH`/`LUA_PATH_5_4` for `package.path`; none by default
  * @property {(error: Error) => void} [onError] receives autosave failures (default console.error)
  * @property {number} [sliceMs=8] target duration of one slice of `compute` before yielding
  * @property {import('./tables.js').ExternalTables} [tables] the tables to use (a host may
@@ -59,6 +71,7 @@ export class LuaEngine {
   #closed = false; #busy = 0; #queue = Promise.resolve(); #whenClosed; #rejectPending;
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #restarting = null;
+  #system; #modules = new Map();
 
   /**
    * Loads the module, starts a state and, given a store, restores its saved state.
@@ -69,18 +82,20 @@ export class LuaEngine {
     checkAtomic(options.atomic);
     const module = await loadModule(options.wasm);
     const holder = {};
-    const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, options.tables ?? new ExternalTables()));
-    const engine = holder.engine = new LuaEngine(module, options, abi);
+    const system = systemOf(options, isNode ? await import('./node-io.js') : null);
+    const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, options.tables ?? new ExternalTables(), system));
+    const engine = holder.engine = new LuaEngine(module, options, abi, system);
     if (engine.#store && options.restore !== false) await engine.load();
     return engine;
   }
 
   /** Use `LuaEngine.create`. */
-  constructor(module, options, abi) {
+  constructor(module, options, abi, system) {
     if (!(module instanceof WebAssembly.Module) || !(abi instanceof Abi)) {
       throw new TypeError('use `await LuaEngine.create(options)`');
     }
     this.#module = module;
+    this.#system = system;
     this.#options = { ...options };
     // Settles (rejected) on close(): every pending call races it.
     this.#whenClosed = new Promise((_, reject) => { this.#rejectPending = reject; });
@@ -98,8 +113,8 @@ export class LuaEngine {
   }
 
   // `holder.engine` is filled in once the engine exists (the first instance predates it).
-  static #abiOptions(holder, tables) {
-    return { tables, output: (bytes) => holder.engine?.#onOutput(bytes) };
+  static #abiOptions(holder, tables, system) {
+    return { ...system, tables, output: (bytes) => holder.engine?.#onOutput(bytes) };
   }
 
   // Binds a fresh instance: routes output to this engine, applies limits and chunk name.
@@ -112,6 +127,12 @@ export class LuaEngine {
     if (o.binaryChunks) abi.setBinaryChunks(true);
     abi.setChunkName(this.#chunkName);
     this.#noteIds();
+    this.#preloadModules();
+  }
+
+  // A fresh state has lost the modules registered before.
+  #preloadModules() {
+    for (const [name, module] of this.#modules) this.#abi.compute(preload(name, module));
   }
 
   #noteIds() {
@@ -155,8 +176,12 @@ export class LuaEngine {
    * Rejects with LuaError, LuaLimitError or AbiError (after a trap, already recovered).
    * An `atomic` run (default: the engine's `atomic` option) that rejects, for any reason
    * including an abort, leaves every external table as it was before the run.
+   * `args` (strings) are the chunk's `...`; `printResults` hands what the chunk returns to
+   * Lua's `print` instead (lua5.4's interactive loop), resolving to no values. A script that
+   * calls `os.exit(n)` ends the run: it rejects with LuaExit, whose `code` is n.
    * @param {string|Uint8Array} code
-   * @param {{chunkName?: string, io?: object, signal?: AbortSignal, atomic?: boolean}} [options]
+   * @param {{chunkName?: string, io?: object, args?: string[], printResults?: boolean,
+   *   signal?: AbortSignal, atomic?: boolean}} [options]
    * @returns {Promise<LuaResults>}
    */
   compute(code, options = {}) {
@@ -201,7 +226,8 @@ export class LuaEngine {
   /**
    * Runs `code` to completion without yielding. Same results and errors as `compute`.
    * @param {string|Uint8Array} code
-   * @param {{chunkName?: string, io?: object, atomic?: boolean}} [options]
+   * @param {{chunkName?: string, io?: object, args?: string[], printResults?: boolean,
+   *   atomic?: boolean}} [options]
    * @returns {LuaResults}
    */
   computeSync(code, options = {}) {
@@ -238,10 +264,12 @@ export class LuaEngine {
     }
   }
 
-  #begin({ chunkName, io, atomic = this.#options.atomic }) {
+  #begin({ chunkName, io, args, printResults, atomic = this.#options.atomic }) {
     checkAtomic(atomic);
     const name = chunkName ?? this.#options.chunkName ?? '=input';
     if (name !== this.#chunkName) { this.#abi.setChunkName(name); this.#chunkName = name; }
+    if (args !== undefined) this.#abi.setChunkArgs(args);
+    if (printResults) this.#abi.printNextResults();
     if (io !== undefined) this.setIo(io);
     this.#output = [];
     this.#outputError = null;
@@ -268,7 +296,8 @@ export class LuaEngine {
     const kind = ErrorKind[-status];
     const message = decodeMessage(payload);
     let error;
-    if (status === Status.SYNTAX || status === Status.RUNTIME) error = new LuaError(kind, message);
+    if (status === Status.EXIT) error = new LuaExit(Number(message));
+    else if (status === Status.SYNTAX || status === Status.RUNTIME) error = new LuaError(kind, message);
     else if (status === Status.INSTRUCTION_LIMIT || status === Status.MEMORY_LIMIT) error = new LuaLimitError(kind, message);
     else error = new AbiError(message);
     error.output = new TextDecoder().decode(output);
@@ -294,7 +323,7 @@ export class LuaEngine {
   }
 
   #restart() {
-    const options = LuaEngine.#abiOptions({ engine: this }, this.#tables);
+    const options = LuaEngine.#abiOptions({ engine: this }, this.#tables, this.#system);
     const memoryTableId = this.#memoryTableId;
     // Ids the dead instance handed out may not have been observed yet: never reuse one.
     let next = this.#counter;
@@ -374,6 +403,22 @@ export class LuaEngine {
       if (v === null || v === undefined) continue;
       this.#tables.set(id, encodeKey(k), value);
     }
+  }
+
+  /**
+   * Makes `require(name)` give a module: Lua source (string or bytes), run once on the first
+   * `require` with the module's name as its `...`, or a JS value (number, string, boolean,
+   * array, plain object: a copy). It is a `package.preload` entry, so `package.loaded` and
+   * files on `package.path` work as in lua5.4, and it survives `reset()`, `load()` and a
+   * restart after a trap. Lua source with a syntax error throws LuaError here.
+   * @param {string} name
+   * @param {string|Uint8Array|number|boolean|object|null} module
+   */
+  registerModule(name, module) {
+    if (typeof name !== 'string') throw new TypeError('the module name must be a string');
+    const code = preload(name, module);
+    this.computeSync(code, { chunkName: '=registerModule', atomic: false });
+    this.#modules.set(name, module);
   }
 
   /** `_io` as a Map (nested external tables as Maps; see `readTable`). */
@@ -523,6 +568,7 @@ export class LuaEngine {
       }
       const { metadata, tables, accounts } = snapshot;
       this.#abi.init();
+      this.#preloadModules();
       this.#tables.clear();
       for (const [id, entries] of tables) this.#tables.adopt(id, entries, accounts.get(id));
       this.#abi.syncTableCounter(metadata.nextTableId);
@@ -545,6 +591,7 @@ export class LuaEngine {
     this.#check();
     if (this.#busy) throw new AbiError('the engine is busy with an asynchronous call');
     this.#abi.init();
+    this.#preloadModules();
     this.#tables.clear();
     this.#counter = 0;
     this.#noteIds();
@@ -605,4 +652,48 @@ function concat(chunks) {
   let at = 0;
   for (const c of chunks) { out.set(c, at); at += c.length; }
   return out;
+}
+
+/** The `package.preload` entry `registerModule` makes, as a chunk. */
+function preload(name, module) {
+  const key = `package.preload[${luaString(name)}]`;
+  if (typeof module === 'string' || module instanceof Uint8Array) {
+    return `${key} = assert(load(${luaString(module)}, ${luaString(`=${name}`)}, 't'))`;
+  }
+  return `${key} = function() return ${luaLiteral(module)} end`;
+}
+
+/** What `Abi.imports` gets for standard error, standard input, the environment and files. */
+function systemOf(options, node) {
+  if (options.fs && !node) throw new TypeError('the fs option needs Node (real files)');
+  const decoder = new TextDecoder();
+  const stderr = options.onStderr
+    ?? (node ? (bytes) => process.stderr.write(bytes) : (bytes) => console.error(decoder.decode(bytes)));
+  const env = options.env;
+  return {
+    // A throwing callback must not unwind through the module.
+    stderr: (bytes) => { try { stderr(bytes); } catch { /* dropped, as C drops a failed write */ } },
+    stdin: options.onInput ? inputFrom(options.onInput) : node ? node.readStdin : undefined,
+    getenv: env ? (name) => (Object.hasOwn(env, name) && env[name] !== undefined ? String(env[name]) : undefined) : undefined,
+    files: options.fs ? node.nodeFiles() : undefined,
+  };
+}
+
+/** Standard input from an `onInput` callback: what it gives is kept until read. */
+function inputFrom(onInput) {
+  let pending = new Uint8Array(0);
+  return (view) => {
+    if (pending.length === 0) {
+      const piece = onInput();
+      if (piece && typeof piece.then === 'function') {
+        throw new TypeError('onInput returned a Promise: io.read takes a string, bytes or null');
+      }
+      if (piece === null || piece === undefined) return 0;
+      pending = typeof piece === 'string' ? utf8.encode(piece) : piece;
+    }
+    const n = Math.min(pending.length, view.length);
+    view.set(pending.subarray(0, n));
+    pending = pending.subarray(n);
+    return n;
+  };
 }

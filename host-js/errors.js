@@ -38,6 +38,17 @@ export class LuaLimitError extends Error {
   }
 }
 
+/** The script called `os.exit(code)`: the run ended there (the CLI exits with `code`). */
+export class LuaExit extends Error {
+  /** @param {number} code */
+  constructor(code) {
+    super(`the script called os.exit(${code})`);
+    this.name = 'LuaExit';
+    /** The exit status (`os.exit(true)` is 0, `os.exit(false)` 1). */
+    this.code = code;
+  }
+}
+
 /**
  * The module and the host disagree (ABI version, malformed call), the engine is closed or
  * busy, or the module trapped (`trapped` is then true and `cause` holds the RuntimeError;

@@ -300,12 +300,13 @@ async function start() {
   ui.code.value = localStorage.getItem('lua-persist.code') ?? ui.code.value;
   ui.autosave.checked = localStorage.getItem('lua-persist.autosave') !== '0';
   renderGutter();
-  // Every chunk's print output streams into the pane as it is flushed.
+  // Every chunk's print output streams into the pane as it is flushed; so do io.stderr and
+  // warnings, as a terminal would show them.
   const onOutput = (bytes) => { ui.output.append(new TextDecoder().decode(bytes)); };
   // Another tab's save makes this tab's next save fail as stale (it keeps its changes): say so
   // now, while Load can still take the other state.
   const onchange = () => { ui.status.textContent = 'another tab saved: Load shows its state'; };
-  engine = await LuaEngine.create({ store: new IdbStore({ onchange }), restore: false, onOutput });
+  engine = await LuaEngine.create({ store: new IdbStore({ onchange }), restore: false, onOutput, onStderr: onOutput });
   window.playground = { engine, run };
   let loadError = null;
   // A state that cannot be loaded stays untouched: the engine refuses to save over it until

@@ -1,7 +1,7 @@
 // The official Lua 5.4.4 suite (../shared/lua-5.4.4-tests) through the CLI and dist/lua.wasm,
 // each file as `lua -e "_port=true _soft=true" FILE` from a copy of the suite's folder, with the
 // lines tests/lua/suite-exceptions.txt lists turned into comments (as crates/vm/tests/suite.rs
-// does natively). Every file runs but those in NOT_YET, each with its reason.
+// does natively). Every file runs, all.lua (all of them in one state) included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,15 +11,6 @@ import { ROOT, WASM_PATH, tempDir } from './helpers.js';
 
 const SUITE = join(ROOT, '..', 'shared', 'lua-5.4.4-tests');
 const CLI = join(ROOT, 'host-js', 'cli.js');
-
-const NOT_YET = {
-  'all.lua': 'starts with a `#!` line, which the CLI does not skip yet',
-  'main.lua': 'starts with a `#!` line and runs the lua5.4 executable',
-  'bitwise.lua': "require of a Lua file ('bwcoercion') is not in the module yet",
-  'cstack.lua': "require of a Lua file ('tracegc') is not in the module yet",
-  'locals.lua': "require of a Lua file ('tracegc') is not in the module yet",
-  'files.lua': 'io on real files is not in the module yet',
-};
 
 /** Skipped files and the lines to comment out per file, from tests/lua/suite-exceptions.txt. */
 function exceptions() {
@@ -59,7 +50,7 @@ test('the official suite passes through the CLI', { skip: !existsSync(SUITE) && 
     const text = readFileSync(path, 'latin1').split('\n').map((l, i) => (numbers.has(i + 1) ? `-- ${l}` : l));
     writeFileSync(path, text.join('\n'), 'latin1');
   }
-  const files = readdirSync(dir).filter((f) => f.endsWith('.lua') && !skip.has(f) && !NOT_YET[f]).sort();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.lua') && !skip.has(f)).sort();
   assert.ok(files.length >= 20, `only ${files.length} files`);
   const failed = [];
   for (const file of files) {
@@ -67,5 +58,5 @@ test('the official suite passes through the CLI', { skip: !existsSync(SUITE) && 
     if (code !== 0) failed.push(`${file}: ${output.split('\n').find((l) => l.startsWith('lua:')) ?? output.slice(-200)}`);
   }
   assert.deepEqual(failed, []);
-  t.diagnostic(`${files.length} files passed; not yet: ${Object.keys(NOT_YET).join(', ')}`);
+  t.diagnostic(`${files.length} files passed`);
 });

@@ -1,9 +1,13 @@
-//! The one door between the engine and the world: external-table storage, output, clock and
-//! entropy. `crates/wasm` implements [`Host`] over the `js_*` imports; tests use [`MemoryHost`].
+//! The one door between the engine and the world: external-table storage, output, clock,
+//! entropy, and what the `io`, `os` and `package` libraries reach (standard error and input,
+//! the environment, files). `crates/wasm` implements [`Host`] over the `js_*` imports; tests
+//! use [`MemoryHost`].
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+
+use vm::{HostFile, HostResult, OpenMode};
 
 use crate::codec::{self, Item, Reader};
 
@@ -47,6 +51,45 @@ pub trait Host {
     fn clock_ms(&self) -> f64;
     /// Fills `buf` with random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+
+    /// Standard error (`io.stderr`, warnings). Without one, it is dropped.
+    fn write_error(&self, bytes: &[u8]) {
+        let _ = bytes;
+    }
+    /// Reads standard input into `buf` (`io.read`): how many bytes came, 0 at its end.
+    fn read_input(&self, buf: &mut [u8]) -> HostResult<usize> {
+        let _ = buf;
+        Ok(0)
+    }
+    /// An environment variable (`os.getenv`, `LUA_PATH` for `package.path`).
+    fn getenv(&self, name: &[u8]) -> Option<Vec<u8>> {
+        let _ = name;
+        None
+    }
+    /// Opens a file (`io.open`, `require` of Lua files). Hosts without files keep the VM's
+    /// refusal (`not available in this sandbox`).
+    fn open(&self, path: &[u8], mode: OpenMode) -> HostResult<Box<dyn HostFile>> {
+        let _ = (path, mode);
+        Err(vm::HostError::unavailable())
+    }
+    /// A temporary file for reading and writing, removed when closed (`io.tmpfile`).
+    fn tmpfile(&self) -> HostResult<Box<dyn HostFile>> {
+        Err(vm::HostError::unavailable())
+    }
+    /// Deletes a file or an empty directory (`os.remove`).
+    fn remove(&self, path: &[u8]) -> HostResult<()> {
+        let _ = path;
+        Err(vm::HostError::unavailable())
+    }
+    /// Renames a file (`os.rename`).
+    fn rename(&self, from: &[u8], to: &[u8]) -> HostResult<()> {
+        let _ = (from, to);
+        Err(vm::HostError::unavailable())
+    }
+    /// The name of a new, empty temporary file (`os.tmpname`).
+    fn tmpname(&self) -> HostResult<Vec<u8>> {
+        Err(vm::HostError::unavailable())
+    }
 }
 
 /// A host that keeps tables in memory, for tests and native use.

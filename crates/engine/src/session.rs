@@ -22,6 +22,8 @@ pub enum ErrorKind {
     InstructionLimit = 3,
     MemoryLimit = 4,
     BadInput = 5,
+    /// The script called `os.exit`: the message is the exit status in decimal.
+    Exit = 7,
 }
 
 /// A failed run: its kind and a message that names the chunk and line where known.
@@ -99,7 +101,7 @@ pub fn display_chunk_name(name: &[u8]) -> String {
     vm::proto::chunk_id(name)
 }
 
-/// The VM's view of the host: output, clock and entropy.
+/// The VM's view of the host: output, clock, entropy, and the host's streams and files.
 struct VmHost(Rc<Store>);
 
 impl vm::Host for VmHost {
@@ -110,7 +112,37 @@ impl vm::Host for VmHost {
         let mut line = b"Lua warning: ".to_vec();
         line.extend_from_slice(message);
         line.push(b'\n');
-        self.0.write_output(&line);
+        self.write_err(&line);
+    }
+    fn flush(&mut self) {
+        self.0.flush_output();
+    }
+    fn write_err(&mut self, bytes: &[u8]) {
+        // What standard output holds goes first, so that a terminal shows both in order.
+        self.0.flush_output();
+        self.0.host.write_error(bytes);
+    }
+    fn read_stdin(&mut self, buf: &mut [u8]) -> vm::HostResult<usize> {
+        self.0.flush_output();
+        self.0.host.read_input(buf)
+    }
+    fn open(&mut self, path: &[u8], mode: vm::OpenMode) -> vm::HostResult<Box<dyn vm::HostFile>> {
+        self.0.host.open(path, mode)
+    }
+    fn tmpfile(&mut self) -> vm::HostResult<Box<dyn vm::HostFile>> {
+        self.0.host.tmpfile()
+    }
+    fn remove(&mut self, path: &[u8]) -> vm::HostResult<()> {
+        self.0.host.remove(path)
+    }
+    fn rename(&mut self, from: &[u8], to: &[u8]) -> vm::HostResult<()> {
+        self.0.host.rename(from, to)
+    }
+    fn tmpname(&mut self) -> vm::HostResult<Vec<u8>> {
+        self.0.host.tmpname()
+    }
+    fn getenv(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        self.0.host.getenv(name)
     }
     fn clock(&mut self) -> f64 {
         self.0.host.clock_ms() / 1000.0
@@ -134,6 +166,14 @@ pub struct Engine {
     limits: Limits,
     binary_chunks: bool,
     peak_heap: usize,
+    /// What the next chunk gets as `...`.
+    chunk_args: Vec<Vec<u8>>,
+    /// The next chunk's results go to `print` (lua5.4's interactive loop).
+    print_next: bool,
+    /// This run's results go to `print`.
+    print_results: bool,
+    /// The run is that call to `print`.
+    printing: bool,
 }
 
 impl Engine {
@@ -161,6 +201,10 @@ impl Engine {
             limits,
             binary_chunks: false,
             peak_heap: 0,
+            chunk_args: Vec::new(),
+            print_next: false,
+            print_results: false,
+            printing: false,
         };
         engine.point_home_at(home_id);
         engine
@@ -192,12 +236,16 @@ impl Engine {
         }
     }
 
-    /// Compiles a chunk and prepares to run it; any run in progress is abandoned.
+    /// Compiles a chunk (or, when binary chunks are allowed, loads `string.dump` output) and
+    /// prepares to run it; any run in progress is abandoned.
     ///
     /// `chunk_name` follows Lua: `=name` and `@file` are shown as given, anything else as
     /// `[string "..."]`.
     pub fn start(&mut self, chunk_name: &str, source: &[u8]) -> Result<(), Failure> {
         self.running = false;
+        self.printing = false;
+        self.print_results = std::mem::take(&mut self.print_next);
+        let args = std::mem::take(&mut self.chunk_args);
         if source.len() > self.limits.source_bytes {
             return Err(Failure::bad_input(format!(
                 "chunk too large: {} bytes (limit {})",
@@ -205,12 +253,72 @@ impl Engine {
                 self.limits.source_bytes
             )));
         }
-        self.lua
-            .start_chunk(source, chunk_name.as_bytes(), &[])
-            .map_err(|e| Failure::new(ErrorKind::Syntax, String::from_utf8_lossy(&e.message)))?;
+        if self.binary_chunks && source.first() == Some(&0x1b) {
+            // A binary chunk (`string.dump` output), verified as `load` verifies it.
+            let proto = vm::dump::undump(source, chunk_name.as_bytes())
+                .map_err(|message| Failure::new(ErrorKind::Syntax, message))?;
+            self.lua.start(|ctx| {
+                let f = ctx.load_proto(proto, None);
+                let args = args.iter().map(|a| ctx.str_value(a)).collect();
+                (Value::from(f), args)
+            });
+        } else {
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            self.lua
+                .start_chunk(source, chunk_name.as_bytes(), &args)
+                .map_err(|e| {
+                    Failure::new(ErrorKind::Syntax, String::from_utf8_lossy(&e.message))
+                })?;
+        }
         self.running = true;
         self.fuel_used = 0;
         Ok(())
+    }
+
+    /// Strings the next chunk started gets as `...` (a script's arguments); one chunk only.
+    pub fn set_chunk_args(&mut self, args: Vec<Vec<u8>>) {
+        self.chunk_args = args;
+    }
+
+    /// Makes the next chunk started hand what it returns to the global `print` instead of
+    /// returning it, as lua5.4's interactive loop does (the values stay in Lua: `_G` prints
+    /// as `table: 0x...`); one chunk only.
+    pub fn print_next_results(&mut self) {
+        self.print_next = true;
+    }
+
+    /// Starts `print` with the values the finished run returned; false when there were none.
+    fn start_printing(&mut self) -> bool {
+        const RESULTS: &[u8] = b"lua-persist results to print";
+        let any = self.lua.results(|ctx, values| {
+            if values.is_empty() {
+                return false;
+            }
+            let t = ctx.new_table();
+            for (i, &v) in values.iter().enumerate() {
+                t.set_int(ctx.mc, i as i64 + 1, v);
+            }
+            t.set_int(ctx.mc, 0, Value::Integer(values.len() as i64));
+            ctx.registry()
+                .set_str(ctx.mc, ctx.intern(RESULTS), Value::Table(t));
+            true
+        });
+        if any {
+            self.lua.start(|ctx| {
+                let key = ctx.intern(RESULTS);
+                let Value::Table(t) = ctx.registry().get_str(key) else {
+                    unreachable!("the results were just stored")
+                };
+                ctx.registry().set_str(ctx.mc, key, Value::Nil);
+                let n = match t.get_int(0) {
+                    Value::Integer(n) => n,
+                    _ => 0,
+                };
+                let values = (1..=n).map(|i| t.get_int(i)).collect();
+                (ctx.globals().get_str(ctx.intern(b"print")), values)
+            });
+        }
+        any
     }
 
     /// Whether a run is in progress.
@@ -259,18 +367,27 @@ impl Engine {
                     }
                 }
                 vm::Step::Done => {
+                    if std::mem::take(&mut self.print_results) && self.start_printing() {
+                        self.printing = true;
+                        continue;
+                    }
                     self.running = false;
                     return Step::Finished(self.lua.results(|_, values| encode_results(values)));
+                }
+                vm::Step::Error(e) if self.printing => {
+                    self.running = false;
+                    let message = format!("error calling 'print' ({})", e.message);
+                    return Step::Finished(Err(Failure::new(ErrorKind::Runtime, message)));
                 }
                 vm::Step::Error(e) => {
                     self.running = false;
                     return Step::Finished(Err(failure_of(e)));
                 }
-                vm::Step::Exit(_) => {
+                vm::Step::Exit(exit) => {
                     self.running = false;
                     return Step::Finished(Err(Failure::new(
-                        ErrorKind::Runtime,
-                        "os.exit is not available in this host",
+                        ErrorKind::Exit,
+                        exit.code.to_string(),
                     )));
                 }
             }

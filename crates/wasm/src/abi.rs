@@ -10,7 +10,8 @@
 //! Status codes (`Status` below, mirrored in `host-js/abi.js`): a call that returns `i32`
 //! returns `>= 0` on success and `-kind` on failure, kinds being 1 syntax, 2 runtime,
 //! 3 instruction limit, 4 memory limit, 5 bad input/ABI; `resume` may also return
-//! -6 (still running).
+//! -6 (still running). A run the script ended with `os.exit` returns -7 and its payload's
+//! message is the exit status in decimal.
 //!
 //! Running code:
 //! - `compute(ptr, len)` runs the chunk at `ptr`. On success it returns `n`, the length of
@@ -25,6 +26,10 @@
 //!   about `fuel` instructions and returns -6 while work remains, else what `compute` returns.
 //!   Hosts use this to yield to their event loop.
 //! - `set_chunk_name(ptr, len)` names later chunks (`=name`, `@file.lua`, as Lua does).
+//! - `set_chunk_args(ptr, len)`: `u32 count` then `count` encoded strings at `ptr`, which
+//!   the next chunk started (and only that one) gets as `...` (a script's arguments).
+//! - `print_next_results()`: the next chunk started hands what it returns to the global
+//!   `print` instead of returning it (lua5.4's interactive loop); its result is then empty.
 //!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.
@@ -53,6 +58,7 @@ pub enum Status {
     MemoryLimit = -4,
     BadInput = -5,
     Pending = -6,
+    Exit = -7,
 }
 
 impl From<ErrorKind> for Status {
@@ -63,6 +69,7 @@ impl From<ErrorKind> for Status {
             ErrorKind::InstructionLimit => Status::InstructionLimit,
             ErrorKind::MemoryLimit => Status::MemoryLimit,
             ErrorKind::BadInput => Status::BadInput,
+            ErrorKind::Exit => Status::Exit,
         }
     }
 }
@@ -343,6 +350,43 @@ pub extern "C" fn set_chunk_name(ptr: u32, len: u32) -> i32 {
             }
             Err(_) => bad_input(state, "set_chunk_name: name is not UTF-8"),
         }
+    })
+}
+
+/// Sets the strings the next chunk gets as `...`: `u32 count` then `count` encoded strings.
+#[no_mangle]
+pub extern "C" fn set_chunk_args(ptr: u32, len: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let Some(range) = buffer_range(ptr, len) else {
+            return bad_input(
+                state,
+                "set_chunk_args: arguments must lie inside the IO buffer",
+            );
+        };
+        let bytes = read_buffer(range);
+        let mut reader = engine::codec::Reader::new(&bytes);
+        let mut args = Vec::new();
+        let count = reader.u32().unwrap_or(0);
+        for _ in 0..count {
+            match reader.item() {
+                Ok(engine::codec::Item::String(s)) => args.push(s.to_vec()),
+                _ => return bad_input(state, "set_chunk_args: arguments must be strings"),
+            }
+        }
+        if !reader.is_empty() || bytes.len() < 4 {
+            return bad_input(state, "set_chunk_args: malformed argument list");
+        }
+        state.engine.set_chunk_args(args);
+        Status::Ok as i32
+    })
+}
+
+/// The next chunk's results go to the global `print` (lua5.4's interactive loop). Returns 0.
+#[no_mangle]
+pub extern "C" fn print_next_results() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.engine.print_next_results();
+        Status::Ok as i32
     })
 }
 
