@@ -1,6 +1,6 @@
-// The npm package: the browser entry loads nothing from Node, the declarations match the
-// exports, and the packed tarball installs offline and runs the README's example, the
-// `lua-persist` command and a TypeScript program compiled against it.
+// The npm package: its version is Cargo's, the browser entry loads nothing from Node, the
+// declarations match the exports, and the packed tarball installs offline and runs the
+// README's example, the `lua-persist` command and a TypeScript program compiled against it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,6 +36,11 @@ async function importGraph(file, seen = new Map()) {
   for (const s of specifiers) if (s.startsWith('.')) await importGraph(resolve(dirname(file), s), seen);
   return seen;
 }
+
+test("package.json's version is the Cargo workspace's", async () => {
+  const cargo = await readFile(join(ROOT, 'Cargo.toml'), 'utf8');
+  assert.equal(pkg.version, /\[workspace\.package\][^[]*?\nversion = "([^"]+)"/.exec(cargo)[1]);
+});
 
 test('the browser entry never names a node:* module, nor anything outside the package', async () => {
   for (const entry of [entries.browser.default, entries.default.default]) {
