@@ -12,8 +12,8 @@ WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock (used only by the wasm32 tests).
 WBG_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 
-.PHONY: all build size test lint test-rust test-wasm test-js test-browser bench demo clean fuzz setup-lua-suite \
-        setup-wasm setup-binaryen setup-wasm-bindgen setup-node setup-chromium setup-lua
+.PHONY: all build size test lint test-rust test-wasm test-js test-types test-browser bench demo clean fuzz setup-lua-suite \
+        setup-wasm setup-binaryen setup-wasm-bindgen setup-node setup-types setup-chromium setup-lua
 
 all: build
 
@@ -35,7 +35,7 @@ size: build
 	echo "$(WASM): $$raw bytes raw, $$gz bytes gzip -9 (budget $(MAX_RAW) raw, $(MAX_GZIP) gzip)"; \
 	if [ $$raw -gt $(MAX_RAW) ] || [ $$gz -gt $(MAX_GZIP) ]; then echo "size budget exceeded" >&2; exit 1; fi
 
-test: lint size test-rust test-wasm test-js test-browser
+test: lint size test-rust test-wasm test-js test-types test-browser
 	@echo "make test: all suites passed"
 
 lint: setup-wasm
@@ -70,6 +70,15 @@ test-wasm: setup-wasm setup-wasm-bindgen
 
 test-js: build
 	node --test tests/js/
+
+# TypeScript, for the declarations; installed again only when the lockfile changes.
+setup-types:
+	@cd tests/types && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+
+# The npm package: the browser entry's imports, the declarations, and the packed tarball
+# installed offline (README example, the lua-persist command, a TypeScript program).
+test-types: build setup-types
+	node --test tests/types/
 
 setup-chromium:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }

@@ -5,6 +5,7 @@ import { ExternalTables } from './tables.js';
 import { decodeResults, decodeMessage, decodeValue, encodeKey, encodeValue, LuaTableRef } from './codec.js';
 import { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
 import { loadModule, isNode } from './load.js';
+import { nodeOnly } from './platform.js';
 import { luaLiteral, luaString } from './lua-source.js';
 import { LuaResults } from './results.js';
 import { buildBatch, readSnapshot, IO_TABLE_ID } from './persist.js';
@@ -82,7 +83,7 @@ export class LuaEngine {
     checkAtomic(options.atomic);
     const module = await loadModule(options.wasm);
     const holder = {};
-    const system = systemOf(options, isNode ? await import('./node-io.js') : null);
+    const system = systemOf(options, isNode && nodeOnly.io ? await nodeOnly.io() : null);
     const abi = await Abi.instantiate(module, LuaEngine.#abiOptions(holder, options.tables ?? new ExternalTables(), system));
     const engine = holder.engine = new LuaEngine(module, options, abi, system);
     if (engine.#store && options.restore !== false) await engine.load();

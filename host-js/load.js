@@ -1,8 +1,9 @@
-// Turns whatever the caller hands over into a compiled WebAssembly.Module. Never imports
-// `node:*` statically, so browsers can load this file; under Node, file paths and file: URLs
-// are read with a dynamic import of node:fs/promises.
+// Turns whatever the caller hands over into a compiled WebAssembly.Module. Names no `node:*`
+// module, so browsers (and their bundlers) can load this file; under Node, file paths and
+// file: URLs are read by `nodeOnly.readFile`, which lua-api.js installs.
 
 import { AbiError } from './errors.js';
+import { nodeOnly } from './platform.js';
 
 /** Where the module lives when the caller gives nothing: dist/lua.wasm next to host-js/. */
 export const DEFAULT_WASM_URL = new URL('../dist/lua.wasm', import.meta.url);
@@ -45,11 +46,15 @@ async function readUrl(source) {
     const isUrl = source instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('file:');
     const url = isUrl ? new URL(source) : null;
     if (!url || url.protocol === 'file:') {
-      const fs = await import('node:fs/promises');
+      const where = url?.pathname ?? source;
+      if (!nodeOnly.readFile) {
+        throw new AbiError(`cannot read the Lua module ${where}: under Node, import lua-persist's Node ` +
+          "entry ('lua-persist', or host-js/lua-api.js), or pass the module's bytes");
+      }
       try {
-        return await fs.readFile(url ?? source);
+        return await nodeOnly.readFile(url ?? source);
       } catch (e) {
-        throw new AbiError(`cannot read the Lua module ${url?.pathname ?? source}: ${e.message}` +
+        throw new AbiError(`cannot read the Lua module ${where}: ${e.message}` +
           (e.code === 'ENOENT' ? ' (build it with `make build`)' : ''), { cause: e });
       }
     }

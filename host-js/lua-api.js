@@ -1,75 +1,18 @@
-// The public entry point. `LuaEngine` is the API; the module functions below keep the seed's
-// names and meaning (one default engine per page or process) for code written against it:
-//
-//   await loadLuaWasm(); init();
-//   await compute('_home.test = 123');
-//   await saveState(); init(); await loadState();
-//
-// This file runs unchanged in a browser and in Node: it never imports `node:*` statically.
+// The API of browser.js for code that runs unchanged in a browser and in Node (the playground,
+// the seed's commands, the tests): under Node it also reads the module from a file path and
+// makes the seed functions keep their state in a directory. Static imports stay free of
+// `node:*`, so a browser loads this file as it is.
 
-import { LuaEngine } from './engine.js';
-import { loadModule, isNode } from './load.js';
-import { MemoryStore } from './stores/memory.js';
+import { isNode } from './load.js';
+import { nodeOnly } from './platform.js';
 
-export { LuaEngine };
-export { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
-export { LuaResults } from './results.js';
-export { LuaTableRef, LuaOpaque } from './codec.js';
-export { MemoryStore };
+export * from './browser.js';
 
-let engine = null;
-
-/**
- * The store the module functions use when none is given: IndexedDB in a browser; in Node a
- * directory, `$LUA_PERSIST_STATE` or `.state` under the current directory.
- */
-export async function defaultStore() {
-  if (isNode) {
+if (isNode) {
+  nodeOnly.readFile = async (path) => (await import('node:fs/promises')).readFile(path);
+  nodeOnly.io = () => import('./node-io.js');
+  nodeOnly.defaultStore = async () => {
     const { FileStore } = await import('./stores/file.js');
     return new FileStore(process.env.LUA_PERSIST_STATE || '.state');
-  }
-  if (typeof indexedDB !== 'undefined') {
-    const { IdbStore } = await import('./stores/idb.js');
-    return new IdbStore();
-  }
-  return new MemoryStore();
+  };
 }
-
-/**
- * Loads the module (see `loadModule` for what `source` may be; default dist/lua.wasm) and
- * creates the default engine. Options are LuaEngine options; `store` defaults to
- * `defaultStore()`. Nothing is restored until `loadState()`.
- * @returns {Promise<LuaEngine>}
- */
-export async function loadLuaWasm(source, options = {}) {
-  const wasm = await loadModule(source);
-  engine?.close();
-  engine = await LuaEngine.create({ ...options, wasm, restore: false, store: options.store ?? await defaultStore() });
-  return engine;
-}
-
-function current() {
-  if (!engine) throw new Error('call `await loadLuaWasm()` first');
-  return engine;
-}
-
-/** Creates a fresh Lua state: empty `_home`, no globals but the library. */
-export function init() { current().reset(); return 0; }
-
-/**
- * Runs a chunk. Resolves to its return values (an array that prints like Lua's `print`,
- * with `.output` holding what the chunk printed); rejects with LuaError/LuaLimitError.
- */
-export function compute(code, options) { return current().compute(code, options); }
-
-/** Saves `_home` (and every table reachable from it) to the store. */
-export async function saveState(options) { await current().save(options); return true; }
-
-/** Restores the saved state; resolves false when there is none. */
-export function loadState() { return current().load(); }
-
-/** Linear memory, Lua heap and external-table sizes. */
-export function getMemoryStats() { return current().memoryStats(); }
-
-/** The default engine (after `loadLuaWasm`), for anything the functions above do not cover. */
-export function getEngine() { return current(); }

@@ -1,6 +1,6 @@
 // Node's side of Lua's `io` and `os`: the process's standard input and real files, in the
-// shape `Abi.imports` takes (`stdin`, `files`). Imported dynamically by the engine under Node
-// only; the browser entry never reaches it.
+// shape `Abi.imports` takes (`stdin`, `files`). Reached through platform.js's `nodeOnly.io`,
+// which lua-api.js sets under Node only; the browser entry never names this file.
 
 import {
   closeSync, fstatSync, lstatSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, writeSync,

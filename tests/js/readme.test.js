@@ -1,6 +1,7 @@
-// Runs the examples fenced as ```js run in README.md. Imports of './host-js/...' resolve from
-// the repository root. A block followed by `<!-- expect-stdout: "JSON string" -->` must print
-// exactly that.
+// Runs the examples fenced as ```js run in README.md. Imports of 'lua-persist' resolve to the
+// package's Node entry and './host-js/...' to the repository's files (tests/types/package.test.js
+// runs the first example from the installed package). A block followed by
+// `<!-- expect-stdout: "JSON string" -->` must print exactly that.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ blocks.forEach(({ code, expected }, i) => {
   test(`${file} example ${i + 1} runs`, async (t) => {
     const dir = await tempDir(t);
     const host = pathToFileURL(join(ROOT, 'host-js')).href;
-    const source = code.replace(/(['"])\.\/host-js\//g, `$1${host}/`);
+    const source = code.replace(/(['"])lua-persist\1/g, `$1${host}/node.js$1`).replace(/(['"])\.\/host-js\//g, `$1${host}/`);
     const path = join(dir, `example-${i + 1}.mjs`);
     await writeFile(path, source);
     const { stdout, stderr } = await run(process.execPath, [path], { cwd: dir });

@@ -1,0 +1,3 @@
+export * from './lua-api.js';
+export { FileStore } from './stores/file.js';
+export type { FileStoreOptions } from './stores/file.js';
