@@ -670,21 +670,25 @@ impl<'p> Checker<'p> {
                     ));
                 }
             }
+            // `matches!` rather than `==` on `Op`: the derived comparison of every variant
+            // would cost the module kilobytes.
             let broken = match op {
-                Op::TailCall { a, .. } => (at_pc(pc + 1) != Some(Op::Return { a, b: 0 }))
-                    .then_some("not followed by a Return of its results"),
+                Op::TailCall { a, .. } => {
+                    (!matches!(at_pc(pc + 1), Some(Op::Return { a: ra, b: 0 }) if ra == a))
+                        .then_some("not followed by a Return of its results")
+                }
                 Op::ForPrep { a, off } => {
                     let end = pc as i64 + i64::from(off);
                     let paired = off >= 1
                         && end < n as i64
-                        && at_pc(end as usize) == Some(Op::ForLoop { a, off: -off });
+                        && matches!(at_pc(end as usize), Some(Op::ForLoop { a: la, off: lo }) if la == a && lo == -off);
                     (!paired).then_some("does not jump past a ForLoop that comes back to it")
                 }
                 Op::ForLoop { a, off } => {
                     let prep = pc as i64 + i64::from(off);
                     let paired = off <= -1
                         && prep >= 0
-                        && at_pc(prep as usize) == Some(Op::ForPrep { a, off: -off });
+                        && matches!(at_pc(prep as usize), Some(Op::ForPrep { a: pa, off: po }) if pa == a && po == -off);
                     (!paired).then_some("does not jump back after its ForPrep")
                 }
                 Op::TForPrep { a, off } => {
@@ -693,11 +697,7 @@ impl<'p> Checker<'p> {
                     let paired = off >= 0
                         && call + 1 < n as i64
                         && matches!(at_pc(call as usize), Some(Op::TForCall { a: ca, .. }) if ca == a)
-                        && at_pc(call as usize + 1)
-                            == Some(Op::TForLoop {
-                                a,
-                                off: back as i32,
-                            });
+                        && matches!(at_pc(call as usize + 1), Some(Op::TForLoop { a: la, off: lo }) if la == a && i64::from(lo) == back);
                     (!paired).then_some(
                         "does not jump forward to a TForCall and TForLoop that come back to it",
                     )
@@ -715,11 +715,7 @@ impl<'p> Checker<'p> {
                     );
                     let paired = after_call
                         && prep >= 0
-                        && at_pc(prep as usize)
-                            == Some(Op::TForPrep {
-                                a,
-                                off: (pc as i64 - 2 - prep) as i32,
-                            });
+                        && matches!(at_pc(prep as usize), Some(Op::TForPrep { a: pa, off: po }) if pa == a && i64::from(po) == pc as i64 - 2 - prep);
                     (!paired).then_some("does not jump back after its TForPrep")
                 }
                 _ => None,
