@@ -248,7 +248,7 @@ export function renderMarkdown(res) {
 function separateRun(L, res, section) {
   const e = res[`${section}Env`];
   if (!e) return;
-  L.push(`Measured in a separate run (\`BENCH_ONLY=${section} make bench\`) on ${e.date}, commit ${e.commit}` +
+  L.push(`Measured in a separate run (\`BENCH_ONLY=${e.only ?? section} make bench\`) on ${e.date}, commit ${e.commit}` +
     `${e.dirty ? ' plus uncommitted changes' : ''}, same machine (${e.cpu}, ${e.cores} cores, ${e.ramGiB} GiB${section === 'persist' ? `; ${e.chromium ?? 'system Chromium'}` : ''}), ` +
     `load average ${e.loadavgStart} at start, ${e.loadavgEnd} at end.`, '');
 }

@@ -122,6 +122,7 @@ results.env = {
   wasmSha256: createHash('sha256').update(wasmBytes).digest('hex').slice(0, 16),
   tmpFs: sh('df', ['-T', work])?.split('\n').pop().split(/\s+/)[1],
   reps: REPS,
+  only: ONLY?.join(','),
   loadavgStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
 };
 log(`machine: ${results.env.cpu}, ${results.env.cores} cores; ${REPS} reps per measurement${QUICK ? ' (QUICK)' : ''}`);
