@@ -19,11 +19,31 @@ const TWO_32 = 4294967296;
  */
 export function keyString(bytes, start = 0, len = bytes.length - start) {
   if (len === 9 && bytes[start] === INTEGER) {
-    const lo = (bytes[start + 1] | (bytes[start + 2] << 8) | (bytes[start + 3] << 16) | (bytes[start + 4] << 24)) >>> 0;
-    const hi = bytes[start + 5] | (bytes[start + 6] << 8) | (bytes[start + 7] << 16) | (bytes[start + 8] << 24);
-    if (hi >= -0x200000 && hi < 0x200000) return hi * TWO_32 + lo;
+    const n = safeInteger(bytes, start);
+    if (n !== undefined) return n;
   }
-  if (len <= 8192) return String.fromCharCode.apply(null, bytes.subarray(start, start + len));
+  return binaryString(bytes, start, len);
+}
+
+// The integer encoded at `bytes[start]` (tag 02) if it is within 2^53, else undefined.
+function safeInteger(bytes, start) {
+  const lo = (bytes[start + 1] | (bytes[start + 2] << 8) | (bytes[start + 3] << 16) | (bytes[start + 4] << 24)) >>> 0;
+  const hi = bytes[start + 5] | (bytes[start + 6] << 8) | (bytes[start + 7] << 16) | (bytes[start + 8] << 24);
+  return hi >= -0x200000 && hi < 0x200000 ? hi * TWO_32 + lo : undefined;
+}
+
+// One reusable array per short length: `apply` over a plain array of small integers is
+// several times faster than over a fresh typed-array view, and most keys and values are short.
+const SHORT = 64;
+const scratch = Array.from({ length: SHORT + 1 }, (_, n) => new Array(n).fill(0));
+
+/** `len` bytes from `start` as a binary string (one char per byte). */
+function binaryString(bytes, start, len) {
+  if (len <= SHORT) {
+    const a = scratch[len];
+    for (let i = 0; i < len; i++) a[i] = bytes[start + i];
+    return String.fromCharCode.apply(null, a);
+  }
   let s = '';
   for (let i = 0; i < len; i += 8192) {
     s += String.fromCharCode.apply(null, bytes.subarray(start + i, start + Math.min(len, i + 8192)));
@@ -39,15 +59,16 @@ export function keyBytes(k) {
 }
 
 function writeKey(mem, at, k) {
-  if (typeof k === 'number') {
-    const hi = Math.floor(k / TWO_32);
-    const lo = k - hi * TWO_32;
-    mem[at] = INTEGER;
-    for (let i = 0; i < 4; i++) mem[at + 1 + i] = (lo >>> (8 * i)) & 0xff;
-    for (let i = 0; i < 4; i++) mem[at + 5 + i] = (hi >> (8 * i)) & 0xff;
-  } else {
-    writeBinary(mem, at, k);
-  }
+  if (typeof k === 'number') writeInteger(mem, at, k);
+  else writeBinary(mem, at, k);
+}
+
+function writeInteger(mem, at, n) {
+  const hi = Math.floor(n / TWO_32);
+  const lo = n - hi * TWO_32;
+  mem[at] = INTEGER;
+  for (let i = 0; i < 4; i++) mem[at + 1 + i] = (lo >>> (8 * i)) & 0xff;
+  for (let i = 0; i < 4; i++) mem[at + 5 + i] = (hi >> (8 * i)) & 0xff;
 }
 
 function writeBinary(mem, at, s) {
@@ -59,30 +80,52 @@ function writeBinary(mem, at, s) {
 const COMPACT_VALUE_BYTES = 4096;
 
 /**
+ * The compact form of the encoded value at `bytes[start..start+len]`: a number for an integer
+ * within 2^53 (no allocation at all), a binary string up to COMPACT_VALUE_BYTES, else a copy.
+ */
+function compactValue(bytes, start, len) {
+  if (len === 9 && bytes[start] === INTEGER) {
+    const n = safeInteger(bytes, start);
+    if (n !== undefined) return n;
+  }
+  return len <= COMPACT_VALUE_BYTES ? binaryString(bytes, start, len) : bytes.slice(start, start + len);
+}
+
+/**
  * One entry of a table. `key` and `value` are Uint8Array encodings made on demand; the entry
- * itself keeps the Map key and a compact value.
+ * itself keeps the Map key and a compact value (see `compactValue`).
  */
 export class Entry {
   constructor(k, v) { this.k = k; this.v = v; }
   /** An entry for Map key `k` and encoded `value` (copied: `value` may be a view). */
-  static of(k, value) {
-    return new Entry(k, value.length <= COMPACT_VALUE_BYTES ? String.fromCharCode.apply(null, value) : value.slice());
-  }
+  static of(k, value) { return new Entry(k, compactValue(value, 0, value.length)); }
   get key() { return keyBytes(this.k); }
   get value() {
-    if (typeof this.v !== 'string') return this.v;
-    const b = new Uint8Array(this.v.length);
-    writeBinary(b, 0, this.v);
+    if (typeof this.v === 'object') return this.v;
+    const b = new Uint8Array(this.valueLength);
+    this.writeValue(b, 0);
     return b;
   }
+  /** The value as a binary string or bytes (what stores keep). */
+  get storedValue() {
+    if (typeof this.v !== 'number') return this.v;
+    const b = new Uint8Array(9);
+    writeInteger(b, 0, this.v);
+    return String.fromCharCode.apply(null, b);
+  }
   get keyLength() { return typeof this.k === 'number' ? 9 : this.k.length; }
-  get valueLength() { return this.v.length; }
+  get valueLength() { return typeof this.v === 'number' ? 9 : this.v.length; }
   writeKey(mem, at) { writeKey(mem, at, this.k); }
-  writeValue(mem, at) { if (typeof this.v === 'string') writeBinary(mem, at, this.v); else mem.set(this.v, at); }
+  writeValue(mem, at) {
+    const v = this.v;
+    if (typeof v === 'number') writeInteger(mem, at, v);
+    else if (typeof v === 'string') writeBinary(mem, at, v);
+    else mem.set(v, at);
+  }
   /** The table id a key refers to (tag 07), or -1. */
   keyRef() { return typeof this.k === 'string' ? binaryRef(this.k) : -1; }
   /** The table ids a value refers to: a reference (07), or the tables a stored function reaches (05). */
-  valueRefs() { return valueRefs(this.v); }
+  valueRefs() { return typeof this.v === 'number' ? NO_REFS : valueRefs(this.v); }
 }
 
 function u32At(b, at) {
@@ -278,17 +321,16 @@ export class ExternalTables {
    */
   imports(memory) {
     let view = null;
+    // Growth detaches the old buffer, leaving the view empty: only then is it re-made.
     const bytes = () => {
-      const buffer = memory().buffer;
-      if (view === null || view.buffer !== buffer) view = new Uint8Array(buffer);
+      if (view === null || view.length === 0) view = new Uint8Array(memory().buffer);
       return view;
     };
     return {
       js_ext_table_set: (id, kptr, klen, vptr, vlen) => {
         const mem = bytes();
         const k = keyString(mem, kptr, klen);
-        this.putEntry(id, Entry.of(k, vlen <= COMPACT_VALUE_BYTES
-          ? mem.subarray(vptr, vptr + vlen) : mem.slice(vptr, vptr + vlen)));
+        this.putEntry(id, new Entry(k, compactValue(mem, vptr, vlen)));
         this.markDirty(id, k);
         return 0;
       },

@@ -384,7 +384,7 @@ export class IdbStore {
     for (let j = 0; j < entries.length; j++) {
       const e = entries[j];
       keys[j] = e.k;
-      values[j] = e.v;
+      values[j] = e.storedValue;
       this.stats.bytesWritten += e.keyLength + e.valueLength;
     }
     store.put({ id: [id, i], keys, values });

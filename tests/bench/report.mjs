@@ -188,6 +188,7 @@ export function renderMarkdown(res) {
   renderNative(res, L);
 
   L.push('## 2. External tables (lua-persist only; ms, median)', '');
+  separateRun(L, res, 'ext');
   L.push('No peer has external tables, so each workload is compared with the same code on a plain Lua table in the same VM.', '');
   L.push('The plain-table counterparts run with the Lua heap limit raised to 1 GiB (the default 128 MiB cannot hold 1e6 string pairs in a plain table); ' +
     'their linear memory is shown for contrast and is not counted against the 64 MiB target, which is about what external tables avoid.', '');
@@ -200,12 +201,7 @@ export function renderMarkdown(res) {
   L.push('');
 
   L.push('## 3. Persistence (Node `FileStore`, fsync on; ms, median)', '');
-  const pe = res.persistEnv;
-  if (pe) {
-    L.push(`Measured in a separate persistence-only run (\`BENCH_ONLY=persist make bench\`) on ${pe.date}, commit ${pe.commit}` +
-      `${pe.dirty ? ' plus uncommitted changes' : ''}, same machine (${pe.cpu}, ${pe.cores} cores, ${pe.ramGiB} GiB; ${pe.chromium ?? 'system Chromium'}), ` +
-      `load average ${pe.loadavgStart} at start, ${pe.loadavgEnd} at end.`, '');
-  }
+  separateRun(L, res, 'persist');
   L.push(`\`_home[i] = 'v'..i\` for i = 1..n, filled from JS, then \`save()\` (first save: everything); a fresh engine and store object then \`load()\`; ` +
     'then one key is changed from Lua and `save()` again (incremental). ' + `The store directory is on ${res.env.tmpFs ?? 'the temporary file system'} (\`os.tmpdir()\`).`, '');
   L.push('| entries | save | load | first incremental save (1 key changed) | steady incremental save (median of 5 in a row) | same without fsync | bytes written: full / incremental | linear memory after | check |');
@@ -229,6 +225,7 @@ export function renderMarkdown(res) {
   L.push('');
 
   L.push('## 4. Start-up (fresh process to first result; ms, median)', '');
+  separateRun(L, res, 'startup');
   const base = res.startup.find((s) => s.name.startsWith('node'))?.ms;
   L.push('| engine | wall time | minus an empty `node` process | output |', '|---|---:|---:|---|');
   for (const s of res.startup) {
@@ -243,6 +240,15 @@ export function renderMarkdown(res) {
     L.push(`| ${name === 'ours' ? 'lua-persist' : name} | ${s.what} | ${s.raw.toLocaleString('en-US')} B | ${s.gzip.toLocaleString('en-US')} B | ${s.js.toLocaleString('en-US')} B |`);
   }
   L.push('');
-  L.push('## Reproduce', '', '```sh', 'make bench          # builds dist/lua.wasm, installs the npm dev packages in tests/bench, ~6-10 min on 2 cores', 'BENCH_REPS=9 make bench   # more runs per figure', 'BENCH_QUICK=1 node tests/bench/run.mjs   # smoke run: 1 rep, small sizes, prints instead of writing', 'BENCH_ONLY=persist make bench   # re-measure persistence only (file store, IndexedDB)', '```', '');
+  L.push('## Reproduce', '', '```sh', 'make bench          # builds dist/lua.wasm, installs the npm dev packages in tests/bench, ~6-10 min on 2 cores', 'BENCH_REPS=9 make bench   # more runs per figure', 'BENCH_QUICK=1 node tests/bench/run.mjs   # smoke run: 1 rep, small sizes, prints instead of writing', 'BENCH_ONLY=persist make bench   # re-measure persistence only (file store, IndexedDB)', 'BENCH_ONLY=ext,startup make bench   # any of vm, ext, persist, startup', '```', '');
   return `${L.join('\n')}\n`;
+}
+
+// The note under a section measured in a separate `BENCH_ONLY` run.
+function separateRun(L, res, section) {
+  const e = res[`${section}Env`];
+  if (!e) return;
+  L.push(`Measured in a separate run (\`BENCH_ONLY=${e.only ?? section} make bench\`) on ${e.date}, commit ${e.commit}` +
+    `${e.dirty ? ' plus uncommitted changes' : ''}, same machine (${e.cpu}, ${e.cores} cores, ${e.ramGiB} GiB${section === 'persist' ? `; ${e.chromium ?? 'system Chromium'}` : ''}), ` +
+    `load average ${e.loadavgStart} at start, ${e.loadavgEnd} at end.`, '');
 }

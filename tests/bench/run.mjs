@@ -3,8 +3,8 @@
 //
 // Environment: BENCH_REPS (default 5) runs per measurement, the median is reported;
 // BENCH_QUICK=1 for a smoke run (1 rep, small sizes, writes nothing but results-quick.json);
-// BENCH_ONLY=persist measures only persistence (file store and IndexedDB) and keeps the other
-// sections of results.json.
+// BENCH_ONLY=persist (or any comma-separated sections of vm, ext, persist, startup) measures only
+// those sections and keeps the others of results.json.
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -26,8 +26,10 @@ const NP = QUICK ? 20000 : 1000000;     // pairs
 const NN = QUICK ? 5000 : 100000;       // nested tables
 const PLAIN_HEAP_LIMIT = 1024 * 2 ** 20; // for the plain-table counterparts only
 const PERSIST = QUICK ? [10000] : [100000, 1000000];
-const ONLY = process.env.BENCH_ONLY || null;
-if (ONLY !== null && ONLY !== 'persist') throw new Error(`BENCH_ONLY=${ONLY}: only 'persist' is supported`);
+const SECTIONS = ['vm', 'ext', 'persist', 'startup'];
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+if (ONLY?.some((s) => !SECTIONS.includes(s))) throw new Error(`BENCH_ONLY=${ONLY}: sections are ${SECTIONS.join(', ')}`);
+const measure = (section) => ONLY === null || ONLY.includes(section);
 const started = Date.now();
 
 // `node run.mjs --render`: rewrite BENCHMARKS.md and the SVG from results.json, measuring nothing.
@@ -120,12 +122,13 @@ results.env = {
   wasmSha256: createHash('sha256').update(wasmBytes).digest('hex').slice(0, 16),
   tmpFs: sh('df', ['-T', work])?.split('\n').pop().split(/\s+/)[1],
   reps: REPS,
+  only: ONLY?.join(','),
   loadavgStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
 };
 log(`machine: ${results.env.cpu}, ${results.env.cores} cores; ${REPS} reps per measurement${QUICK ? ' (QUICK)' : ''}`);
 
 // ---------- 1. VM and stdlib ----------
-for (const w of ONLY ? [] : VM) {
+for (const w of measure('vm') ? VM : []) {
   const row = { name: w.name, label: w.label, group: w.group };
   row.lua54 = summarise(timedScript('lua5.4', w.code, REPS));
   for (const engine of ['ours', 'wasmoon', 'fengari']) {
@@ -142,7 +145,9 @@ for (const w of ONLY ? [] : VM) {
 // measure what the instruction budget costs on the addition loop.
 const nativeVm = process.env.BENCH_NATIVE_VM ?? join(root, 'target', 'release', 'examples', 'lua');
 const unmeteredVm = process.env.BENCH_UNMETERED_VM ?? join(root, 'target', 'unmetered', 'release', 'examples', 'lua');
-if (existsSync(nativeVm)) {
+if (!measure('vm')) {
+  // Kept from the last run that measured it.
+} else if (existsSync(nativeVm)) {
   for (const row of results.vm) {
     const w = VM.find((x) => x.name === row.name);
     row.native = summarise(timedScript(nativeVm, w.code, REPS));
@@ -168,15 +173,15 @@ if (existsSync(nativeVm)) {
 }
 
 // Known gaps that change how a workload had to be written.
-results.probes = (ONLY ? [] : [
+results.probes = (measure('vm') ? [
   { code: "return ('x'):upper()", why: 'method calls on strings need the string metatable, so the gsub workload is written `string.gsub(s, ...)`' },
-]).map((p) => {
+] : []).map((p) => {
   const r = worker({ kind: 'vm', engine: 'ours', code: p.code, reps: 1 });
   return { ...p, ok: r.ok, error: r.error };
 });
 
 // ---------- 2. External tables ----------
-for (const w of ONLY ? [] : external(N, NP, NN)) {
+for (const w of measure('ext') ? external(N, NP, NN) : []) {
   const row = { name: w.name, label: w.label, ops: w.ops, kind: w.kind };
   row.ext = summarise(worker({ kind: 'ext', code: w.ext, prefill: w.prefill, reps: REPS }));
   // A plain table of 1e6 string pairs needs more than the default 128 MiB Lua heap: raise it.
@@ -187,7 +192,7 @@ for (const w of ONLY ? [] : external(N, NP, NN)) {
 }
 
 // ---------- 3. Persistence (Node file store, fsync on) ----------
-for (const n of PERSIST) {
+for (const n of measure('persist') ? PERSIST : []) {
   const res = worker({ kind: 'persist', n, reps: REPS, dir: work });
   const row = { n };
   if (!res.ok) row.error = res.error;
@@ -207,7 +212,7 @@ for (const n of PERSIST) {
 
 // ---------- 3b. Persistence through IndexedDB in Chromium ----------
 results.idb = [];
-try {
+if (measure('persist')) try {
   const { idbBench } = await import('./idb.mjs');
   for (const row of await idbBench(PERSIST, () => REPS)) {
     if (!row.error) {
@@ -234,7 +239,7 @@ const startups = [
     "import f from 'fengari'; const { lua, lauxlib, lualib, to_luastring } = f; const L = lauxlib.luaL_newstate(); lualib.luaL_openlibs(L); lauxlib.luaL_loadstring(L, to_luastring('return 1 + 1')); lua.lua_pcall(L, 0, 1, 0); process.stdout.write(lua.lua_tojsstring(L, -1));"] },
   { name: 'lua5.4', cmd: 'lua5.4', args: ['-e', 'io.write(1 + 1)'] },
 ];
-for (const s of ONLY ? [] : startups) {
+for (const s of measure('startup') ? startups : []) {
   const times = [];
   let out = null;
   for (let i = 0; i <= REPS; i++) {
@@ -276,10 +281,15 @@ if (QUICK) {
   writeFileSync(join(here, 'results-quick.json'), JSON.stringify(results, null, 1));
   process.stdout.write(renderMarkdown(results));
 } else {
-  // A persistence-only run replaces those sections and says when they were measured.
-  const out = ONLY
-    ? { ...JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')), persist: results.persist, idb: results.idb, persistEnv: results.env }
-    : results;
+  // A partial run replaces the sections it measured and says when they were measured.
+  const out = ONLY ? { ...JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) } : results;
+  if (ONLY) {
+    const keys = { vm: ['vm', 'probes', 'fuel'], ext: ['external'], persist: ['persist', 'idb'], startup: ['startup'] };
+    for (const section of ONLY) {
+      for (const k of keys[section]) out[k] = results[k];
+      out[`${section}Env`] = results.env;
+    }
+  }
   writeFileSync(join(here, 'results.json'), `${JSON.stringify(out, null, 1)}\n`);
   writeFileSync(join(root, 'BENCHMARKS.md'), renderMarkdown(out));
   writeFileSync(join(root, 'docs', 'bench-ratios.svg'), renderSvg(out));

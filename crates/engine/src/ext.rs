@@ -58,6 +58,10 @@ pub struct Store {
     cell_ids: RefCell<HashMap<usize, u32>>,
     /// Cells being written, so a closure that captures itself ends.
     writing: RefCell<HashSet<u32>>,
+    /// Encoding buffers reused by `get` and `set`, taken while in use: a nested call (a
+    /// stored function that reaches a cell) finds them empty and allocates its own.
+    key_buf: Cell<Vec<u8>>,
+    value_buf: Cell<Vec<u8>>,
 }
 
 impl Store {
@@ -72,6 +76,8 @@ impl Store {
             cursors: RefCell::new(HashMap::new()),
             cell_ids: RefCell::new(HashMap::new()),
             writing: RefCell::new(HashSet::new()),
+            key_buf: Cell::new(Vec::new()),
+            value_buf: Cell::new(Vec::new()),
         })
     }
 
@@ -210,6 +216,12 @@ impl Store {
     }
 
     fn decode<'gc>(&self, ctx: Ctx<'gc>, bytes: &[u8]) -> Result<Value<'gc>, Error<'gc>> {
+        // The common case first: an integer is exactly its tag and eight bytes.
+        if let [codec::TAG_INTEGER, rest @ ..] = bytes {
+            if let Ok(le) = <[u8; 8]>::try_from(rest) {
+                return Ok(Value::Integer(i64::from_le_bytes(le)));
+            }
+        }
         let mut reader = Reader::new(bytes);
         let item = reader.item().map_err(|e| host_error(&e.to_string()))?;
         if !reader.is_empty() {
@@ -285,6 +297,63 @@ impl Store {
                 return Ok(Some((key, value)));
             }
         }
+    }
+
+    fn get_with<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Value<'gc>,
+        kb: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<Value<'gc>, Error<'gc>> {
+        match encode_key(key, kb) {
+            Ok(Some(())) => {}
+            // A plain table or a function is never a key of an external table.
+            Ok(None) | Err(_) => return Ok(Value::Nil),
+        }
+        if !self.host.table_get(id, kb, out)? {
+            return Ok(Value::Nil);
+        }
+        self.decode(ctx, out).map_err(|e| match e {
+            // Say which function: the rest of the state loads as before.
+            Error::Runtime(m) if m == function::OLD_FORMAT => {
+                Error::runtime(format!("{}: {m}", describe_key(key)))
+            }
+            other => other,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set_with<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: Value<'gc>,
+        kb: &mut Vec<u8>,
+        vb: &mut Vec<u8>,
+    ) -> Result<(), Error<'gc>> {
+        let key_is_plain_table = encode_key(key, kb).map_err(Error::runtime)?.is_none();
+        self.generation.set(self.generation.get() + 1);
+        if !key_is_plain_table && encode_plain(value, vb) {
+            if value.is_nil() {
+                self.host.table_delete(id, kb)?;
+            } else {
+                self.host.table_set(id, kb, vb)?;
+            }
+            return Ok(());
+        }
+        let mut plan = Plan::default();
+        plan.visit(ctx, running, value).map_err(Error::runtime)?;
+        plan.visit(ctx, running, key).map_err(Error::runtime)?;
+        plan.commit(ctx, running, self)?;
+        // Tables are external now.
+        encode_key(key, kb).map_err(Error::runtime)?;
+        self.encode_value(ctx, running, value, vb)?;
+        self.host.table_set(id, kb, vb)?;
+        Ok(())
     }
 }
 
@@ -514,23 +583,12 @@ impl<'gc> Plan<'gc> {
 
 impl External for Store {
     fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
-        let mut kb = Vec::new();
-        match encode_key(key, &mut kb) {
-            Ok(Some(())) => {}
-            // A plain table or a function is never a key of an external table.
-            Ok(None) | Err(_) => return Ok(Value::Nil),
-        }
-        let mut out = Vec::new();
-        if !self.host.table_get(id, &kb, &mut out)? {
-            return Ok(Value::Nil);
-        }
-        self.decode(ctx, &out).map_err(|e| match e {
-            // Say which function: the rest of the state loads as before.
-            Error::Runtime(m) if m == function::OLD_FORMAT => {
-                Error::runtime(format!("{}: {m}", describe_key(key)))
-            }
-            other => other,
-        })
+        let mut kb = self.key_buf.take();
+        let mut out = self.value_buf.take();
+        let result = self.get_with(ctx, id, key, &mut kb, &mut out);
+        self.key_buf.set(kb);
+        self.value_buf.set(out);
+        result
     }
 
     fn set<'gc>(
@@ -541,27 +599,12 @@ impl External for Store {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), Error<'gc>> {
-        let mut kb = Vec::new();
-        let key_is_plain_table = encode_key(key, &mut kb).map_err(Error::runtime)?.is_none();
-        let mut vb = Vec::new();
-        self.generation.set(self.generation.get() + 1);
-        if !key_is_plain_table && encode_plain(value, &mut vb) {
-            if value.is_nil() {
-                self.host.table_delete(id, &kb)?;
-            } else {
-                self.host.table_set(id, &kb, &vb)?;
-            }
-            return Ok(());
-        }
-        let mut plan = Plan::default();
-        plan.visit(ctx, running, value).map_err(Error::runtime)?;
-        plan.visit(ctx, running, key).map_err(Error::runtime)?;
-        plan.commit(ctx, running, self)?;
-        // Tables are external now.
-        encode_key(key, &mut kb).map_err(Error::runtime)?;
-        self.encode_value(ctx, running, value, &mut vb)?;
-        self.host.table_set(id, &kb, &vb)?;
-        Ok(())
+        let mut kb = self.key_buf.take();
+        let mut vb = self.value_buf.take();
+        let result = self.set_with(ctx, running, id, key, value, &mut kb, &mut vb);
+        self.key_buf.set(kb);
+        self.value_buf.set(vb);
+        result
     }
 
     fn next<'gc>(
