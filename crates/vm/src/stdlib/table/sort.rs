@@ -5,16 +5,21 @@
 //! It is a resumable state machine: a comparison by a Lua function or `__lt`, and element
 //! access through `__index`/`__newindex`, suspend it; the ranges still to sort are kept in
 //! argument slots (the reference recurses on the smaller part, which bounds them to about
-//! 64), and the rest of its state is saved to slots when it suspends.
+//! 64), and the rest of its state is saved to slots when it suspends. A long sort also
+//! pauses now and then to give the interpreter its turn.
 
 use crate::interp::{
-    compare_error, metamethod, primitive_order, Error, MetaEvent, NativeCall, Outcome,
+    compare_error, metamethod, primitive_order, Action, Error, MetaEvent, NativeCall, Outcome,
 };
 use crate::state::Ctx;
 use crate::value::Value;
 
 use super::{check_table, int, then, LENGTH, R, READ, WRITE};
 use crate::stdlib::access::{self, result_of, to_length, Flow};
+
+/// Steps of the state machine between two turns of the interpreter (each charged as an
+/// instruction): a long sort pauses, so limits and slices hold inside it.
+const SORT_TURN: u32 = 2048;
 
 /// Ranges shorter than this always take the middle element as pivot (`RANLIMIT`).
 const RANDOM_PIVOT_LIMIT: u32 = 100;
@@ -295,7 +300,17 @@ impl<'gc> Sort<'gc> {
                 }
             }};
         }
+        let mut work = 0;
         loop {
+            work += 1;
+            // Only where no value is in flight, so that the saved state is all there is.
+            if work >= SORT_TURN && matches!(at, RANGE | NEXT_I | NEXT_J) {
+                ctx.charge_fuel(i64::from(work));
+                self.save(call);
+                return Ok(Action::Pause {
+                    then: then(sort_cont, at),
+                });
+            }
             match at {
                 LENGTH => {
                     let n = to_length(v)?;
@@ -489,6 +504,7 @@ impl<'gc> Sort<'gc> {
                 }
                 _ => {
                     if !self.pop_range(call) {
+                        ctx.charge_fuel(i64::from(work));
                         return call.ret0();
                     }
                     at = RANGE;
