@@ -88,7 +88,8 @@ pub(crate) fn reserve<'gc>(
     Ok(())
 }
 
-/// Appends to a string being built (see [`grow`]), charging the copy.
+/// Appends to a string being built (see [`grow`]); the caller charges the copying.
+#[inline]
 pub(crate) fn append<'gc>(
     ctx: Ctx<'gc>,
     buf: &mut Vec<u8>,
@@ -96,25 +97,30 @@ pub(crate) fn append<'gc>(
 ) -> Result<(), Error<'gc>> {
     grow(ctx, buf, bytes.len())?;
     buf.extend_from_slice(bytes);
-    // A piece costs an instruction, and its bytes their copy.
-    ctx.charge_fuel(1);
-    charge_bytes(ctx, bytes.len());
     Ok(())
 }
 
 /// Makes room for `n` more bytes in a string being built, within the longest string the
 /// state allows and the memory limit (counting the buffer and the string it becomes).
+#[inline]
 pub(crate) fn grow<'gc>(ctx: Ctx<'gc>, buf: &mut Vec<u8>, n: usize) -> Result<(), Error<'gc>> {
-    let total = buf.len().saturating_add(n);
-    let memory = || Err(Error::Value(ctx.str_value(b"not enough memory")));
-    if total > ctx.max_string_len() {
-        return memory();
+    if buf.capacity() - buf.len() < n {
+        return grow_buffer(ctx, buf, n);
     }
-    if total > buf.capacity() {
-        let grown = total.max(buf.capacity().saturating_mul(2));
-        if ctx.check_alloc(grown.saturating_add(total)).is_err() || buf.try_reserve(n).is_err() {
-            return memory();
-        }
+    Ok(())
+}
+
+/// The buffer doubles, but never past the longest string, so its capacity bounds it.
+#[cold]
+fn grow_buffer<'gc>(ctx: Ctx<'gc>, buf: &mut Vec<u8>, n: usize) -> Result<(), Error<'gc>> {
+    let total = buf.len().saturating_add(n);
+    let max = ctx.max_string_len();
+    let grown = buf.capacity().saturating_mul(2).min(max).max(total);
+    if total > max
+        || ctx.check_alloc(grown.saturating_add(total)).is_err()
+        || buf.try_reserve_exact(grown - buf.len()).is_err()
+    {
+        return Err(Error::Value(ctx.str_value(b"not enough memory")));
     }
     Ok(())
 }

@@ -255,7 +255,7 @@ fn find_or_match<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, find: bool)
     }
     let mut m = Matcher::new(src, pat, MATCH_TURN);
     let found = pattern::find(&mut m, init);
-    find_result(ctx, call, m, found, find)
+    find_result(ctx, call, &mut m, found, find)
 }
 
 /// Where `find` and `match` keep a paused matcher (after their four arguments).
@@ -268,7 +268,7 @@ fn find_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, FIND_STATE));
     m.set_steps(MATCH_TURN);
     let found = m.resume();
-    find_result(ctx, call, m, found, call.state() != 0)
+    find_result(ctx, call, &mut m, found, call.state() != 0)
 }
 
 /// Charges the steps a matcher took since it was given [`MATCH_TURN`].
@@ -281,21 +281,21 @@ fn pause<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     slot: usize,
-    m: Matcher<'_>,
+    m: &mut Matcher<'_>,
     then: Cont,
 ) -> R<'gc> {
-    stash::<State>(ctx, call, slot, m.into_state());
+    stash::<State>(ctx, call, slot, m.take_state());
     Ok(Action::Pause { then })
 }
 
 fn find_result<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
-    m: Matcher<'_>,
+    m: &mut Matcher<'_>,
     found: Result<Option<(usize, usize)>, MatchError>,
     find: bool,
 ) -> R<'gc> {
-    charge_steps(ctx, &m);
+    charge_steps(ctx, m);
     let (s, e) = match found {
         Err(MatchError::OutOfSteps) => {
             let then = Cont::with_state(find_cont, i64::from(find));
@@ -317,7 +317,7 @@ fn find_result<'gc>(
             return call.ret(&results);
         }
     }
-    results.extend(captures(ctx, &m, src, s, e)?);
+    results.extend(captures(ctx, m, src, s, e)?);
     call.ret(&results)
 }
 
@@ -366,7 +366,7 @@ fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.set_nargs(0);
     let mut m = Matcher::new(src.as_bytes(), pat.as_bytes(), MATCH_TURN);
     let found = m.search(from, 0, false, usize::try_from(last).ok());
-    gmatch_result(ctx, call, m, found)
+    gmatch_result(ctx, call, &mut m, found)
 }
 
 fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
@@ -378,16 +378,16 @@ fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'g
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, 0));
     m.set_steps(MATCH_TURN);
     let found = m.resume();
-    gmatch_result(ctx, call, m, found)
+    gmatch_result(ctx, call, &mut m, found)
 }
 
 fn gmatch_result<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
-    m: Matcher<'_>,
+    m: &mut Matcher<'_>,
     found: Result<Option<(usize, usize)>, MatchError>,
 ) -> R<'gc> {
-    charge_steps(ctx, &m);
+    charge_steps(ctx, m);
     let this = call.closure();
     let Value::String(src) = this.upval(GMATCH_SRC) else {
         unreachable!("gmatch keeps its subject")
@@ -399,7 +399,7 @@ fn gmatch_result<'gc>(
         Ok(Some((s, e))) => {
             this.set_upval(ctx.mc, GMATCH_POS, Value::Integer(e as i64));
             this.set_upval(ctx.mc, GMATCH_LAST, Value::Integer(e as i64));
-            let values = captures(ctx, &m, src, s, e)?;
+            let values = captures(ctx, m, src, s, e)?;
             call.ret(&values)
         }
         Ok(None) => {
@@ -536,7 +536,13 @@ fn gsub_run<'gc>(
                 let last = last_match.map_or(-1, |e| e as i64);
                 call.set_arg(gsub_slot::END, Value::Integer(last));
                 call.set_arg(gsub_slot::CHANGED, Value::Boolean(changed));
-                return pause(ctx, call, gsub_slot::MATCHER, m, Cont::new(gsub_resume));
+                return pause(
+                    ctx,
+                    call,
+                    gsub_slot::MATCHER,
+                    &mut m,
+                    Cont::new(gsub_resume),
+                );
             }
             found => found.map_err(match_error)?,
         };
@@ -611,6 +617,7 @@ fn gsub_finish<'gc>(
     }
     let rest = &src.as_bytes()[pos..];
     let total = buf.len().saturating_add(rest.len());
+    charge_bytes(ctx, buf.len());
     reserve(ctx, &mut buf, total)?;
     buf.extend_from_slice(rest);
     call.ret(&[ctx.str_value(&buf), Value::Integer(count)])

@@ -97,6 +97,45 @@ enum Choice {
     Close { l: usize },
 }
 
+/// The choices of a match: the first few inline, so that most matches allocate nothing.
+#[derive(Debug)]
+struct Choices {
+    inline: [Choice; INLINE_CHOICES],
+    len: usize,
+    spill: Vec<Choice>,
+}
+
+const INLINE_CHOICES: usize = 16;
+
+impl Choices {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn push(&mut self, c: Choice) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = c,
+            None => self.spill.push(c),
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Choice> {
+        self.len = self.len.checked_sub(1)?;
+        match self.inline.get(self.len) {
+            Some(&c) => Some(c),
+            None => self.spill.pop(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+}
+
 /// Where a paused match goes on.
 #[derive(Clone, Copy, Debug)]
 enum Resume {
@@ -119,7 +158,7 @@ enum Resume {
 pub struct State {
     level: usize,
     caps: [(usize, CapLen); MAX_CAPTURES],
-    choices: Vec<Choice>,
+    choices: Choices,
     resume: Resume,
     search: Search,
     steps_left: u64,
@@ -139,7 +178,11 @@ impl Default for State {
         State {
             level: 0,
             caps: [(0, CapLen::Unfinished); MAX_CAPTURES],
-            choices: Vec::new(),
+            choices: Choices {
+                inline: [Choice::Open; INLINE_CHOICES],
+                len: 0,
+                spill: Vec::new(),
+            },
             resume: Resume::Back,
             search: Search::default(),
             steps_left: 0,
@@ -174,9 +217,9 @@ impl<'a> Matcher<'a> {
         Matcher { src, pat, st }
     }
 
-    /// The state to resume with ([`Matcher::with_state`]).
-    pub fn into_state(self) -> State {
-        self.st
+    /// The state to resume with ([`Matcher::with_state`]); this matcher is left at the start.
+    pub fn take_state(&mut self) -> State {
+        core::mem::take(&mut self.st)
     }
 
     /// Steps left before the next pause.
@@ -717,7 +760,7 @@ mod tests {
         while found == Err(MatchError::OutOfSteps) {
             pauses += 1;
             // The state alone crosses a pause.
-            let st = m.into_state();
+            let st = m.take_state();
             m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), st);
             m.set_steps(1000);
             found = m.resume();

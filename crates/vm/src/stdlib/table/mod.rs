@@ -17,7 +17,7 @@ use crate::table::Table;
 use crate::value::Value;
 
 use super::access::{self, ready, result_of, stash, take, to_length, Flow};
-use super::{append, register_lib};
+use super::{append, charge_bytes, register_lib};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -394,17 +394,25 @@ fn concat_run<'gc>(
                     let Value::String(sep) = call.arg(slot::SEP) else {
                         unreachable!("concat checked its separator")
                     };
+                    let (first, copied) = (i, buf.len());
                     let mut i = i;
                     let turn = i.saturating_add(CONCAT_TURN);
+                    // A piece costs an instruction, and its bytes their copy.
+                    let charge = |i: i64, buf: &Vec<u8>| {
+                        ctx.charge_fuel(i - first);
+                        charge_bytes(ctx, buf.len() - copied);
+                    };
                     loop {
                         append_field(ctx, &mut buf, table.get_int(i), i)?;
                         if i == last {
+                            charge(i, &buf);
                             return call.ret1(ctx.str_value(&buf));
                         }
                         append(ctx, &mut buf, sep.as_bytes())?;
                         i += 1;
                         if i == turn {
                             // A long concatenation gives the interpreter its turn.
+                            charge(i, &buf);
                             call.set_arg(slot::INDEX, Value::Integer(i));
                             stash(ctx, call, slot::BUFFER, buf);
                             return Ok(Action::Pause {

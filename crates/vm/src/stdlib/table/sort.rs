@@ -17,9 +17,9 @@ use crate::value::Value;
 use super::{check_table, int, then, LENGTH, R, READ, WRITE};
 use crate::stdlib::access::{self, result_of, to_length, Flow};
 
-/// Steps of the state machine between two turns of the interpreter (each charged as an
-/// instruction): a long sort pauses, so limits and slices hold inside it.
-const SORT_TURN: u32 = 2048;
+/// Partition steps between two turns of the interpreter (each, with its reads and
+/// comparison, charged as four instructions): a long sort pauses, so limits hold inside it.
+const SORT_TURN: u32 = 512;
 
 /// Ranges shorter than this always take the middle element as pivot (`RANLIMIT`).
 const RANDOM_PIVOT_LIMIT: u32 = 100;
@@ -301,16 +301,21 @@ impl<'gc> Sort<'gc> {
             }};
         }
         let mut work = 0;
+        // Counted where the partition loops, and no value is in flight, so that the saved
+        // state is all there is when it pauses.
+        macro_rules! turn {
+            () => {
+                work += 1;
+                if work >= SORT_TURN {
+                    ctx.charge_fuel(i64::from(work) * 4);
+                    self.save(call);
+                    return Ok(Action::Pause {
+                        then: then(sort_cont, at),
+                    });
+                }
+            };
+        }
         loop {
-            work += 1;
-            // Only where no value is in flight, so that the saved state is all there is.
-            if work >= SORT_TURN && matches!(at, RANGE | NEXT_I | NEXT_J) {
-                ctx.charge_fuel(i64::from(work));
-                self.save(call);
-                return Ok(Action::Pause {
-                    then: then(sort_cont, at),
-                });
-            }
             match at {
                 LENGTH => {
                     let n = to_length(v)?;
@@ -328,6 +333,7 @@ impl<'gc> Sort<'gc> {
                     at = RANGE;
                 }
                 RANGE => {
+                    turn!();
                     if self.lo >= self.up {
                         at = RANGE_DONE;
                         continue;
@@ -433,6 +439,7 @@ impl<'gc> Sort<'gc> {
                     at = NEXT_I;
                 }
                 NEXT_I => {
+                    turn!();
                     self.i += 1;
                     v = get!(self.i, GOT_I);
                     at = GOT_I;
@@ -453,6 +460,7 @@ impl<'gc> Sort<'gc> {
                     }
                 }
                 NEXT_J => {
+                    turn!();
                     self.j -= 1;
                     v = get!(self.j, GOT_J);
                     at = GOT_J;
@@ -504,7 +512,7 @@ impl<'gc> Sort<'gc> {
                 }
                 _ => {
                     if !self.pop_range(call) {
-                        ctx.charge_fuel(i64::from(work));
+                        ctx.charge_fuel(i64::from(work) * 4);
                         return call.ret0();
                     }
                     at = RANGE;
