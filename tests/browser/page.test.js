@@ -166,6 +166,58 @@ test('a long script does not freeze the page; Stop works; each run\'s timer star
   assert.equal(await page.textContent('#output'), '→ usable\n');
 });
 
+test('Stop lands inside a backtracking pattern; the page keeps running meanwhile', async (t) => {
+  const { page } = await openPage(t);
+  await page.fill('#code', 'return string.find(string.rep("a", 26), string.rep("a?", 26) .. string.rep("a", 26))');
+  await page.click('#run');
+  await page.waitForSelector('body[data-state="running"]');
+  await page.waitForFunction(() => Number(document.getElementById('ticker').dataset.ticks) >= 5);
+  // The click is handled and the run ends at once (it used to wait out the whole match).
+  const ms = await page.evaluate(() => new Promise((resolve) => {
+    const start = performance.now();
+    new MutationObserver((_, observer) => {
+      if (document.body.dataset.state === 'idle') { observer.disconnect(); resolve(performance.now() - start); }
+    }).observe(document.body, { attributes: true });
+    document.getElementById('stop').click();
+  }));
+  assert.ok(ms < 250, `Stop took ${ms.toFixed(0)} ms`);
+  assert.equal(await page.textContent('#status'), 'stopped');
+  await runCode(page, 'return "usable"');
+  assert.equal(await page.textContent('#output'), '→ usable\n');
+});
+
+test('in the page, library calls obey the instruction limit, abort at once and the heap cap', async (t) => {
+  const { page } = await openPage(t);
+  const r = await page.evaluate(async () => {
+    const { LuaEngine } = await import('../lua-api.js');
+    const find = 'return string.find(string.rep("a", 26), string.rep("a?", 26) .. string.rep("a", 26))';
+    const limited = await LuaEngine.create({ instructionLimit: 1e6 });
+    let limit;
+    try { await limited.compute(find); } catch (e) { limit = `${e.name}: ${e.message}`; }
+    limited.close();
+    const lua = await LuaEngine.create({ memoryLimit: 16 * 1024 * 1024 });
+    const ac = new AbortController();
+    const start = performance.now();
+    setTimeout(() => ac.abort(), 30);
+    let aborted;
+    try { await lua.compute(find, { signal: ac.signal }); } catch (e) { aborted = e.name; }
+    const abortMs = performance.now() - start - 30;
+    const strings = await lua.compute('return pcall(function() local t = {} for i = 1, 200 do t[i] = string.rep("x", 16e6 - 1) .. i end end)');
+    const doubling = await lua.compute('return pcall(function() local s = "x" while true do s = s .. s end end)');
+    const linear = lua.memoryStats().linearMemoryBytes;
+    lua.close();
+    return { limit, aborted, abortMs, strings: [...strings], doubling: [...doubling], linear };
+  });
+  assert.equal(r.limit, 'LuaLimitError: instruction limit exceeded (1000000 instructions)');
+  assert.equal(r.aborted, 'AbortError');
+  // Wall-clock time, which a loaded machine stretches (the page has no CPU clock): the 50 ms
+  // is measured in CPU time by tests/js/limits.test.js; here it must not be the whole match.
+  assert.ok(r.abortMs < 250, `the abort took ${r.abortMs.toFixed(1)} ms after it was due`);
+  assert.deepEqual(r.strings, [false, 'not enough memory']);
+  assert.deepEqual(r.doubling, [false, 'not enough memory']);
+  assert.ok(r.linear <= 32 * 1024 * 1024, `${r.linear} bytes of linear memory`);
+});
+
 // Counts the store's saves in `window.saves`.
 function countSaves(page) {
   return page.evaluate(() => {

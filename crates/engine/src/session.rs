@@ -381,7 +381,18 @@ impl Engine {
                 }
                 vm::Step::Error(e) => {
                     self.running = false;
-                    return Step::Finished(Err(failure_of(e)));
+                    let mut failure = failure_of(e);
+                    if failure.kind == ErrorKind::MemoryLimit {
+                        // What the run left behind goes before the next one starts; what
+                        // stays is the script's own live data (globals, `_home`'s cache).
+                        self.lua.collect_all();
+                        failure.message = format!(
+                            "not enough memory ({} live after a full collection; limit {})",
+                            mebibytes(self.lua.memory_used()),
+                            mebibytes(self.limits.heap_bytes)
+                        );
+                    }
+                    return Step::Finished(Err(failure));
                 }
                 vm::Step::Exit(exit) => {
                     self.running = false;
@@ -547,6 +558,12 @@ fn config(limits: Limits, binary_chunks: bool) -> Config {
 fn set_global<'gc>(ctx: Ctx<'gc>, name: &str, value: Value<'gc>) {
     ctx.globals()
         .set_str(ctx.mc, ctx.intern(name.as_bytes()), value);
+}
+
+/// `12.3 MiB`.
+fn mebibytes(bytes: usize) -> String {
+    let tenths = bytes as u64 * 10 / (1024 * 1024);
+    format!("{}.{} MiB", tenths / 10, tenths % 10)
 }
 
 /// The kind of a run's error from its message: host faults are kind 5, running out of

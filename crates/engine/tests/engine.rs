@@ -315,10 +315,26 @@ fn heap_limit_stops_a_run_and_memory_comes_back() {
         heap_bytes: 8 * 1024 * 1024,
         ..Limits::default()
     });
-    let (kind, _) = fail(&mut e, "local t = {} for i = 1, 1e7 do t[i] = i end");
+    let (kind, message) = fail(&mut e, "local t = {} for i = 1, 1e7 do t[i] = i end");
     assert_eq!(kind, ErrorKind::MemoryLimit);
+    // Collected already: what the message calls live is what is left.
     assert!(e.heap_bytes() < 1024 * 1024, "heap {}", e.heap_bytes());
+    assert!(
+        message.starts_with("not enough memory (0.")
+            && message.ends_with(" MiB live after a full collection; limit 8.0 MiB)"),
+        "{message}"
+    );
     assert_eq!(run(&mut e, "return 'still here'"), vec![s("still here")]);
+    // Data a script keeps counts as live.
+    let (_, message) = fail(
+        &mut e,
+        "keep = string.rep('x', 3e6) local t = {} for i = 1, 1e7 do t[i] = i end",
+    );
+    assert!(
+        message.starts_with("not enough memory (2.8 MiB live"),
+        "{message}"
+    );
+    assert_eq!(run(&mut e, "return #keep"), vec![V::I(3_000_000)]);
 }
 
 #[test]

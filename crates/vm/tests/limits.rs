@@ -160,3 +160,72 @@ fn results_come_out_of_the_arena() {
     });
     assert_eq!(seen, ["1", "two", "3.5"]);
 }
+
+/// Library calls that take seconds inside one native call (before they could pause), each
+/// after the setup it needs.
+const LONG_LIBRARY_CALLS: [(&str, &str); 6] = [
+    (
+        "",
+        "string.find(string.rep('a', 26), string.rep('a?', 26) .. string.rep('a', 26))",
+    ),
+    (
+        "",
+        "string.match(string.rep('a', 26), string.rep('a?', 26) .. string.rep('a', 26))",
+    ),
+    (
+        "",
+        "string.gsub(string.rep('a', 26), string.rep('a?', 26) .. string.rep('a', 26), '')",
+    ),
+    (
+        "",
+        "for _ in string.gmatch(string.rep('a', 26), string.rep('a?', 26) .. 'b') do end",
+    ),
+    (
+        "t = {} for i = 1, 2e6 do t[i] = (i * 7919) % 2e6 end",
+        "table.sort(t)",
+    ),
+    ("t = {} for i = 1, 3e6 do t[i] = 'x' end", "table.concat(t)"),
+];
+
+/// Each of them pauses again and again: a slice of fuel ends inside the call (it would
+/// otherwise run for seconds and end in one slice).
+#[test]
+fn long_library_calls_stop_after_their_fuel() {
+    for (setup, source) in LONG_LIBRARY_CALLS {
+        let (mut lua, out) = state(Config::default());
+        run(&mut lua, &out, setup).unwrap();
+        lua.start_chunk(source.as_bytes(), b"=test", &[]).unwrap();
+        for _ in 0..100 {
+            assert!(matches!(lua.step(10_000), Step::Pending), "{source}");
+        }
+    }
+}
+
+#[test]
+fn paused_matches_give_lua5_4_s_results() {
+    let (mut lua, out) = state(Config::default());
+    lua.start_chunk(
+        b"print(string.find(string.rep('a', 20), string.rep('a?', 20) .. string.rep('a', 20)))
+          print(string.gsub(string.rep('ab', 5000), '(a)(b)', '%2%1'):sub(1, 6))
+          local n = 0 for a, b in string.gmatch(string.rep('xy', 9000), '(x)()') do n = n + b end
+          print(n, string.match(string.rep('a', 9000) .. 'b', '()(a-)b$'))",
+        b"=test",
+        &[],
+    )
+    .unwrap();
+    let mut slices = 0;
+    loop {
+        match lua.step(500) {
+            Step::Pending => slices += 1,
+            Step::Done => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(slices > 1000, "{slices} slices");
+    let printed = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+    let n: u64 = (0..9000u64).map(|i| 2 * i + 2).sum();
+    assert_eq!(
+        printed,
+        format!("1\t20\nbababa\n{n}\t1\t{}\n", "a".repeat(9000))
+    );
+}

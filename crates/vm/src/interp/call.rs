@@ -533,6 +533,11 @@ fn handle_action<'gc>(
             wait(ts, then);
             Ok(Flow::Exit(Exit::Close { thread: co }))
         }
+        Action::Pause { then } => {
+            wait(ts, then);
+            ts.pending = Pending::Returned { at: ts.stack.len() };
+            Ok(Flow::Continue)
+        }
         Action::Hook { event, then } => {
             wait(ts, then);
             let values = (ts.stack.len() - base) as u32;

@@ -464,6 +464,7 @@ pub(super) fn concat<'gc>(
                     }
                     if pa.len() + pb.len() > MAX_SHORT_LEN {
                         ctx.check_alloc(pa.len() + pb.len())?;
+                        crate::stdlib::charge_bytes(ctx, pa.len() + pb.len());
                     }
                     ts.stack[top - 2] = Value::String(ctx.concat(&[pa, pb]));
                     n -= 1;
@@ -503,6 +504,7 @@ pub(super) fn concat<'gc>(
                 return Err(Error::runtime("string length overflow"));
             }
             ctx.check_alloc(total)?;
+            crate::stdlib::charge_bytes(ctx, total);
             let s = ctx.concat(&parts);
             ts.stack[top - run] = Value::String(s);
             n -= run - 1;

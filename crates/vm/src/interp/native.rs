@@ -112,6 +112,9 @@ pub enum Action<'gc> {
     /// Close the suspended or dead coroutine `thread`: call the `__close` of its pending
     /// to-be-closed variables; then `then` gets no values, or the error it ended with.
     Close { thread: Thread<'gc>, then: Cont },
+    /// Give the interpreter its turn (long library work pauses after a share of fuel, so
+    /// that a run's budget and its slices hold); then `then` gets no values.
+    Pause { then: Cont },
     /// Deliver a debug hook event about this native (the interpreter's own use); then
     /// `then`.
     Hook { event: &'static str, then: Cont },

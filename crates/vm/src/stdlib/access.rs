@@ -7,7 +7,6 @@
 //! function keeps its state in its argument slots and in the continuation's state word.
 
 use alloc::format;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::interp::{
@@ -245,25 +244,30 @@ pub fn to_length<'gc>(v: Value<'gc>) -> Result<i64, Error<'gc>> {
     }
 }
 
-/// A byte buffer a library function keeps in one of its argument slots while it waits for
-/// a call (`gsub` with a replacement function, `table.concat` through `__index`).
-pub fn stash_buffer<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, slot: usize, buf: Vec<u8>) {
+/// Keeps `value` (a buffer, a paused matcher) in argument `slot` while the library function
+/// waits for a call or pauses; the userdata there is reused for the next one.
+pub fn stash<'gc, T: 'static>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    slot: usize,
+    value: T,
+) {
     if let Value::UserData(u) = call.arg(slot) {
-        if u.with_data(|_: &RefCell<Vec<u8>>| ()).is_some() {
-            u.with_data(move |cell: &RefCell<Vec<u8>>| *cell.borrow_mut() = buf);
+        if u.with_data(|_: &RefCell<T>| ()).is_some() {
+            u.with_data(move |cell: &RefCell<T>| *cell.borrow_mut() = value);
             return;
         }
     }
-    let u = UserData::new(ctx.mc, alloc::boxed::Box::new(RefCell::new(buf)));
+    let u = UserData::new(ctx.mc, alloc::boxed::Box::new(RefCell::new(value)));
     call.set_arg(slot, Value::UserData(u));
 }
 
-/// Takes back the buffer [`stash_buffer`] kept (empty if there is none).
-pub fn take_buffer(call: &NativeCall<'_, '_>, slot: usize) -> Vec<u8> {
+/// Takes back what [`stash`] kept (the default if there is nothing).
+pub fn take<T: Default + 'static>(call: &NativeCall<'_, '_>, slot: usize) -> T {
     match call.arg(slot) {
         Value::UserData(u) => u
-            .with_data(|cell: &RefCell<Vec<u8>>| core::mem::take(&mut *cell.borrow_mut()))
+            .with_data(|cell: &RefCell<T>| core::mem::take(&mut *cell.borrow_mut()))
             .unwrap_or_default(),
-        _ => Vec::new(),
+        _ => T::default(),
     }
 }

@@ -132,6 +132,7 @@ fn char<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         encode(c as u32, &mut out);
     }
+    ctx.charge_fuel(call.nargs() as i64);
     call.ret1(ctx.str_value(&out))
 }
 
@@ -159,6 +160,7 @@ fn codepoint<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         codes.push(Value::Integer(code as i64));
         i = next;
     }
+    ctx.charge_fuel(codes.len() as i64);
     call.ret(&codes)
 }
 
@@ -178,9 +180,14 @@ fn len<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     while (i as i64) < last {
         match decode(s, i, !lax) {
             Some((_, next)) => i = next,
-            None => return call.ret(&[Value::Nil, Value::Integer(i as i64 + 1)]),
+            None => break,
         }
         n += 1;
+    }
+    // A character decoded costs an instruction.
+    ctx.charge_fuel(n);
+    if (i as i64) < last {
+        return call.ret(&[Value::Nil, Value::Integer(i as i64 + 1)]);
     }
     call.ret1(n)
 }
@@ -222,6 +229,7 @@ fn offset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             }
         }
     }
+    super::charge_bytes(ctx, p.abs_diff(pos as usize - 1));
     if n == 0 {
         call.ret1(p as i64 + 1)
     } else {

@@ -18,15 +18,15 @@ use crate::number::{write_int, Number};
 use crate::state::Ctx;
 use crate::value::{Type, Value};
 
-use super::access::{self, result_of, stash_buffer, take_buffer, Flow};
-use super::{register_lib, reserve};
-use pattern::{Capture, MatchError, Matcher};
+use super::access::{self, result_of, stash, take, Flow};
+use super::{append, charge_bytes, grow, register_lib, reserve};
+use pattern::{Capture, MatchError, Matcher, State};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
-/// Steps one pattern-matching call may take. Unbounded, as in lua5.4; this is where an
-/// instruction budget plugs in to interrupt runaway backtracking.
-const MATCH_STEPS: u64 = u64::MAX;
+/// Pattern-matching steps between two turns of the interpreter: a long match pauses after
+/// this many (each charged as an instruction), so limits and slices hold inside it.
+const MATCH_TURN: u64 = 2048;
 
 /// Registers `string` and sets the metatable all strings share.
 pub fn open(ctx: Ctx<'_>) {
@@ -102,6 +102,7 @@ fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     // start <= end <= len: both fit in usize.
     let piece = &s[start as usize - 1..end as usize];
+    charge_bytes(ctx, piece.len());
     call.ret1(ctx.str_value(piece))
 }
 
@@ -112,6 +113,7 @@ fn map_bytes<'gc>(
     f: impl FnOnce(&[u8]) -> Vec<u8>,
 ) -> R<'gc> {
     let s = call.check_bytes(ctx, 0)?;
+    charge_bytes(ctx, s.len());
     call.ret1(ctx.str_value(&f(s)))
 }
 
@@ -194,7 +196,7 @@ fn char<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn match_error<'gc>(e: MatchError) -> Error<'gc> {
     match e {
         MatchError::Pattern(msg) => Error::Runtime(msg),
-        MatchError::OutOfSteps => Error::runtime("pattern matching exceeded its step budget"),
+        MatchError::OutOfSteps => unreachable!("a paused match is resumed, not raised"),
     }
 }
 
@@ -242,6 +244,7 @@ fn find_or_match<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, find: bool)
     }
     let init = init as usize;
     if find && (call.arg(3).is_truthy() || pattern::is_plain(pat)) {
+        charge_bytes(ctx, src.len() - init);
         return match pattern::find_plain(src, pat, init) {
             Some(at) => call.ret(&[
                 Value::Integer(at as i64 + 1),
@@ -250,10 +253,62 @@ fn find_or_match<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, find: bool)
             None => call.ret1(Value::Nil),
         };
     }
-    let mut m = Matcher::new(src, pat, MATCH_STEPS);
-    let Some((s, e)) = pattern::find(&mut m, init).map_err(match_error)? else {
-        return call.ret1(Value::Nil);
+    let mut m = Matcher::new(src, pat, MATCH_TURN);
+    let found = pattern::find(&mut m, init);
+    find_result(ctx, call, &mut m, found, find)
+}
+
+/// Where `find` and `match` keep a paused matcher (after their four arguments).
+const FIND_STATE: usize = 4;
+
+fn find_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
+    let (Value::String(src), Value::String(pat)) = (call.arg(0), call.arg(1)) else {
+        unreachable!("find keeps its strings")
     };
+    let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, FIND_STATE));
+    m.set_steps(MATCH_TURN);
+    let found = m.resume();
+    find_result(ctx, call, &mut m, found, call.state() != 0)
+}
+
+/// Charges the steps a matcher took since it was given [`MATCH_TURN`].
+fn charge_steps(ctx: Ctx<'_>, m: &Matcher<'_>) {
+    ctx.charge_fuel((MATCH_TURN - m.steps_left()) as i64);
+}
+
+/// Keeps a matcher that ran out of steps in `slot` and pauses; `then` resumes it.
+fn pause<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    slot: usize,
+    m: &mut Matcher<'_>,
+    then: Cont,
+) -> R<'gc> {
+    stash::<State>(ctx, call, slot, m.take_state());
+    Ok(Action::Pause { then })
+}
+
+fn find_result<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    m: &mut Matcher<'_>,
+    found: Result<Option<(usize, usize)>, MatchError>,
+    find: bool,
+) -> R<'gc> {
+    charge_steps(ctx, m);
+    let (s, e) = match found {
+        Err(MatchError::OutOfSteps) => {
+            let then = Cont::with_state(find_cont, i64::from(find));
+            return pause(ctx, call, FIND_STATE, m, then);
+        }
+        Err(e) => return Err(match_error(e)),
+        Ok(None) => return call.ret1(Value::Nil),
+        Ok(Some(bounds)) => bounds,
+    };
+    let Value::String(src) = call.arg(0) else {
+        unreachable!("find keeps its subject")
+    };
+    let src = src.as_bytes();
     let mut results = Vec::new();
     if find {
         results.push(Value::Integer(s as i64 + 1));
@@ -262,7 +317,7 @@ fn find_or_match<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, find: bool)
             return call.ret(&results);
         }
     }
-    results.extend(captures(ctx, &m, src, s, e)?);
+    results.extend(captures(ctx, m, src, s, e)?);
     call.ret(&results)
 }
 
@@ -304,21 +359,54 @@ fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         _ => unreachable!("gmatch keeps its positions"),
     };
     let (from, last) = (int_upval(GMATCH_POS) as usize, int_upval(GMATCH_LAST));
+    if from > src.len() {
+        return call.ret0();
+    }
+    // The slots of the for loop's state and control hold a paused matcher instead.
+    call.set_nargs(0);
+    let mut m = Matcher::new(src.as_bytes(), pat.as_bytes(), MATCH_TURN);
+    let found = m.search(from, 0, false, usize::try_from(last).ok());
+    gmatch_result(ctx, call, &mut m, found)
+}
+
+fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
+    let this = call.closure();
+    let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
+    else {
+        unreachable!("gmatch keeps its strings")
+    };
+    let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, 0));
+    m.set_steps(MATCH_TURN);
+    let found = m.resume();
+    gmatch_result(ctx, call, &mut m, found)
+}
+
+fn gmatch_result<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    m: &mut Matcher<'_>,
+    found: Result<Option<(usize, usize)>, MatchError>,
+) -> R<'gc> {
+    charge_steps(ctx, m);
+    let this = call.closure();
+    let Value::String(src) = this.upval(GMATCH_SRC) else {
+        unreachable!("gmatch keeps its subject")
+    };
     let src = src.as_bytes();
-    let mut m = Matcher::new(src, pat.as_bytes(), MATCH_STEPS);
-    for s in from..=src.len() {
-        match m.match_at(s, 0).map_err(match_error)? {
-            Some(e) if e as i64 != last => {
-                this.set_upval(ctx.mc, GMATCH_POS, Value::Integer(e as i64));
-                this.set_upval(ctx.mc, GMATCH_LAST, Value::Integer(e as i64));
-                let values = captures(ctx, &m, src, s, e)?;
-                return call.ret(&values);
-            }
-            _ => {}
+    match found {
+        Err(MatchError::OutOfSteps) => pause(ctx, call, 0, m, Cont::new(gmatch_cont)),
+        Err(e) => Err(match_error(e)),
+        Ok(Some((s, e))) => {
+            this.set_upval(ctx.mc, GMATCH_POS, Value::Integer(e as i64));
+            this.set_upval(ctx.mc, GMATCH_LAST, Value::Integer(e as i64));
+            let values = captures(ctx, m, src, s, e)?;
+            call.ret(&values)
+        }
+        Ok(None) => {
+            this.set_upval(ctx.mc, GMATCH_POS, Value::Integer(src.len() as i64 + 1));
+            call.ret0()
         }
     }
-    this.set_upval(ctx.mc, GMATCH_POS, Value::Integer(src.len() as i64 + 1));
-    call.ret0()
 }
 
 /// Argument slots of `gsub` while it runs: the four arguments, then its state.
@@ -336,7 +424,9 @@ mod gsub_slot {
     pub const END: usize = 7;
     /// Whether any replacement changed the text (if none did, the subject is the result).
     pub const CHANGED: usize = 8;
-    pub const ALL: usize = 9;
+    /// A paused matcher; START then holds where it searches, END the last match's end.
+    pub const MATCHER: usize = 9;
+    pub const ALL: usize = 10;
 }
 
 fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -353,30 +443,51 @@ fn gsub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     call.set_nargs(gsub_slot::ALL);
     call.set_arg(gsub_slot::MAX, Value::Integer(max));
     call.set_arg(gsub_slot::CHANGED, Value::Boolean(false));
-    gsub_run(ctx, call, Vec::new(), 0, 0, None)
+    gsub_run(ctx, call, Vec::new(), 0, 0, Pending::None)
+}
+
+/// What `gsub` goes on with.
+enum Pending<'gc> {
+    None,
+    /// The replacement value for the match from the given start to the current position.
+    Replacement(Value<'gc>, usize),
+    /// A paused search at the current position, and the end of the last match.
+    Search(Box<State>, Option<usize>),
+}
+
+fn int_slot(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
+    match call.arg(slot) {
+        Value::Integer(n) => n,
+        _ => unreachable!("gsub keeps its state as integers"),
+    }
 }
 
 fn gsub_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
     let value = result_of(call, outcome);
-    let int = |call: &NativeCall<'_, 'gc>, slot| match call.arg(slot) {
-        Value::Integer(n) => n as usize,
-        _ => unreachable!("gsub keeps its state as integers"),
-    };
-    let count = int(call, gsub_slot::COUNT) as i64;
-    let (s, e) = (int(call, gsub_slot::START), int(call, gsub_slot::END));
-    let buf = take_buffer(call, gsub_slot::BUFFER);
-    gsub_run(ctx, call, buf, count, e, Some((value, s)))
+    let count = int_slot(call, gsub_slot::COUNT);
+    let s = int_slot(call, gsub_slot::START) as usize;
+    let e = int_slot(call, gsub_slot::END) as usize;
+    let buf: Vec<u8> = take(call, gsub_slot::BUFFER);
+    gsub_run(ctx, call, buf, count, e, Pending::Replacement(value, s))
 }
 
-/// The `gsub` loop from subject position `pos` with `count` replacements made; `pending` is
-/// the replacement value (and the start) of the match that ends at `pos`.
+fn gsub_resume<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
+    let count = int_slot(call, gsub_slot::COUNT);
+    let pos = int_slot(call, gsub_slot::START) as usize;
+    let last = usize::try_from(int_slot(call, gsub_slot::END)).ok();
+    let buf: Vec<u8> = take(call, gsub_slot::BUFFER);
+    let st = Box::new(take(call, gsub_slot::MATCHER));
+    gsub_run(ctx, call, buf, count, pos, Pending::Search(st, last))
+}
+
+/// The `gsub` loop from subject position `pos` with `count` replacements made.
 fn gsub_run<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     mut buf: Vec<u8>,
     mut count: i64,
     mut pos: usize,
-    pending: Option<(Value<'gc>, usize)>,
+    pending: Pending<'gc>,
 ) -> R<'gc> {
     let (Value::String(src_str), Value::String(pat), Value::Integer(max)) = (
         call.arg(gsub_slot::SRC),
@@ -387,28 +498,62 @@ fn gsub_run<'gc>(
     };
     let repl = call.arg(gsub_slot::REPL);
     let src = src_str.as_bytes();
-    let anchor = pat.as_bytes().first() == Some(&b'^');
+    let pat = pat.as_bytes();
+    let anchor = pat.first() == Some(&b'^');
     let p = usize::from(anchor);
     let mut last_match = None;
     let mut changed = call.arg(gsub_slot::CHANGED).is_truthy();
-    if let Some((value, start)) = pending {
-        changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
-        last_match = Some(pos);
-        if anchor {
-            return gsub_finish(ctx, call, buf, count, pos, changed);
+    let mut m = Matcher::new(src, pat, MATCH_TURN);
+    let mut paused = false;
+    match pending {
+        Pending::None => {}
+        Pending::Replacement(value, start) => {
+            changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
+            last_match = Some(pos);
+            if anchor {
+                return gsub_finish(ctx, call, buf, count, pos, changed);
+            }
+        }
+        Pending::Search(st, last) => {
+            m = Matcher::with_state(src, pat, *st);
+            m.set_steps(MATCH_TURN);
+            last_match = last;
+            paused = true;
         }
     }
-    let mut m = Matcher::new(src, pat.as_bytes(), MATCH_STEPS);
     while count < max {
-        match m.match_at(pos, p).map_err(match_error)? {
-            Some(e) if Some(e) != last_match => {
+        let found = if core::mem::take(&mut paused) {
+            m.resume()
+        } else {
+            m.search(pos, p, true, last_match)
+        };
+        let found = match found {
+            Err(MatchError::OutOfSteps) => {
+                charge_steps(ctx, &m);
+                stash(ctx, call, gsub_slot::BUFFER, buf);
+                call.set_arg(gsub_slot::COUNT, Value::Integer(count));
+                call.set_arg(gsub_slot::START, Value::Integer(pos as i64));
+                let last = last_match.map_or(-1, |e| e as i64);
+                call.set_arg(gsub_slot::END, Value::Integer(last));
+                call.set_arg(gsub_slot::CHANGED, Value::Boolean(changed));
+                return pause(
+                    ctx,
+                    call,
+                    gsub_slot::MATCHER,
+                    &mut m,
+                    Cont::new(gsub_resume),
+                );
+            }
+            found => found.map_err(match_error)?,
+        };
+        match found {
+            Some((s, e)) => {
                 count += 1;
-                let s = pos;
                 pos = e;
                 last_match = Some(e);
                 let wait = match repl {
                     Value::String(r) => {
-                        add_template(&mut buf, r.as_bytes(), &m, src, s, e)?;
+                        add_template(ctx, &mut buf, r.as_bytes(), &m, src, s, e)?;
                         changed = true;
                         None
                     }
@@ -433,7 +578,8 @@ fn gsub_run<'gc>(
                     }
                 };
                 if let Some(action) = wait {
-                    stash_buffer(ctx, call, gsub_slot::BUFFER, buf);
+                    charge_steps(ctx, &m);
+                    stash(ctx, call, gsub_slot::BUFFER, buf);
                     call.set_arg(gsub_slot::COUNT, Value::Integer(count));
                     call.set_arg(gsub_slot::START, Value::Integer(s as i64));
                     call.set_arg(gsub_slot::END, Value::Integer(e as i64));
@@ -441,16 +587,17 @@ fn gsub_run<'gc>(
                     return Ok(action);
                 }
             }
-            _ if pos < src.len() => {
+            None if pos < src.len() => {
                 buf.push(src[pos]);
                 pos += 1;
             }
-            _ => break,
+            None => break,
         }
         if anchor {
             break;
         }
     }
+    charge_steps(ctx, &m);
     gsub_finish(ctx, call, buf, count, pos, changed)
 }
 
@@ -470,6 +617,7 @@ fn gsub_finish<'gc>(
     }
     let rest = &src.as_bytes()[pos..];
     let total = buf.len().saturating_add(rest.len());
+    charge_bytes(ctx, buf.len());
     reserve(ctx, &mut buf, total)?;
     buf.extend_from_slice(rest);
     call.ret(&[ctx.str_value(&buf), Value::Integer(count)])
@@ -485,11 +633,11 @@ fn add_replacement<'gc>(
 ) -> Result<bool, Error<'gc>> {
     match value {
         Value::Nil | Value::Boolean(false) => {
-            buf.extend_from_slice(whole);
+            append(ctx, buf, whole)?;
             return Ok(false);
         }
-        Value::String(s) => buf.extend_from_slice(s.as_bytes()),
-        Value::Integer(_) | Value::Float(_) => buf.extend_from_slice(&tostring_plain(ctx, value)),
+        Value::String(s) => append(ctx, buf, s.as_bytes())?,
+        Value::Integer(_) | Value::Float(_) => append(ctx, buf, &tostring_plain(ctx, value))?,
         other => {
             return Err(Error::runtime(format!(
                 "invalid replacement value (a {})",
@@ -502,6 +650,7 @@ fn add_replacement<'gc>(
 
 /// Appends a replacement string, with `%0`..`%9` standing for captures and `%%` for `%`.
 fn add_template<'gc>(
+    ctx: Ctx<'gc>,
     buf: &mut Vec<u8>,
     template: &[u8],
     m: &Matcher<'_>,
@@ -509,6 +658,7 @@ fn add_template<'gc>(
     s: usize,
     e: usize,
 ) -> Result<(), Error<'gc>> {
+    grow(ctx, buf, template.len())?;
     let mut i = 0;
     while i < template.len() {
         let c = template[i];
@@ -529,7 +679,7 @@ fn add_template<'gc>(
             _ => return Err(Error::runtime("invalid use of '%' in replacement string")),
         };
         match capture {
-            Capture::Range(a, b) => buf.extend_from_slice(&src[a..b]),
+            Capture::Range(a, b) => append(ctx, buf, &src[a..b])?,
             Capture::Position(p) => write_int(buf, p as i64),
         }
     }
@@ -554,12 +704,15 @@ fn format_from<'gc>(
         unreachable!("format checked its format string")
     };
     match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
-        format::Progress::Done => call.ret1(ctx.str_value(&out)),
+        format::Progress::Done => {
+            charge_bytes(ctx, out.len());
+            call.ret1(ctx.str_value(&out))
+        }
         format::Progress::ToString { at, arg } => {
             let v = call.arg(arg);
             let tm = metamethod(ctx, v, MetaEvent::ToString);
             let buffer_slot = call.nargs();
-            stash_buffer(ctx, call, buffer_slot, out);
+            stash(ctx, call, buffer_slot, out);
             let then = Cont::with_state(format_cont, ((at as i64) << 32) | arg as i64);
             Ok(access::call_function(call, tm, &[v], then))
         }
@@ -576,7 +729,7 @@ fn format_cont<'gc>(
         return Err(Error::runtime("'__tostring' must return a string"));
     }
     let buffer_slot = call.nargs() - 1;
-    let out = take_buffer(call, buffer_slot);
+    let out: Vec<u8> = take(call, buffer_slot);
     call.set_nargs(buffer_slot);
     let (at, arg) = (
         (call.state() >> 32) as usize,

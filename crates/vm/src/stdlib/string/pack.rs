@@ -386,6 +386,7 @@ pub fn unpack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         pos += size;
     }
     results.push(Value::Integer(pos as i64 + 1));
+    ctx.charge_fuel(results.len() as i64);
     call.ret(&results)
 }
 

@@ -1,14 +1,16 @@
 //! Lua 5.4 patterns: character classes, sets, `%b`, `%f`, anchors, captures (position
 //! captures too), back-references and the four quantifiers.
 //!
-//! A backtracking matcher over bytes. It recurses where the Lua reference does (captures,
-//! `?`, and each try of `*`, `+`, `-`) and no deeper than [`MAX_DEPTH`], so hostile patterns
-//! end in "pattern too complex" instead of exhausting the native stack. Every step is
-//! counted against a budget, so the caller can bound the work of one match (backtracking
-//! can take exponential time within that depth).
+//! A backtracking matcher over bytes. Where the Lua reference recurses (captures, `?`, and
+//! each try of `*`, `+`, `-`) it pushes a choice on its own stack, no deeper than
+//! [`MAX_DEPTH`], so hostile patterns end in "pattern too complex" as in lua5.4. Every step
+//! is counted: when the steps granted run out the match pauses with its whole state in
+//! [`State`], and the caller gives the interpreter its turn before resuming it
+//! (backtracking can take exponential time within that depth).
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Most captures a pattern may have (`LUA_MAXCAPTURES`).
 pub const MAX_CAPTURES: usize = 32;
@@ -78,44 +80,212 @@ fn class_matches(c: u8, class: u8) -> bool {
     }
 }
 
-/// Matching state for one subject and pattern.
-pub struct Matcher<'a> {
-    src: &'a [u8],
-    pat: &'a [u8],
-    level: usize,
-    caps: [(usize, CapLen); MAX_CAPTURES],
-    depth: usize,
-    steps_left: u64,
+/// A point to come back to when the rest of the pattern fails to match, or what to undo
+/// on the way back. Each one stands for a nested match of the reference implementation, so
+/// their number is its depth.
+#[derive(Clone, Copy, Debug)]
+enum Choice {
+    /// `?` matched one item: without it, go on at `(s, p)`.
+    Skip { s: usize, p: usize },
+    /// `*` or `+` matched `i` items from `s`: the rest is being tried at `s + i`.
+    Max { s: usize, i: usize, ep: usize },
+    /// `-`: the rest is being tried at `s`; the item at `p..ep` may take one more.
+    Min { s: usize, p: usize, ep: usize },
+    /// A capture was opened.
+    Open,
+    /// Capture `l` was closed.
+    Close { l: usize },
 }
 
-impl<'a> Matcher<'a> {
-    /// A matcher that may take `steps` steps in all (one per pattern item tried).
-    pub fn new(src: &'a [u8], pat: &'a [u8], steps: u64) -> Self {
-        Matcher {
-            src,
-            pat,
-            level: 0,
-            caps: [(0, CapLen::Unfinished); MAX_CAPTURES],
-            depth: 0,
-            steps_left: steps,
+/// The choices of a match: the first few inline, so that most matches allocate nothing.
+#[derive(Debug)]
+struct Choices {
+    inline: [Choice; INLINE_CHOICES],
+    len: usize,
+    spill: Vec<Choice>,
+}
+
+const INLINE_CHOICES: usize = 16;
+
+impl Choices {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn push(&mut self, c: Choice) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = c,
+            None => self.spill.push(c),
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Choice> {
+        self.len = self.len.checked_sub(1)?;
+        match self.inline.get(self.len) {
+            Some(&c) => Some(c),
+            None => self.spill.pop(),
         }
     }
 
-    /// Matches the pattern from byte `p` on against the subject at `s`; the end of the match.
-    pub fn match_at(&mut self, s: usize, p: usize) -> Res<Option<usize>> {
-        self.level = 0;
-        self.depth = 0;
-        self.do_match(s, p)
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+}
+
+/// Where a paused match goes on.
+#[derive(Clone, Copy, Debug)]
+enum Resume {
+    /// Match from `(s, p)` on.
+    At(usize, usize),
+    /// Count the repetitions of the item `p..ep` at `s`, `i` found so far.
+    Count {
+        s: usize,
+        i: usize,
+        p: usize,
+        ep: usize,
+    },
+    /// Go back to the latest choice.
+    Back,
+}
+
+/// The state of a match, apart from the subject and the pattern: it outlives a pause
+/// ([`MatchError::OutOfSteps`]) while they stay with the caller.
+#[derive(Debug)]
+pub struct State {
+    level: usize,
+    caps: [(usize, CapLen); MAX_CAPTURES],
+    choices: Choices,
+    resume: Resume,
+    search: Search,
+    steps_left: u64,
+}
+
+/// The positions a search tries ([`Matcher::search`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Search {
+    start: usize,
+    p: usize,
+    anchored: bool,
+    reject_end: Option<usize>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            level: 0,
+            caps: [(0, CapLen::Unfinished); MAX_CAPTURES],
+            choices: Choices {
+                inline: [Choice::Open; INLINE_CHOICES],
+                len: 0,
+                spill: Vec::new(),
+            },
+            resume: Resume::Back,
+            search: Search::default(),
+            steps_left: 0,
+        }
+    }
+}
+
+/// What a stretch of forward matching ended with.
+enum Next {
+    Matched(usize),
+    Failed,
+    Go(Resume),
+}
+
+/// A match of one pattern against one subject, resumable after it ran out of steps.
+pub struct Matcher<'a> {
+    src: &'a [u8],
+    pat: &'a [u8],
+    st: State,
+}
+
+impl<'a> Matcher<'a> {
+    /// A matcher that may take `steps` steps (one per pattern item tried) before it pauses.
+    pub fn new(src: &'a [u8], pat: &'a [u8], steps: u64) -> Self {
+        let mut m = Self::with_state(src, pat, State::default());
+        m.st.steps_left = steps;
+        m
+    }
+
+    /// The matcher a pause left `st` for, on the same subject and pattern.
+    pub fn with_state(src: &'a [u8], pat: &'a [u8], st: State) -> Self {
+        Matcher { src, pat, st }
+    }
+
+    /// The state to resume with ([`Matcher::with_state`]); this matcher is left at the start.
+    pub fn take_state(&mut self) -> State {
+        core::mem::take(&mut self.st)
+    }
+
+    /// Steps left before the next pause.
+    pub fn steps_left(&self) -> u64 {
+        self.st.steps_left
+    }
+
+    pub fn set_steps(&mut self, steps: u64) {
+        self.st.steps_left = steps;
+    }
+
+    /// Searches for a match of the pattern from byte `p` on, tried at `init` and then
+    /// (unless `anchored`) at each later position; a match ending at `reject_end` does not
+    /// count. The bounds of the match, with its captures left in the matcher.
+    pub fn search(
+        &mut self,
+        init: usize,
+        p: usize,
+        anchored: bool,
+        reject_end: Option<usize>,
+    ) -> Res<Option<(usize, usize)>> {
+        self.st.search = Search {
+            start: init,
+            p,
+            anchored,
+            reject_end,
+        };
+        self.restart();
+        self.resume()
+    }
+
+    /// Goes on with the search that ran out of steps.
+    pub fn resume(&mut self) -> Res<Option<(usize, usize)>> {
+        loop {
+            let Search {
+                start,
+                anchored,
+                reject_end,
+                ..
+            } = self.st.search;
+            match self.run()? {
+                Some(e) if Some(e) != reject_end => return Ok(Some((start, e))),
+                _ => {}
+            }
+            if anchored || start >= self.src.len() {
+                return Ok(None);
+            }
+            self.st.search.start += 1;
+            self.restart();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.st.level = 0;
+        self.st.choices.clear();
+        self.st.resume = Resume::At(self.st.search.start, self.st.search.p);
     }
 
     /// Captures made by the last successful match.
     pub fn level(&self) -> usize {
-        self.level
+        self.st.level
     }
 
     /// Capture `i` of the match `s..e`; without captures, capture 0 is the whole match.
     pub fn capture(&self, i: usize, s: usize, e: usize) -> Res<Capture> {
-        if i >= self.level {
+        if i >= self.st.level {
             if i != 0 {
                 return Err(MatchError::Pattern(format!(
                     "invalid capture index %{}",
@@ -124,7 +294,7 @@ impl<'a> Matcher<'a> {
             }
             return Ok(Capture::Range(s, e));
         }
-        let (start, len) = self.caps[i];
+        let (start, len) = self.st.caps[i];
         match len {
             CapLen::Position => Ok(Capture::Position(start + 1)),
             CapLen::Len(l) => Ok(Capture::Range(start, start + l)),
@@ -134,15 +304,7 @@ impl<'a> Matcher<'a> {
 
     /// How many values a match yields: its captures, or the whole match if it has none.
     pub fn capture_count(&self) -> usize {
-        self.level.max(1)
-    }
-
-    fn step(&mut self) -> Res<()> {
-        if self.steps_left == 0 {
-            return Err(MatchError::OutOfSteps);
-        }
-        self.steps_left -= 1;
-        Ok(())
+        self.st.level.max(1)
     }
 
     /// The end of the single-character class at `p`.
@@ -220,33 +382,107 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    fn do_match(&mut self, s: usize, p: usize) -> Res<Option<usize>> {
-        if self.depth >= MAX_DEPTH {
-            return Err(MatchError::new("pattern too complex"));
+    /// Runs the current attempt until it matches, fails or runs out of steps.
+    fn run(&mut self) -> Res<Option<usize>> {
+        loop {
+            let next = match core::mem::replace(&mut self.st.resume, Resume::Back) {
+                Resume::At(s, p) => self.forward(s, p)?,
+                Resume::Count { s, i, p, ep } => self.expand(s, i, p, ep)?,
+                Resume::Back => Next::Failed,
+            };
+            match next {
+                Next::Matched(e) => {
+                    self.st.choices.clear();
+                    return Ok(Some(e));
+                }
+                Next::Go(r) => self.st.resume = r,
+                Next::Failed => match self.backtrack() {
+                    Some((s, p)) => self.st.resume = Resume::At(s, p),
+                    None => return Ok(None),
+                },
+            }
         }
-        self.depth += 1;
-        let r = self.match_here(s, p);
-        self.depth -= 1;
-        r
     }
 
-    fn match_here(&mut self, mut s: usize, mut p: usize) -> Res<Option<usize>> {
+    /// Takes a step, or pauses to go on at `resume`.
+    #[inline]
+    fn step(&mut self, resume: Resume) -> Res<()> {
+        if self.st.steps_left == 0 {
+            self.st.resume = resume;
+            return Err(MatchError::OutOfSteps);
+        }
+        self.st.steps_left -= 1;
+        Ok(())
+    }
+
+    /// Enters a nested match (lua5.4 recurses there, at most [`MAX_DEPTH`] deep).
+    fn push(&mut self, c: Choice) -> Res<()> {
+        if self.st.choices.len() + 1 >= MAX_DEPTH {
+            return Err(MatchError::new("pattern too complex"));
+        }
+        self.st.choices.push(c);
+        Ok(())
+    }
+
+    /// Goes back to the latest choice with an alternative left, undoing captures on the way.
+    fn backtrack(&mut self) -> Option<(usize, usize)> {
+        while let Some(c) = self.st.choices.pop() {
+            match c {
+                Choice::Open => self.st.level -= 1,
+                Choice::Close { l } => self.st.caps[l].1 = CapLen::Unfinished,
+                Choice::Skip { s, p } => return Some((s, p)),
+                Choice::Max { s, i, ep } if i > 0 => {
+                    self.st.choices.push(Choice::Max { s, i: i - 1, ep });
+                    return Some((s + i - 1, ep + 1));
+                }
+                Choice::Min { s, p, ep } if self.single(s, p, ep) => {
+                    self.st.choices.push(Choice::Min { s: s + 1, p, ep });
+                    return Some((s + 1, ep + 1));
+                }
+                Choice::Max { .. } | Choice::Min { .. } => {}
+            }
+        }
+        None
+    }
+
+    fn forward(&mut self, mut s: usize, mut p: usize) -> Res<Next> {
         loop {
-            self.step()?;
+            self.step(Resume::At(s, p))?;
             if p >= self.pat.len() {
-                return Ok(Some(s));
+                return Ok(Next::Matched(s));
             }
             match self.pat[p] {
                 b'(' => {
-                    return if self.pat.get(p + 1) == Some(&b')') {
-                        self.start_capture(s, p + 2, CapLen::Position)
+                    let (what, next) = if self.pat.get(p + 1) == Some(&b')') {
+                        (CapLen::Position, p + 2)
                     } else {
-                        self.start_capture(s, p + 1, CapLen::Unfinished)
+                        (CapLen::Unfinished, p + 1)
                     };
+                    if self.st.level >= MAX_CAPTURES {
+                        return Err(MatchError::new("too many captures"));
+                    }
+                    self.st.caps[self.st.level] = (s, what);
+                    self.st.level += 1;
+                    self.push(Choice::Open)?;
+                    p = next;
+                    continue;
                 }
-                b')' => return self.end_capture(s, p + 1),
+                b')' => {
+                    let l = (0..self.st.level)
+                        .rev()
+                        .find(|&l| self.st.caps[l].1 == CapLen::Unfinished)
+                        .ok_or_else(|| MatchError::new("invalid pattern capture"))?;
+                    self.st.caps[l].1 = CapLen::Len(s - self.st.caps[l].0);
+                    self.push(Choice::Close { l })?;
+                    p += 1;
+                    continue;
+                }
                 b'$' if p + 1 == self.pat.len() => {
-                    return Ok((s == self.src.len()).then_some(s));
+                    return Ok(if s == self.src.len() {
+                        Next::Matched(s)
+                    } else {
+                        Next::Failed
+                    });
                 }
                 b'%' if self.pat.get(p + 1) == Some(&b'b') => match self.match_balance(s, p + 2)? {
                     Some(e) => {
@@ -254,7 +490,7 @@ impl<'a> Matcher<'a> {
                         p += 4;
                         continue;
                     }
-                    None => return Ok(None),
+                    None => return Ok(Next::Failed),
                 },
                 b'%' if self.pat.get(p + 1) == Some(&b'f') => {
                     p += 2;
@@ -268,7 +504,7 @@ impl<'a> Matcher<'a> {
                         p = ep;
                         continue;
                     }
-                    return Ok(None);
+                    return Ok(Next::Failed);
                 }
                 b'%' if self.pat.get(p + 1).is_some_and(u8::is_ascii_digit) => {
                     match self.match_back_reference(s, self.pat[p + 1])? {
@@ -277,7 +513,7 @@ impl<'a> Matcher<'a> {
                             p += 2;
                             continue;
                         }
-                        None => return Ok(None),
+                        None => return Ok(Next::Failed),
                     }
                 }
                 _ => {}
@@ -290,18 +526,27 @@ impl<'a> Matcher<'a> {
                     p = ep + 1;
                     continue;
                 }
-                return Ok(None);
+                return Ok(Next::Failed);
             }
             match quantifier {
                 Some(b'?') => {
-                    if let Some(e) = self.do_match(s + 1, ep + 1)? {
-                        return Ok(Some(e));
-                    }
+                    self.push(Choice::Skip { s, p: ep + 1 })?;
+                    s += 1;
                     p = ep + 1;
                 }
-                Some(b'+') => return self.max_expand(s + 1, p, ep),
-                Some(b'*') => return self.max_expand(s, p, ep),
-                Some(b'-') => return self.min_expand(s, p, ep),
+                Some(b'+') => {
+                    return Ok(Next::Go(Resume::Count {
+                        s: s + 1,
+                        i: 0,
+                        p,
+                        ep,
+                    }))
+                }
+                Some(b'*') => return Ok(Next::Go(Resume::Count { s, i: 0, p, ep })),
+                Some(b'-') => {
+                    self.push(Choice::Min { s, p, ep })?;
+                    p = ep + 1;
+                }
                 _ => {
                     s += 1;
                     p = ep;
@@ -310,61 +555,15 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// As many repetitions as match, then fewer until the rest of the pattern matches.
-    fn max_expand(&mut self, s: usize, p: usize, ep: usize) -> Res<Option<usize>> {
-        let mut i = 0;
+    /// As many repetitions as match (`i` counted already); then fewer, from the choice,
+    /// until the rest of the pattern matches.
+    fn expand(&mut self, s: usize, mut i: usize, p: usize, ep: usize) -> Res<Next> {
         while self.single(s + i, p, ep) {
-            self.step()?;
+            self.step(Resume::Count { s, i, p, ep })?;
             i += 1;
         }
-        loop {
-            if let Some(e) = self.do_match(s + i, ep + 1)? {
-                return Ok(Some(e));
-            }
-            if i == 0 {
-                return Ok(None);
-            }
-            i -= 1;
-        }
-    }
-
-    /// As few repetitions as let the rest of the pattern match.
-    fn min_expand(&mut self, mut s: usize, p: usize, ep: usize) -> Res<Option<usize>> {
-        loop {
-            if let Some(e) = self.do_match(s, ep + 1)? {
-                return Ok(Some(e));
-            }
-            if !self.single(s, p, ep) {
-                return Ok(None);
-            }
-            s += 1;
-        }
-    }
-
-    fn start_capture(&mut self, s: usize, p: usize, what: CapLen) -> Res<Option<usize>> {
-        if self.level >= MAX_CAPTURES {
-            return Err(MatchError::new("too many captures"));
-        }
-        self.caps[self.level] = (s, what);
-        self.level += 1;
-        let r = self.do_match(s, p)?;
-        if r.is_none() {
-            self.level -= 1;
-        }
-        Ok(r)
-    }
-
-    fn end_capture(&mut self, s: usize, p: usize) -> Res<Option<usize>> {
-        let l = (0..self.level)
-            .rev()
-            .find(|&l| self.caps[l].1 == CapLen::Unfinished)
-            .ok_or_else(|| MatchError::new("invalid pattern capture"))?;
-        self.caps[l].1 = CapLen::Len(s - self.caps[l].0);
-        let r = self.do_match(s, p)?;
-        if r.is_none() {
-            self.caps[l].1 = CapLen::Unfinished;
-        }
-        Ok(r)
+        self.push(Choice::Max { s, i, ep })?;
+        Ok(Next::Go(Resume::At(s + i, ep + 1)))
     }
 
     /// `%bxy` at `s`: the end of the balanced run, if there is one.
@@ -379,38 +578,42 @@ impl<'a> Matcher<'a> {
             return Ok(None);
         }
         let mut depth = 1usize;
+        let mut end = None;
         for i in s + 1..self.src.len() {
-            self.step()?;
             let c = self.src[i];
             if c == close {
                 depth -= 1;
                 if depth == 0 {
-                    return Ok(Some(i + 1));
+                    end = Some(i + 1);
+                    break;
                 }
             } else if c == open {
                 depth += 1;
             }
         }
-        Ok(None)
+        // One scan of the subject at most: charged whole, it never pauses halfway.
+        let scanned = end.unwrap_or(self.src.len()) - s;
+        self.st.steps_left = self.st.steps_left.saturating_sub(scanned as u64);
+        Ok(end)
     }
 
     /// `%1`..`%9`: the text of an earlier capture again.
     fn match_back_reference(&mut self, s: usize, digit: u8) -> Res<Option<usize>> {
         let l = (digit as usize).wrapping_sub(b'1' as usize);
-        if l >= self.level || self.caps[l].1 == CapLen::Unfinished {
+        if l >= self.st.level || self.st.caps[l].1 == CapLen::Unfinished {
             return Err(MatchError::Pattern(format!(
                 "invalid capture index %{}",
                 l.wrapping_add(1) as isize
             )));
         }
         // A position capture has no text: it never matches again.
-        let CapLen::Len(len) = self.caps[l].1 else {
+        let CapLen::Len(len) = self.st.caps[l].1 else {
             return Ok(None);
         };
-        let start = self.caps[l].0;
+        let start = self.st.caps[l].0;
         let rest = &self.src[s..];
         if rest.len() >= len && self.src[start..start + len] == rest[..len] {
-            self.steps_left = self.steps_left.saturating_sub(len as u64);
+            self.st.steps_left = self.st.steps_left.saturating_sub(len as u64);
             Ok(Some(s + len))
         } else {
             Ok(None)
@@ -422,17 +625,7 @@ impl<'a> Matcher<'a> {
 /// leading `^`): its bounds, with the captures left in `m`.
 pub fn find(m: &mut Matcher<'_>, init: usize) -> Res<Option<(usize, usize)>> {
     let anchor = m.pat.first() == Some(&b'^');
-    let p = usize::from(anchor);
-    let mut s = init;
-    loop {
-        if let Some(e) = m.match_at(s, p)? {
-            return Ok(Some((s, e)));
-        }
-        s += 1;
-        if anchor || s > m.src.len() {
-            return Ok(None);
-        }
-    }
+    m.search(init, usize::from(anchor), anchor, None)
 }
 
 /// Plain substring search (`find` with `plain` or a pattern without specials).
@@ -558,11 +751,37 @@ mod tests {
     }
 
     #[test]
-    fn the_step_budget_bounds_backtracking() {
-        let src = "a".repeat(26);
-        let pat = "a?".repeat(26) + &"a".repeat(26);
-        let mut m = Matcher::new(src.as_bytes(), pat.as_bytes(), 100_000);
-        assert_eq!(find(&mut m, 0), Err(MatchError::OutOfSteps));
+    fn a_match_pauses_when_its_steps_run_out_and_resumes_where_it_was() {
+        let src = "a".repeat(16);
+        let pat = "a?".repeat(16) + &"(a)".repeat(16);
+        let mut m = Matcher::new(src.as_bytes(), pat.as_bytes(), 1000);
+        let mut found = find(&mut m, 0);
+        let mut pauses = 0;
+        while found == Err(MatchError::OutOfSteps) {
+            pauses += 1;
+            // The state alone crosses a pause.
+            let st = m.take_state();
+            m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), st);
+            m.set_steps(1000);
+            found = m.resume();
+        }
+        assert!(pauses > 50, "{pauses} pauses");
+        assert_eq!(found, Ok(Some((0, 16))));
+        assert_eq!(m.level(), 16);
+        assert_eq!(m.capture(15, 0, 16), Ok(Capture::Range(15, 16)));
+    }
+
+    #[test]
+    fn searches_go_on_after_a_pause() {
+        let src = "x".repeat(5000) + "ab";
+        let mut m = Matcher::new(src.as_bytes(), b"(a)(b)", 100);
+        let mut found = find(&mut m, 0);
+        while found == Err(MatchError::OutOfSteps) {
+            m.set_steps(100);
+            found = m.resume();
+        }
+        assert_eq!(found, Ok(Some((5000, 5002))));
+        assert_eq!(m.capture(1, 5000, 5002), Ok(Capture::Range(5001, 5002)));
     }
 
     #[test]

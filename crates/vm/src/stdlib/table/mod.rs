@@ -16,8 +16,8 @@ use crate::state::Ctx;
 use crate::table::Table;
 use crate::value::Value;
 
-use super::access::{self, ready, result_of, stash_buffer, take_buffer, to_length, Flow};
-use super::register_lib;
+use super::access::{self, ready, result_of, stash, take, to_length, Flow};
+use super::{append, charge_bytes, register_lib};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -365,7 +365,7 @@ fn concat_run<'gc>(
     use concat_slot as slot;
     use concat_step::*;
     let t = call.arg(slot::TABLE);
-    let mut buf = take_buffer(call, slot::BUFFER);
+    let mut buf: Vec<u8> = take(call, slot::BUFFER);
     loop {
         match step {
             START => {
@@ -394,21 +394,38 @@ fn concat_run<'gc>(
                     let Value::String(sep) = call.arg(slot::SEP) else {
                         unreachable!("concat checked its separator")
                     };
+                    let (first, copied) = (i, buf.len());
                     let mut i = i;
+                    let turn = i.saturating_add(CONCAT_TURN);
+                    // A piece costs an instruction, and its bytes their copy.
+                    let charge = |i: i64, buf: &Vec<u8>| {
+                        ctx.charge_fuel(i - first);
+                        charge_bytes(ctx, buf.len() - copied);
+                    };
                     loop {
                         append_field(ctx, &mut buf, table.get_int(i), i)?;
                         if i == last {
+                            charge(i, &buf);
                             return call.ret1(ctx.str_value(&buf));
                         }
                         append(ctx, &mut buf, sep.as_bytes())?;
                         i += 1;
+                        if i == turn {
+                            // A long concatenation gives the interpreter its turn.
+                            charge(i, &buf);
+                            call.set_arg(slot::INDEX, Value::Integer(i));
+                            stash(ctx, call, slot::BUFFER, buf);
+                            return Ok(Action::Pause {
+                                then: then(concat_cont, NEXT),
+                            });
+                        }
                     }
                 }
                 let key = Value::Integer(i);
                 v = match access::get(ctx, call, t, key, then(concat_cont, READ))? {
                     Flow::Ready(v) => v,
                     Flow::Wait(action) => {
-                        stash_buffer(ctx, call, slot::BUFFER, buf);
+                        stash(ctx, call, slot::BUFFER, buf);
                         return Ok(action);
                     }
                 };
@@ -448,15 +465,8 @@ fn append_field<'gc>(
     }
 }
 
-/// Appends to a string being built, within the longest string the state allows.
-fn append<'gc>(ctx: Ctx<'gc>, buf: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Error<'gc>> {
-    let total = buf.len().saturating_add(bytes.len());
-    if total > ctx.max_string_len() || buf.try_reserve(bytes.len()).is_err() {
-        return Err(Error::Value(ctx.str_value(b"not enough memory")));
-    }
-    buf.extend_from_slice(bytes);
-    Ok(())
-}
+/// Elements `table.concat` joins between two turns of the interpreter.
+const CONCAT_TURN: i64 = 1024;
 
 /// Slots of `unpack`: its arguments, the index, the end; the results follow.
 mod unpack_slot {

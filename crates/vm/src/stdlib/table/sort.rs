@@ -5,16 +5,21 @@
 //! It is a resumable state machine: a comparison by a Lua function or `__lt`, and element
 //! access through `__index`/`__newindex`, suspend it; the ranges still to sort are kept in
 //! argument slots (the reference recurses on the smaller part, which bounds them to about
-//! 64), and the rest of its state is saved to slots when it suspends.
+//! 64), and the rest of its state is saved to slots when it suspends. A long sort also
+//! pauses now and then to give the interpreter its turn.
 
 use crate::interp::{
-    compare_error, metamethod, primitive_order, Error, MetaEvent, NativeCall, Outcome,
+    compare_error, metamethod, primitive_order, Action, Error, MetaEvent, NativeCall, Outcome,
 };
 use crate::state::Ctx;
 use crate::value::Value;
 
 use super::{check_table, int, then, LENGTH, R, READ, WRITE};
 use crate::stdlib::access::{self, result_of, to_length, Flow};
+
+/// Partition steps between two turns of the interpreter (each, with its reads and
+/// comparison, charged as four instructions): a long sort pauses, so limits hold inside it.
+const SORT_TURN: u32 = 512;
 
 /// Ranges shorter than this always take the middle element as pivot (`RANLIMIT`).
 const RANDOM_PIVOT_LIMIT: u32 = 100;
@@ -295,6 +300,21 @@ impl<'gc> Sort<'gc> {
                 }
             }};
         }
+        let mut work = 0;
+        // Counted where the partition loops, and no value is in flight, so that the saved
+        // state is all there is when it pauses.
+        macro_rules! turn {
+            () => {
+                work += 1;
+                if work >= SORT_TURN {
+                    ctx.charge_fuel(i64::from(work) * 4);
+                    self.save(call);
+                    return Ok(Action::Pause {
+                        then: then(sort_cont, at),
+                    });
+                }
+            };
+        }
         loop {
             match at {
                 LENGTH => {
@@ -313,6 +333,7 @@ impl<'gc> Sort<'gc> {
                     at = RANGE;
                 }
                 RANGE => {
+                    turn!();
                     if self.lo >= self.up {
                         at = RANGE_DONE;
                         continue;
@@ -418,6 +439,7 @@ impl<'gc> Sort<'gc> {
                     at = NEXT_I;
                 }
                 NEXT_I => {
+                    turn!();
                     self.i += 1;
                     v = get!(self.i, GOT_I);
                     at = GOT_I;
@@ -438,6 +460,7 @@ impl<'gc> Sort<'gc> {
                     }
                 }
                 NEXT_J => {
+                    turn!();
                     self.j -= 1;
                     v = get!(self.j, GOT_J);
                     at = GOT_J;
@@ -489,6 +512,7 @@ impl<'gc> Sort<'gc> {
                 }
                 _ => {
                     if !self.pop_range(call) {
+                        ctx.charge_fuel(i64::from(work) * 4);
                         return call.ret0();
                     }
                     at = RANGE;
