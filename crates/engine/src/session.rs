@@ -11,6 +11,7 @@ use vm::{Config, Ctx, Lua, Value};
 
 use crate::codec::{self, Writer};
 use crate::ext::{Store, FIRST_TABLE_ID, HOST_ERROR_PREFIX, IO_TABLE_ID};
+use crate::handles;
 use crate::host::{Host, HostError};
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
@@ -134,6 +135,9 @@ pub struct Engine {
     limits: Limits,
     binary_chunks: bool,
     peak_heap: usize,
+    /// Whether functions in results become handles (else opaque, as ABI v1 began).
+    function_handles: bool,
+    next_handle: u32,
 }
 
 impl Engine {
@@ -149,6 +153,7 @@ impl Engine {
             set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
             install_ext_library(ctx);
             protect_globals(ctx);
+            handles::install(ctx);
         });
         lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[])
             .expect("the setup chunk compiles");
@@ -161,6 +166,8 @@ impl Engine {
             limits,
             binary_chunks: false,
             peak_heap: 0,
+            function_handles: false,
+            next_handle: handles::FIRST_HANDLE,
         };
         engine.point_home_at(home_id);
         engine
@@ -213,6 +220,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Prepares a call of a function handle (`u32 handle`, `u32 count`, then the encoded
+    /// arguments) to run with [`Engine::resume`]; any run in progress is abandoned.
+    pub fn start_call(&mut self, input: &[u8]) -> Result<(), Failure> {
+        self.running = false;
+        let store = self.store.clone();
+        let mut refused = None;
+        self.lua
+            .start(|ctx| match handles::decode_call(ctx, &store, input) {
+                Ok(call) => call,
+                Err(message) => {
+                    refused = Some(message);
+                    (Value::Nil, Vec::new())
+                }
+            });
+        if let Some(message) = refused {
+            return Err(Failure::bad_input(message));
+        }
+        self.running = true;
+        self.fuel_used = 0;
+        Ok(())
+    }
+
+    /// Makes functions in results handles (`09 u32`) instead of opaque values.
+    pub fn set_function_handles(&mut self, on: bool) {
+        self.function_handles = on;
+    }
+
+    /// Lets the collector take the function behind `handle`; false if it names none.
+    pub fn release_handle(&mut self, handle: u32) -> bool {
+        self.lua.enter(|ctx| handles::release(ctx, handle))
+    }
+
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         self.running
@@ -260,7 +299,12 @@ impl Engine {
                 }
                 vm::Step::Done => {
                     self.running = false;
-                    return Step::Finished(self.lua.results(|_, values| encode_results(values)));
+                    let next = &mut self.next_handle;
+                    let on = self.function_handles;
+                    return Step::Finished(self.lua.results(|ctx, values| {
+                        let mut register = |f| handles::register(ctx, next, f);
+                        encode_results(values, on.then_some(&mut register))
+                    }));
                 }
                 vm::Step::Error(e) => {
                     self.running = false;
@@ -357,7 +401,7 @@ impl Engine {
         match codec::Reader::new(value).item() {
             Ok(codec::Item::Nil) => return self.table_delete(id, key),
             Ok(codec::Item::TableRef(r)) => self.check_id(r)?,
-            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_)) => {
+            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_) | codec::Item::Handle(_)) => {
                 return Err(Failure::bad_input(
                     "inline tables and opaque values cannot be stored",
                 ))
@@ -450,13 +494,20 @@ fn failure_of(e: vm::RuntimeError) -> Failure {
     }
 }
 
-/// `u32 count` then each value; plain tables inline, external tables by reference.
-fn encode_results<'gc>(values: &[Value<'gc>]) -> Result<Vec<u8>, Failure> {
+/// Gives a function that reaches the host its handle (`None`: handles exhausted).
+type Register<'a, 'gc> = Option<&'a mut dyn FnMut(Value<'gc>) -> Option<u32>>;
+
+/// `u32 count` then each value; plain tables inline, external tables by reference,
+/// functions by handle when `register` is given.
+fn encode_results<'gc>(
+    values: &[Value<'gc>],
+    mut register: Register<'_, 'gc>,
+) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::new();
     Writer(&mut out).u32(values.len() as u32);
     let mut path = Vec::new();
     for &v in values {
-        encode_result(v, &mut out, &mut path)?;
+        encode_result(v, &mut out, &mut path, &mut register)?;
     }
     Ok(out)
 }
@@ -465,6 +516,7 @@ fn encode_result<'gc>(
     value: Value<'gc>,
     out: &mut Vec<u8>,
     path: &mut Vec<Table<'gc>>,
+    register: &mut Register<'_, 'gc>,
 ) -> Result<(), Failure> {
     let mut w = Writer(out);
     match value {
@@ -499,12 +551,19 @@ fn encode_result<'gc>(
             w.inline_table(entries.len() as u32);
             path.push(t);
             for (k, v) in entries {
-                encode_result(k, out, path)?;
-                encode_result(v, out, path)?;
+                encode_result(k, out, path, register)?;
+                encode_result(v, out, path, register)?;
             }
             path.pop();
         }
-        other => w.opaque(other.type_name().as_bytes()),
+        other => match (other, register.as_mut()) {
+            (Value::Function(_), Some(register)) => {
+                let handle = register(other)
+                    .ok_or_else(|| Failure::new(ErrorKind::Runtime, "too many function handles"))?;
+                w.handle(handle);
+            }
+            _ => w.opaque(other.type_name().as_bytes()),
+        },
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ enum V {
     Ref(u32),
     Table(Vec<(V, V)>),
     Opaque(String),
+    Handle(u32),
 }
 
 fn read(r: &mut Reader) -> V {
@@ -37,6 +38,7 @@ fn read(r: &mut Reader) -> V {
         Item::TableRef(id) => V::Ref(id),
         Item::InlineTable(n) => V::Table((0..n).map(|_| (read(r), read(r))).collect()),
         Item::Opaque(t) | Item::Function(t) => V::Opaque(String::from_utf8_lossy(t).into()),
+        Item::Handle(h) => V::Handle(h),
     }
 }
 

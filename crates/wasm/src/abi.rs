@@ -26,6 +26,14 @@
 //!   Hosts use this to yield to their event loop.
 //! - `set_chunk_name(ptr, len)` names later chunks (`=name`, `@file.lua`, as Lua does).
 //!
+//! Function handles (additions to v1, off until `set_function_handles(1)`):
+//! - with handles on, a function in a result is encoded `09 u32 handle` instead of opaque;
+//!   the module keeps it alive until `release_handle(handle)` (0, or -5 if unknown).
+//! - `call_input()` prepares a call from the staged input: `u32 handle`, `u32 count`, then
+//!   `count` encoded arguments (inline tables become new plain tables, `09` handles their
+//!   functions); it returns 0 or a failure, and `resume` runs it as for `start_input`.
+//!   Handles 1 and 2 are always there: `_G[name]` and `_G[name] = value`.
+//!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.
 
@@ -121,14 +129,16 @@ struct State {
     last_error: String,
     limits: Limits,
     binary_chunks: bool,
+    function_handles: bool,
 }
 
 impl State {
-    fn new(limits: Limits, chunk_name: String, binary_chunks: bool) -> State {
+    fn new(limits: Limits, chunk_name: String, binary_chunks: bool, handles: bool) -> State {
         engine::set_panic_recorder(record_panic);
         let mut engine = Engine::new(alloc::rc::Rc::new(ImportHost));
         engine.set_limits(limits);
         engine.set_binary_chunks(binary_chunks);
+        engine.set_function_handles(handles);
         State {
             engine,
             chunk_name,
@@ -137,6 +147,7 @@ impl State {
             last_error: String::new(),
             limits,
             binary_chunks,
+            function_handles: handles,
         }
     }
 }
@@ -148,8 +159,9 @@ fn with_state<R>(on_busy: R, f: impl FnOnce(&mut State) -> R) -> R {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return on_busy;
     };
-    let state =
-        slot.get_or_insert_with(|| State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false));
+    let state = slot.get_or_insert_with(|| {
+        State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false, false)
+    });
     f(state)
 }
 
@@ -211,18 +223,23 @@ fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
     }
 }
 
-/// Creates (or re-creates) the Lua state. Limits, chunk name and the binary-chunk switch
-/// carry over. Returns 0.
+/// Creates (or re-creates) the Lua state. Limits, chunk name and the binary-chunk and
+/// function-handle switches carry over; handles given out before are gone. Returns 0.
 #[no_mangle]
 pub extern "C" fn init() -> i32 {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return Status::BadInput as i32;
     };
-    let (limits, name, binary) = match slot.take() {
-        Some(old) => (old.limits, old.chunk_name, old.binary_chunks),
-        None => (Limits::default(), DEFAULT_CHUNK_NAME.into(), false),
+    let (limits, name, binary, handles) = match slot.take() {
+        Some(old) => (
+            old.limits,
+            old.chunk_name,
+            old.binary_chunks,
+            old.function_handles,
+        ),
+        None => (Limits::default(), DEFAULT_CHUNK_NAME.into(), false, false),
     };
-    *slot = Some(State::new(limits, name, binary));
+    *slot = Some(State::new(limits, name, binary, handles));
     Status::Ok as i32
 }
 
@@ -301,6 +318,40 @@ pub extern "C" fn start_input() -> i32 {
         match state.engine.start(&state.chunk_name, &code) {
             Ok(()) => Status::Ok as i32,
             Err(failure) => publish(state, Err(failure)),
+        }
+    })
+}
+
+/// Prepares a call of a function handle from the staged input (see the protocol above).
+#[no_mangle]
+pub extern "C" fn call_input() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let input = core::mem::take(&mut state.input);
+        match state.engine.start_call(&input) {
+            Ok(()) => Status::Ok as i32,
+            Err(failure) => publish(state, Err(failure)),
+        }
+    })
+}
+
+/// Functions in results become handles (1) or stay opaque (0, the default). Returns 0.
+#[no_mangle]
+pub extern "C" fn set_function_handles(enabled: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.function_handles = enabled != 0;
+        state.engine.set_function_handles(state.function_handles);
+        Status::Ok as i32
+    })
+}
+
+/// Lets the module collect the function behind `handle`. 0, or -5 if it names none.
+#[no_mangle]
+pub extern "C" fn release_handle(handle: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        if state.engine.release_handle(handle) {
+            Status::Ok as i32
+        } else {
+            bad_input(state, "release_handle: no such function handle")
         }
     })
 }
