@@ -69,6 +69,9 @@ pub enum Step {
     Pending,
     /// The run ended: the encoded results (`u32 count`, then the values) or the failure.
     Finished(Result<Vec<u8>, Failure>),
+    /// A host function was called: `u32 count`, then its id (an integer) and the arguments. The run
+    /// waits for [`Engine::host_return`].
+    Waiting(Vec<u8>),
 }
 
 /// Caps that end a run with a typed error and leave the engine usable.
@@ -193,9 +196,33 @@ impl Engine {
     pub fn compute(&mut self, chunk_name: &str, source: &[u8]) -> Result<Vec<u8>, Failure> {
         self.start(chunk_name, source)?;
         loop {
-            if let Step::Finished(result) = self.resume(u64::MAX) {
-                return result;
+            match self.resume(u64::MAX) {
+                Step::Finished(result) => return result,
+                Step::Pending => {}
+                // Nothing here can wait for the host: the call fails in Lua.
+                Step::Waiting(_) => {
+                    self.lua.host_return(|ctx| {
+                        Err(ctx
+                            .str_value(b"host functions cannot be called from a synchronous run"))
+                    });
+                }
             }
+        }
+    }
+
+    /// Answers the host function the run waits for (`00 u32 count` + results, or `01` + the
+    /// error value); [`Engine::resume`] then goes on.
+    pub fn host_return(&mut self, answer: &[u8]) -> Result<(), Failure> {
+        let store = self.store.clone();
+        if self
+            .lua
+            .host_return(|ctx| handles::decode_answer(ctx, &store, answer))
+        {
+            Ok(())
+        } else {
+            Err(Failure::bad_input(
+                "no host function is waiting for an answer",
+            ))
         }
     }
 
@@ -291,8 +318,28 @@ impl Engine {
             self.peak_heap = self.peak_heap.max(self.lua.memory_used());
             match step {
                 vm::Step::Pending => {
-                    self.fuel_used += slice;
-                    spent_here += slice;
+                    let next = &mut self.next_handle;
+                    let on = self.function_handles;
+                    let waiting = self.lua.host_args(|ctx, values| {
+                        let mut register = |f| handles::register(ctx, next, f);
+                        encode_results(values, on.then_some(&mut register))
+                    });
+                    // A wait ends the step early: only the fuel used counts.
+                    let spent = match &waiting {
+                        Some((_, left)) => slice.saturating_sub((*left).max(0) as u64),
+                        None => slice,
+                    };
+                    self.fuel_used += spent;
+                    spent_here += spent;
+                    match waiting {
+                        Some((Ok(call), _)) => return Step::Waiting(call),
+                        // Arguments the host cannot take fail the call, in Lua.
+                        Some((Err(failure), _)) => {
+                            let message = failure.message.into_bytes();
+                            self.lua.host_return(|ctx| Err(ctx.str_value(&message)));
+                        }
+                        None => {}
+                    }
                     if spent_here >= max_fuel {
                         return Step::Pending;
                     }
@@ -556,8 +603,9 @@ fn encode_result<'gc>(
             }
             path.pop();
         }
-        other => match (other, register.as_mut()) {
-            (Value::Function(_), Some(register)) => {
+        other => match (handles::host_function_id(other), register.as_mut()) {
+            (Some(id), _) => w.host_function(id),
+            (None, Some(register)) if matches!(other, Value::Function(_)) => {
                 let handle = register(other)
                     .ok_or_else(|| Failure::new(ErrorKind::Runtime, "too many function handles"))?;
                 w.handle(handle);

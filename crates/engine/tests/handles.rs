@@ -129,3 +129,79 @@ fn handles_are_off_unless_asked_for() {
         (1, Item::Opaque(b"function"))
     );
 }
+
+/// Runs until the run waits for the host or ends.
+fn until_waiting(e: &mut Engine) -> Result<Vec<u8>, Option<Result<Vec<u8>, Failure>>> {
+    loop {
+        match e.resume(1000) {
+            Step::Pending => {}
+            Step::Waiting(call) => return Ok(call),
+            Step::Finished(r) => return Err(Some(r)),
+        }
+    }
+}
+
+fn items(bytes: &[u8]) -> Vec<Item<'_>> {
+    let mut r = Reader::new(bytes);
+    let n = r.u32().unwrap();
+    (0..n).map(|_| r.item().unwrap()).collect()
+}
+
+#[test]
+fn a_host_function_suspends_the_run_until_answered() {
+    let mut e = engine();
+    let set = input(GLOBAL_SET, 2, |w| {
+        w.string(b"f");
+        w.host_function(7);
+    });
+    call(&mut e, &set).unwrap();
+    let code = b"local ok, err = pcall(f, 1, 2)
+        local co = coroutine.wrap(function() return f(3) end)
+        return ok, err, co(), f == f, f";
+    e.start("=t", code).unwrap();
+    let first = until_waiting(&mut e).unwrap();
+    assert_eq!(
+        items(&first),
+        [Item::Integer(7), Item::Integer(1), Item::Integer(2)]
+    );
+    let mut error = vec![1];
+    Writer(&mut error).string(b"boom");
+    e.host_return(&error).unwrap();
+    let second = until_waiting(&mut e).unwrap();
+    assert_eq!(items(&second), [Item::Integer(7), Item::Integer(3)]);
+    let mut answer = vec![0];
+    let mut w = Writer(&mut answer);
+    w.u32(1);
+    w.integer(30);
+    e.host_return(&answer).unwrap();
+    let done = until_waiting(&mut e).unwrap_err().unwrap().unwrap();
+    assert_eq!(
+        items(&done),
+        [
+            Item::Boolean(false),
+            Item::String(b"boom"),
+            Item::Integer(30),
+            Item::Boolean(true),
+            Item::HostFunction(7),
+        ]
+    );
+    assert!(e.host_return(&answer).is_err());
+}
+
+#[test]
+fn a_synchronous_run_fails_the_host_call_in_lua() {
+    let mut e = engine();
+    let set = input(GLOBAL_SET, 2, |w| {
+        w.string(b"f");
+        w.host_function(1);
+    });
+    call(&mut e, &set).unwrap();
+    let out = e.compute("=t", b"return pcall(f)").unwrap();
+    assert_eq!(
+        items(&out),
+        [
+            Item::Boolean(false),
+            Item::String(b"host functions cannot be called from a synchronous run")
+        ]
+    );
+}

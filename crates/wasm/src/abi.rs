@@ -10,7 +10,7 @@
 //! Status codes (`Status` below, mirrored in `host-js/abi.js`): a call that returns `i32`
 //! returns `>= 0` on success and `-kind` on failure, kinds being 1 syntax, 2 runtime,
 //! 3 instruction limit, 4 memory limit, 5 bad input/ABI; `resume` may also return
-//! -6 (still running).
+//! -6 (still running) and -7 (waiting for the host, below).
 //!
 //! Running code:
 //! - `compute(ptr, len)` runs the chunk at `ptr`. On success it returns `n`, the length of
@@ -33,6 +33,13 @@
 //!   `count` encoded arguments (inline tables become new plain tables, `09` handles their
 //!   functions); it returns 0 or a failure, and `resume` runs it as for `start_input`.
 //!   Handles 1 and 2 are always there: `_G[name]` and `_G[name] = value`.
+//!
+//! Host functions (additions to v1): an argument `0a u32 id` becomes a Lua function that, when
+//! called, makes `resume` return -7 (waiting for the host) with `u32 len` + the call in the
+//! buffer, read as an error payload is: `u32 count`, the id (integer), the arguments. The host
+//! stages its answer (`00 u32 count` + results, or `01` + the error value) and calls
+//! `host_return()` (0, or -5 if nothing waits), then `resume` again. `compute` cannot wait:
+//! there the call raises a Lua error.
 //!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.
@@ -61,6 +68,7 @@ pub enum Status {
     MemoryLimit = -4,
     BadInput = -5,
     Pending = -6,
+    WaitingForHost = -7,
 }
 
 impl From<ErrorKind> for Status {
@@ -344,6 +352,18 @@ pub extern "C" fn set_function_handles(enabled: u32) -> i32 {
     })
 }
 
+/// Answers the waiting host function with the staged input (see the protocol above).
+#[no_mangle]
+pub extern "C" fn host_return() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let answer = core::mem::take(&mut state.input);
+        match state.engine.host_return(&answer) {
+            Ok(()) => Status::Ok as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
 /// Lets the module collect the function behind `handle`. 0, or -5 if it names none.
 #[no_mangle]
 pub extern "C" fn release_handle(handle: u32) -> i32 {
@@ -363,6 +383,15 @@ pub extern "C" fn resume(fuel: u32) -> i32 {
         match state.engine.resume(fuel.max(1) as u64) {
             Step::Pending => Status::Pending as i32,
             Step::Finished(outcome) => publish(state, outcome),
+            Step::Waiting(call) => {
+                state.result = Vec::with_capacity(4 + call.len());
+                state
+                    .result
+                    .extend_from_slice(&(call.len() as u32).to_le_bytes());
+                state.result.extend_from_slice(&call);
+                write_buffer(0, &state.result);
+                Status::WaitingForHost as i32
+            }
         }
     })
 }
