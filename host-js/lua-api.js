@@ -12,7 +12,7 @@ import { loadModule, isNode } from './load.js';
 import { MemoryStore } from './stores/memory.js';
 
 export { LuaEngine };
-export { LuaError, LuaLimitError, AbiError, StoreError } from './errors.js';
+export { LuaError, LuaLimitError, LuaReleasedError, AbiError, StoreError } from './errors.js';
 export { LuaResults } from './results.js';
 export { LuaTableRef, LuaOpaque } from './codec.js';
 export { MemoryStore };
