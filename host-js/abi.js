@@ -11,6 +11,7 @@ export { AbiError };
 /** Return codes of the exports; mirrors `Status` in crates/wasm/src/abi.rs. */
 export const Status = Object.freeze({
   OK: 0, SYNTAX: -1, RUNTIME: -2, INSTRUCTION_LIMIT: -3, MEMORY_LIMIT: -4, BAD_INPUT: -5, PENDING: -6, EXIT: -7,
+  WAITING_FOR_HOST: -8,
 });
 
 /** Error kinds by number (the negated status). */
@@ -32,6 +33,9 @@ const NO_FILES = Object.freeze({
 });
 
 export const ABI_VERSION = 1;
+
+/** The function handles every state has (`crates/engine/src/handles.rs`). */
+export const Handle = Object.freeze({ GLOBAL_GET: 1, GLOBAL_SET: 2 });
 
 const utf8 = new TextEncoder();
 
@@ -250,7 +254,36 @@ export class Abi {
     return status === Status.OK ? null : this.outcome(status);
   }
 
-  /** Runs about `fuel` instructions: `null` while pending, else the outcome. */
+  /**
+   * Prepares a call of function handle `handle` (`input` from codec's `encodeCall`) for
+   * `resume`. Returns an outcome only if the module refused it.
+   */
+  startCall(input) {
+    this.stage(input);
+    const status = this.exports.call_input();
+    return status === Status.OK ? null : this.outcome(status);
+  }
+
+  /** Functions in results become handles (on) or opaque values (off, the module default). */
+  setFunctionHandles(on) {
+    if (this.exports.set_function_handles(on ? 1 : 0) !== 0) throw new AbiError(this.lastError());
+  }
+
+  /** Answers the host function the run waits for (`answer` from codec's `encodeAnswer`). */
+  hostReturn(answer) {
+    this.stage(answer);
+    if (this.exports.host_return() !== 0) throw new AbiError(this.lastError());
+  }
+
+  /** Lets the module collect the function behind `handle`. */
+  releaseHandle(handle) {
+    if (this.exports.release_handle(handle >>> 0) !== 0) throw new AbiError(this.lastError());
+  }
+
+  /**
+   * Runs about `fuel` instructions: `null` while pending, else the outcome (status
+   * WAITING_FOR_HOST: the payload is `u32 len` + the call of a host function).
+   */
   resume(fuel) {
     const status = this.exports.resume(fuel);
     return status === Status.PENDING ? null : this.outcome(status);

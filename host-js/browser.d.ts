@@ -7,11 +7,11 @@ export { LuaEngine } from './engine.js';
 export type {
   LuaEngineOptions, ComputeOptions, ComputeSyncOptions, SaveOptions, MemoryStats, IoTable, IoValue, IoKey,
 } from './engine.js';
-export { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
+export { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { LuaResults } from './results.js';
 export { LuaTableRef, LuaOpaque } from './codec.js';
-export type { LuaValue } from './codec.js';
+export type { LuaValue, LuaFunction } from './codec.js';
 export { MemoryStore } from './stores/memory.js';
 export { IdbStore } from './stores/idb.js';
 export type { IdbStoreOptions } from './stores/idb.js';

@@ -16,7 +16,7 @@ import { MemoryStore } from './stores/memory.js';
 import { IdbStore } from './stores/idb.js';
 
 export { LuaEngine };
-export { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
+export { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError } from './errors.js';
 export { LuaResults } from './results.js';
 export { LuaTableRef, LuaOpaque } from './codec.js';
 export { MemoryStore, IdbStore };

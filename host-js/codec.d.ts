@@ -1,3 +1,4 @@
+import type { LuaResults } from './results.js';
 /** A reference to an external table, by id (a result deeper than the engine inlines). */
 export class LuaTableRef {
   constructor(id: number);
@@ -17,4 +18,17 @@ export class LuaOpaque {
  */
 export type LuaValue =
   | null | boolean | number | bigint | string | Uint8Array
-  | LuaTableRef | LuaOpaque | LuaValue[] | Map<LuaValue, LuaValue>;
+  | LuaTableRef | LuaOpaque | LuaFunction | LuaValue[] | Map<LuaValue, LuaValue>;
+
+/**
+ * A Lua function that reached JS: calling it runs it in slices under the engine's limits and
+ * resolves to its results as `compute` does. It keeps the function alive until `dispose()`.
+ */
+export interface LuaFunction {
+  (...args: unknown[]): Promise<LuaResults>;
+  /** The same call with run options. */
+  callWith(options: { signal?: AbortSignal; atomic?: boolean } | null, ...args: unknown[]): Promise<LuaResults>;
+  /** Releases the function; later calls reject with LuaReleasedError. */
+  dispose(): void;
+  [Symbol.dispose](): void;
+}

@@ -2,11 +2,14 @@
 //
 // Decoding maps Lua to JS: nil -> null, boolean, integer -> number (BigInt past 2^53),
 // float -> number, string -> string when valid UTF-8 (else Uint8Array), inline table ->
-// Array (keys 1..n) or Map, external-table reference -> LuaTableRef, other -> LuaOpaque.
+// Array (keys 1..n) or Map, external-table reference -> LuaTableRef, function handle and host
+// function -> what the caller's `handle(id)` and `hostFunction(id)` make of them, other ->
+// LuaOpaque.
 
 export const Tag = Object.freeze({
   NIL: 0x00, BOOLEAN: 0x01, INTEGER: 0x02, FLOAT: 0x03, STRING: 0x04,
-  FUNCTION: 0x05, OPAQUE: 0x06, TABLE_REF: 0x07, INLINE_TABLE: 0x08,
+  FUNCTION: 0x05, OPAQUE: 0x06, TABLE_REF: 0x07, INLINE_TABLE: 0x08, HANDLE: 0x09,
+  HOST_FUNCTION: 0x0a,
 });
 
 const MAX_INLINE_DEPTH = 64;
@@ -49,7 +52,7 @@ function decodeString(raw) {
   try { return utf8.decode(raw); } catch { return raw.slice(); }
 }
 
-function readValue(r, depth) {
+function readValue(r, depth, hooks) {
   const at = r.pos;
   const tag = r.u8();
   switch (tag) {
@@ -69,11 +72,13 @@ function readValue(r, depth) {
     case Tag.FUNCTION: r.raw(r.u32()); return new LuaOpaque('function');
     case Tag.OPAQUE: return new LuaOpaque(new TextDecoder().decode(r.raw(r.u32())));
     case Tag.TABLE_REF: return new LuaTableRef(r.u32());
+    case Tag.HANDLE: { const id = r.u32(); return hooks?.handle ? hooks.handle(id) : new LuaOpaque('function'); }
+    case Tag.HOST_FUNCTION: { const id = r.u32(); return hooks?.hostFunction ? hooks.hostFunction(id) : new LuaOpaque('function'); }
     case Tag.INLINE_TABLE: {
       if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
       const n = r.u32();
       const entries = [];
-      for (let i = 0; i < n; i++) entries.push([readValue(r, depth + 1), readValue(r, depth + 1)]);
+      for (let i = 0; i < n; i++) entries.push([readValue(r, depth + 1, hooks), readValue(r, depth + 1, hooks)]);
       return tableFromEntries(entries);
     }
     default: throw new CodecError(`unknown value tag 0x${tag.toString(16).padStart(2, '0')} at byte ${at}`);
@@ -108,7 +113,7 @@ function skipValue(r, depth) {
     case Tag.BOOLEAN: if (r.u8() > 1) throw new CodecError(`boolean byte is not 0 or 1 at byte ${at + 1}`); return;
     case Tag.INTEGER: case Tag.FLOAT: r.need(8); r.pos += 8; return;
     case Tag.STRING: case Tag.FUNCTION: case Tag.OPAQUE: { const n = r.u32(); r.need(n); r.pos += n; return; }
-    case Tag.TABLE_REF: r.u32(); return;
+    case Tag.TABLE_REF: case Tag.HANDLE: case Tag.HOST_FUNCTION: r.u32(); return;
     case Tag.INLINE_TABLE: {
       if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
       const n = r.u32();
@@ -126,12 +131,15 @@ export function checkValue(bytes) {
   if (r.pos !== bytes.length) throw new CodecError(`unexpected bytes after value at ${r.pos}`);
 }
 
-/** Decodes a compute result: `u32 count` then the values. */
-export function decodeResults(bytes) {
+/**
+ * Decodes a compute result: `u32 count` then the values. `hooks.handle(id)` and
+ * `hooks.hostFunction(id)` give functions their JS values (default: LuaOpaque('function')).
+ */
+export function decodeResults(bytes, hooks) {
   const r = new Reader(bytes);
   const n = r.u32();
   const out = [];
-  for (let i = 0; i < n; i++) out.push(readValue(r, 0));
+  for (let i = 0; i < n; i++) out.push(readValue(r, 0, hooks));
   if (r.pos !== bytes.length) throw new CodecError(`unexpected bytes after results at ${r.pos}`);
   return out;
 }
@@ -158,7 +166,7 @@ class Writer {
   done() { return this.buf.slice(0, this.len); }
 }
 
-function writeValue(w, v, asKey, depth) {
+function writeValue(w, v, asKey, depth, functionRef) {
   if (v === null || v === undefined) {
     if (asKey) throw new CodecError('table key is nil');
     w.u8(Tag.NIL);
@@ -184,19 +192,45 @@ function writeValue(w, v, asKey, depth) {
     w.u8(Tag.STRING); w.u32(b.length); w.bytes(b);
   } else if (v instanceof LuaTableRef) {
     w.u8(Tag.TABLE_REF); w.u32(v.id);
+  } else if (!asKey && typeof v === 'function' && functionRef) {
+    const [tag, id] = functionRef(v);
+    w.u8(tag); w.u32(id);
   } else if (!asKey && typeof v === 'object') {
     if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
     const entries = Array.isArray(v) ? v.map((x, i) => [i + 1, x])
       : v instanceof Map ? [...v.entries()] : Object.entries(v);
     w.u8(Tag.INLINE_TABLE); w.u32(entries.length);
-    for (const [k, x] of entries) { writeValue(w, k, true, depth + 1); writeValue(w, x, false, depth + 1); }
+    for (const [k, x] of entries) { writeValue(w, k, true, depth + 1); writeValue(w, x, false, depth + 1, functionRef); }
   } else {
     throw new CodecError(`cannot encode a ${typeof v} ${asKey ? 'key' : 'value'}`);
   }
 }
 
-/** Encodes a JS value (inverse of decodeValue for scalars, refs and plain containers). */
-export function encodeValue(v) { const w = new Writer(); writeValue(w, v, false, 0); return w.done(); }
+/**
+ * Encodes a JS value (inverse of decodeValue for scalars, refs and plain containers).
+ * `functionRef(f)` gives a function its `[tag, id]` (it throws for functions it cannot pass).
+ */
+export function encodeValue(v, { functionRef } = {}) { const w = new Writer(); writeValue(w, v, false, 0, functionRef); return w.done(); }
+
+/** A call's staged input: `u32 handle`, `u32 count`, then each argument. */
+export function encodeCall(handle, args, options) {
+  const w = new Writer();
+  w.u32(handle); w.u32(args.length);
+  for (const a of args) writeValue(w, a, false, 0, options?.functionRef);
+  return w.done();
+}
+
+/** The answer to a waiting host function: `00 u32 count` + `values`, or `01` + `error`. */
+export function encodeAnswer({ values, error }, options) {
+  const w = new Writer();
+  if (values) {
+    w.u8(0); w.u32(values.length);
+    for (const v of values) writeValue(w, v, false, 0, options?.functionRef);
+  } else {
+    w.u8(1); writeValue(w, error, false, 0);
+  }
+  return w.done();
+}
 
 /** Encodes a table key: integral numbers become integers, as Lua normalises them. */
 export function encodeKey(v) { const w = new Writer(); writeValue(w, v, true, 0); return w.done(); }

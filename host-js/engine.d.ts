@@ -142,6 +142,16 @@ export class LuaEngine {
   check(code: string | Uint8Array, options?: { chunkName?: string }): LuaError | null;
 
   /**
+   * Lua's global variables: `get` resolves to the value as `compute` returns values (Lua
+   * functions as LuaFunction); `set` converts as `compute` inputs are (plain objects and arrays
+   * become new tables, JS functions become Lua functions). Both run under the engine's limits.
+   */
+  readonly global: {
+    get(name: string): Promise<LuaValue>;
+    set(name: string, value: unknown): Promise<void>;
+  };
+
+  /**
    * Makes `require(name)` give `module`: Lua source, run once on the first `require`, or a
    * JS value (a copy). A `package.preload` entry that survives `reset()`, `load()` and a
    * restart after a trap; Lua source with a syntax error throws LuaError here.

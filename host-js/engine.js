@@ -1,9 +1,12 @@
 // LuaEngine: one module instance, its external tables and (optionally) a store.
 
-import { Abi, Status, ErrorKind } from './abi.js';
+import { Abi, Status, ErrorKind, Handle } from './abi.js';
 import { ExternalTables } from './tables.js';
-import { decodeResults, decodeMessage, decodeValue, encodeKey, encodeValue, LuaTableRef } from './codec.js';
-import { LuaError, LuaLimitError, LuaExit, AbiError, StoreError } from './errors.js';
+import {
+  decodeResults, decodeMessage, decodeValue, encodeAnswer, encodeCall, encodeKey, encodeValue, LuaTableRef,
+  CodecError, Tag,
+} from './codec.js';
+import { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError } from './errors.js';
 import { loadModule, isNode } from './load.js';
 import { nodeOnly } from './platform.js';
 import { luaLiteral, luaString } from './lua-source.js';
@@ -73,6 +76,12 @@ export class LuaEngine {
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #restarting = null;
   #system; #modules = new Map();
+  // Counts Lua states (init, load, reset, restart): a function handle works only in its own.
+  #state = 0; #handles = new WeakMap(); #global = null;
+  // JS functions given to Lua, by id both ways; kept while the engine lives.
+  #hostFunctions = new Map(); #hostIds = new Map(); #inHost = false;
+  #hooks = { handle: (id) => this.#wrap(id), hostFunction: (id) => this.#hostFunctions.get(id) ?? null };
+  #functionRef = (f) => this.#refOf(f);
 
   /**
    * Loads the module, starts a state and, given a store, restores its saved state.
@@ -122,6 +131,8 @@ export class LuaEngine {
   #attach(abi) {
     this.#abi = abi;
     abi.init();
+    this.#state++;
+    abi.setFunctionHandles(true);
     const o = this.#options;
     if (o.instructionLimit !== undefined) abi.setInstructionLimit(o.instructionLimit);
     if (o.memoryLimit !== undefined) abi.setMemoryLimit(o.memoryLimit);
@@ -186,14 +197,95 @@ export class LuaEngine {
    * @returns {Promise<LuaResults>}
    */
   compute(code, options = {}) {
+    const bytes = typeof code === 'string' ? utf8.encode(code) : code;
+    return this.#run(options, () => this.#abi.start(bytes));
+  }
+
+  /**
+   * Lua's global variables. `get(name)` resolves to the value as `compute` would return it
+   * (functions as callable handles); `set(name, value)` assigns a value converted as a
+   * `compute` input would be (plain objects and arrays become new Lua tables, Lua functions
+   * from this engine are themselves). Both run as a short call under the engine's limits.
+   * @type {{get(name: string): Promise<unknown>, set(name: string, value: unknown): Promise<void>}}
+   */
+  get global() {
+    this.#check();
+    return this.#global ??= Object.freeze({
+      get: async (name) => (await this.#call(Handle.GLOBAL_GET, [name], {}))[0],
+      set: async (name, value) => { await this.#call(Handle.GLOBAL_SET, [name, value], {}); },
+    });
+  }
+
+  // Calls function handle `handle` with `args` as a run of its own (see `compute`).
+  #call(handle, args, options, check = () => {}) {
+    check();
+    const input = encodeCall(handle, args, { functionRef: this.#functionRef });
+    return this.#run(options, () => this.#abi.startCall(input), check);
+  }
+
+  // A Lua function from this engine is itself; any other JS function becomes a host function.
+  #refOf(f) {
+    const h = this.#handles.get(f);
+    if (h) {
+      h.check();
+      return [Tag.HANDLE, h.id];
+    }
+    let id = this.#hostIds.get(f);
+    if (id === undefined) {
+      id = this.#hostIds.size + 1;
+      if (id > 0xffffffff) throw new CodecError('too many JS functions given to Lua');
+      this.#hostIds.set(f, id);
+      this.#hostFunctions.set(id, f);
+    }
+    return [Tag.HOST_FUNCTION, id];
+  }
+
+  // Calls the JS function a run waits for; its value, or its error message, is the answer.
+  async #callHost(payload) {
+    try {
+      const [id, ...args] = decodeResults(payload, this.#hooks);
+      let pending;
+      // The run waits for this function: a call into the engine from it could never start.
+      this.#inHost = true;
+      try { pending = this.#hostFunctions.get(id)(...args); } finally { this.#inHost = false; }
+      const value = await pending;
+      return encodeAnswer({ values: value === undefined ? [] : [value] }, { functionRef: this.#functionRef });
+    } catch (e) {
+      return encodeAnswer({ error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  // A JS function for the Lua function behind `id` in the current state.
+  #wrap(id) {
+    const state = this.#state;
+    let disposed = false;
+    const check = () => {
+      if (disposed) throw new LuaReleasedError('disposed');
+      this.#check();
+      if (this.#state !== state) throw new LuaReleasedError('replaced');
+    };
+    const f = async (...args) => this.#call(id, args, {}, check);
+    f.callWith = async (options, ...args) => this.#call(id, args, options ?? {}, check);
+    f.dispose = () => {
+      if (disposed) return;
+      disposed = true;
+      if (!this.#closed && this.#state === state && !this.#restarting) this.#guard(() => this.#abi.releaseHandle(id));
+    };
+    if (Symbol.dispose) f[Symbol.dispose] = f.dispose;
+    this.#handles.set(f, { id, check });
+    return f;
+  }
+
+  // One run in slices: `start` begins it in the module; `prepare` may refuse it first.
+  #run(options, start, prepare = () => {}) {
     return this.#exclusive(async () => {
       await this.#ready();
+      prepare();
       this.#begin(options);
-      const bytes = typeof code === 'string' ? utf8.encode(code) : code;
       let outcome;
       let failed = true;
       try {
-        outcome = this.#guard(() => this.#abi.start(bytes));
+        outcome = this.#guard(start);
         const target = this.#options.sliceMs ?? 8;
         // Each run calibrates afresh: what earlier runs measured (quick chunks, cheap
         // instructions) says nothing about this one, and an abort waits for a whole slice.
@@ -204,9 +296,14 @@ export class LuaEngine {
           const t0 = performance.now();
           outcome = this.#guard(() => this.#abi.resume(fuel));
           const dt = performance.now() - t0;
-          // Only a slice that used all its fuel measures the speed. Aim each at `target`
-          // ms, growing at most fourfold per slice.
-          if (!outcome) {
+          if (outcome?.status === Status.WAITING_FOR_HOST) {
+            const answer = await abortable(this.#callHost(outcome.payload.subarray(4)), options.signal);
+            this.#check();
+            this.#guard(() => this.#abi.hostReturn(answer));
+            outcome = null;
+          } else if (!outcome) {
+            // Only a slice that used all its fuel measures the speed. Aim each at `target`
+            // ms, growing at most fourfold per slice.
             fuel = Math.round(Math.min(MAX_FUEL, Math.max(MIN_FUEL, fuel * Math.min(4, target / Math.max(dt, 0.01)))));
             await yieldToEventLoop();
           }
@@ -293,7 +390,7 @@ export class LuaEngine {
     this.#output = null;
     const output = concat(chunks);
     this.#noteIds();
-    if (status >= 0) return LuaResults.of(decodeResults(payload), output);
+    if (status >= 0) return LuaResults.of(decodeResults(payload, this.#hooks), output);
     const kind = ErrorKind[-status];
     const message = decodeMessage(payload);
     let error;
@@ -357,6 +454,7 @@ export class LuaEngine {
   // rejects the ones still pending.
   #exclusive(fn) {
     this.#check();
+    if (this.#inHost) throw new AbiError('a JS function called from Lua cannot call into its own engine');
     this.#busy++;
     const run = this.#queue.then(() => { this.#check(); return fn(); }).finally(() => { this.#busy--; });
     this.#queue = run.catch(() => {});
@@ -569,6 +667,7 @@ export class LuaEngine {
       }
       const { metadata, tables, accounts } = snapshot;
       this.#abi.init();
+      this.#state++;
       this.#preloadModules();
       this.#tables.clear();
       for (const [id, entries] of tables) this.#tables.adopt(id, entries, accounts.get(id));
@@ -592,6 +691,7 @@ export class LuaEngine {
     this.#check();
     if (this.#busy) throw new AbiError('the engine is busy with an asynchronous call');
     this.#abi.init();
+    this.#state++;
     this.#preloadModules();
     this.#tables.clear();
     this.#counter = 0;
@@ -643,6 +743,17 @@ function checkAtomic(atomic) {
   if (atomic !== undefined && typeof atomic !== 'boolean') {
     throw new TypeError(`the atomic option must be a boolean, got ${atomic === null ? 'null' : typeof atomic}`);
   }
+}
+
+// `promise`, or the abort of `signal` if that comes first (the run is then abandoned).
+function abortable(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+    if (signal.aborted) { onAbort(); return; }
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function concat(chunks) {

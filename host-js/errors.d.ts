@@ -34,6 +34,17 @@ export class LuaExit extends Error {
 }
 
 /**
+ * A call of a Lua function handle that no longer works: `'disposed'` (its `dispose()` was
+ * called) or `'replaced'` (its Lua state was replaced by `load()`, `reset()` or the restart
+ * after a crash).
+ */
+export class LuaReleasedError extends Error {
+  constructor(reason: 'disposed' | 'replaced');
+  readonly name: 'LuaReleasedError';
+  reason: 'disposed' | 'replaced';
+}
+
+/**
  * The module and the host disagree (ABI version, malformed call), the engine is closed or
  * busy, or the module trapped: `trapped` is then true, `cause` holds the RuntimeError, and
  * the engine has already been restarted with its external data intact.

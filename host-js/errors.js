@@ -63,6 +63,21 @@ export class AbiError extends Error {
 }
 
 /**
+ * A Lua function handle that can no longer be called: `reason` is `'disposed'` (its
+ * `dispose()` was called) or `'replaced'` (the Lua state it came from was replaced by
+ * `load()`, `reset()` or the restart after a crash).
+ */
+export class LuaReleasedError extends Error {
+  /** @param {'disposed'|'replaced'} reason */
+  constructor(reason) {
+    super(reason === 'disposed' ? 'this Lua function was disposed'
+      : 'this Lua function belonged to a Lua state that was replaced (load, reset or a crash)');
+    this.name = 'LuaReleasedError';
+    this.reason = reason;
+  }
+}
+
+/**
  * A store could not load or save. `code` says why:
  * - `'stale'`: another writer saved since this engine last loaded or saved; nothing was
  *   written and the engine keeps its changes (`load()` takes the other state,

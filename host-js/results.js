@@ -32,6 +32,7 @@ export function luaString(v) {
   if (v instanceof Uint8Array) return new TextDecoder().decode(v);
   if (v instanceof LuaTableRef) return `table: ext#${v.id}`;
   if (v instanceof LuaOpaque) return v.type;
+  if (typeof v === 'function') return 'function';
   if (Array.isArray(v) || v instanceof Map) return 'table';
   return String(v);
 }

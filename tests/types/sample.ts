@@ -2,10 +2,10 @@
 // the installed package's declarations (tsc, strict) and runs the output.
 
 import {
-  LuaEngine, MemoryStore, FileStore, LuaError, LuaLimitError, LuaExit, AbiError, StoreError,
+  LuaEngine, MemoryStore, FileStore, LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError,
   LuaResults, LuaTableRef, LuaOpaque,
   loadLuaWasm, init, compute, saveState, loadState, getMemoryStats, getEngine, defaultStore,
-  type LuaEngineOptions, type LuaValue, type Store, type MemoryStats,
+  type LuaEngineOptions, type LuaValue, type LuaFunction, type Store, type MemoryStats,
 } from 'lua-persist';
 
 // Node's, declared here so that the sample needs no @types/node.
@@ -78,6 +78,13 @@ try {
 } catch (e) {
   check(e instanceof LuaExit && e.code === 3, 'LuaExit');
 }
+await engine.global.set('add', (a: number, b: number) => a + b);
+await engine.compute('function twice(x) return add(x, x) end');
+const twice = await engine.global.get('twice') as LuaFunction;
+check((await twice(21))[0] === 42, 'a Lua function called from JS, calling a JS function');
+check((await twice.callWith({ atomic: true }, 1))[0] === 2, 'callWith');
+twice.dispose();
+try { await twice(1); } catch (e) { check(e instanceof LuaReleasedError && e.reason === 'disposed', 'LuaReleasedError'); }
 engine.reset();
 engine.close();
 check(engine.closed, 'closed');

@@ -13,6 +13,8 @@
 //! | `06` | `u32 len`, bytes | a value with no encoding (results only): its type name |
 //! | `07` | `u32 id` | external-table reference |
 //! | `08` | `u32 n`, n × (key, value) | inline table (results only) |
+//! | `09` | `u32 handle` | a Lua function the host holds (results and call arguments only) |
+//! | `0a` | `u32 id` | a host (JS) function (results and call arguments only) |
 //!
 //! Keys use the same encoding, restricted to nil-free scalars: a float with an integral value
 //! is written as an integer so that `t[2.0]` and `t[2]` name the same entry. This module knows
@@ -29,6 +31,8 @@ pub const TAG_FUNCTION: u8 = 0x05;
 pub const TAG_OPAQUE: u8 = 0x06;
 pub const TAG_TABLE_REF: u8 = 0x07;
 pub const TAG_INLINE_TABLE: u8 = 0x08;
+pub const TAG_HANDLE: u8 = 0x09;
+pub const TAG_HOST_FUNCTION: u8 = 0x0a;
 
 /// How deep inline tables may nest, in both directions.
 pub const MAX_INLINE_DEPTH: usize = 64;
@@ -46,6 +50,10 @@ pub enum Item<'a> {
     TableRef(u32),
     /// An inline table header; its `n` key/value pairs follow as further items.
     InlineTable(u32),
+    /// A function handle (`crate::handles`).
+    Handle(u32),
+    /// A host function, by the host's id.
+    HostFunction(u32),
 }
 
 /// Why a byte sequence is not a valid encoding.
@@ -140,6 +148,8 @@ impl<'a> Reader<'a> {
             }
             TAG_TABLE_REF => Item::TableRef(self.u32()?),
             TAG_INLINE_TABLE => Item::InlineTable(self.u32()?),
+            TAG_HANDLE => Item::Handle(self.u32()?),
+            TAG_HOST_FUNCTION => Item::HostFunction(self.u32()?),
             tag => return Err(CodecError::UnknownTag { tag, at }),
         })
     }
@@ -180,9 +190,11 @@ pub fn validate_key(bytes: &[u8]) -> Result<(), CodecError> {
         Item::Float(f) if float_to_integer(f).is_some() => {
             return Err(CodecError::BadKey("integral float not normalised"))
         }
-        Item::InlineTable(_) | Item::Opaque(_) | Item::Function(_) => {
-            return Err(CodecError::BadKey("not a key type"))
-        }
+        Item::InlineTable(_)
+        | Item::Opaque(_)
+        | Item::Function(_)
+        | Item::Handle(_)
+        | Item::HostFunction(_) => return Err(CodecError::BadKey("not a key type")),
         _ => {}
     }
     if !reader.is_empty() {
@@ -240,6 +252,14 @@ impl Writer<'_> {
     }
     pub fn table_ref(&mut self, id: u32) {
         self.0.push(TAG_TABLE_REF);
+        self.0.extend_from_slice(&id.to_le_bytes());
+    }
+    pub fn handle(&mut self, handle: u32) {
+        self.0.push(TAG_HANDLE);
+        self.0.extend_from_slice(&handle.to_le_bytes());
+    }
+    pub fn host_function(&mut self, id: u32) {
+        self.0.push(TAG_HOST_FUNCTION);
         self.0.extend_from_slice(&id.to_le_bytes());
     }
     pub fn inline_table(&mut self, entries: u32) {

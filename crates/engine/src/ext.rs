@@ -242,7 +242,7 @@ impl Store {
             Item::Function(payload) => {
                 function::decode(ctx, payload, &mut |id| self.cell(ctx, id))?
             }
-            Item::Opaque(_) | Item::InlineTable(_) => {
+            Item::Opaque(_) | Item::InlineTable(_) | Item::Handle(_) | Item::HostFunction(_) => {
                 return Err(host_error("value kind cannot be stored in a table"))
             }
         })

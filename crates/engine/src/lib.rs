@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod ext;
 pub mod function;
+pub mod handles;
 pub mod host;
 pub mod session;
 

@@ -11,6 +11,7 @@ use vm::{Config, Ctx, Lua, Value};
 
 use crate::codec::{self, Writer};
 use crate::ext::{Store, FIRST_TABLE_ID, HOST_ERROR_PREFIX, IO_TABLE_ID};
+use crate::handles;
 use crate::host::{Host, HostError};
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
@@ -70,6 +71,9 @@ pub enum Step {
     Pending,
     /// The run ended: the encoded results (`u32 count`, then the values) or the failure.
     Finished(Result<Vec<u8>, Failure>),
+    /// A host function was called: `u32 count`, then its id (an integer) and the arguments. The run
+    /// waits for [`Engine::host_return`].
+    Waiting(Vec<u8>),
 }
 
 /// Caps that end a run with a typed error and leave the engine usable.
@@ -174,6 +178,9 @@ pub struct Engine {
     print_results: bool,
     /// The run is that call to `print`.
     printing: bool,
+    /// Whether functions in results become handles (else opaque, as ABI v1 began).
+    function_handles: bool,
+    next_handle: u32,
 }
 
 impl Engine {
@@ -189,6 +196,7 @@ impl Engine {
             set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
             install_ext_library(ctx);
             protect_globals(ctx);
+            handles::install(ctx);
         });
         lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[])
             .expect("the setup chunk compiles");
@@ -205,6 +213,8 @@ impl Engine {
             print_next: false,
             print_results: false,
             printing: false,
+            function_handles: false,
+            next_handle: handles::FIRST_HANDLE,
         };
         engine.point_home_at(home_id);
         engine
@@ -230,9 +240,33 @@ impl Engine {
     pub fn compute(&mut self, chunk_name: &str, source: &[u8]) -> Result<Vec<u8>, Failure> {
         self.start(chunk_name, source)?;
         loop {
-            if let Step::Finished(result) = self.resume(u64::MAX) {
-                return result;
+            match self.resume(u64::MAX) {
+                Step::Finished(result) => return result,
+                Step::Pending => {}
+                // Nothing here can wait for the host: the call fails in Lua.
+                Step::Waiting(_) => {
+                    self.lua.host_return(|ctx| {
+                        Err(ctx
+                            .str_value(b"host functions cannot be called from a synchronous run"))
+                    });
+                }
             }
+        }
+    }
+
+    /// Answers the host function the run waits for (`00 u32 count` + results, or `01` + the
+    /// error value); [`Engine::resume`] then goes on.
+    pub fn host_return(&mut self, answer: &[u8]) -> Result<(), Failure> {
+        let store = self.store.clone();
+        if self
+            .lua
+            .host_return(|ctx| handles::decode_answer(ctx, &store, answer))
+        {
+            Ok(())
+        } else {
+            Err(Failure::bad_input(
+                "no host function is waiting for an answer",
+            ))
         }
     }
 
@@ -319,6 +353,36 @@ impl Engine {
             });
         }
         any
+    /// Prepares a call of a function handle (`u32 handle`, `u32 count`, then the encoded
+    /// arguments) to run with [`Engine::resume`]; any run in progress is abandoned.
+    pub fn start_call(&mut self, input: &[u8]) -> Result<(), Failure> {
+        self.running = false;
+        let store = self.store.clone();
+        let mut refused = None;
+        self.lua
+            .start(|ctx| match handles::decode_call(ctx, &store, input) {
+                Ok(call) => call,
+                Err(message) => {
+                    refused = Some(message);
+                    (Value::Nil, Vec::new())
+                }
+            });
+        if let Some(message) = refused {
+            return Err(Failure::bad_input(message));
+        }
+        self.running = true;
+        self.fuel_used = 0;
+        Ok(())
+    }
+
+    /// Makes functions in results handles (`09 u32`) instead of opaque values.
+    pub fn set_function_handles(&mut self, on: bool) {
+        self.function_handles = on;
+    }
+
+    /// Lets the collector take the function behind `handle`; false if it names none.
+    pub fn release_handle(&mut self, handle: u32) -> bool {
+        self.lua.enter(|ctx| handles::release(ctx, handle))
     }
 
     /// Whether a run is in progress.
@@ -360,8 +424,28 @@ impl Engine {
             self.peak_heap = self.peak_heap.max(self.lua.memory_used());
             match step {
                 vm::Step::Pending => {
-                    self.fuel_used += slice;
-                    spent_here += slice;
+                    let next = &mut self.next_handle;
+                    let on = self.function_handles;
+                    let waiting = self.lua.host_args(|ctx, values| {
+                        let mut register = |f| handles::register(ctx, next, f);
+                        encode_results(values, on.then_some(&mut register))
+                    });
+                    // A wait ends the step early: only the fuel used counts.
+                    let spent = match &waiting {
+                        Some((_, left)) => slice.saturating_sub((*left).max(0) as u64),
+                        None => slice,
+                    };
+                    self.fuel_used += spent;
+                    spent_here += spent;
+                    match waiting {
+                        Some((Ok(call), _)) => return Step::Waiting(call),
+                        // Arguments the host cannot take fail the call, in Lua.
+                        Some((Err(failure), _)) => {
+                            let message = failure.message.into_bytes();
+                            self.lua.host_return(|ctx| Err(ctx.str_value(&message)));
+                        }
+                        None => {}
+                    }
                     if spent_here >= max_fuel {
                         return Step::Pending;
                     }
@@ -372,7 +456,12 @@ impl Engine {
                         continue;
                     }
                     self.running = false;
-                    return Step::Finished(self.lua.results(|_, values| encode_results(values)));
+                    let next = &mut self.next_handle;
+                    let on = self.function_handles;
+                    return Step::Finished(self.lua.results(|ctx, values| {
+                        let mut register = |f| handles::register(ctx, next, f);
+                        encode_results(values, on.then_some(&mut register))
+                    }));
                 }
                 vm::Step::Error(e) if self.printing => {
                     self.running = false;
@@ -485,7 +574,7 @@ impl Engine {
         match codec::Reader::new(value).item() {
             Ok(codec::Item::Nil) => return self.table_delete(id, key),
             Ok(codec::Item::TableRef(r)) => self.check_id(r)?,
-            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_)) => {
+            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_) | codec::Item::Handle(_)) => {
                 return Err(Failure::bad_input(
                     "inline tables and opaque values cannot be stored",
                 ))
@@ -584,13 +673,20 @@ fn failure_of(e: vm::RuntimeError) -> Failure {
     }
 }
 
-/// `u32 count` then each value; plain tables inline, external tables by reference.
-fn encode_results<'gc>(values: &[Value<'gc>]) -> Result<Vec<u8>, Failure> {
+/// Gives a function that reaches the host its handle (`None`: handles exhausted).
+type Register<'a, 'gc> = Option<&'a mut dyn FnMut(Value<'gc>) -> Option<u32>>;
+
+/// `u32 count` then each value; plain tables inline, external tables by reference,
+/// functions by handle when `register` is given.
+fn encode_results<'gc>(
+    values: &[Value<'gc>],
+    mut register: Register<'_, 'gc>,
+) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::new();
     Writer(&mut out).u32(values.len() as u32);
     let mut path = Vec::new();
     for &v in values {
-        encode_result(v, &mut out, &mut path)?;
+        encode_result(v, &mut out, &mut path, &mut register)?;
     }
     Ok(out)
 }
@@ -599,6 +695,7 @@ fn encode_result<'gc>(
     value: Value<'gc>,
     out: &mut Vec<u8>,
     path: &mut Vec<Table<'gc>>,
+    register: &mut Register<'_, 'gc>,
 ) -> Result<(), Failure> {
     let mut w = Writer(out);
     match value {
@@ -633,12 +730,20 @@ fn encode_result<'gc>(
             w.inline_table(entries.len() as u32);
             path.push(t);
             for (k, v) in entries {
-                encode_result(k, out, path)?;
-                encode_result(v, out, path)?;
+                encode_result(k, out, path, register)?;
+                encode_result(v, out, path, register)?;
             }
             path.pop();
         }
-        other => w.opaque(other.type_name().as_bytes()),
+        other => match (handles::host_function_id(other), register.as_mut()) {
+            (Some(id), _) => w.host_function(id),
+            (None, Some(register)) if matches!(other, Value::Function(_)) => {
+                let handle = register(other)
+                    .ok_or_else(|| Failure::new(ErrorKind::Runtime, "too many function handles"))?;
+                w.handle(handle);
+            }
+            _ => w.opaque(other.type_name().as_bytes()),
+        },
     }
     Ok(())
 }

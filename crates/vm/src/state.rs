@@ -172,6 +172,9 @@ pub struct State<'gc> {
     /// A script called `os.exit`: the run ends with this.
     #[collect(require_static)]
     exit: Cell<Option<ExitRequest>>,
+    /// A native waits for the embedder ([`Ctx::request_host`]).
+    #[collect(require_static)]
+    host_wait: Cell<HostWait>,
     /// The protected metatable every external table shares.
     ext_meta: Table<'gc>,
     /// External tables by id, held weakly: one table per id while it is alive.
@@ -395,6 +398,16 @@ impl<'gc> Ctx<'gc> {
         self.state.exit.set(Some(exit));
     }
 
+    /// Suspends the run as soon as the native asking for it returns [`Action::Yield`]: the
+    /// yielded values go to the embedder ([`Lua::host_args`]), whose answer
+    /// ([`Lua::host_return`]) becomes the native's results or error. Meanwhile
+    /// [`Lua::step`] returns [`Step::Pending`] without running anything.
+    ///
+    /// [`Action::Yield`]: crate::interp::Action::Yield
+    pub fn request_host(self) {
+        self.state.host_wait.set(HostWait::Requested);
+    }
+
     /// Bytes allocated in the arena (objects and their buffers).
     pub fn memory_used(self) -> usize {
         self.mc.metrics().total_allocation()
@@ -439,6 +452,19 @@ pub enum Step {
     /// The script called `os.exit`: the embedder decides what ending means (the native
     /// runner closes the state if asked, then exits the process).
     Exit(ExitRequest),
+}
+
+/// Whether a native waits for the embedder, and where its values start on the stack of the
+/// running thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HostWait {
+    No,
+    Requested,
+    /// `fuel_left`: what the step had left when the run began to wait.
+    Waiting {
+        from: usize,
+        fuel_left: i64,
+    },
 }
 
 /// What `os.exit` asked for.
@@ -498,6 +524,7 @@ impl Lua {
                 gc_watermark: Cell::new(usize::MAX),
                 warnings_on: Cell::new(false),
                 exit: Cell::new(None),
+                host_wait: Cell::new(HostWait::No),
                 ext_meta: Table::new(mc),
                 ext_tables: Table::new(mc),
                 ext_storage: RefCell::new(None),
@@ -546,6 +573,7 @@ impl Lua {
             ts.stack.push(func);
             ts.stack.extend_from_slice(&args);
             ts.status = Status::Running;
+            state.host_wait.set(HostWait::No);
             let mut exec = state.exec.borrow_mut(mc);
             exec.chain.clear();
             exec.chain.push(state.main);
@@ -653,6 +681,50 @@ impl Lua {
                 other => return other,
             }
         }
+    }
+
+    /// While a native waits for the embedder ([`Ctx::request_host`]): `f` of the values it
+    /// handed over, and the fuel the last step had left. `None` when nothing waits.
+    pub fn host_args<F, R>(&self, f: F) -> Option<(R, i64)>
+    where
+        F: for<'gc> FnOnce(Ctx<'gc>, &[Value<'gc>]) -> R,
+    {
+        self.arena.mutate(|mc, state| {
+            let HostWait::Waiting { from, fuel_left } = state.host_wait.get() else {
+                return None;
+            };
+            let thread = *state.exec.borrow().chain.last()?;
+            let ts = thread.0.borrow();
+            Some((f(Ctx { mc, state }, &ts.stack[from..]), fuel_left))
+        })
+    }
+
+    /// Ends the wait: the values `f` returns become the native's results, or the error it
+    /// returns is raised there. Returns false when nothing waits.
+    pub fn host_return<F>(&mut self, f: F) -> bool
+    where
+        F: for<'gc> FnOnce(Ctx<'gc>) -> Result<Vec<Value<'gc>>, Value<'gc>>,
+    {
+        self.arena.mutate(|mc, state| {
+            let HostWait::Waiting { from, .. } = state.host_wait.get() else {
+                return false;
+            };
+            let Some(&thread) = state.exec.borrow().chain.last() else {
+                return false;
+            };
+            state.host_wait.set(HostWait::No);
+            let answer = f(Ctx { mc, state });
+            let mut ts = thread.0.borrow_mut(mc);
+            ts.stack.truncate(from);
+            ts.pending = match answer {
+                Ok(values) => {
+                    ts.stack.extend_from_slice(&values);
+                    Pending::Returned { at: from }
+                }
+                Err(e) => Pending::Raised(e),
+            };
+            true
+        })
     }
 
     /// Reads the results of the finished call.
@@ -821,6 +893,9 @@ enum Slice {
 /// collector is due.
 fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
     loop {
+        if let HostWait::Waiting { .. } = ctx.state.host_wait.get() {
+            return Slice::Ended(Step::Pending);
+        }
         let Some(&thread) = ctx.state.exec.borrow().chain.last() else {
             return Slice::Ended(Step::Done);
         };
@@ -859,6 +934,13 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
             }
             Exit::Yield { .. } if ctx.state.exit.get().is_some() => {
                 return Slice::Ended(Step::Exit(end_for_exit(ctx)));
+            }
+            Exit::Yield { from } if ctx.state.host_wait.get() == HostWait::Requested => {
+                ctx.state.host_wait.set(HostWait::Waiting {
+                    from,
+                    fuel_left: *fuel,
+                });
+                return Slice::Ended(Step::Pending);
             }
             Exit::Yield { from } => {
                 let values = take_stack(ctx, thread, from, Status::Suspended);

@@ -10,8 +10,8 @@
 //! Status codes (`Status` below, mirrored in `host-js/abi.js`): a call that returns `i32`
 //! returns `>= 0` on success and `-kind` on failure, kinds being 1 syntax, 2 runtime,
 //! 3 instruction limit, 4 memory limit, 5 bad input/ABI; `resume` may also return
-//! -6 (still running). A run the script ended with `os.exit` returns -7 and its payload's
-//! message is the exit status in decimal.
+//! -6 (still running) and -8 (waiting for the host, below). A run the script ended with
+//! `os.exit` returns -7 and its payload's message is the exit status in decimal.
 //!
 //! Running code:
 //! - `compute(ptr, len)` runs the chunk at `ptr`. On success it returns `n`, the length of
@@ -30,6 +30,21 @@
 //!   the next chunk started (and only that one) gets as `...` (a script's arguments).
 //! - `print_next_results()`: the next chunk started hands what it returns to the global
 //!   `print` instead of returning it (lua5.4's interactive loop); its result is then empty.
+//!
+//! Function handles (additions to v1, off until `set_function_handles(1)`):
+//! - with handles on, a function in a result is encoded `09 u32 handle` instead of opaque;
+//!   the module keeps it alive until `release_handle(handle)` (0, or -5 if unknown).
+//! - `call_input()` prepares a call from the staged input: `u32 handle`, `u32 count`, then
+//!   `count` encoded arguments (inline tables become new plain tables, `09` handles their
+//!   functions); it returns 0 or a failure, and `resume` runs it as for `start_input`.
+//!   Handles 1 and 2 are always there: `_G[name]` and `_G[name] = value`.
+//!
+//! Host functions (additions to v1): an argument `0a u32 id` becomes a Lua function that, when
+//! called, makes `resume` return -8 (waiting for the host) with `u32 len` + the call in the
+//! buffer, read as an error payload is: `u32 count`, the id (integer), the arguments. The host
+//! stages its answer (`00 u32 count` + results, or `01` + the error value) and calls
+//! `host_return()` (0, or -5 if nothing waits), then `resume` again. `compute` cannot wait:
+//! there the call raises a Lua error.
 //!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.
@@ -59,6 +74,7 @@ pub enum Status {
     BadInput = -5,
     Pending = -6,
     Exit = -7,
+    WaitingForHost = -8,
 }
 
 impl From<ErrorKind> for Status {
@@ -128,14 +144,16 @@ struct State {
     last_error: String,
     limits: Limits,
     binary_chunks: bool,
+    function_handles: bool,
 }
 
 impl State {
-    fn new(limits: Limits, chunk_name: String, binary_chunks: bool) -> State {
+    fn new(limits: Limits, chunk_name: String, binary_chunks: bool, handles: bool) -> State {
         engine::set_panic_recorder(record_panic);
         let mut engine = Engine::new(alloc::rc::Rc::new(ImportHost));
         engine.set_limits(limits);
         engine.set_binary_chunks(binary_chunks);
+        engine.set_function_handles(handles);
         State {
             engine,
             chunk_name,
@@ -144,6 +162,7 @@ impl State {
             last_error: String::new(),
             limits,
             binary_chunks,
+            function_handles: handles,
         }
     }
 }
@@ -155,8 +174,9 @@ fn with_state<R>(on_busy: R, f: impl FnOnce(&mut State) -> R) -> R {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return on_busy;
     };
-    let state =
-        slot.get_or_insert_with(|| State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false));
+    let state = slot.get_or_insert_with(|| {
+        State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false, false)
+    });
     f(state)
 }
 
@@ -218,18 +238,23 @@ fn publish(state: &mut State, outcome: Result<Vec<u8>, Failure>) -> i32 {
     }
 }
 
-/// Creates (or re-creates) the Lua state. Limits, chunk name and the binary-chunk switch
-/// carry over. Returns 0.
+/// Creates (or re-creates) the Lua state. Limits, chunk name and the binary-chunk and
+/// function-handle switches carry over; handles given out before are gone. Returns 0.
 #[no_mangle]
 pub extern "C" fn init() -> i32 {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return Status::BadInput as i32;
     };
-    let (limits, name, binary) = match slot.take() {
-        Some(old) => (old.limits, old.chunk_name, old.binary_chunks),
-        None => (Limits::default(), DEFAULT_CHUNK_NAME.into(), false),
+    let (limits, name, binary, handles) = match slot.take() {
+        Some(old) => (
+            old.limits,
+            old.chunk_name,
+            old.binary_chunks,
+            old.function_handles,
+        ),
+        None => (Limits::default(), DEFAULT_CHUNK_NAME.into(), false, false),
     };
-    *slot = Some(State::new(limits, name, binary));
+    *slot = Some(State::new(limits, name, binary, handles));
     Status::Ok as i32
 }
 
@@ -312,6 +337,52 @@ pub extern "C" fn start_input() -> i32 {
     })
 }
 
+/// Prepares a call of a function handle from the staged input (see the protocol above).
+#[no_mangle]
+pub extern "C" fn call_input() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let input = core::mem::take(&mut state.input);
+        match state.engine.start_call(&input) {
+            Ok(()) => Status::Ok as i32,
+            Err(failure) => publish(state, Err(failure)),
+        }
+    })
+}
+
+/// Functions in results become handles (1) or stay opaque (0, the default). Returns 0.
+#[no_mangle]
+pub extern "C" fn set_function_handles(enabled: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.function_handles = enabled != 0;
+        state.engine.set_function_handles(state.function_handles);
+        Status::Ok as i32
+    })
+}
+
+/// Answers the waiting host function with the staged input (see the protocol above).
+#[no_mangle]
+pub extern "C" fn host_return() -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        let answer = core::mem::take(&mut state.input);
+        match state.engine.host_return(&answer) {
+            Ok(()) => Status::Ok as i32,
+            Err(f) => fail(state, f),
+        }
+    })
+}
+
+/// Lets the module collect the function behind `handle`. 0, or -5 if it names none.
+#[no_mangle]
+pub extern "C" fn release_handle(handle: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        if state.engine.release_handle(handle) {
+            Status::Ok as i32
+        } else {
+            bad_input(state, "release_handle: no such function handle")
+        }
+    })
+}
+
 /// Runs the started chunk for about `fuel` instructions: -6 while work remains.
 #[no_mangle]
 pub extern "C" fn resume(fuel: u32) -> i32 {
@@ -319,6 +390,15 @@ pub extern "C" fn resume(fuel: u32) -> i32 {
         match state.engine.resume(fuel.max(1) as u64) {
             Step::Pending => Status::Pending as i32,
             Step::Finished(outcome) => publish(state, outcome),
+            Step::Waiting(call) => {
+                state.result = Vec::with_capacity(4 + call.len());
+                state
+                    .result
+                    .extend_from_slice(&(call.len() as u32).to_le_bytes());
+                state.result.extend_from_slice(&call);
+                write_buffer(0, &state.result);
+                Status::WaitingForHost as i32
+            }
         }
     })
 }
