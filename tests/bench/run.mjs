@@ -284,6 +284,8 @@ if (QUICK) {
   // A partial run replaces the sections it measured and says when they were measured.
   const out = ONLY ? { ...JSON.parse(readFileSync(join(here, 'results.json'), 'utf8')) } : results;
   if (ONLY) {
+    // Module sizes cost nothing to measure: always the module this run used.
+    out.sizesOfModules = results.sizesOfModules;
     const keys = { vm: ['vm', 'probes', 'fuel'], ext: ['external'], persist: ['persist', 'idb'], startup: ['startup'] };
     for (const section of ONLY) {
       for (const k of keys[section]) out[k] = results[k];
