@@ -353,6 +353,8 @@ impl Engine {
             });
         }
         any
+    }
+
     /// Prepares a call of a function handle (`u32 handle`, `u32 count`, then the encoded
     /// arguments) to run with [`Engine::resume`]; any run in progress is abandoned.
     pub fn start_call(&mut self, input: &[u8]) -> Result<(), Failure> {
