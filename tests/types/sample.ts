@@ -40,11 +40,12 @@ const options: LuaEngineOptions = {
   onStderr: () => {}, onInput: () => null, fs: false, env: { LUA_PATH: '?.lua' },
 };
 const engine = await LuaEngine.create(options);
-const results: LuaResults = await engine.compute('print("hi") _home.n = 1 return 1, 2^63, "x", {1, 2}, {k = true}, print', {
+const results: LuaResults = await engine.compute('print("hi") _home.n = 1 return 1, 2^63, "x", {1, 2}, {k = true}, print, coroutine.create(print)', {
   chunkName: '=run', io: { a: 1, nested: [1, 2] }, atomic: true, signal: new AbortController().signal,
 });
 check(results.output === 'hi\n' && results.outputBytes.length === 3 && printed.length > 0, 'output');
-check(results[5] instanceof LuaOpaque && (results[5] as LuaOpaque).type === 'function', 'opaque');
+check(typeof results[5] === 'function', 'a Lua function is a JS function');
+check(results[6] instanceof LuaOpaque && (results[6] as LuaOpaque).type === 'thread', 'opaque');
 check(String(engine.computeSync('return _io.a', { io: new Map([['a', 5]]) })) === '5', 'computeSync with io');
 check(engine.check('return 1') === null && engine.check('return +') instanceof LuaError, 'check');
 engine.setIo([1, 'two', { three: 3 }]);
