@@ -33,9 +33,12 @@ export interface LuaEngineOptions {
   onStderr?: (bytes: Uint8Array) => void;
   /**
    * Called when `io.read` needs more input: the next piece, or null for the end of input
-   * (default under Node: the process's standard input; in a browser: no input).
+   * (default under Node: the process's standard input; in a browser: no input). In
+   * `compute` it may return a Promise of that: `io.read`, `io.lines()` and `io.stdin` wait
+   * for it without blocking the event loop, and a rejection is an io error the script sees;
+   * `computeSync` cannot wait, so there a Promise fails the read.
    */
-  onInput?: () => string | Uint8Array | null | undefined;
+  onInput?: () => string | Uint8Array | null | undefined | Promise<string | Uint8Array | null | undefined>;
   /**
    * Under Node, `io.open`, `os.remove`, `os.rename`, `os.tmpname`, `io.tmpfile` and `require`
    * of Lua files reach real files (default false: "not available in this sandbox").

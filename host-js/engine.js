@@ -45,9 +45,11 @@ const MAX_FUEL = 0xffffffff;
  *   (`print`, `io.write`, `io.stdout`)
  * @property {(bytes: Uint8Array) => void} [onStderr] receives `io.stderr` output and warnings
  *   (default: process.stderr under Node, console.error in a browser)
- * @property {() => (string|Uint8Array|null|undefined)} [onInput] called when `io.read` needs
- *   more input: the next piece (a line, say), or null for the end of input (default under
- *   Node: the process's standard input, read synchronously; in a browser: no input)
+ * @property {() => (string|Uint8Array|null|undefined|Promise<string|Uint8Array|null|undefined>)} [onInput]
+ *   called when `io.read` needs more input: the next piece (a line, say), or null for the end
+ *   of input (default under Node: the process's standard input, read synchronously; in a
+ *   browser: no input). In `compute` a Promise of that is awaited (a rejection is an io
+ *   error); `computeSync` cannot wait and fails the read
  * @property {boolean} [fs=false] under Node, `io.open`, `os.remove`, `os.rename`,
  *   `os.tmpname`, `io.tmpfile` and `require` of Lua files reach real files; otherwise they
  *   fail with "not available in this sandbox"
@@ -244,6 +246,11 @@ export class LuaEngine {
   async #callHost(payload) {
     try {
       const [id, ...args] = decodeResults(payload, this.#hooks);
+      // 0: `io.read` waits for what `onInput` promised; it then reads again.
+      if (id === 0) {
+        await this.#system.stdin.wait();
+        return encodeAnswer({ values: [] });
+      }
       let pending;
       // The run waits for this function: a call into the engine from it could never start.
       this.#inHost = true;
@@ -284,6 +291,9 @@ export class LuaEngine {
       this.#begin(options);
       let outcome;
       let failed = true;
+      // Only here can a read wait for a Promise from onInput.
+      const input = this.#system.stdin?.wait ? this.#system.stdin : null;
+      if (input) input.canWait = true;
       try {
         outcome = this.#guard(start);
         const target = this.#options.sliceMs ?? 8;
@@ -312,6 +322,7 @@ export class LuaEngine {
         failed = false;
         return results;
       } finally {
+        if (input) { input.canWait = false; input.abandon(); }
         // After close() nothing is left to tidy up.
         if (!this.#closed) {
           this.#end(failed);
@@ -791,14 +802,31 @@ function systemOf(options, node) {
   };
 }
 
-/** Standard input from an `onInput` callback: what it gives is kept until read. */
+/** Standard input from an `onInput` callback: what it gives is kept until read. In a run
+ * that can wait (`canWait`), a Promise it returns makes the read report "would block";
+ * the run then awaits `wait()` and reads again. */
 function inputFrom(onInput) {
   let pending = new Uint8Array(0);
-  return (view) => {
+  // The Promise a read waits for, then how it settled.
+  let waiting = null;
+  let settled = null;
+  const stdin = (view) => {
     if (pending.length === 0) {
-      const piece = onInput();
-      if (piece && typeof piece.then === 'function') {
-        throw new TypeError('onInput returned a Promise: io.read takes a string, bytes or null');
+      let piece;
+      if (settled) {
+        const { error, value } = settled;
+        settled = null;
+        if (error) throw error.reason;
+        piece = value;
+      } else if (waiting) {
+        throw wouldBlock();
+      } else {
+        piece = onInput();
+        if (piece && typeof piece.then === 'function') {
+          if (!stdin.canWait) throw new TypeError('onInput returned a Promise, which computeSync cannot wait for');
+          waiting = piece;
+          throw wouldBlock();
+        }
       }
       if (piece === null || piece === undefined) return 0;
       pending = typeof piece === 'string' ? utf8.encode(piece) : piece;
@@ -808,4 +836,18 @@ function inputFrom(onInput) {
     pending = pending.subarray(n);
     return n;
   };
+  stdin.canWait = false;
+  stdin.wait = () => {
+    const promise = waiting;
+    const settle = (outcome) => { if (waiting === promise) { waiting = null; settled = outcome; } };
+    return Promise.resolve(promise).then((value) => settle({ value }), (reason) => settle({ error: { reason } }));
+  };
+  // The run ended (an abort, say): what it waited for is dropped, and the next read asks anew.
+  stdin.abandon = () => { waiting = null; };
+  return stdin;
+}
+
+// What the module takes for `HostError::WOULD_BLOCK` (not an errno).
+function wouldBlock() {
+  return Object.assign(new Error('Resource temporarily unavailable'), { errno: 0x10000 });
 }

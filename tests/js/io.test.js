@@ -42,14 +42,62 @@ test('io.read, io.lines and io.stdin read what onInput gives, in any pieces, unt
   assert.deepEqual([...await lua.compute('return io.read()')], ['more']);
 });
 
-test('onInput that returns a Promise or throws is an io error the script sees', async (t) => {
-  let answer = () => Promise.resolve('x');
+test('onInput may return a Promise: io.read, io.lines and io.stdin wait for it, the event loop runs', async (t) => {
+  const pieces = ['12 0x1', '0 3.5', 'e2 tail\nsecond ', 'line\n', new Uint8Array([0x62, 0xff, 0x0a]), 'x\ny', '\nlast', null];
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  t.after(() => clearInterval(timer));
+  const seen = [];
+  const lua = await engine(t, {
+    onInput: () => new Promise((resolve) => setTimeout(() => { seen.push(ticks); resolve(pieces.shift()); }, 5)),
+  });
+  const r = await lua.compute(`
+    local a, b, c = io.read("n", "n", "n")
+    local rest, line = io.read("l", "L")
+    local bytes = io.stdin:read(2)
+    local t = {} for l in io.lines() do t[#t + 1] = l end
+    return a, b, c, rest, line, bytes, table.concat(t, "|"), io.read("a"), io.read("l"), io.read(0)`);
+  assert.deepEqual([...r], [12, 16, 350, ' tail', 'second line\n', new Uint8Array([0x62, 0xff]), '|x|y|last', '', null, null]);
+  assert.equal(pieces.length, 0);
+  // Timers ran while the script waited for each piece.
+  assert.ok(seen.length >= 8 && seen.at(-1) > seen[0], `ticks ${seen}`);
+  // 'a' and counts across pieces; a synchronous answer may follow a Promise.
+  const more = ['ab', 'cd', 'ef\n', 'rest ', 'of it'];
+  const lua2 = await engine(t, { onInput: () => (more.length % 2 ? Promise.resolve(more.shift() ?? null) : more.shift() ?? null) });
+  assert.deepEqual([...await lua2.compute('return io.read(3, "L", "a")')], ['abc', 'def\n', 'rest of it']);
+  // Under a debug hook too.
+  let calls = 0;
+  const lua3 = await engine(t, { onInput: () => Promise.resolve(['7 8\n', null][calls++]) });
+  assert.deepEqual([...await lua3.compute('local n = 0 debug.sethook(function() n = n + 1 end, "cr") local a, b = io.read("n", "n") debug.sethook() return a, b, n > 0')], [7, 8, true]);
+});
+
+test('onInput that rejects or throws is an io error the script sees; computeSync cannot wait', async (t) => {
+  let answer = () => Promise.reject(new Error('no keyboard yet'));
   const lua = await engine(t, { onInput: () => answer() });
-  const [value, message] = await lua.compute('return io.read()');
+  const r = await lua.compute('local ok, v, message = pcall(io.read) return ok, v, message');
+  assert.equal(r[0], true);
+  assert.equal(r[1], null);
+  assert.match(r[2], /no keyboard yet/);
+  assert.match(String((await lua.compute('return select(2, pcall(function() for l in io.lines() do end end))'))[0]), /no keyboard yet/);
+  answer = () => Promise.resolve('x');
+  const [value, message] = lua.computeSync('return io.read()');
   assert.equal(value, null);
-  assert.match(message, /onInput returned a Promise/);
+  assert.match(message, /onInput returned a Promise, which computeSync cannot wait for/);
+  // The refused Promise is not kept: the next run asks again.
+  answer = () => Promise.resolve('y\n');
+  assert.deepEqual([...await lua.compute('return io.read()')], ['y']);
   answer = () => { throw new Error('no keyboard'); };
   assert.match(String((await lua.compute('return select(2, io.read())'))[0]), /no keyboard/);
+});
+
+test('an abort cuts a wait for onInput; the next run asks onInput again', async (t) => {
+  let answer = () => new Promise(() => {});
+  const lua = await engine(t, { onInput: () => answer() });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 10);
+  await assert.rejects(lua.compute('return io.read()', { signal: controller.signal }), (e) => e.name === 'AbortError');
+  answer = () => Promise.resolve('after\n');
+  assert.deepEqual([...await lua.compute('return io.read()')], ['after']);
 });
 
 test('os.exit ends the run with LuaExit and its status; the engine goes on', async (t) => {

@@ -22,6 +22,13 @@ pub type HostResult<T> = Result<T, HostError>;
 impl HostError {
     /// `ENOSYS`, the number of [`HostError::unavailable`].
     pub const UNAVAILABLE: i32 = 38;
+    /// Not an errno: [`Host::read_stdin`] has no input yet and the embedder will have some
+    /// later. The `io` read asking waits for the embedder ([`Ctx::request_host`], yielding
+    /// the integer 0) and, once answered, reads again from where it started.
+    ///
+    /// [`Host::read_stdin`]: crate::Host::read_stdin
+    /// [`Ctx::request_host`]: crate::Ctx::request_host
+    pub const WOULD_BLOCK: i32 = 0x10000;
 
     pub fn new(message: impl Into<String>, code: i32) -> Self {
         HostError {

@@ -47,7 +47,8 @@ pub trait Host {
         let _ = bytes;
     }
     /// Reads standard input into `buf`: how many bytes came, 0 at its end. Without one, the
-    /// input is empty.
+    /// input is empty. An `io` read that gets [`HostError::WOULD_BLOCK`] waits for the
+    /// embedder, then reads again.
     fn read_stdin(&mut self, buf: &mut [u8]) -> HostResult<usize> {
         let _ = buf;
         Ok(0)

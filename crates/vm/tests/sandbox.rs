@@ -389,3 +389,81 @@ fn a_double_semicolon_in_the_environment_stands_for_the_default_path() {
     let cpath = lua_persist_vm::stdlib::package::DEFAULT_CPATH;
     assert_eq!(printed, format!("first/?.lua;{path};last/?.lua\n{cpath}\n"));
 }
+
+/// Standard input that has nothing yet between its pieces (`None`): reads wait for the
+/// embedder and then read again from where they started.
+struct WaitingInput {
+    out: Shared,
+    pieces: Vec<Option<&'static str>>,
+}
+
+impl Host for WaitingInput {
+    fn write(&mut self, bytes: &[u8]) {
+        self.out.borrow_mut().extend_from_slice(bytes);
+    }
+    fn warn(&mut self, _: &[u8]) {}
+    fn clock(&mut self) -> f64 {
+        0.0
+    }
+    fn time(&mut self) -> i64 {
+        0
+    }
+    fn random_seed(&mut self) -> u64 {
+        0
+    }
+    fn read_stdin(&mut self, buf: &mut [u8]) -> HostResult<usize> {
+        if self.pieces.is_empty() {
+            return Ok(0);
+        }
+        match self.pieces.remove(0) {
+            None => Err(HostError::new("would block", HostError::WOULD_BLOCK)),
+            Some(piece) => {
+                buf[..piece.len()].copy_from_slice(piece.as_bytes());
+                Ok(piece.len())
+            }
+        }
+    }
+}
+
+#[test]
+fn a_read_that_would_block_waits_and_reads_again_from_its_start() {
+    let out = Shared::default();
+    let pieces = vec![
+        Some("12 0x1"),
+        None,
+        Some("0 3.5e2\nab"),
+        None,
+        Some("c\nlast"),
+        None,
+    ];
+    let mut lua = Lua::new(Box::new(WaitingInput {
+        out: out.clone(),
+        pieces,
+    }));
+    let source = r#"local a, b, c = io.read("n", "n", "n")
+        local l1, l2 = io.read("l", "L")
+        print(a, b, c, l1, l2, io.read("a"))"#;
+    lua.start_chunk(source.as_bytes(), b"=test", &[])
+        .expect("the test compiles");
+    let mut waits = 0;
+    loop {
+        match lua.step(1000) {
+            Step::Pending => {
+                if let Some((args, _)) = lua
+                    .host_args(|_, values| format!("{:?}", values.first().map(|v| v.type_name())))
+                {
+                    assert_eq!(args, "Some(\"number\")");
+                    waits += 1;
+                    assert!(lua.host_return(|_| Ok(Vec::new())));
+                }
+            }
+            Step::Done => break,
+            other => panic!("unexpected end: {other:?}"),
+        }
+    }
+    assert_eq!(waits, 3);
+    assert_eq!(
+        String::from_utf8_lossy(&out.borrow()),
+        "12\t16\t350.0\t\tabc\n\tlast\n"
+    );
+}

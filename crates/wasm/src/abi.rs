@@ -44,7 +44,9 @@
 //! buffer, read as an error payload is: `u32 count`, the id (integer), the arguments. The host
 //! stages its answer (`00 u32 count` + results, or `01` + the error value) and calls
 //! `host_return()` (0, or -5 if nothing waits), then `resume` again. `compute` cannot wait:
-//! there the call raises a Lua error.
+//! there the call raises a Lua error. Id 0 is an `io` read waiting for standard input (its
+//! `js_stdin` returned -0x10000, "would block"): the host answers `00 u32 0` once it has
+//! input, and the read starts again.
 //!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.

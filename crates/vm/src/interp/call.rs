@@ -349,6 +349,9 @@ fn hooked_native_start<'gc>(
     }
     match (call.closure.0.f)(ctx, call)? {
         Action::Return => hooked_native_return(call),
+        // A continuation with state is the native's own (an `io` read waiting for input,
+        // to read again): it goes on after the wait.
+        Action::Yield { at, then } if then.state != 0 => Ok(Action::Yield { at, then }),
         // A yield returns when the coroutine is resumed: the event comes then.
         Action::Yield { at, .. } => Ok(Action::Yield {
             at,

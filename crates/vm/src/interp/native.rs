@@ -100,7 +100,8 @@ pub enum Action<'gc> {
     /// Call `arg(at)` with `arg(at+1..)`; its results are the native's results.
     TailCall { at: usize },
     /// Yield `arg(at..)` from the running coroutine; `then` gets the values it is resumed
-    /// with (`Cont::resumed_values` returns them).
+    /// with (`Cont::resumed_values` returns them). Under a debug hook, a `then` with state 0
+    /// is taken to be `resumed_values`; one with state goes on as it is.
     Yield { at: usize, then: Cont },
     /// Resume `thread` with `arg(at..)`; then `then` gets what it yields or returns (or its
     /// error, always caught).

@@ -493,9 +493,48 @@ fn io_write<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
 }
 
+/// [`read_values`] as one step: `None` when standard input would block, having consumed
+/// nothing, so that [`wait_for_input`] can read again from the start.
+fn read_formats<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+    handle: &Handle,
+    from: usize,
+) -> Result<Option<HostResult<Vec<Value<'gc>>>>, Error<'gc>> {
+    handle.borrow_mut().begin_read();
+    let values = read_values(ctx, call, handle, from);
+    let blocked = matches!(&values, Ok(Err(e)) if e.code == HostError::WOULD_BLOCK);
+    handle.borrow_mut().end_read(blocked);
+    Ok(if blocked { None } else { Some(values?) })
+}
+
+/// The readers that wait for input: `read`, `io.read`, a `lines` iterator.
+const READERS: [NativeFn; 3] = [read, io_read, next_line];
+
+/// Waits for the host to have input (yielding the integer 0), then calls `READERS[which]`
+/// again with the same arguments. The state is never 0 (`read` has its file argument), which
+/// is how a debug hook's wrapper tells this continuation from [`Cont::resumed_values`].
+fn wait_for_input<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, which: usize) -> R<'gc> {
+    let at = call.nargs();
+    call.push(Value::Integer(0));
+    ctx.request_host();
+    let mut then = Cont::yieldable(read_again, Catch::No);
+    then.state = (at * READERS.len() + which) as i64;
+    Ok(Action::Yield { at, then })
+}
+
+fn read_again<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
+    if let Outcome::Raised(e) = outcome {
+        return Err(Error::Value(e));
+    }
+    let state = call.state() as usize;
+    call.set_nargs(state / READERS.len());
+    READERS[state % READERS.len()](ctx, call)
+}
+
 /// Reads with the formats in arguments `from..` (`g_read`): the values read, ending with
 /// `nil` at the first format that fails; a host error replaces them all.
-fn read_formats<'gc>(
+fn read_values<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     handle: &Handle,
@@ -554,16 +593,18 @@ fn read_formats<'gc>(
 fn read<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let handle = check_file(ctx, call)?;
     match read_formats(ctx, call, &handle, 1)? {
-        Ok(values) => call.ret(&values),
-        Err(e) => fail(ctx, call, e, None),
+        Some(Ok(values)) => call.ret(&values),
+        Some(Err(e)) => fail(ctx, call, e, None),
+        None => wait_for_input(ctx, call, 0),
     }
 }
 
 fn io_read<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let (_, handle) = default_file(ctx, INPUT)?;
     match read_formats(ctx, call, &handle, 0)? {
-        Ok(values) => call.ret(&values),
-        Err(e) => fail(ctx, call, e, None),
+        Some(Ok(values)) => call.ret(&values),
+        Some(Err(e)) => fail(ctx, call, e, None),
+        None => wait_for_input(ctx, call, 1),
     }
 }
 
@@ -631,8 +672,9 @@ fn next_line<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         call.push(format);
     }
     let values = match read_formats(ctx, call, &handle, 1)? {
-        Ok(values) => values,
-        Err(e) => return Err(Error::runtime(e.message)),
+        Some(Ok(values)) => values,
+        Some(Err(e)) => return Err(Error::runtime(e.message)),
+        None => return wait_for_input(ctx, call, 2),
     };
     if values.first().is_some_and(|v| v.is_truthy()) {
         return call.ret(&values);

@@ -60,6 +60,9 @@ pub struct Stream {
     output: Vec<u8>,
     buffering: Buffering,
     capacity: usize,
+    /// Standard input during an `io` read: where it started, kept in `input` so that a read
+    /// that would block can start again ([`HostError::WOULD_BLOCK`]).
+    mark: Option<usize>,
 }
 
 impl Stream {
@@ -73,6 +76,7 @@ impl Stream {
             output: Vec::new(),
             buffering: Buffering::Full,
             capacity: DEFAULT_BUFFER,
+            mark: None,
         }
     }
 
@@ -119,22 +123,38 @@ impl Stream {
             return Err(HostError::bad_descriptor());
         }
         self.flush(ctx)?;
-        self.input.clear();
-        self.input_pos = 0;
-        self.input.resize(READ_CHUNK, 0);
+        // What was consumed goes, except what a marked read may have to read again.
+        let keep = self.mark.unwrap_or(self.input.len());
+        self.input.drain(..keep);
+        self.input_pos -= keep;
+        if self.mark.is_some() {
+            self.mark = Some(0);
+        }
+        let start = self.input.len();
+        self.input.resize(start + READ_CHUNK, 0);
+        let buf = &mut self.input[start..];
         let n = match &mut self.device {
-            Device::Stdin => ctx.with_host(|h| h.read_stdin(&mut self.input)),
-            Device::File(f) | Device::Pipe(f) => f.read(&mut self.input),
+            Device::Stdin => ctx.with_host(|h| h.read_stdin(buf)),
+            Device::File(f) | Device::Pipe(f) => f.read(buf),
             _ => Err(HostError::bad_descriptor()),
         };
-        match n {
-            Ok(n) => {
-                self.input.truncate(n.min(READ_CHUNK));
-                Ok(n > 0)
-            }
-            Err(e) => {
-                self.input.clear();
-                Err(e)
+        let got = n.as_ref().map_or(0, |&n| n.min(READ_CHUNK));
+        self.input.truncate(start + got);
+        n.map(|n| n > 0)
+    }
+
+    /// An `io` read begins: standard input keeps what it reads until [`Stream::end_read`].
+    pub fn begin_read(&mut self) {
+        if matches!(self.device, Device::Stdin) {
+            self.mark = Some(self.input_pos);
+        }
+    }
+
+    /// An `io` read ends; one that would block is undone, to be read again.
+    pub fn end_read(&mut self, blocked: bool) {
+        if let Some(at) = self.mark.take() {
+            if blocked {
+                self.input_pos = at;
             }
         }
     }
