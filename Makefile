@@ -4,7 +4,7 @@ WASM        := dist/lua.wasm
 # Cargo's output folder: CARGO_TARGET_DIR when set (CI may point it elsewhere), else target.
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 # Size budget for the shipped module (bytes): a guard against growth, just above today's
-# 612,555 / 248,846. The goal is 600,000 / 200,000 (BENCHMARKS.md's targets).
+# 613,687 / 250,246. The goal is 600,000 / 200,000 (BENCHMARKS.md's targets).
 MAX_RAW     := 625000
 MAX_GZIP    := 255000
 # What rustc's wasm32 output may use; wasm-opt (binaryen) validates against exactly this.
