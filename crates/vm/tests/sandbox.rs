@@ -3,7 +3,7 @@
 //! file system of the kind a JavaScript host plugs in.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use lua_persist_vm::{
@@ -166,7 +166,8 @@ struct MemoryHost {
     out: Shared,
     files: Files,
     env: BTreeMap<Vec<u8>, Vec<u8>>,
-    stdin: Vec<u8>,
+    /// Standard input in pieces; `None` is a moment at which a read would block.
+    stdin: VecDeque<Option<Vec<u8>>>,
 }
 
 impl Host for MemoryHost {
@@ -185,10 +186,22 @@ impl Host for MemoryHost {
     }
 
     fn read_stdin(&mut self, buf: &mut [u8]) -> HostResult<usize> {
-        let n = buf.len().min(self.stdin.len());
-        buf[..n].copy_from_slice(&self.stdin[..n]);
-        self.stdin.drain(..n);
-        Ok(n)
+        match self.stdin.front_mut() {
+            None => Ok(0),
+            Some(None) => {
+                self.stdin.pop_front();
+                Err(HostError::new("would block", HostError::WOULD_BLOCK))
+            }
+            Some(Some(piece)) => {
+                let n = buf.len().min(piece.len());
+                buf[..n].copy_from_slice(&piece[..n]);
+                piece.drain(..n);
+                if piece.is_empty() {
+                    self.stdin.pop_front();
+                }
+                Ok(n)
+            }
+        }
     }
 
     fn open(&mut self, path: &[u8], mode: OpenMode) -> HostResult<Box<dyn HostFile>> {
@@ -291,7 +304,7 @@ fn in_memory(files: &[(&str, &str)], env: &[(&str, &str)], stdin: &str, source: 
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect(),
-        stdin: stdin.as_bytes().to_vec(),
+        stdin: VecDeque::from([Some(stdin.as_bytes().to_vec())]),
     };
     for (name, text) in files {
         host.files.borrow_mut().insert(
@@ -392,43 +405,10 @@ fn a_double_semicolon_in_the_environment_stands_for_the_default_path() {
 
 /// Standard input that has nothing yet between its pieces (`None`): reads wait for the
 /// embedder and then read again from where they started.
-struct WaitingInput {
-    out: Shared,
-    pieces: Vec<Option<&'static str>>,
-}
-
-impl Host for WaitingInput {
-    fn write(&mut self, bytes: &[u8]) {
-        self.out.borrow_mut().extend_from_slice(bytes);
-    }
-    fn warn(&mut self, _: &[u8]) {}
-    fn clock(&mut self) -> f64 {
-        0.0
-    }
-    fn time(&mut self) -> i64 {
-        0
-    }
-    fn random_seed(&mut self) -> u64 {
-        0
-    }
-    fn read_stdin(&mut self, buf: &mut [u8]) -> HostResult<usize> {
-        if self.pieces.is_empty() {
-            return Ok(0);
-        }
-        match self.pieces.remove(0) {
-            None => Err(HostError::new("would block", HostError::WOULD_BLOCK)),
-            Some(piece) => {
-                buf[..piece.len()].copy_from_slice(piece.as_bytes());
-                Ok(piece.len())
-            }
-        }
-    }
-}
-
 #[test]
 fn a_read_that_would_block_waits_and_reads_again_from_its_start() {
     let out = Shared::default();
-    let pieces = vec![
+    let pieces = [
         Some("12 0x1"),
         None,
         Some("0 3.5e2\nab"),
@@ -436,9 +416,14 @@ fn a_read_that_would_block_waits_and_reads_again_from_its_start() {
         Some("c\nlast"),
         None,
     ];
-    let mut lua = Lua::new(Box::new(WaitingInput {
+    let mut lua = Lua::new(Box::new(MemoryHost {
         out: out.clone(),
-        pieces,
+        files: Files::default(),
+        env: BTreeMap::new(),
+        stdin: pieces
+            .iter()
+            .map(|p| p.map(|p| p.as_bytes().to_vec()))
+            .collect(),
     }));
     let source = r#"local a, b, c = io.read("n", "n", "n")
         local l1, l2 = io.read("l", "L")
