@@ -275,6 +275,9 @@ export class Abi {
     if (this.exports.host_return() !== 0) throw new AbiError(this.lastError());
   }
 
+  /** Lets the module forget upvalue cell `id` (no stored function refers to it any more). */
+  releaseCell(id) { this.exports.release_cell(id >>> 0); }
+
   /** Lets the module collect the function behind `handle`. */
   releaseHandle(handle) {
     if (this.exports.release_handle(handle >>> 0) !== 0) throw new AbiError(this.lastError());

@@ -180,7 +180,10 @@ export class LuaEngine {
   load(): Promise<boolean>;
   /** A fresh Lua state with an empty `_home`; the next save replaces the stored state. */
   reset(): void;
-  /** Runs a full garbage collection in the Lua heap. */
+  /**
+   * Runs a full garbage collection in the Lua heap; between runs it also drops the upvalue
+   * cells no stored function refers to any more.
+   */
   collectGarbage(): void;
   /** Linear memory, Lua heap and external table figures. */
   memoryStats(): MemoryStats;

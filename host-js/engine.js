@@ -393,7 +393,15 @@ export class LuaEngine {
     const journal = this.#tables.journal;
     this.#tables.journal = null;
     if (journal && (failed || error)) journal.undo();
+    if (this.#tables.cellCollectionDue) this.#collectCells();
     if (error) throw error;
+  }
+
+  // Drops the upvalue cells of functions that were overwritten or deleted, here and in the
+  // module. Only between runs: an atomic run's undo may bring such a function back.
+  #collectCells() {
+    if (this.#restarting) return;
+    for (const id of this.#tables.collectCells()) this.#guard(() => this.#abi.releaseCell(id));
   }
 
   #finish({ status, payload }) {
@@ -676,12 +684,13 @@ export class LuaEngine {
       } catch (e) {
         throw this.#loadFailed(e);
       }
-      const { metadata, tables, accounts } = snapshot;
+      const { metadata, tables, accounts, cells } = snapshot;
       this.#abi.init();
       this.#state++;
       this.#preloadModules();
       this.#tables.clear();
       for (const [id, entries] of tables) this.#tables.adopt(id, entries, accounts.get(id));
+      this.#tables.adoptCells(cells);
       this.#abi.syncTableCounter(metadata.nextTableId);
       this.#abi.attachMemoryTable(metadata.memoryTableId);
       this.#counter = 0;
@@ -712,8 +721,15 @@ export class LuaEngine {
     this.#wiped = true;
   }
 
-  /** Runs a full garbage collection in the Lua heap. */
-  collectGarbage() { this.#check(); this.#guard(() => this.#abi.runGc()); }
+  /**
+   * Runs a full garbage collection in the Lua heap. Between runs it also drops the upvalue
+   * cells no stored function refers to any more (runs do that too, once enough piled up).
+   */
+  collectGarbage() {
+    this.#check();
+    if (!this.#busy) this.#collectCells();
+    this.#guard(() => this.#abi.runGc());
+  }
 
   /**
    * Linear memory and Lua heap figures from the module, plus what the external tables hold

@@ -67,8 +67,9 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
  * `entries` (`[id, key, value]` bytes), or `tables` (Map id -> Map key -> Entry) from a
  * store that keeps the engine's own entry form and checks its data itself.
  * @returns {Promise<{metadata: object, tables: Map<number, Map<number|string, Entry>>,
- *   accounts: Map<number, {bytes: number, refs: Map<number, number>}>}>} `accounts`: per
- *   table, what `ExternalTables.adopt` would otherwise count again
+ *   accounts: Map<number, {bytes: number, refs: Map<number, number>}>, cells: Set<number>}>}
+ *   `accounts`: per table, what `ExternalTables.adopt` would otherwise count again; `cells`:
+ *   the upvalue cells its stored functions refer to
  */
 export async function readSnapshot(snapshot, where) {
   const damaged = (why) => new StoreError(`the saved state in ${where} is damaged or foreign (${why}); ` +
@@ -86,6 +87,7 @@ export async function readSnapshot(snapshot, where) {
   if (ids.some((id) => id >= m.nextTableId)) throw damaged('a table id is not below nextTableId');
   const out = new Map();
   const accounts = new Map();
+  const cells = new Set();
   for (const id of ids) { out.set(id, new Map()); accounts.set(id, { bytes: 0, refs: new Map() }); }
   const count = (id, entry) => {
     const account = accounts.get(id);
@@ -98,6 +100,7 @@ export async function readSnapshot(snapshot, where) {
     const keyRef = entry.keyRef();
     if (keyRef >= 0) note(keyRef);
     for (const ref of entry.valueRefs()) note(ref);
+    for (const cell of entry.cellRefs()) cells.add(cell);
   };
   if (snapshot.tables) {
     for (const [id, t] of snapshot.tables) {
@@ -111,7 +114,7 @@ export async function readSnapshot(snapshot, where) {
       }
       out.set(id, t);
     }
-    return { metadata: m, tables: out, accounts };
+    return { metadata: m, tables: out, accounts, cells };
   }
   for await (const item of snapshot.entries) {
     const id = item[0];
@@ -130,7 +133,7 @@ export async function readSnapshot(snapshot, where) {
     count(id, entry);
     t.set(k, entry);
   }
-  return { metadata: m, tables: out, accounts };
+  return { metadata: m, tables: out, accounts, cells };
 }
 
 function isId(n) { return Number.isInteger(n) && n >= 1 && n <= 0xffffffff; }

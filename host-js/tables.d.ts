@@ -21,4 +21,11 @@ export class ExternalTables {
   set(id: number, key: Uint8Array, value: Uint8Array): void;
   putEntry(id: number, entry: Entry): void;
   delete(id: number, key: Uint8Array): void;
+  /** Ids of the upvalue cells (tables of captured variables) stored functions referred to. */
+  cells: Set<number>;
+  /**
+   * Drops (without `delete` calls) the cells no stored function refers to any more and
+   * returns their ids; the engine calls it between runs and tells the module.
+   */
+  collectCells(): number[];
 }

@@ -9,6 +9,10 @@
 const INTEGER = 0x02;
 const FUNCTION = 0x05;
 const TABLE_REF = 0x07;
+/** What follows the id list of a function payload in the current format: "\x1bLPF". */
+const FUNCTION_MARKER = [0x1b, 0x4c, 0x50, 0x46];
+/** Fewest new cells that make a collection of cells worth a pass over every table. */
+const MIN_CELLS_TO_COLLECT = 1024;
 const ITERATORS_PER_TABLE = 4;
 const TWO_32 = 4294967296;
 
@@ -126,6 +130,8 @@ export class Entry {
   keyRef() { return typeof this.k === 'string' ? binaryRef(this.k) : -1; }
   /** The table ids a value refers to: a reference (07), or the tables a stored function reaches (05). */
   valueRefs() { return typeof this.v === 'number' ? NO_REFS : valueRefs(this.v); }
+  /** The upvalue cells a stored function refers to; none for any other value. */
+  cellRefs() { return typeof this.v === 'number' ? NO_REFS : cellRefs(this.v); }
 }
 
 function u32At(b, at) {
@@ -135,6 +141,8 @@ function u32At(b, at) {
 }
 
 function tagOf(b) { return typeof b === 'string' ? b.charCodeAt(0) : b[0]; }
+
+function byteAt(b, at) { return typeof b === 'string' ? b.charCodeAt(at) : b[at]; }
 
 function binaryRef(s) {
   return s.length === 5 && s.charCodeAt(0) === TABLE_REF ? u32At(s, 1) : -1;
@@ -157,6 +165,18 @@ export function valueRefs(v) {
   return out;
 }
 
+/**
+ * The tables a function (05) payload in the current format refers to: its upvalue cells,
+ * tables that only stored functions refer to. (A payload of the piccolo era, refused when
+ * read, may list ordinary tables: it names no cells.)
+ */
+function cellRefs(v) {
+  if (tagOf(v) !== FUNCTION) return NO_REFS;
+  const refs = valueRefs(v);
+  const at = 9 + 4 * refs.length;
+  return FUNCTION_MARKER.every((b, i) => byteAt(v, at + i) === b) ? refs : NO_REFS;
+}
+
 /** The external tables of one module instance, plus change tracking for incremental saves. */
 export class ExternalTables {
   constructor() {
@@ -176,6 +196,9 @@ export class ExternalTables {
     this.trackChanges = true;
     /** The undo record of the atomic run in progress (a `Journal`), or null. */
     this.journal = null;
+    /** Ids of the upvalue cells stored functions have referred to (see `collectCells`). */
+    this.cells = new Set();
+    this.cellsAfterCollection = 0;
   }
 
   table(id) {
@@ -224,6 +247,7 @@ export class ExternalTables {
     this.bytes += entry.keyLength + entry.valueLength;
     this.countRef(id, entry.keyRef(), 1);
     for (const ref of entry.valueRefs()) this.countRef(id, ref, 1);
+    for (const cell of entry.cellRefs()) this.cells.add(cell);
   }
 
   // Undoes the accounting of an entry that is being replaced or removed.
@@ -304,6 +328,48 @@ export class ExternalTables {
   /** Drops everything (used before a restore). */
   clear() {
     this.tables.clear(); this.dirty.clear(); this.iterators.clear(); this.refs.clear(); this.bytes = 0;
+    this.cells.clear(); this.cellsAfterCollection = 0;
+  }
+
+  /** Takes the cells of a restored state (`readSnapshot` found them). */
+  adoptCells(ids) {
+    for (const id of ids) this.cells.add(id);
+    this.cellsAfterCollection = this.cells.size;
+  }
+
+  /**
+   * Whether enough cells were made since the last `collectCells()` to pay for another: the
+   * pass visits every table that refers to others.
+   */
+  get cellCollectionDue() {
+    return this.cells.size - this.cellsAfterCollection >= Math.max(MIN_CELLS_TO_COLLECT, this.refs.size / 4);
+  }
+
+  /**
+   * Drops the upvalue cells no stored function refers to any more (directly or through
+   * other cells: a recursive function's cell holds the function) and returns their ids, for
+   * the module to forget them too. Only stored functions refer to cells, so every other table
+   * counts as live: a Lua variable this side cannot see may hold it. Call it between runs:
+   * an atomic run's undo may bring back a function that refers to a cell.
+   */
+  collectCells() {
+    const live = new Set();
+    const todo = [];
+    const mark = (id) => {
+      for (const ref of this.references(id)) {
+        if (this.cells.has(ref) && !live.has(ref)) { live.add(ref); todo.push(ref); }
+      }
+    };
+    for (const id of this.refs.keys()) if (!this.cells.has(id)) mark(id);
+    while (todo.length) mark(todo.pop());
+    const dead = [...this.cells].filter((id) => !live.has(id));
+    for (const id of dead) {
+      this.clearTable(id);
+      this.tables.delete(id); this.refs.delete(id); this.dirty.delete(id);
+    }
+    this.cells = live;
+    this.cellsAfterCollection = live.size;
+    return dead;
   }
 
   /** Empties one table (its removed keys count as changes). */

@@ -94,6 +94,19 @@ test('Lua errors are LuaError with chunk and line', async (t) => {
     assert.equal(e.line, 3);
     return true;
   });
+  // Error values that are not strings read as lua5.4 prints them.
+  for (const [code, message, traceback] of [
+    ["error(setmetatable({}, {__tostring = function() return 'described' end}))", 'described', false],
+    ['error(42)', '42', true],
+    ['error({})', '(error object is a table value)', true],
+    ['error()', '(error object is a nil value)', true],
+  ]) {
+    await assert.rejects(lua.compute(code), (e) => {
+      assert.ok(e instanceof LuaError && e.kind === 'runtime', code);
+      assert.deepEqual([e.message, e.traceback !== '', e.line], [message, traceback, null], code);
+      return true;
+    });
+  }
   // Output printed before the error is kept on the error.
   assert.throws(() => lua.computeSync('print("before") error("after")'), (e) => e.output === 'before\n');
   // The state is usable after errors.

@@ -189,6 +189,20 @@ test('usage errors, failures and exit statuses as lua5.4', { skip: noLua }, asyn
   }
 });
 
+test('error objects that are not strings are reported as lua5.4 reports them (its msghandler)', { skip: noLua }, async () => {
+  const boom = "setmetatable({}, {__tostring = function() return 'boom' end})";
+  for (const code of [
+    `error(${boom})`, 'error(42)', 'error(2^63)', 'error(-0.5)', 'error(nil)', 'error({})', 'error(true)',
+    "error(setmetatable({}, {__tostring = function() return 7 end}))",
+    "error(setmetatable({}, {__tostring = function() error('in __tostring') end}))",
+    "error(setmetatable({}, {__tostring = setmetatable({}, {__call = function() return 'callable' end})}))",
+    `coroutine.wrap(function() error(${boom}) end)()`,
+    `print(pcall(error, ${boom})) error(${boom}, 2)`,
+    "debug.setmetatable(nil, {__tostring = function() return 'nil described' end}) error()",
+  ]) await sameAsLua(['-e', code]);
+  await sameAsLua(['-i'], { input: `error(${boom})\nerror({})\nprint("still here")\n` });
+});
+
 test('a #! first line is skipped, and piped standard input without arguments runs as a script', { skip: noLua }, async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, 'hash.lua'), '#!/usr/bin/env lua\nprint("ran")\nerror("line 3")\n');

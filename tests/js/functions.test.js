@@ -83,3 +83,70 @@ test('a state saved by the piccolo version loads: tables as they were, its funct
   await again.save();
   assert.equal(store.metadata.format, 'lua-persist/2');
 });
+
+test('the cell of a captured variable lasts while a stored function refers to it, in memory and in the store', async (t) => {
+  const { MemoryStore } = await import('../../host-js/lua-api.js');
+  const store = new MemoryStore();
+  const first = await LuaEngine.create({ wasm: wasmModule, store });
+  first.computeSync(`
+    local n = 0
+    function _home.inc() n = n + 1 return n end
+    function _home.get() return n end
+    function _home.set(v) n = v end
+    local function fact(k) if k <= 1 then return 1 end return k * fact(k - 1) end
+    _home.fact = fact                                 -- its cell holds fact itself`);
+  const [nCell, factCell] = [...first.tables.cells].sort((a, b) => a - b);
+  assert.equal(first.tables.cells.size, 2);
+  first.computeSync('_home.inc = nil _home.fact = function() return "another" end');
+  first.collectGarbage();
+  assert.deepEqual([...first.tables.cells], [nCell], 'the cell only fact referred to is gone');
+  assert.equal(first.tables.tables.has(factCell), false);
+  assert.deepEqual([...first.computeSync('_home.set(5) return _home.get()')], [5], 'get and set still share n');
+  await first.save();
+  assert.deepEqual([store.tables.has(nCell), store.tables.has(factCell)], [true, false]);
+  first.close();
+
+  const second = await LuaEngine.create({ wasm: wasmModule, store });
+  t.after(() => second.close());
+  assert.deepEqual([...second.tables.cells], [nCell]);
+  assert.deepEqual([...second.computeSync('_home.set(7) local v = _home.get() _home.set = nil return v')], [7]);
+  second.collectGarbage();
+  assert.deepEqual([...second.computeSync('_home.set = function() end return _home.get()')], [7], 'one function is enough');
+  second.computeSync('_home.get = nil');
+  second.collectGarbage();
+  assert.equal(second.tables.cells.size, 0);
+  assert.equal(second.tables.tables.has(nCell), false);
+  await second.save();
+  assert.equal(store.tables.has(nCell), false);
+  const third = await LuaEngine.create({ wasm: wasmModule, store });
+  t.after(() => third.close());
+  assert.equal(third.tables.tables.has(nCell), false);
+  assert.deepEqual([...third.computeSync('return _home.fact()')], ['another']);
+});
+
+test('cells of overwritten functions go after a run without collectGarbage, and the Lua heap stays flat', async (t) => {
+  const lua = await LuaEngine.create({ wasm: wasmModule });
+  t.after(() => lua.close());
+  const overwrite = 'for i = 1, 5000 do local x = i _home.f = function() return x end end return _home.f()';
+  const heap = [];
+  for (let round = 0; round < 4; round++) {
+    assert.deepEqual([...await lua.compute(overwrite)], [5000]);
+    assert.equal(lua.tables.cells.size, 1);
+    await lua.compute('collectgarbage()');
+    heap.push(lua.memoryStats().luaHeapBytes);
+  }
+  assert.ok(heap[3] < heap[0] + 64 * 1024, `Lua heap ${heap.join(', ')}`);
+  assert.ok(lua.tables.tables.size <= 3, `${lua.tables.tables.size} tables`);
+});
+
+test('a failed atomic run that deleted the last function of a cell brings both back', async (t) => {
+  const lua = await LuaEngine.create({ wasm: wasmModule });
+  t.after(() => lua.close());
+  await lua.compute('local n = 1 function _home.get() return n end');
+  await assert.rejects(lua.compute(`_home.get = nil
+    for i = 1, 3000 do local x = i _home.f = function() return x end end   -- enough to collect
+    error("undo")`, { atomic: true }), /undo/);
+  assert.deepEqual([...await lua.compute('return _home.get(), _home.f')], [1, null]);
+  lua.collectGarbage();
+  assert.deepEqual([...await lua.compute('return _home.get()')], [1]);
+});

@@ -52,3 +52,26 @@ test('_home cannot be detached, and rawset writes the saved table', async (t) =>
   const again = await engine(t, { store });
   assert.deepEqual([...await again.compute('return _home.later, _home.raw, rawget(_home, "later")')], ['saved', 2, 'saved']);
 });
+
+test('what debug.getmetatable gives for an external table is a copy: changing it changes no external table', async (t) => {
+  const store = new MemoryStore();
+  const lua = await engine(t, { store });
+  const [same, protectedName] = await lua.compute(`
+    _home.list = ext.table()
+    local mt = debug.getmetatable(_home)
+    local same = mt == debug.getmetatable(_home.list)
+    for k in pairs(mt) do mt[k] = nil end
+    mt.__index = function() return "hijacked" end
+    mt.__newindex = function() end
+    mt.__gc = function() error("finalized") end
+    assert(not pcall(debug.setmetatable, _home, mt))
+    assert(not pcall(setmetatable, _home.list, mt))
+    return same, getmetatable(ext.table())`);
+  assert.deepEqual([same, protectedName], [false, 'external table']);
+  await lua.compute('_home.kept = 1 _home.list[1] = "a" collectgarbage()');
+  assert.deepEqual([...await lua.compute('return _home.kept, _home.missing, #_home.list, getmetatable(_home)')],
+    [1, null, 1, 'external table']);
+  await lua.save();
+  const again = await engine(t, { store });
+  assert.deepEqual([...await again.compute('return _home.kept, _home.list[1]')], [1, 'a']);
+});

@@ -195,6 +195,18 @@ impl Store {
         written.map(|()| id)
     }
 
+    /// Forgets upvalue cell `id`, which no stored function refers to any more (the host
+    /// found that and dropped its table). Storing a function over a variable it held again
+    /// gives that variable a new cell.
+    pub fn release_cell(&self, ctx: Ctx<'_>, id: u32) {
+        let mut ids = self.cell_ids.borrow_mut();
+        for cell in function::release(ctx, id) {
+            if ids.get(&cell.addr()) == Some(&id) {
+                ids.remove(&cell.addr());
+            }
+        }
+    }
+
     /// The upvalue cell `id`, restored from the host the first time.
     fn cell<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<Upval<'gc>, Error<'gc>> {
         if let Some(u) = function::held(ctx, id) {

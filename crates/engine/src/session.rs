@@ -387,6 +387,12 @@ impl Engine {
         self.lua.enter(|ctx| handles::release(ctx, handle))
     }
 
+    /// Forgets upvalue cell `id`: no stored function refers to it any more.
+    pub fn release_cell(&mut self, id: u32) {
+        let store = self.store.clone();
+        self.lua.enter(|ctx| store.release_cell(ctx, id));
+    }
+
     /// Whether a run is in progress.
     pub fn is_running(&self) -> bool {
         self.running

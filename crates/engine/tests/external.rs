@@ -161,6 +161,40 @@ fn stored_functions_are_one_closure_and_share_their_upvalues_after_a_reload() {
 }
 
 #[test]
+fn a_released_cell_is_forgotten_and_a_variable_stored_again_gets_a_new_one() {
+    let (mut e, host) = engine();
+    run(
+        &mut e,
+        "local count = 0
+         function _home.inc() count = count + 1 return count end
+         keep = function() return count end",
+    );
+    let cell = e.next_table_id() - 1;
+    assert!(host.tables.borrow().contains_key(&cell));
+    run(&mut e, "_home.get = keep");
+    assert_eq!(
+        e.next_table_id(),
+        cell + 1,
+        "the stored variable keeps its cell"
+    );
+    e.release_cell(cell);
+    run(&mut e, "_home.get = keep");
+    assert_eq!(e.next_table_id(), cell + 2, "a released cell is not reused");
+    let mut e = reload(e, &host);
+    run(&mut e, "loaded = _home.inc");
+    e.release_cell(cell);
+    // A cell of its own, holding the value stored: no longer shared with `loaded`.
+    assert_eq!(
+        run(
+            &mut e,
+            "_home.again = loaded return loaded(), _home.again()"
+        ),
+        "1\t1"
+    );
+    assert_eq!(e.next_table_id(), cell + 3);
+}
+
+#[test]
 fn a_function_in_the_old_format_is_refused_by_name_and_nothing_else_is_lost() {
     let (mut e, host) = engine();
     run(&mut e, "_home.n = 7 _home.t = {x = 1}");

@@ -150,6 +150,10 @@ pub struct State<'gc> {
     config: Cell<Config>,
     #[collect(require_static)]
     traceback: RefCell<Option<String>>,
+    /// The main call failed with a value that has `__tostring`, which the main thread now
+    /// runs to make the message (lua.c's message handler): the report if it gives no string.
+    #[collect(require_static)]
+    describing_error: RefCell<Option<RuntimeError>>,
     /// A script asked for a full collection (`collectgarbage()`); the driver runs it.
     #[collect(require_static)]
     gc_requested: Cell<bool>,
@@ -518,6 +522,7 @@ impl Lua {
                 host: RefCell::new(host),
                 config: Cell::new(config),
                 traceback: RefCell::new(None),
+                describing_error: RefCell::new(None),
                 gc_requested: Cell::new(false),
                 gc_mode: Cell::new("generational"),
                 gc_stopped: Cell::new(false),
@@ -566,19 +571,10 @@ impl Lua {
         self.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             let (func, args) = f(ctx);
-            let mut ts = state.main.0.borrow_mut(mc);
-            ts.stack.clear();
-            ts.frames.clear();
-            ts.tbc.clear();
-            ts.open_upvals.clear();
-            ts.stack.push(func);
-            ts.stack.extend_from_slice(&args);
-            ts.status = Status::Running;
+            call_on_main(ctx, func, &args);
             state.host_wait.set(HostWait::No);
-            let mut exec = state.exec.borrow_mut(mc);
-            exec.chain.clear();
-            exec.chain.push(state.main);
             *state.traceback.borrow_mut() = None;
+            *state.describing_error.borrow_mut() = None;
         });
     }
 
@@ -919,7 +915,11 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
                 if thread == ctx.state.main {
                     ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
                     thread.0.borrow_mut(ctx.mc).status = Status::Dead;
-                    return Slice::Ended(Step::Done);
+                    let described = ctx.state.describing_error.borrow_mut().take();
+                    return Slice::Ended(match described {
+                        Some(error) => Step::Error(described_error(ctx, error)),
+                        None => Step::Done,
+                    });
                 }
                 let closed = {
                     let mut ts = thread.0.borrow_mut(ctx.mc);
@@ -969,13 +969,29 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
             }
             Exit::Error(e) => {
                 if thread == ctx.state.main {
-                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
-                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
-                    let traceback = ctx.state.traceback.borrow_mut().take().unwrap_or_default();
-                    return Slice::Ended(Step::Error(RuntimeError {
+                    let mut traceback = ctx.state.traceback.borrow_mut().take().unwrap_or_default();
+                    // An error inside `__tostring` is reported as itself; lua.c's handler
+                    // runs on top of the failed call, so its traceback goes on into that one.
+                    let described = ctx.state.describing_error.borrow_mut().take();
+                    if let Some(failed) = &described {
+                        let frames = failed.traceback.strip_prefix("stack traceback:");
+                        traceback.push_str(frames.unwrap_or_default());
+                    }
+                    let error = RuntimeError {
                         message: error_message(ctx, e),
                         traceback,
-                    }));
+                    };
+                    if described.is_none() && !has_plain_message(e) {
+                        let tostring = interp::metamethod(ctx, e, MetaEvent::ToString);
+                        if !tostring.is_nil() {
+                            *ctx.state.describing_error.borrow_mut() = Some(error);
+                            call_on_main(ctx, tostring, &[e]);
+                            continue;
+                        }
+                    }
+                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
+                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+                    return Slice::Ended(Step::Error(error));
                 }
                 {
                     let mut ts = thread.0.borrow_mut(ctx.mc);
@@ -1015,12 +1031,43 @@ fn run_pending_finalizer<'gc>(
 
 /// `lua.c`'s view of an error value.
 fn error_message<'gc>(ctx: Ctx<'gc>, e: Value<'gc>) -> String {
-    match e {
-        Value::String(_) | Value::Integer(_) | Value::Float(_) => {
-            String::from_utf8_lossy(&interp::tostring_plain(ctx, e)).into_owned()
-        }
-        _ => alloc::format!("(error object is a {} value)", e.type_name()),
+    if has_plain_message(e) {
+        String::from_utf8_lossy(&interp::tostring_plain(ctx, e)).into_owned()
+    } else {
+        alloc::format!("(error object is a {} value)", e.type_name())
     }
+}
+
+/// Strings and numbers are their own message; `__tostring` describes anything else.
+fn has_plain_message(e: Value<'_>) -> bool {
+    matches!(e, Value::String(_) | Value::Integer(_) | Value::Float(_))
+}
+
+/// What lua.c reports when `__tostring` described an error: the string it gave, without a
+/// traceback; if it gave anything else, the error as it was.
+fn described_error<'gc>(ctx: Ctx<'gc>, error: RuntimeError) -> RuntimeError {
+    match ctx.state.main.0.borrow().stack.first() {
+        Some(Value::String(s)) => RuntimeError {
+            message: String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            traceback: String::new(),
+        },
+        _ => error,
+    }
+}
+
+/// Makes the main thread (and only it) ready to call `func` with `args`.
+fn call_on_main<'gc>(ctx: Ctx<'gc>, func: Value<'gc>, args: &[Value<'gc>]) {
+    let mut ts = ctx.state.main.0.borrow_mut(ctx.mc);
+    ts.stack.clear();
+    ts.frames.clear();
+    ts.tbc.clear();
+    ts.open_upvals.clear();
+    ts.stack.push(func);
+    ts.stack.extend_from_slice(args);
+    ts.status = Status::Running;
+    let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+    exec.chain.clear();
+    exec.chain.push(ctx.state.main);
 }
 
 enum Delivery<'gc> {

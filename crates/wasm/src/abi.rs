@@ -39,6 +39,9 @@
 //!   functions); it returns 0 or a failure, and `resume` runs it as for `start_input`.
 //!   Handles 1 and 2 are always there: `_G[name]` and `_G[name] = value`.
 //!
+//! Upvalue cells (addition to v1): `release_cell(id)` tells the module that no stored
+//! function refers to cell `id` (an external table) any more and the host dropped it.
+//!
 //! Host functions (additions to v1): an argument `0a u32 id` becomes a Lua function that, when
 //! called, makes `resume` return -8 (waiting for the host) with `u32 len` + the call in the
 //! buffer, read as an error payload is: `u32 count`, the id (integer), the arguments. The host
@@ -382,6 +385,16 @@ pub extern "C" fn release_handle(handle: u32) -> i32 {
         } else {
             bad_input(state, "release_handle: no such function handle")
         }
+    })
+}
+
+/// Lets the module forget upvalue cell `id`, which no stored function refers to any more
+/// (the host dropped its table). Returns 0.
+#[no_mangle]
+pub extern "C" fn release_cell(id: u32) -> i32 {
+    with_state(Status::BadInput as i32, |state| {
+        state.engine.release_cell(id);
+        Status::Ok as i32
     })
 }
 

@@ -333,6 +333,31 @@ print(rawequal(home, {}))
 }
 
 #[test]
+fn debug_getmetatable_gives_a_copy_that_changes_nothing() {
+    check(
+        r#"
+home.other = {}
+local mt = debug.getmetatable(home)
+print(mt.__metatable, mt ~= debug.getmetatable(home.other))
+mt.__metatable = nil
+mt.__index = function() return "hijacked" end
+mt.__newindex = nil
+mt.__call = print
+home.x = 1
+print(home.x, home.other.y, getmetatable(home), pcall(home))
+print(pcall(setmetatable, home, {}))
+print(pcall(debug.setmetatable, home, mt))
+local plain = debug.setmetatable({}, debug.getmetatable(home))
+print(getmetatable(plain), getmetatable(home.other))
+"#,
+        "external table\ttrue\n1\tnil\texternal table\tfalse\tattempt to call a table value\n\
+         false\tcannot change a protected metatable\n\
+         false\tcannot change the metatable of an external table\n\
+         external table\texternal table\n",
+    );
+}
+
+#[test]
 fn plain_tables_are_stored_by_reference_in_place() {
     let (mut lua, memory, out) = state();
     let printed = run_in(

@@ -581,6 +581,17 @@ fn upvaluejoin<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn getmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 0)?;
     match interp::metatable_of(ctx, v) {
+        // Every external table shares one metatable: a script gets a copy, so what it does
+        // with it cannot change how the other external tables behave.
+        Some(mt) if matches!(v, Value::Table(t) if t.external_id().is_some()) => {
+            let copy = Table::new(ctx.mc);
+            let mut key = Value::Nil;
+            while let Ok(Some((k, field))) = mt.next(key) {
+                let _ = copy.set(ctx.mc, k, field);
+                key = k;
+            }
+            call.ret1(copy)
+        }
         Some(mt) => call.ret1(mt),
         None => call.ret1(Value::Nil),
     }
