@@ -38,7 +38,7 @@ fn read(r: &mut Reader) -> V {
         Item::TableRef(id) => V::Ref(id),
         Item::InlineTable(n) => V::Table((0..n).map(|_| (read(r), read(r))).collect()),
         Item::Opaque(t) | Item::Function(t) => V::Opaque(String::from_utf8_lossy(t).into()),
-        Item::Handle(h) | Item::HostFunction(h) => V::Handle(h),
+        Item::Handle(h) | Item::HostFunction(h) | Item::HostObject(h) => V::Handle(h),
     }
 }
 
