@@ -271,7 +271,7 @@ export class LuaEngine {
 
   // A LuaTable for external table `id`, or (`id` null) for the plain table behind `handle`.
   #luaTable(id, handle) {
-    const h = id === null ? this.#handle(handle, 'table') : this.#handle(null, 'table');
+    const h = this.#handle(id === null ? handle : null, 'table');
     const table = new LuaTable(id, {
       call: (op, args) => this.#call(op, [table, ...args], {}, h.check),
       open: (key) => this.#openTable([table, key], h.check),
