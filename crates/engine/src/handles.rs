@@ -1,6 +1,6 @@
-//! Function handles: Lua functions the host holds between runs, by number. A registry table
-//! maps each handle to its value (a function, or a table the host reads in place), so the
-//! collector keeps it alive until the host releases it, and
+//! Handles: Lua functions (and tables read in place) the host holds between runs, by number.
+//! A registry table maps each handle to its value, so the collector keeps it alive until the
+//! host releases it, and
 //! [`Engine::start_call`](crate::Engine::start_call) runs one with encoded arguments.
 //!
 //! The other way round, a host function (`0a u32 id`) becomes a native that suspends the run
@@ -25,9 +25,11 @@ pub const GLOBAL_SET: u32 = 2;
 /// The handle of `function(t, k)`: the table `_G[k]` when `t` is nil, else `rawget(t, k)`; an
 /// error when that is not a table. A plain table it returns is itself a handle.
 pub const TABLE_OPEN: u32 = 3;
-/// The handles of `rawget`, `rawset` (returning nothing) and `rawlen`.
+/// The handle of `rawget`.
 pub const TABLE_GET: u32 = 4;
+/// The handle of `rawset`, returning nothing.
 pub const TABLE_SET: u32 = 5;
+/// The handle of `rawlen`.
 pub const TABLE_LENGTH: u32 = 6;
 /// The handle of `function(t)` returning a function that gives the next `n` entries of `t`
 /// as one list `{k1, v1, k2, v2, ...}` (shorter than `2n` at the end).
@@ -35,10 +37,12 @@ pub const TABLE_ITERATE: u32 = 7;
 /// The first handle given to a value that reaches the host.
 pub const FIRST_HANDLE: u32 = 8;
 
-/// The host calls of a host object's metamethods: `__index(obj, key)`, `__newindex(obj, key,
-/// value)` and `__tostring(obj)`. Negative, so no host function's id is one of them.
+/// The host call of a host object's `__index(obj, key)`. The ids of these calls are
+/// negative, so no host function's id is one of them.
 pub const OBJECT_INDEX: i64 = -1;
+/// The host call of a host object's `__newindex(obj, key, value)`.
 pub const OBJECT_NEWINDEX: i64 = -2;
+/// The host call of a host object's `__tostring(obj)`.
 pub const OBJECT_TOSTRING: i64 = -3;
 
 const REGISTRY_KEY: &[u8] = b"lua-persist handles";
