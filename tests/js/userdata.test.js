@@ -185,6 +185,8 @@ test('LuaTable reads and writes an external table in place', async (t) => {
   assert.deepEqual([...entries.keys()].sort(), ['big', 'list', 'n', 'plain']);
   assert.deepEqual(lua.readTable(list.id), new Map([[1, 'a'], [2, 'b'], [3, 'c']]));
   assert.equal((await lua.getTable(lua.memoryTableId).getTable('list')).id, list.id);
+  await assert.rejects(lua.getTable(99999).get(1), (e) => e instanceof AbiError && /external table 99999 was never allocated/.test(e.message));
+  assert.throws(() => lua.getTable(-1), TypeError);
 });
 
 test('a disposed or replaced LuaTable rejects with LuaReleasedError', async (t) => {

@@ -305,6 +305,7 @@ fn decode<'gc>(
         Item::Float(f) => Value::Float(f),
         Item::String(s) => ctx.str_value(s),
         Item::TableRef(id) if store.is_known_id(id) => Value::Table(ctx.external_table(id)),
+        Item::TableRef(id) => return Err(format!("external table {id} was never allocated")),
         Item::Handle(h) => lookup(ctx, h)?,
         Item::HostFunction(id) => host_function(ctx, id),
         Item::HostObject(id) => host_object(ctx, store, id),
