@@ -34,8 +34,14 @@ const NO_FILES = Object.freeze({
 
 export const ABI_VERSION = 1;
 
-/** The function handles every state has (`crates/engine/src/handles.rs`). */
-export const Handle = Object.freeze({ GLOBAL_GET: 1, GLOBAL_SET: 2 });
+/** The handles every state has (`crates/engine/src/handles.rs`). */
+export const Handle = Object.freeze({
+  GLOBAL_GET: 1, GLOBAL_SET: 2, TABLE_OPEN: 3, TABLE_GET: 4, TABLE_SET: 5, TABLE_LENGTH: 6, TABLE_ITERATE: 7,
+});
+
+/** The ids of host calls the module makes itself (`crates/engine/src/handles.rs`): a read
+ * waiting for standard input, and the metamethods of a host object. */
+export const HostCall = Object.freeze({ STDIN: 0, INDEX: -1, NEW_INDEX: -2, TO_STRING: -3 });
 
 const utf8 = new TextEncoder();
 
@@ -92,11 +98,12 @@ export class Abi {
    * `read(handle, view)`, `write(handle, bytes)`, `seek(handle, whence, offset)` (whence 0 set,
    * 1 cur, 2 end; the new position), `close(handle)`, `remove(path)`, `rename(from, to)`,
    * `tmpname()`. A failure throws an error with `errno` (C's number) and the message C's
-   * `strerror` gives; without `files` every call fails as `Unavailable`.
+   * `strerror` gives; without `files` every call fails as `Unavailable`. `releaseObject(id)`:
+   * Lua holds host object `id` no longer.
    */
   static imports({
     tables = new ExternalTables(), output = () => {}, random, now, clock,
-    stderr = () => {}, stdin = () => 0, getenv = () => undefined, files = NO_FILES,
+    stderr = () => {}, stdin = () => 0, getenv = () => undefined, files = NO_FILES, releaseObject = () => {},
   } = {}) {
     let memory = null;
     // The message of the last failed call, for `js_error_text`.
@@ -144,6 +151,7 @@ export class Abi {
       }),
       js_file_tmpname: (ptr, max) => attempt(() => put(ptr, max, utf8.encode(files.tmpname()))),
       js_error_text: (ptr, max) => put(ptr, max, utf8.encode(errorText)),
+      js_release_object: (id) => releaseObject(id),
     };
     return { env, tables, bind: (instance) => { memory = instance.exports.memory; } };
   }
@@ -278,7 +286,7 @@ export class Abi {
   /** Lets the module forget upvalue cell `id` (no stored function refers to it any more). */
   releaseCell(id) { this.exports.release_cell(id >>> 0); }
 
-  /** Lets the module collect the function behind `handle`. */
+  /** Lets the module collect the function or table behind `handle`. */
   releaseHandle(handle) {
     if (this.exports.release_handle(handle >>> 0) !== 0) throw new AbiError(this.lastError());
   }

@@ -11,6 +11,7 @@ export { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreErro
 export type { StoreErrorCode } from './errors.js';
 export { LuaResults } from './results.js';
 export { LuaTableRef, LuaOpaque } from './codec.js';
+export { LuaTable } from './lua-table.js';
 export type { LuaValue, LuaFunction } from './codec.js';
 export { MemoryStore } from './stores/memory.js';
 export { IdbStore } from './stores/idb.js';

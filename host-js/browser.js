@@ -19,6 +19,7 @@ export { LuaEngine };
 export { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError } from './errors.js';
 export { LuaResults } from './results.js';
 export { LuaTableRef, LuaOpaque } from './codec.js';
+export { LuaTable } from './lua-table.js';
 export { MemoryStore, IdbStore };
 
 let engine = null;

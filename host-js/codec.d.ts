@@ -5,7 +5,7 @@ export class LuaTableRef {
   id: number;
 }
 
-/** A Lua value JS cannot hold (a function, coroutine or userdata): its type name. */
+/** A Lua value JS cannot hold (a coroutine, a userdata Lua made): its type name. */
 export class LuaOpaque {
   constructor(type: string);
   type: string;
@@ -14,11 +14,12 @@ export class LuaOpaque {
 /**
  * A Lua value as it reaches JS: nil is null; integers are numbers, or BigInts beyond 2^53;
  * strings that are not UTF-8 are Uint8Arrays; a table is an Array when its keys are exactly
- * 1..n, else a Map (an external table not inlined is a LuaTableRef).
+ * 1..n, else a Map (an external table is a LuaTableRef); a JS object given to Lua (a
+ * userdata there) is that object again.
  */
 export type LuaValue =
   | null | boolean | number | bigint | string | Uint8Array
-  | LuaTableRef | LuaOpaque | LuaFunction | LuaValue[] | Map<LuaValue, LuaValue>;
+  | LuaTableRef | LuaOpaque | LuaFunction | LuaValue[] | Map<LuaValue, LuaValue> | object;
 
 /**
  * A Lua function that reached JS: calling it runs it in slices under the engine's limits and

@@ -2,14 +2,14 @@
 //
 // Decoding maps Lua to JS: nil -> null, boolean, integer -> number (BigInt past 2^53),
 // float -> number, string -> string when valid UTF-8 (else Uint8Array), inline table ->
-// Array (keys 1..n) or Map, external-table reference -> LuaTableRef, function handle and host
-// function -> what the caller's `handle(id)` and `hostFunction(id)` make of them, other ->
-// LuaOpaque.
+// Array (keys 1..n) or Map, external-table reference -> LuaTableRef, handle, host function
+// and host object -> what the caller's `handle(id)`, `hostFunction(id)` and `hostObject(id)`
+// make of them, other -> LuaOpaque.
 
 export const Tag = Object.freeze({
   NIL: 0x00, BOOLEAN: 0x01, INTEGER: 0x02, FLOAT: 0x03, STRING: 0x04,
   FUNCTION: 0x05, OPAQUE: 0x06, TABLE_REF: 0x07, INLINE_TABLE: 0x08, HANDLE: 0x09,
-  HOST_FUNCTION: 0x0a,
+  HOST_FUNCTION: 0x0a, HOST_OBJECT: 0x0b,
 });
 
 const MAX_INLINE_DEPTH = 64;
@@ -74,6 +74,7 @@ function readValue(r, depth, hooks) {
     case Tag.TABLE_REF: return new LuaTableRef(r.u32());
     case Tag.HANDLE: { const id = r.u32(); return hooks?.handle ? hooks.handle(id) : new LuaOpaque('function'); }
     case Tag.HOST_FUNCTION: { const id = r.u32(); return hooks?.hostFunction ? hooks.hostFunction(id) : new LuaOpaque('function'); }
+    case Tag.HOST_OBJECT: { const id = r.u32(); return hooks?.hostObject ? hooks.hostObject(id) : new LuaOpaque('userdata'); }
     case Tag.INLINE_TABLE: {
       if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
       const n = r.u32();
@@ -113,7 +114,7 @@ function skipValue(r, depth) {
     case Tag.BOOLEAN: if (r.u8() > 1) throw new CodecError(`boolean byte is not 0 or 1 at byte ${at + 1}`); return;
     case Tag.INTEGER: case Tag.FLOAT: r.need(8); r.pos += 8; return;
     case Tag.STRING: case Tag.FUNCTION: case Tag.OPAQUE: { const n = r.u32(); r.need(n); r.pos += n; return; }
-    case Tag.TABLE_REF: case Tag.HANDLE: case Tag.HOST_FUNCTION: r.u32(); return;
+    case Tag.TABLE_REF: case Tag.HANDLE: case Tag.HOST_FUNCTION: case Tag.HOST_OBJECT: r.u32(); return;
     case Tag.INLINE_TABLE: {
       if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
       const n = r.u32();
@@ -132,8 +133,9 @@ export function checkValue(bytes) {
 }
 
 /**
- * Decodes a compute result: `u32 count` then the values. `hooks.handle(id)` and
- * `hooks.hostFunction(id)` give functions their JS values (default: LuaOpaque('function')).
+ * Decodes a compute result: `u32 count` then the values. `hooks.handle(id)`,
+ * `hooks.hostFunction(id)` and `hooks.hostObject(id)` give handles, host functions and host
+ * objects their JS values (default: LuaOpaque).
  */
 export function decodeResults(bytes, hooks) {
   const r = new Reader(bytes);
@@ -166,7 +168,15 @@ class Writer {
   done() { return this.buf.slice(0, this.len); }
 }
 
-function writeValue(w, v, asKey, depth, functionRef) {
+/** Whether `v` (an object) is copied into a Lua table: an Array, a Map, or an object whose
+ * prototype is Object.prototype or null. Other objects go to Lua by reference. */
+export function isPlain(v) {
+  if (Array.isArray(v) || v instanceof Map) return true;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function writeValue(w, v, asKey, depth, refOf) {
   if (v === null || v === undefined) {
     if (asKey) throw new CodecError('table key is nil');
     w.u8(Tag.NIL);
@@ -192,15 +202,15 @@ function writeValue(w, v, asKey, depth, functionRef) {
     w.u8(Tag.STRING); w.u32(b.length); w.bytes(b);
   } else if (v instanceof LuaTableRef) {
     w.u8(Tag.TABLE_REF); w.u32(v.id);
-  } else if (!asKey && typeof v === 'function' && functionRef) {
-    const [tag, id] = functionRef(v);
+  } else if (!asKey && refOf && (typeof v === 'function' || (typeof v === 'object' && !isPlain(v)))) {
+    const [tag, id] = refOf(v);
     w.u8(tag); w.u32(id);
   } else if (!asKey && typeof v === 'object') {
     if (depth >= MAX_INLINE_DEPTH) throw new CodecError('inline tables nested too deeply');
     const entries = Array.isArray(v) ? v.map((x, i) => [i + 1, x])
       : v instanceof Map ? [...v.entries()] : Object.entries(v);
     w.u8(Tag.INLINE_TABLE); w.u32(entries.length);
-    for (const [k, x] of entries) { writeValue(w, k, true, depth + 1); writeValue(w, x, false, depth + 1, functionRef); }
+    for (const [k, x] of entries) { writeValue(w, k, true, depth + 1); writeValue(w, x, false, depth + 1, refOf); }
   } else {
     throw new CodecError(`cannot encode a ${typeof v} ${asKey ? 'key' : 'value'}`);
   }
@@ -208,15 +218,16 @@ function writeValue(w, v, asKey, depth, functionRef) {
 
 /**
  * Encodes a JS value (inverse of decodeValue for scalars, refs and plain containers).
- * `functionRef(f)` gives a function its `[tag, id]` (it throws for functions it cannot pass).
+ * `refOf(v)` gives a function or an object that is not plain its `[tag, id]` (it throws for
+ * what it cannot pass); without it, functions cannot be encoded and objects are copied.
  */
-export function encodeValue(v, { functionRef } = {}) { const w = new Writer(); writeValue(w, v, false, 0, functionRef); return w.done(); }
+export function encodeValue(v, { refOf } = {}) { const w = new Writer(); writeValue(w, v, false, 0, refOf); return w.done(); }
 
 /** A call's staged input: `u32 handle`, `u32 count`, then each argument. */
 export function encodeCall(handle, args, options) {
   const w = new Writer();
   w.u32(handle); w.u32(args.length);
-  for (const a of args) writeValue(w, a, false, 0, options?.functionRef);
+  for (const a of args) writeValue(w, a, false, 0, options?.refOf);
   return w.done();
 }
 
@@ -225,7 +236,7 @@ export function encodeAnswer({ values, error }, options) {
   const w = new Writer();
   if (values) {
     w.u8(0); w.u32(values.length);
-    for (const v of values) writeValue(w, v, false, 0, options?.functionRef);
+    for (const v of values) writeValue(w, v, false, 0, options?.refOf);
   } else {
     w.u8(1); writeValue(w, error, false, 0);
   }

@@ -1,6 +1,7 @@
 import type { LuaValue, LuaTableRef } from './codec.js';
 import type { LuaError } from './errors.js';
 import type { LuaResults } from './results.js';
+import type { LuaTable } from './lua-table.js';
 import type { WasmSource } from './load.js';
 import type { Store } from './stores/store.js';
 import type { ExternalTables } from './tables.js';
@@ -104,6 +105,8 @@ export interface MemoryStats {
   /** External tables holding at least one entry. */
   externalTables: number;
   externalEntries: number;
+  /** JS objects Lua holds as userdata (let go of when Lua collects them). */
+  hostObjects: number;
   /** The store's usage and quota as of its last load or save (IdbStore), else null. */
   storage: { usage: number; quota: number } | null;
 }
@@ -147,12 +150,18 @@ export class LuaEngine {
   /**
    * Lua's global variables: `get` resolves to the value as `compute` returns values (Lua
    * functions as LuaFunction); `set` converts as `compute` inputs are (plain objects and arrays
-   * become new tables, JS functions become Lua functions). Both run under the engine's limits.
+   * become new tables, JS functions Lua functions, other objects userdata); `getTable`
+   * resolves to the table itself (rejecting with LuaError when it is not one). Each runs
+   * under the engine's limits.
    */
   readonly global: {
     get(name: string): Promise<LuaValue>;
     set(name: string, value: unknown): Promise<void>;
+    getTable(name: string): Promise<LuaTable>;
   };
+
+  /** External table `ref` (or its id) as a LuaTable, read and written in place. */
+  getTable(ref: LuaTableRef | number): LuaTable;
 
   /**
    * Makes `require(name)` give `module`: Lua source, run once on the first `require`, or a

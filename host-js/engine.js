@@ -1,11 +1,12 @@
 // LuaEngine: one module instance, its external tables and (optionally) a store.
 
-import { Abi, Status, ErrorKind, Handle } from './abi.js';
+import { Abi, Status, ErrorKind, Handle, HostCall } from './abi.js';
 import { ExternalTables } from './tables.js';
 import {
   decodeResults, decodeMessage, decodeValue, encodeAnswer, encodeCall, encodeKey, encodeValue, LuaTableRef,
   CodecError, Tag,
 } from './codec.js';
+import { LuaTable } from './lua-table.js';
 import { LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError } from './errors.js';
 import { loadModule, isNode } from './load.js';
 import { nodeOnly } from './platform.js';
@@ -78,12 +79,22 @@ export class LuaEngine {
   #chunkName; #memoryTableId = 0; #counter = 0;
   #output = null; #outputError = null; #restarting = null;
   #system; #modules = new Map();
-  // Counts Lua states (init, load, reset, restart): a function handle works only in its own.
-  #state = 0; #handles = new WeakMap(); #global = null;
+  // Counts Lua states (init, load, reset, restart): a handle works only in its own.
+  #state = 0; #global = null;
+  // Lua functions and LuaTables by value: `{ tag, id, check }`, what passing one to Lua sends.
+  #refs = new WeakMap();
   // JS functions given to Lua, by id both ways; kept while the engine lives.
   #hostFunctions = new Map(); #hostIds = new Map(); #inHost = false;
-  #hooks = { handle: (id) => this.#wrap(id), hostFunction: (id) => this.#hostFunctions.get(id) ?? null };
-  #functionRef = (f) => this.#refOf(f);
+  // JS objects Lua holds as userdata, by id both ways; kept until Lua lets go of them.
+  #objects = new Map(); #objectIds = new Map(); #nextObjectId = 1;
+  #hooks = {
+    handle: (id) => this.#wrap(id),
+    hostFunction: (id) => this.#hostFunctions.get(id) ?? null,
+    hostObject: (id) => this.#objects.get(id),
+  };
+  // A call of TABLE_OPEN returns a plain table as a handle.
+  #openHooks = { ...this.#hooks, handle: (id) => this.#luaTable(null, id) };
+  #refOf = (v) => this.#ref(v);
 
   /**
    * Loads the module, starts a state and, given a store, restores its saved state.
@@ -126,12 +137,19 @@ export class LuaEngine {
 
   // `holder.engine` is filled in once the engine exists (the first instance predates it).
   static #abiOptions(holder, tables, system) {
-    return { ...system, tables, output: (bytes) => holder.engine?.#onOutput(bytes) };
+    return {
+      ...system, tables,
+      output: (bytes) => holder.engine?.#onOutput(bytes),
+      releaseObject: (id) => holder.engine?.#releaseObject(id),
+    };
   }
 
   // Binds a fresh instance: routes output to this engine, applies limits and chunk name.
   #attach(abi) {
     this.#abi = abi;
+    // A trapped instance never lets go of its objects: they go with it.
+    this.#objects.clear();
+    this.#objectIds.clear();
     abi.init();
     this.#state++;
     abi.setFunctionHandles(true);
@@ -207,56 +225,114 @@ export class LuaEngine {
    * Lua's global variables. `get(name)` resolves to the value as `compute` would return it
    * (functions as callable handles); `set(name, value)` assigns a value converted as a
    * `compute` input would be (plain objects and arrays become new Lua tables, Lua functions
-   * from this engine are themselves). Both run as a short call under the engine's limits.
-   * @type {{get(name: string): Promise<unknown>, set(name: string, value: unknown): Promise<void>}}
+   * from this engine are themselves, other objects userdata). `getTable(name)` resolves to the
+   * table itself as a LuaTable. Each runs as a short call under the engine's limits.
+   * @type {{get(name: string): Promise<unknown>, set(name: string, value: unknown): Promise<void>,
+   *   getTable(name: string): Promise<LuaTable>}}
    */
   get global() {
     this.#check();
     return this.#global ??= Object.freeze({
       get: async (name) => (await this.#call(Handle.GLOBAL_GET, [name], {}))[0],
       set: async (name, value) => { await this.#call(Handle.GLOBAL_SET, [name, value], {}); },
+      getTable: (name) => this.#openTable([null, name]),
     });
   }
 
-  // Calls function handle `handle` with `args` as a run of its own (see `compute`).
-  #call(handle, args, options, check = () => {}) {
-    check();
-    const input = encodeCall(handle, args, { functionRef: this.#functionRef });
-    return this.#run(options, () => this.#abi.startCall(input), check);
+  /**
+   * External table `ref` (a LuaTableRef or its id) as a LuaTable, read and written in place.
+   * @param {LuaTableRef|number} ref
+   * @returns {LuaTable}
+   */
+  getTable(ref) {
+    this.#check();
+    const id = ref instanceof LuaTableRef ? ref.id : ref;
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new TypeError('expected a LuaTableRef or an external table id');
+    return this.#luaTable(id);
   }
 
-  // A Lua function from this engine is itself; any other JS function becomes a host function.
-  #refOf(f) {
-    const h = this.#handles.get(f);
-    if (h) {
-      h.check();
-      return [Tag.HANDLE, h.id];
+  // Calls handle `handle` with `args` as a run of its own (see `compute`). The arguments are
+  // encoded when the run starts: objects Lua let go of meanwhile get new ids.
+  #call(handle, args, options, check = () => {}, hooks = this.#hooks) {
+    check();
+    let input;
+    const prepare = () => {
+      check();
+      input = encodeCall(handle, args, { refOf: this.#refOf });
+    };
+    return this.#run(options, () => this.#abi.startCall(input), prepare, hooks);
+  }
+
+  // The table `args` name (see `Handle.TABLE_OPEN`) as a LuaTable.
+  async #openTable(args, check) {
+    const [t] = await this.#call(Handle.TABLE_OPEN, args, {}, check, this.#openHooks);
+    return t instanceof LuaTableRef ? this.#luaTable(t.id) : t;
+  }
+
+  // A LuaTable for external table `id`, or (`id` null) for the plain table behind `handle`.
+  #luaTable(id, handle) {
+    const h = this.#handle(id === null ? handle : null, 'table');
+    const table = new LuaTable(id, {
+      call: (op, args) => this.#call(op, [table, ...args], {}, h.check),
+      open: (key) => this.#openTable([table, key], h.check),
+      dispose: h.dispose,
+    });
+    this.#refs.set(table, id === null ? { tag: Tag.HANDLE, id: handle, check: h.check } : { tag: Tag.TABLE_REF, id, check: h.check });
+    return table;
+  }
+
+  // What passing `v` to Lua sends, as `[tag, id]`: a Lua function or LuaTable from this engine
+  // is itself, any other JS function a host function, any other object a host object.
+  #ref(v) {
+    const known = this.#refs.get(v);
+    if (known) {
+      known.check();
+      return [known.tag, known.id];
     }
-    let id = this.#hostIds.get(f);
+    if (typeof v === 'function') {
+      let id = this.#hostIds.get(v);
+      if (id === undefined) {
+        id = this.#hostIds.size + 1;
+        if (id > 0xffffffff) throw new CodecError('too many JS functions given to Lua');
+        this.#hostIds.set(v, id);
+        this.#hostFunctions.set(id, v);
+      }
+      return [Tag.HOST_FUNCTION, id];
+    }
+    let id = this.#objectIds.get(v);
     if (id === undefined) {
-      id = this.#hostIds.size + 1;
-      if (id > 0xffffffff) throw new CodecError('too many JS functions given to Lua');
-      this.#hostIds.set(f, id);
-      this.#hostFunctions.set(id, f);
+      id = this.#nextObjectId++;
+      if (id > 0xffffffff) throw new CodecError('too many JS objects given to Lua');
+      this.#objectIds.set(v, id);
+      this.#objects.set(id, v);
     }
-    return [Tag.HOST_FUNCTION, id];
+    return [Tag.HOST_OBJECT, id];
+  }
+
+  // Lua let go of host object `id` (collected, or its state ended).
+  #releaseObject(id) {
+    const object = this.#objects.get(id);
+    this.#objects.delete(id);
+    if (this.#objectIds.get(object) === id) this.#objectIds.delete(object);
   }
 
   // Calls the JS function a run waits for; its value, or its error message, is the answer.
   async #callHost(payload) {
     try {
       const [id, ...args] = decodeResults(payload, this.#hooks);
-      // 0: `io.read` waits for what `onInput` promised; it then reads again.
-      if (id === 0) {
+      // `io.read` waits for what `onInput` promised; it then reads again.
+      if (id === HostCall.STDIN) {
         await this.#system.stdin.wait();
         return encodeAnswer({ values: [] });
       }
       let pending;
       // The run waits for this function: a call into the engine from it could never start.
       this.#inHost = true;
-      try { pending = this.#hostFunctions.get(id)(...args); } finally { this.#inHost = false; }
+      try {
+        pending = id < 0 ? objectCall(id, args) : this.#hostFunctions.get(id)(...args);
+      } finally { this.#inHost = false; }
       const value = await pending;
-      return encodeAnswer({ values: value === undefined ? [] : [value] }, { functionRef: this.#functionRef });
+      return encodeAnswer({ values: value === undefined ? [] : [value] }, { refOf: this.#refOf });
     } catch (e) {
       return encodeAnswer({ error: e instanceof Error ? e.message : String(e) });
     }
@@ -264,27 +340,38 @@ export class LuaEngine {
 
   // A JS function for the Lua function behind `id` in the current state.
   #wrap(id) {
-    const state = this.#state;
-    let disposed = false;
-    const check = () => {
-      if (disposed) throw new LuaReleasedError('disposed');
-      this.#check();
-      if (this.#state !== state) throw new LuaReleasedError('replaced');
-    };
+    const { check, dispose } = this.#handle(id, 'function');
     const f = async (...args) => this.#call(id, args, {}, check);
     f.callWith = async (options, ...args) => this.#call(id, args, options ?? {}, check);
-    f.dispose = () => {
-      if (disposed) return;
-      disposed = true;
-      if (!this.#closed && this.#state === state && !this.#restarting) this.#guard(() => this.#abi.releaseHandle(id));
-    };
+    f.dispose = dispose;
     if (Symbol.dispose) f[Symbol.dispose] = f.dispose;
-    this.#handles.set(f, { id, check });
+    this.#refs.set(f, { tag: Tag.HANDLE, id, check });
     return f;
   }
 
+  // `check` refuses a disposed handle, and one of a replaced state; `dispose` releases it.
+  // Without an id (an external table) nothing is held and the state does not matter.
+  #handle(id, what) {
+    const state = this.#state;
+    let disposed = false;
+    return {
+      check: () => {
+        if (disposed) throw new LuaReleasedError('disposed', what);
+        this.#check();
+        if (id !== null && this.#state !== state) throw new LuaReleasedError('replaced', what);
+      },
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        if (id !== null && !this.#closed && this.#state === state && !this.#restarting) {
+          this.#guard(() => this.#abi.releaseHandle(id));
+        }
+      },
+    };
+  }
+
   // One run in slices: `start` begins it in the module; `prepare` may refuse it first.
-  #run(options, start, prepare = () => {}) {
+  #run(options, start, prepare = () => {}, hooks = this.#hooks) {
     return this.#exclusive(async () => {
       await this.#ready();
       prepare();
@@ -318,7 +405,7 @@ export class LuaEngine {
             await yieldToEventLoop();
           }
         }
-        const results = this.#finish(outcome);
+        const results = this.#finish(outcome, hooks);
         failed = false;
         return results;
       } finally {
@@ -404,12 +491,12 @@ export class LuaEngine {
     for (const id of this.#tables.collectCells()) this.#guard(() => this.#abi.releaseCell(id));
   }
 
-  #finish({ status, payload }) {
+  #finish({ status, payload }, hooks = this.#hooks) {
     const chunks = this.#output ?? [];
     this.#output = null;
     const output = concat(chunks);
     this.#noteIds();
-    if (status >= 0) return LuaResults.of(decodeResults(payload, this.#hooks), output);
+    if (status >= 0) return LuaResults.of(decodeResults(payload, hooks), output);
     const kind = ErrorKind[-status];
     const message = decodeMessage(payload);
     let error;
@@ -746,7 +833,7 @@ export class LuaEngine {
     for (const t of this.#tables.tables.values()) entries += t.size;
     return {
       ...stats, externalBytes: this.#tables.bytes, externalTables: this.#tables.tableCount, externalEntries: entries,
-      storage: this.#store?.storage ?? null,
+      hostObjects: this.#objects.size, storage: this.#store?.storage ?? null,
     };
   }
 
@@ -760,6 +847,8 @@ export class LuaEngine {
     this.#closed = true;
     this.#abi = null;
     this.#tables = null;
+    this.#objects.clear();
+    this.#objectIds.clear();
     this.#rejectPending(new AbiError('the engine was closed before this call finished'));
   }
 
@@ -866,4 +955,34 @@ function inputFrom(onInput) {
 // What the module takes for `HostError::WOULD_BLOCK` (not an errno).
 function wouldBlock() {
   return Object.assign(new Error('Resource temporarily unavailable'), { errno: 0x10000 });
+}
+
+// Methods read from a JS object, each one Lua function: `obj:m(1)` calls `m` with `this` obj.
+const methods = new WeakMap();
+
+function methodOf(f) {
+  let m = methods.get(f);
+  if (!m) {
+    m = function method(self, ...args) { return f.apply(self, args); };
+    methods.set(f, m);
+  }
+  return m;
+}
+
+/** A metamethod of a host object (`HostCall`): `obj[key]`, `obj[key] = value`, `tostring(obj)`. */
+function objectCall(id, [object, key, value]) {
+  switch (id) {
+    case HostCall.INDEX: {
+      const v = object[key];
+      return typeof v === 'function' ? methodOf(v) : v;
+    }
+    case HostCall.NEW_INDEX:
+      object[key] = value;
+      return undefined;
+    case HostCall.TO_STRING: {
+      const s = String(object);
+      return s === '[object Object]' ? `[object ${object.constructor?.name || 'Object'}]` : s;
+    }
+    default: throw new CodecError(`unknown host call ${id}`);
+  }
 }

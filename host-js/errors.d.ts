@@ -34,12 +34,12 @@ export class LuaExit extends Error {
 }
 
 /**
- * A call of a Lua function handle that no longer works: `'disposed'` (its `dispose()` was
+ * A Lua function or LuaTable that no longer works: `'disposed'` (its `dispose()` was
  * called) or `'replaced'` (its Lua state was replaced by `load()`, `reset()` or the restart
  * after a crash).
  */
 export class LuaReleasedError extends Error {
-  constructor(reason: 'disposed' | 'replaced');
+  constructor(reason: 'disposed' | 'replaced', what?: 'function' | 'table');
   readonly name: 'LuaReleasedError';
   reason: 'disposed' | 'replaced';
 }

@@ -63,15 +63,15 @@ export class AbiError extends Error {
 }
 
 /**
- * A Lua function handle that can no longer be called: `reason` is `'disposed'` (its
+ * A Lua function or LuaTable that can no longer be used: `reason` is `'disposed'` (its
  * `dispose()` was called) or `'replaced'` (the Lua state it came from was replaced by
  * `load()`, `reset()` or the restart after a crash).
  */
 export class LuaReleasedError extends Error {
-  /** @param {'disposed'|'replaced'} reason */
-  constructor(reason) {
-    super(reason === 'disposed' ? 'this Lua function was disposed'
-      : 'this Lua function belonged to a Lua state that was replaced (load, reset or a crash)');
+  /** @param {'disposed'|'replaced'} reason @param {'function'|'table'} [what] */
+  constructor(reason, what = 'function') {
+    super(reason === 'disposed' ? `this Lua ${what} was disposed`
+      : `this Lua ${what} belonged to a Lua state that was replaced (load, reset or a crash)`);
     this.name = 'LuaReleasedError';
     this.reason = reason;
   }

@@ -21,7 +21,11 @@ export function luaLiteral(value, seen = new Set()) {
   if (value === null || value === undefined) return 'nil';
   switch (typeof value) {
     case 'boolean': return String(value);
-    case 'bigint': return value < 0n ? `(${value})` : String(value);
+    case 'bigint':
+      if (value < -(2n ** 63n) || value >= 2n ** 63n) throw new TypeError('integer out of the 64-bit range');
+      // Lua reads 9223372036854775808 as a float: the smallest integer has no literal.
+      if (value === -(2n ** 63n)) return 'math.mininteger';
+      return value < 0n ? `(${value})` : String(value);
     case 'string': return luaString(value);
     case 'number':
       if (Number.isNaN(value)) return '(0/0)';

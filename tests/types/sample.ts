@@ -3,7 +3,7 @@
 
 import {
   LuaEngine, MemoryStore, FileStore, LuaError, LuaLimitError, LuaExit, LuaReleasedError, AbiError, StoreError,
-  LuaResults, LuaTableRef, LuaOpaque,
+  LuaResults, LuaTableRef, LuaOpaque, LuaTable,
   loadLuaWasm, init, compute, saveState, loadState, getMemoryStats, getEngine, defaultStore,
   type LuaEngineOptions, type LuaValue, type LuaFunction, type Store, type MemoryStats,
 } from 'lua-persist';
@@ -86,6 +86,27 @@ check((await twice(21))[0] === 42, 'a Lua function called from JS, calling a JS 
 check((await twice.callWith({ atomic: true }, 1))[0] === 2, 'callWith');
 twice.dispose();
 try { await twice(1); } catch (e) { check(e instanceof LuaReleasedError && e.reason === 'disposed', 'LuaReleasedError'); }
+// A JS object is a userdata; a LuaTable reads and writes a table in place.
+class Box {
+  constructor(public n: number) {}
+  grow(by: number): number { this.n += by; return this.n; }
+}
+const box = new Box(1);
+await engine.global.set('box', box);
+check((await engine.compute('return box:grow(2)'))[0] === 3 && box.n === 3, 'a method called from Lua');
+check((await engine.global.get('box')) === box && engine.memoryStats().hostObjects === 1, 'the same object');
+await engine.compute('t = {1, 2, sub = {}}');
+const table: LuaTable = await engine.global.getTable('t');
+await table.set(3, 3n);
+check((await table.get(3)) === 3 && (await table.length()) === 3 && table.id === null, 'LuaTable');
+const sub: LuaTable = await table.getTable('sub');
+sub.dispose();
+for await (const [key, value] of table) check(key !== null && value !== null, 'entries');
+for await (const key of table.keys()) check(key !== null, 'keys');
+table[Symbol.dispose]();
+const homeTable: LuaTable = engine.getTable(engine.memoryTableId);
+await homeTable.set('x', 1);
+check(homeTable.id === engine.memoryTableId && (await homeTable.get('x')) === 1, 'an external LuaTable');
 engine.reset();
 engine.close();
 check(engine.closed, 'closed');

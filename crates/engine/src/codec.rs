@@ -15,6 +15,7 @@
 //! | `08` | `u32 n`, n × (key, value) | inline table (results only) |
 //! | `09` | `u32 handle` | a Lua function the host holds (results and call arguments only) |
 //! | `0a` | `u32 id` | a host (JS) function (results and call arguments only) |
+//! | `0b` | `u32 id` | a host (JS) object, a userdata in Lua (results and call arguments only) |
 //!
 //! Keys use the same encoding, restricted to nil-free scalars: a float with an integral value
 //! is written as an integer so that `t[2.0]` and `t[2]` name the same entry. This module knows
@@ -33,6 +34,7 @@ pub const TAG_TABLE_REF: u8 = 0x07;
 pub const TAG_INLINE_TABLE: u8 = 0x08;
 pub const TAG_HANDLE: u8 = 0x09;
 pub const TAG_HOST_FUNCTION: u8 = 0x0a;
+pub const TAG_HOST_OBJECT: u8 = 0x0b;
 
 /// How deep inline tables may nest, in both directions.
 pub const MAX_INLINE_DEPTH: usize = 64;
@@ -54,6 +56,8 @@ pub enum Item<'a> {
     Handle(u32),
     /// A host function, by the host's id.
     HostFunction(u32),
+    /// A host object, by the host's id.
+    HostObject(u32),
 }
 
 /// Why a byte sequence is not a valid encoding.
@@ -150,6 +154,7 @@ impl<'a> Reader<'a> {
             TAG_INLINE_TABLE => Item::InlineTable(self.u32()?),
             TAG_HANDLE => Item::Handle(self.u32()?),
             TAG_HOST_FUNCTION => Item::HostFunction(self.u32()?),
+            TAG_HOST_OBJECT => Item::HostObject(self.u32()?),
             tag => return Err(CodecError::UnknownTag { tag, at }),
         })
     }
@@ -194,7 +199,8 @@ pub fn validate_key(bytes: &[u8]) -> Result<(), CodecError> {
         | Item::Opaque(_)
         | Item::Function(_)
         | Item::Handle(_)
-        | Item::HostFunction(_) => return Err(CodecError::BadKey("not a key type")),
+        | Item::HostFunction(_)
+        | Item::HostObject(_) => return Err(CodecError::BadKey("not a key type")),
         _ => {}
     }
     if !reader.is_empty() {
@@ -260,6 +266,10 @@ impl Writer<'_> {
     }
     pub fn host_function(&mut self, id: u32) {
         self.0.push(TAG_HOST_FUNCTION);
+        self.0.extend_from_slice(&id.to_le_bytes());
+    }
+    pub fn host_object(&mut self, id: u32) {
+        self.0.push(TAG_HOST_OBJECT);
         self.0.extend_from_slice(&id.to_le_bytes());
     }
     pub fn inline_table(&mut self, entries: u32) {

@@ -62,6 +62,9 @@ pub struct Store {
     /// stored function that reaches a cell) finds them empty and allocates its own.
     key_buf: Cell<Vec<u8>>,
     value_buf: Cell<Vec<u8>>,
+    /// How many userdata hold each host object: normally one, two while a dead one awaits
+    /// its sweep after the object came back.
+    objects: RefCell<HashMap<u32, u32>>,
 }
 
 impl Store {
@@ -78,6 +81,7 @@ impl Store {
             writing: RefCell::new(HashSet::new()),
             key_buf: Cell::new(Vec::new()),
             value_buf: Cell::new(Vec::new()),
+            objects: RefCell::new(HashMap::new()),
         })
     }
 
@@ -106,6 +110,25 @@ impl Store {
     pub fn touched(&self, id: u32) {
         self.generation.set(self.generation.get() + 1);
         self.len_hints.borrow_mut().remove(&id);
+    }
+
+    /// A userdata for host object `id` was made.
+    pub fn hold_object(&self, id: u32) {
+        *self.objects.borrow_mut().entry(id).or_default() += 1;
+    }
+
+    /// A userdata for host object `id` was freed; after the last, the host may forget it.
+    pub fn release_object(&self, id: u32) {
+        let mut objects = self.objects.borrow_mut();
+        let Some(n) = objects.get_mut(&id) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            objects.remove(&id);
+            drop(objects);
+            self.host.release_object(id);
+        }
     }
 
     pub fn write_output(&self, bytes: &[u8]) {
@@ -254,7 +277,11 @@ impl Store {
             Item::Function(payload) => {
                 function::decode(ctx, payload, &mut |id| self.cell(ctx, id))?
             }
-            Item::Opaque(_) | Item::InlineTable(_) | Item::Handle(_) | Item::HostFunction(_) => {
+            Item::Opaque(_)
+            | Item::InlineTable(_)
+            | Item::Handle(_)
+            | Item::HostFunction(_)
+            | Item::HostObject(_) => {
                 return Err(host_error("value kind cannot be stored in a table"))
             }
         })

@@ -1,12 +1,17 @@
-//! Function handles: Lua functions the host holds between runs, by number. A registry table
-//! maps each handle to its function, so the collector keeps it alive until the host releases
-//! it, and [`Engine::start_call`](crate::Engine::start_call) runs one with encoded arguments.
+//! Handles: Lua functions (and tables read in place) the host holds between runs, by number.
+//! A registry table maps each handle to its value, so the collector keeps it alive until the
+//! host releases it, and
+//! [`Engine::start_call`](crate::Engine::start_call) runs one with encoded arguments.
 //!
 //! The other way round, a host function (`0a u32 id`) becomes a native that suspends the run
-//! ([`Ctx::request_host`]) until the host answers ([`Engine::host_return`](crate::Engine::host_return)).
+//! ([`Ctx::request_host`]) until the host answers ([`Engine::host_return`](crate::Engine::host_return)),
+//! and a host object (`0b u32 id`) a userdata whose metamethods ask the host the same way.
+
+use std::rc::Rc;
 
 use vm::function::NativeClosure;
 use vm::interp::{Action, Cont, Error, NativeCall};
+use vm::userdata::UserData;
 use vm::value::Function;
 use vm::{Ctx, Value};
 
@@ -17,14 +22,71 @@ use crate::ext::Store;
 pub const GLOBAL_GET: u32 = 1;
 /// The handle of `function(name, value) _G[name] = value end`.
 pub const GLOBAL_SET: u32 = 2;
-/// The first handle given to a function that reaches the host.
-pub const FIRST_HANDLE: u32 = 3;
+/// The handle of `function(t, k)`: the table `_G[k]` when `t` is nil, else `rawget(t, k)`; an
+/// error when that is not a table. A plain table it returns is itself a handle.
+pub const TABLE_OPEN: u32 = 3;
+/// The handle of `rawget`.
+pub const TABLE_GET: u32 = 4;
+/// The handle of `rawset`, returning nothing.
+pub const TABLE_SET: u32 = 5;
+/// The handle of `rawlen`.
+pub const TABLE_LENGTH: u32 = 6;
+/// The handle of `function(t)` returning a function that gives the next `n` entries of `t`
+/// as one list `{k1, v1, k2, v2, ...}` (shorter than `2n` at the end).
+pub const TABLE_ITERATE: u32 = 7;
+/// The first handle given to a value that reaches the host.
+pub const FIRST_HANDLE: u32 = 8;
+
+/// The host call of a host object's `__index(obj, key)`. The ids of these calls are
+/// negative, so no host function's id is one of them.
+pub const OBJECT_INDEX: i64 = -1;
+/// The host call of a host object's `__newindex(obj, key, value)`.
+pub const OBJECT_NEWINDEX: i64 = -2;
+/// The host call of a host object's `__tostring(obj)`.
+pub const OBJECT_TOSTRING: i64 = -3;
 
 const REGISTRY_KEY: &[u8] = b"lua-persist handles";
 /// Host functions by id, so that one id is one Lua function (`==` holds).
 const HOST_KEY: &[u8] = b"lua-persist host functions";
+/// Host objects by id, weak: one userdata per id while it lives (`==` holds).
+const OBJECTS_KEY: &[u8] = b"lua-persist host objects";
+/// The metatable every host object shares.
+const OBJECT_META_KEY: &[u8] = b"lua-persist host object";
 
-/// Creates the handle table with the two global accessors.
+/// Run once in a new state, after [`install`]: the table accessors, made of the raw
+/// functions as they are now (a script may replace the globals later), and the weak cache
+/// of host objects.
+pub const SETUP: &str = r#"
+local reg = debug.getregistry()
+local handles = reg["lua-persist handles"]
+local rawget, rawset, next, type, error, tostring = rawget, rawset, next, type, error, tostring
+handles[3] = function(t, k)
+  local v
+  if t == nil then v = _ENV[k] else v = rawget(t, k) end
+  if type(v) ~= "table" then
+    error((t == nil and "global '" or "field '") .. tostring(k) .. "' is not a table (a " .. type(v) .. " value)", 0)
+  end
+  return v
+end
+handles[4] = rawget
+handles[5] = function(t, k, v) rawset(t, k, v) end
+handles[6] = rawlen
+handles[7] = function(t)
+  local k, done
+  return function(n)
+    local out, i = {}, 0
+    while not done and i < 2 * n do
+      local v
+      k, v = next(t, k)
+      if k == nil then done = true else out[i + 1], out[i + 2], i = k, v, i + 2 end
+    end
+    return out
+  end
+end
+reg["lua-persist host objects"] = setmetatable({}, {__mode = "v"})
+"#;
+
+/// Creates the handle table with the two global accessors, and the host objects' metatable.
 pub fn install(ctx: Ctx<'_>) {
     let handles = ctx.new_table();
     let accessors: [(u32, &[u8], &[u8]); 2] = [
@@ -38,6 +100,23 @@ pub fn install(ctx: Ctx<'_>) {
     let registry = ctx.registry();
     registry.set_str(ctx.mc, ctx.intern(REGISTRY_KEY), Value::Table(handles));
     registry.set_str(ctx.mc, ctx.intern(HOST_KEY), Value::Table(ctx.new_table()));
+    let meta = ctx.new_table();
+    let events: [(&'static str, i64); 3] = [
+        ("__index", OBJECT_INDEX),
+        ("__newindex", OBJECT_NEWINDEX),
+        ("__tostring", OBJECT_TOSTRING),
+    ];
+    for (event, id) in events {
+        let upvals = Box::new([Value::Integer(id)]);
+        let f = NativeClosure::with_upvals(ctx.mc, event, call_host, upvals);
+        meta.set_str(ctx.mc, ctx.intern(event.as_bytes()), Value::from(f));
+    }
+    // `__name` words messages ("attempt to call a JS object value"); `__metatable` keeps
+    // scripts from changing what every host object shares.
+    for key in [&b"__name"[..], b"__metatable"] {
+        meta.set_str(ctx.mc, ctx.intern(key), ctx.str_value(b"JS object"));
+    }
+    registry.set_str(ctx.mc, ctx.intern(OBJECT_META_KEY), Value::Table(meta));
 }
 
 fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {
@@ -47,7 +126,46 @@ fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {
 fn registry_table<'gc>(ctx: Ctx<'gc>, key: &[u8]) -> vm::table::Table<'gc> {
     match ctx.registry().get_str(ctx.intern(key)) {
         Value::Table(t) => t,
-        _ => unreachable!("install made the table"),
+        _ => unreachable!("install and SETUP made the table"),
+    }
+}
+
+/// A JS object held by a userdata: when the last userdata of its id is freed, the host may
+/// forget the object.
+struct HostObject {
+    id: u32,
+    store: Rc<Store>,
+}
+
+impl Drop for HostObject {
+    fn drop(&mut self) {
+        self.store.release_object(self.id);
+    }
+}
+
+/// The userdata for host object `id`.
+fn host_object<'gc>(ctx: Ctx<'gc>, store: &Rc<Store>, id: u32) -> Value<'gc> {
+    let cache = registry_table(ctx, OBJECTS_KEY);
+    let known = cache.get_int(id as i64);
+    if !known.is_nil() {
+        return known;
+    }
+    store.hold_object(id);
+    let object = HostObject {
+        id,
+        store: store.clone(),
+    };
+    let u = UserData::new(ctx.mc, Box::new(object));
+    u.set_metatable(ctx.mc, Some(registry_table(ctx, OBJECT_META_KEY)));
+    cache.set_int(ctx.mc, id as i64, Value::UserData(u));
+    Value::UserData(u)
+}
+
+/// The host's id when `value` is one of its objects.
+pub fn host_object_id(value: Value<'_>) -> Option<u32> {
+    match value {
+        Value::UserData(u) => u.with_data(|o: &HostObject| o.id),
+        _ => None,
     }
 }
 
@@ -98,7 +216,7 @@ pub fn host_function_id(value: Value<'_>) -> Option<u32> {
 /// error value. Malformed bytes become an error raised in Lua.
 pub fn decode_answer<'gc>(
     ctx: Ctx<'gc>,
-    store: &Store,
+    store: &Rc<Store>,
     answer: &[u8],
 ) -> Result<Vec<Value<'gc>>, Value<'gc>> {
     let read = || -> Result<Result<Vec<Value<'gc>>, Value<'gc>>, String> {
@@ -124,7 +242,7 @@ pub fn decode_answer<'gc>(
     read().unwrap_or_else(|message| Err(ctx.str_value(message.as_bytes())))
 }
 
-/// Keeps `f` alive under a new handle; `None` when handles are exhausted.
+/// Keeps `f` (a function or a table) alive under a new handle; `None` when handles are exhausted.
 pub fn register<'gc>(ctx: Ctx<'gc>, next: &mut u32, f: Value<'gc>) -> Option<u32> {
     let handle = *next;
     *next = handle.checked_add(1)?;
@@ -132,7 +250,7 @@ pub fn register<'gc>(ctx: Ctx<'gc>, next: &mut u32, f: Value<'gc>) -> Option<u32
     Some(handle)
 }
 
-/// Forgets `handle`; false when it names no function (released, never given, an accessor).
+/// Forgets `handle`; false when it names nothing (released, never given, an accessor).
 pub fn release(ctx: Ctx<'_>, handle: u32) -> bool {
     let t = table(ctx);
     if handle < FIRST_HANDLE || t.get_int(handle as i64).is_nil() {
@@ -145,7 +263,7 @@ pub fn release(ctx: Ctx<'_>, handle: u32) -> bool {
 /// The function and arguments of a call: `u32 handle`, `u32 count`, then `count` values.
 pub fn decode_call<'gc>(
     ctx: Ctx<'gc>,
-    store: &Store,
+    store: &Rc<Store>,
     input: &[u8],
 ) -> Result<(Value<'gc>, Vec<Value<'gc>>), String> {
     let mut r = Reader::new(input);
@@ -164,15 +282,16 @@ pub fn decode_call<'gc>(
 
 fn lookup<'gc>(ctx: Ctx<'gc>, handle: u32) -> Result<Value<'gc>, String> {
     match table(ctx).get_int(handle as i64) {
-        Value::Nil => Err(format!("function handle {handle} was released")),
+        Value::Nil => Err(format!("handle {handle} was released")),
         f => Ok(f),
     }
 }
 
-/// One argument: scalars, external tables, handles, and inline tables as new plain tables.
+/// One argument: scalars, external tables, handles, host functions and objects, and inline
+/// tables as new plain tables.
 fn decode<'gc>(
     ctx: Ctx<'gc>,
-    store: &Store,
+    store: &Rc<Store>,
     r: &mut Reader,
     depth: usize,
 ) -> Result<Value<'gc>, String> {
@@ -186,8 +305,10 @@ fn decode<'gc>(
         Item::Float(f) => Value::Float(f),
         Item::String(s) => ctx.str_value(s),
         Item::TableRef(id) if store.is_known_id(id) => Value::Table(ctx.external_table(id)),
+        Item::TableRef(id) => return Err(format!("external table {id} was never allocated")),
         Item::Handle(h) => lookup(ctx, h)?,
         Item::HostFunction(id) => host_function(ctx, id),
+        Item::HostObject(id) => host_object(ctx, store, id),
         Item::InlineTable(n) => {
             let t = ctx.new_table();
             for _ in 0..n {

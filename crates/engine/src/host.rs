@@ -52,6 +52,10 @@ pub trait Host {
     /// Fills `buf` with random bytes.
     fn fill_random(&self, buf: &mut [u8]);
 
+    /// Lua holds host object `id` no longer (its userdata was collected, or the state ended).
+    fn release_object(&self, id: u32) {
+        let _ = id;
+    }
     /// Standard error (`io.stderr`, warnings). Without one, it is dropped.
     fn write_error(&self, bytes: &[u8]) {
         let _ = bytes;
@@ -100,6 +104,8 @@ pub struct MemoryHost {
     pub tables: RefCell<HashMap<u32, OrderedMap>>,
     pub output: RefCell<Vec<u8>>,
     pub page_entries: usize,
+    /// The host objects Lua let go of, in order.
+    pub released: RefCell<Vec<u32>>,
 }
 
 /// An insertion-ordered map that keeps positions stable enough for cursor paging.
@@ -148,6 +154,7 @@ impl Default for MemoryHost {
             tables: RefCell::new(HashMap::new()),
             output: RefCell::new(Vec::new()),
             page_entries: 7,
+            released: RefCell::new(Vec::new()),
         }
     }
 }
@@ -175,6 +182,10 @@ impl MemoryHost {
 }
 
 impl Host for MemoryHost {
+    fn release_object(&self, id: u32) {
+        self.released.borrow_mut().push(id);
+    }
+
     fn table_set(&self, id: u32, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         codec::validate_key(key).map_err(|e| HostError(e.to_string()))?;
         self.tables

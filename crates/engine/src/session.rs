@@ -181,6 +181,8 @@ pub struct Engine {
     /// Whether functions in results become handles (else opaque, as ABI v1 began).
     function_handles: bool,
     next_handle: u32,
+    /// The run is a call of [`handles::TABLE_OPEN`]: a plain table it returns is a handle.
+    opening_table: bool,
 }
 
 impl Engine {
@@ -198,9 +200,11 @@ impl Engine {
             protect_globals(ctx);
             handles::install(ctx);
         });
-        lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[])
-            .expect("the setup chunk compiles");
-        assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
+        for setup in [crate::function::SETUP, handles::SETUP] {
+            lua.start_chunk(setup.as_bytes(), b"=setup", &[])
+                .expect("the setup chunk compiles");
+            assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
+        }
         let mut engine = Engine {
             lua,
             store,
@@ -215,6 +219,7 @@ impl Engine {
             printing: false,
             function_handles: false,
             next_handle: handles::FIRST_HANDLE,
+            opening_table: false,
         };
         engine.point_home_at(home_id);
         engine
@@ -277,6 +282,7 @@ impl Engine {
     /// `[string "..."]`.
     pub fn start(&mut self, chunk_name: &str, source: &[u8]) -> Result<(), Failure> {
         self.running = false;
+        self.opening_table = false;
         self.printing = false;
         self.print_results = std::mem::take(&mut self.print_next);
         let args = std::mem::take(&mut self.chunk_args);
@@ -359,6 +365,7 @@ impl Engine {
     /// arguments) to run with [`Engine::resume`]; any run in progress is abandoned.
     pub fn start_call(&mut self, input: &[u8]) -> Result<(), Failure> {
         self.running = false;
+        self.opening_table = input.starts_with(&handles::TABLE_OPEN.to_le_bytes());
         let store = self.store.clone();
         let mut refused = None;
         self.lua
@@ -436,7 +443,7 @@ impl Engine {
                     let on = self.function_handles;
                     let waiting = self.lua.host_args(|ctx, values| {
                         let mut register = |f| handles::register(ctx, next, f);
-                        encode_results(values, on.then_some(&mut register))
+                        encode_results(values, on.then_some(&mut register), false)
                     });
                     // A wait ends the step early: only the fuel used counts.
                     let spent = match &waiting {
@@ -466,9 +473,10 @@ impl Engine {
                     self.running = false;
                     let next = &mut self.next_handle;
                     let on = self.function_handles;
+                    let open = self.opening_table;
                     return Step::Finished(self.lua.results(|ctx, values| {
                         let mut register = |f| handles::register(ctx, next, f);
-                        encode_results(values, on.then_some(&mut register))
+                        encode_results(values, on.then_some(&mut register), open)
                     }));
                 }
                 vm::Step::Error(e) if self.printing => {
@@ -582,7 +590,12 @@ impl Engine {
         match codec::Reader::new(value).item() {
             Ok(codec::Item::Nil) => return self.table_delete(id, key),
             Ok(codec::Item::TableRef(r)) => self.check_id(r)?,
-            Ok(codec::Item::InlineTable(_) | codec::Item::Opaque(_) | codec::Item::Handle(_)) => {
+            Ok(
+                codec::Item::InlineTable(_)
+                | codec::Item::Opaque(_)
+                | codec::Item::Handle(_)
+                | codec::Item::HostObject(_),
+            ) => {
                 return Err(Failure::bad_input(
                     "inline tables and opaque values cannot be stored",
                 ))
@@ -681,22 +694,35 @@ fn failure_of(e: vm::RuntimeError) -> Failure {
     }
 }
 
-/// Gives a function that reaches the host its handle (`None`: handles exhausted).
+/// Gives a value that reaches the host its handle (`None`: handles exhausted).
 type Register<'a, 'gc> = Option<&'a mut dyn FnMut(Value<'gc>) -> Option<u32>>;
 
-/// `u32 count` then each value; plain tables inline, external tables by reference,
-/// functions by handle when `register` is given.
+/// `u32 count` then each value; plain tables inline (by handle at the top level when
+/// `tables_by_handle`), external tables by reference, functions by handle when `register`
+/// is given.
 fn encode_results<'gc>(
     values: &[Value<'gc>],
     mut register: Register<'_, 'gc>,
+    tables_by_handle: bool,
 ) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::new();
     Writer(&mut out).u32(values.len() as u32);
     let mut path = Vec::new();
     for &v in values {
-        encode_result(v, &mut out, &mut path, &mut register)?;
+        match (v, register.as_mut()) {
+            (Value::Table(t), Some(register)) if tables_by_handle && t.external_id().is_none() => {
+                let handle = register(v).ok_or_else(too_many_handles)?;
+                Writer(&mut out).handle(handle);
+            }
+            _ => encode_result(v, &mut out, &mut path, &mut register)?,
+        }
     }
     Ok(out)
+}
+
+#[cold]
+fn too_many_handles() -> Failure {
+    Failure::new(ErrorKind::Runtime, "too many handles")
 }
 
 fn encode_result<'gc>(
@@ -746,11 +772,13 @@ fn encode_result<'gc>(
         other => match (handles::host_function_id(other), register.as_mut()) {
             (Some(id), _) => w.host_function(id),
             (None, Some(register)) if matches!(other, Value::Function(_)) => {
-                let handle = register(other)
-                    .ok_or_else(|| Failure::new(ErrorKind::Runtime, "too many function handles"))?;
+                let handle = register(other).ok_or_else(too_many_handles)?;
                 w.handle(handle);
             }
-            _ => w.opaque(other.type_name().as_bytes()),
+            _ => match handles::host_object_id(other) {
+                Some(id) => w.host_object(id),
+                None => w.opaque(other.type_name().as_bytes()),
+            },
         },
     }
     Ok(())

@@ -3,7 +3,10 @@
 use std::rc::Rc;
 
 use lua_persist_engine::codec::{Item, Reader, Writer};
-use lua_persist_engine::handles::{GLOBAL_GET, GLOBAL_SET};
+use lua_persist_engine::handles::{
+    GLOBAL_GET, GLOBAL_SET, OBJECT_INDEX, OBJECT_NEWINDEX, TABLE_ITERATE, TABLE_LENGTH, TABLE_OPEN,
+    TABLE_SET,
+};
 use lua_persist_engine::{Engine, ErrorKind, Failure, MemoryHost, Step};
 
 fn engine() -> Engine {
@@ -203,5 +206,154 @@ fn a_synchronous_run_fails_the_host_call_in_lua() {
             Item::Boolean(false),
             Item::String(b"host functions cannot be called from a synchronous run")
         ]
+    );
+}
+
+fn answer(write: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let mut out = vec![0];
+    write(&mut Writer(&mut out));
+    out
+}
+
+#[test]
+fn a_host_object_is_one_userdata_whose_fields_ask_the_host() {
+    let host = Rc::new(MemoryHost::default());
+    let mut e = Engine::new(host.clone());
+    e.set_function_handles(true);
+    for name in [&b"obj"[..], b"same"] {
+        let set = input(GLOBAL_SET, 2, |w| {
+            w.string(name);
+            w.host_object(5);
+        });
+        call(&mut e, &set).unwrap();
+    }
+    let out = e
+        .compute("=t", b"return type(obj), rawequal(obj, same), obj")
+        .unwrap();
+    assert_eq!(
+        items(&out),
+        [
+            Item::String(b"userdata"),
+            Item::Boolean(true),
+            Item::HostObject(5)
+        ]
+    );
+    // Reading a field and writing one wait for the host.
+    e.start("=t", b"obj.y = obj.x + 1; return 'done'").unwrap();
+    let read = until_waiting(&mut e).unwrap();
+    assert_eq!(
+        items(&read),
+        [
+            Item::Integer(OBJECT_INDEX),
+            Item::HostObject(5),
+            Item::String(b"x")
+        ]
+    );
+    e.host_return(&answer(|w| {
+        w.u32(1);
+        w.integer(41);
+    }))
+    .unwrap();
+    let write = until_waiting(&mut e).unwrap();
+    assert_eq!(
+        items(&write),
+        [
+            Item::Integer(OBJECT_NEWINDEX),
+            Item::HostObject(5),
+            Item::String(b"y"),
+            Item::Integer(42)
+        ]
+    );
+    e.host_return(&answer(|w| w.u32(0))).unwrap();
+    let done = until_waiting(&mut e).unwrap_err().unwrap().unwrap();
+    assert_eq!(items(&done), [Item::String(b"done")]);
+    // It cannot be stored in an external table.
+    let refused = e.compute("=t", b"_home.o = obj").unwrap_err();
+    assert!(refused
+        .message
+        .contains("cannot store a userdata in an external table"));
+    // Once collected, the host is told, once.
+    e.compute("=t", b"obj, same = nil, nil").unwrap();
+    assert!(host.released.borrow().is_empty());
+    e.collect_garbage();
+    e.collect_garbage();
+    assert_eq!(*host.released.borrow(), [5]);
+}
+
+#[test]
+fn the_host_is_told_of_its_objects_when_the_state_ends() {
+    let host = Rc::new(MemoryHost::default());
+    let mut e = Engine::new(host.clone());
+    let set = input(GLOBAL_SET, 2, |w| {
+        w.string(b"obj");
+        w.host_object(9);
+    });
+    call(&mut e, &set).unwrap();
+    drop(e);
+    assert_eq!(*host.released.borrow(), [9]);
+}
+
+#[test]
+fn a_plain_table_is_opened_as_a_handle_and_read_in_place() {
+    let mut e = engine();
+    e.compute("=t", b"t = {10, 20, x = {}}; n = 1").unwrap();
+    let t = handle_of(
+        &call(
+            &mut e,
+            &input(TABLE_OPEN, 2, |w| {
+                w.nil();
+                w.string(b"t");
+            }),
+        )
+        .unwrap(),
+    );
+    call(
+        &mut e,
+        &input(TABLE_SET, 3, |w| {
+            w.handle(t);
+            w.integer(3);
+            w.integer(30);
+        }),
+    )
+    .unwrap();
+    let out = e.compute("=t", b"return t[3]").unwrap();
+    assert_eq!(items(&out), [Item::Integer(30)]);
+    let len = call(&mut e, &input(TABLE_LENGTH, 1, |w| w.handle(t))).unwrap();
+    assert_eq!(items(&len), [Item::Integer(3)]);
+    // A field that is a table opens too; one that is not is an error.
+    let x = call(
+        &mut e,
+        &input(TABLE_OPEN, 2, |w| {
+            w.handle(t);
+            w.string(b"x");
+        }),
+    )
+    .unwrap();
+    assert!(matches!(items(&x)[..], [Item::Handle(_)]));
+    let not = call(
+        &mut e,
+        &input(TABLE_OPEN, 2, |w| {
+            w.nil();
+            w.string(b"n");
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(not.message, "global 'n' is not a table (a number value)");
+    // An external table comes back by reference; iteration goes in pages.
+    let home = call(
+        &mut e,
+        &input(TABLE_OPEN, 2, |w| {
+            w.nil();
+            w.string(b"_home");
+        }),
+    )
+    .unwrap();
+    assert!(matches!(items(&home)[..], [Item::TableRef(_)]));
+    let next = handle_of(&call(&mut e, &input(TABLE_ITERATE, 1, |w| w.handle(t))).unwrap());
+    let page = call(&mut e, &input(next, 1, |w| w.integer(2))).unwrap();
+    let mut r = Reader::new(&page);
+    assert_eq!(
+        (r.u32().unwrap(), r.item().unwrap()),
+        (1, Item::InlineTable(4))
     );
 }

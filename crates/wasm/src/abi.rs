@@ -37,7 +37,10 @@
 //! - `call_input()` prepares a call from the staged input: `u32 handle`, `u32 count`, then
 //!   `count` encoded arguments (inline tables become new plain tables, `09` handles their
 //!   functions); it returns 0 or a failure, and `resume` runs it as for `start_input`.
-//!   Handles 1 and 2 are always there: `_G[name]` and `_G[name] = value`.
+//!   Handles 1 to 7 are always there (`engine::handles`): `_G[name]`, `_G[name] = value`,
+//!   then for reading a table in place: 3 `open(t, k)` (the table `_G[k]` when `t` is nil,
+//!   else `rawget(t, k)`; a plain one is returned as a handle, `09`), 4 `rawget`, 5 `rawset`,
+//!   6 `rawlen`, 7 `iterate(t)` (a function giving the next `n` entries as `{k1, v1, ...}`).
 //!
 //! Upvalue cells (addition to v1): `release_cell(id)` tells the module that no stored
 //! function refers to cell `id` (an external table) any more and the host dropped it.
@@ -50,6 +53,12 @@
 //! there the call raises a Lua error. Id 0 is an `io` read waiting for standard input (its
 //! `js_stdin` returned -0x10000, "would block"): the host answers `00 u32 0` once it has
 //! input, and the read starts again.
+//!
+//! Host objects (additions to v1): an argument `0b u32 id` becomes a userdata, the same one for
+//! an id while Lua holds it (results give it back as `0b u32 id`). Reading a field, writing
+//! one and `tostring` wait for the host as a host function does, with the ids -1 (`obj, key`),
+//! -2 (`obj, key, value`) and -3 (`obj`). When Lua holds an id no longer (collected, or the
+//! state re-created by `init`), the module calls the import `js_release_object(id)`.
 //!
 //! Failed `ext_table_*` and other non-compute calls leave their message for
 //! `get_last_error()`, which writes `u32 len` + message into the buffer.

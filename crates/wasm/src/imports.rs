@@ -22,6 +22,7 @@ extern "C" {
     fn js_random(ptr: *mut u8, len: u32);
     fn js_now() -> f64;
     fn js_clock() -> f64;
+    fn js_release_object(id: u32);
 }
 
 /// A page buffer starts at this size and grows when one entry does not fit.
@@ -157,6 +158,11 @@ impl Host for ImportHost {
 
     fn fill_random(&self, buf: &mut [u8]) {
         fill_random(buf)
+    }
+
+    fn release_object(&self, id: u32) {
+        // SAFETY: an integer argument only.
+        unsafe { js_release_object(id) }
     }
 
     fn write_error(&self, bytes: &[u8]) {
