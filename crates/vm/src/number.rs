@@ -1,9 +1,9 @@
 //! Numbers as Lua 5.4 defines them: integer/float conversions, the arithmetic that differs
 //! from Rust's (floor division, modulo, shifts), string to number and number to string.
 
-use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
+
+use crate::decimal::Digits;
 
 /// `2^63` as a float: the first float above every `i64`.
 const TWO_POW_63: f64 = 9223372036854775808.0;
@@ -368,7 +368,7 @@ pub fn write_float_g(out: &mut Vec<u8>, f: f64, precision: usize, alt: bool) {
         return;
     }
     let p = precision.max(1);
-    let (digits, exp) = decimal_digits(f, p);
+    let (digits, exp) = Digits::significant(f, p);
     let negative = f.is_sign_negative();
     if negative {
         out.push(b'-');
@@ -438,19 +438,10 @@ pub fn write_exponent(out: &mut Vec<u8>, exp: i32) {
     write_int(out, e as i64);
 }
 
-/// The first `n` significant decimal digits of `|f|` (correctly rounded) and the decimal
-/// exponent of the first one.
-pub fn decimal_digits(f: f64, n: usize) -> (Vec<u8>, i32) {
-    let mut s = String::new();
-    let _ = write!(s, "{:.*e}", n - 1, f.abs());
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: Vec<u8> = mantissa.bytes().filter(|c| c.is_ascii_digit()).collect();
-    (digits, exp.parse().unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn g(f: f64) -> String {
         let mut v = Vec::new();
