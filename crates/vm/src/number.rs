@@ -242,17 +242,7 @@ fn parse_float(s: &[u8]) -> Option<f64> {
     let v = if body.len() > 1 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
         parse_hex_float(&body[2..])?
     } else {
-        // Rust's parser is correctly rounded like strtod, but also reads "inf" and "nan",
-        // which Lua does not; a decimal numeral has only digits, '.', 'e', 'E' and signs.
-        if !body
-            .iter()
-            .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            || !body.iter().any(|c| c.is_ascii_digit())
-            || body.first().is_some_and(|&c| c == b'+' || c == b'-')
-        {
-            return None;
-        }
-        core::str::from_utf8(body).ok()?.parse::<f64>().ok()?
+        crate::decimal::parse(body)?
     };
     Some(if neg { -v } else { v })
 }
