@@ -484,7 +484,12 @@ fn describe_key(key: Value<'_>) -> String {
     match key {
         Value::String(s) => format!("key '{}'", String::from_utf8_lossy(s.as_bytes())),
         Value::Integer(i) => format!("key {i}"),
-        Value::Float(f) => format!("key {f}"),
+        Value::Float(f) => {
+            // As Lua writes it (`1e+100`, not Rust's hundred digits).
+            let mut text = b"key ".to_vec();
+            vm::number::write_float(&mut text, f);
+            String::from_utf8_lossy(&text).into_owned()
+        }
         Value::Boolean(b) => format!("key {b}"),
         _ => "a table key".into(),
     }

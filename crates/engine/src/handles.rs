@@ -94,7 +94,9 @@ pub fn install(ctx: Ctx<'_>) {
         (GLOBAL_SET, b"=global.set", b"local k, v = ...\n_ENV[k] = v"),
     ];
     for (handle, name, source) in accessors {
-        let f = ctx.load(source, name, None).expect("the accessors compile");
+        let Ok(f) = ctx.load(source, name, None) else {
+            unreachable!("the accessors compile")
+        };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }
     let registry = ctx.registry();

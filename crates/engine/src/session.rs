@@ -192,7 +192,9 @@ impl Engine {
         let limits = Limits::default();
         let mut lua = Lua::with_config(Box::new(VmHost(store.clone())), config(limits, false));
         lua.set_external(store.clone());
-        let home_id = store.allocate_id().expect("fresh counter");
+        let Ok(home_id) = store.allocate_id() else {
+            unreachable!("a fresh counter has ids to give")
+        };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
             set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
@@ -201,8 +203,8 @@ impl Engine {
             handles::install(ctx);
         });
         for setup in [crate::function::SETUP, handles::SETUP] {
-            lua.start_chunk(setup.as_bytes(), b"=setup", &[])
-                .expect("the setup chunk compiles");
+            let compiled = lua.start_chunk(setup.as_bytes(), b"=setup", &[]);
+            assert!(compiled.is_ok(), "the setup chunk compiles");
             assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
         }
         let mut engine = Engine {

@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod bytecode;
 pub mod compiler;
+mod decimal;
 pub mod dump;
 pub mod external;
 pub mod function;

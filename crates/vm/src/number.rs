@@ -1,9 +1,9 @@
 //! Numbers as Lua 5.4 defines them: integer/float conversions, the arithmetic that differs
 //! from Rust's (floor division, modulo, shifts), string to number and number to string.
 
-use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
+
+use crate::decimal::Digits;
 
 /// `2^63` as a float: the first float above every `i64`.
 const TWO_POW_63: f64 = 9223372036854775808.0;
@@ -242,17 +242,7 @@ fn parse_float(s: &[u8]) -> Option<f64> {
     let v = if body.len() > 1 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
         parse_hex_float(&body[2..])?
     } else {
-        // Rust's parser is correctly rounded like strtod, but also reads "inf" and "nan",
-        // which Lua does not; a decimal numeral has only digits, '.', 'e', 'E' and signs.
-        if !body
-            .iter()
-            .all(|&c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            || !body.iter().any(|c| c.is_ascii_digit())
-            || body.first().is_some_and(|&c| c == b'+' || c == b'-')
-        {
-            return None;
-        }
-        core::str::from_utf8(body).ok()?.parse::<f64>().ok()?
+        crate::decimal::parse(body)?
     };
     Some(if neg { -v } else { v })
 }
@@ -368,7 +358,7 @@ pub fn write_float_g(out: &mut Vec<u8>, f: f64, precision: usize, alt: bool) {
         return;
     }
     let p = precision.max(1);
-    let (digits, exp) = decimal_digits(f, p);
+    let (digits, exp) = Digits::significant(f, p);
     let negative = f.is_sign_negative();
     if negative {
         out.push(b'-');
@@ -438,19 +428,10 @@ pub fn write_exponent(out: &mut Vec<u8>, exp: i32) {
     write_int(out, e as i64);
 }
 
-/// The first `n` significant decimal digits of `|f|` (correctly rounded) and the decimal
-/// exponent of the first one.
-pub fn decimal_digits(f: f64, n: usize) -> (Vec<u8>, i32) {
-    let mut s = String::new();
-    let _ = write!(s, "{:.*e}", n - 1, f.abs());
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: Vec<u8> = mantissa.bytes().filter(|c| c.is_ascii_digit()).collect();
-    (digits, exp.parse().unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn g(f: f64) -> String {
         let mut v = Vec::new();

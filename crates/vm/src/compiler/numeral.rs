@@ -20,7 +20,7 @@ pub(crate) fn parse_numeral(text: &[u8]) -> Option<Numeral> {
     }
     let float = match text {
         [b'0', b'x' | b'X', rest @ ..] => parse_hex_float(rest)?,
-        _ => parse_decimal_float(text)?,
+        _ => crate::decimal::parse(text)?,
     };
     Some(Numeral::Float(float))
 }
@@ -54,43 +54,6 @@ fn parse_integer(text: &[u8]) -> Option<i64> {
         value = value.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
     }
     Some(value)
-}
-
-/// `digits [. digits] [(e|E) [+|-] digits]` with at least one mantissa digit, correctly rounded.
-fn parse_decimal_float(text: &[u8]) -> Option<f64> {
-    let mut i = 0;
-    let mut mantissa_digits = 0;
-    while i < text.len() && text[i].is_ascii_digit() {
-        i += 1;
-        mantissa_digits += 1;
-    }
-    if i < text.len() && text[i] == b'.' {
-        i += 1;
-        while i < text.len() && text[i].is_ascii_digit() {
-            i += 1;
-            mantissa_digits += 1;
-        }
-    }
-    if mantissa_digits == 0 {
-        return None;
-    }
-    if i < text.len() && (text[i] == b'e' || text[i] == b'E') {
-        i += 1;
-        if i < text.len() && (text[i] == b'+' || text[i] == b'-') {
-            i += 1;
-        }
-        let exponent_start = i;
-        while i < text.len() && text[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == exponent_start {
-            return None;
-        }
-    }
-    if i != text.len() {
-        return None;
-    }
-    core::str::from_utf8(text).ok()?.parse::<f64>().ok()
 }
 
 /// The part of a hexadecimal float after `0x`: `hexdigits [. hexdigits] [(p|P) [+|-] digits]`,

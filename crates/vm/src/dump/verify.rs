@@ -412,15 +412,15 @@ impl<'p> Checker<'p> {
         };
         let string_k = |k: u32| match konst(k)? {
             Constant::String(_) => Ok(()),
-            other => Err(format!("key constant {k} is {other:?}, not a string")),
+            _ => Err(format!("key constant {k} is not a string")),
         };
         let number_k = |k: u32| match konst(k)? {
             Constant::Integer(_) | Constant::Float(_) => Ok(()),
-            other => Err(format!("constant {k} is {other:?}, not a number")),
+            _ => Err(format!("constant {k} is not a number")),
         };
         let integer_k = |k: u32| match konst(k)? {
             Constant::Integer(_) => Ok(()),
-            other => Err(format!("constant {k} is {other:?}, not an integer")),
+            _ => Err(format!("constant {k} is not an integer")),
         };
         let upval = |u: u8| {
             if usize::from(u) < self.p.upvalues.len() {

@@ -284,16 +284,19 @@ fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, Vec<u8>> {
         let am_pm = if tm.hour < 12 { "AM" } else { "PM" };
         let day_name = DAYS[tm.wday as usize];
         let month_name = MONTHS[tm.month as usize - 1];
+        // The names are ASCII; `get` rather than slicing, whose char-boundary panic would
+        // bring core's Unicode tables into the module.
+        let abbr = |name: &'static str| name.get(..3).unwrap_or(name);
         let _ = match conv {
-            b'a' => write!(out, "{}", &day_name[..3]),
+            b'a' => write!(out, "{}", abbr(day_name)),
             b'A' => write!(out, "{day_name}"),
-            b'b' | b'h' => write!(out, "{}", &month_name[..3]),
+            b'b' | b'h' => write!(out, "{}", abbr(month_name)),
             b'B' => write!(out, "{month_name}"),
             b'c' => write!(
                 out,
                 "{} {} {:2} {:02}:{:02}:{:02} {}",
-                &day_name[..3],
-                &month_name[..3],
+                abbr(day_name),
+                abbr(month_name),
                 tm.day,
                 tm.hour,
                 tm.min,

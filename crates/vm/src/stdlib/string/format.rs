@@ -9,12 +9,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use crate::decimal::Digits;
 use crate::interp::{
     metamethod, to_number, tostring_plain, type_name_for_message, Error, MetaEvent,
 };
 use crate::number::{
-    decimal_digits, float_to_int, write_exponent, write_float_g, write_int, write_non_finite,
-    Number,
+    float_to_int, write_exponent, write_float_g, write_int, write_non_finite, Number,
 };
 use crate::state::Ctx;
 use crate::value::Value;
@@ -143,7 +143,7 @@ fn format_int(out: &mut Vec<u8>, spec: &Spec, conv: u8, n: i64) {
 
 /// `%e`: one digit, `precision` decimals, the exponent.
 fn write_exp(out: &mut Vec<u8>, x: f64, precision: usize, alt: bool) {
-    let (digits, exp) = decimal_digits(x, precision + 1);
+    let (digits, exp) = Digits::significant(x, precision + 1);
     out.push(digits[0]);
     if precision > 0 || alt {
         out.push(b'.');
@@ -154,9 +154,7 @@ fn write_exp(out: &mut Vec<u8>, x: f64, precision: usize, alt: bool) {
 
 /// `%f`: `precision` decimals, exactly rounded.
 fn write_fixed(out: &mut Vec<u8>, x: f64, precision: usize, alt: bool) {
-    let mut s = String::new();
-    let _ = write!(s, "{:.*}", precision, x);
-    out.extend_from_slice(s.as_bytes());
+    Digits::fixed(x, precision, out);
     if precision == 0 && alt {
         out.push(b'.');
     }

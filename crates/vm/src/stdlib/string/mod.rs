@@ -792,7 +792,7 @@ fn arith<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         None => Err(Error::runtime(format!(
             "attempt to {} a '{}' with a '{}'",
-            &event[2..],
+            event.strip_prefix("__").unwrap_or(event),
             a.type_name(),
             b.type_name()
         ))),
