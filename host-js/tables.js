@@ -254,7 +254,7 @@ export class Table {
   // A fresh index at most half full, for every slot.
   reindex() {
     let size = MIN_INDEX;
-    while (size < this.hashKeys.length * 4) size *= 2;
+    while (size <= this.hashKeys.length * 2) size *= 2;
     this.index = new Int32Array(size);
     for (let slot = 0; slot < this.hashKeys.length; slot++) this.place(slot, this.hashCodes[slot]);
   }
@@ -369,21 +369,24 @@ const MIN_INDEX = 8;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+// Hashes keep 30 bits: small integers (Smis) for V8, so `hashCodes` holds no boxed numbers.
+const HASH_BITS = 0x3fffffff;
+
 /** The hash of a Map key: equal for a binary string and the bytes it was made from (`hashBytes`). */
 function hashKey(k) {
   if (typeof k === 'number') {
     const h = Math.imul((k | 0) ^ (Math.floor(k / TWO_32) | 0), 0x9e3779b1);
-    return h ^ (h >>> 15);
+    return (h ^ (h >>> 15)) & HASH_BITS;
   }
   let h = FNV_OFFSET;
   for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), FNV_PRIME);
-  return h;
+  return h & HASH_BITS;
 }
 
 function hashBytes(mem, at, len) {
   let h = FNV_OFFSET;
   for (let i = 0; i < len; i++) h = Math.imul(h ^ mem[at + i], FNV_PRIME);
-  return h;
+  return h & HASH_BITS;
 }
 
 /** Whether Map key `k` is the binary string of `mem[at..at+len]`. */
