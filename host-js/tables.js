@@ -158,8 +158,12 @@ export class Table {
     this.hashValues = [];
     this.hashCodes = [];
     this.hashDead = 0;
-    /** Open addressing, linear probing: slot + 1 per used cell, 0 for an empty one. */
-    this.index = new Int32Array(MIN_INDEX);
+    /**
+     * Open addressing, linear probing: slot + 1 per used cell, 0 for an empty one. Null while
+     * the hash part has at most SMALL_HASH slots: those are searched in order, and a table
+     * like `{id = 1, name = "x"}` costs no typed array.
+     */
+    this.index = null;
   }
 
   /** A table holding the entries of `map` (Map key -> Entry): keys 1, 2, ... first, in the array part. */
@@ -193,6 +197,12 @@ export class Table {
     if (this.hashKeys.length === 0) return undefined;
     const h = hashBytes(mem, at, len);
     const index = this.index;
+    if (index === null) {
+      for (let slot = 0; slot < this.hashKeys.length; slot++) {
+        if (this.hashCodes[slot] === h && sameBytes(this.hashKeys[slot], mem, at, len)) return this.hashValues[slot];
+      }
+      return undefined;
+    }
     const mask = index.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const cell = index[i];
@@ -204,8 +214,13 @@ export class Table {
 
   /** The hash slot of Map key `k` whose hash is `h`, or -1. */
   find(k, h) {
-    if (this.hashKeys.length === 0) return -1;
     const index = this.index;
+    if (index === null) {
+      for (let slot = 0; slot < this.hashKeys.length; slot++) {
+        if (this.hashCodes[slot] === h && this.hashKeys[slot] === k) return slot;
+      }
+      return -1;
+    }
     const mask = index.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const cell = index[i];
@@ -239,7 +254,8 @@ export class Table {
     this.hashKeys.push(k);
     this.hashValues.push(v);
     this.hashCodes.push(h);
-    if ((fresh + 1) * 2 > this.index.length) this.reindex(); else this.place(fresh, h);
+    if (this.index === null ? fresh >= SMALL_HASH : (fresh + 1) * 2 > this.index.length) this.reindex();
+    else if (this.index !== null) this.place(fresh, h);
     return undefined;
   }
 
@@ -293,7 +309,7 @@ export class Table {
       this.hashValues = [];
       this.hashCodes = [];
       this.hashDead = 0;
-      this.index = new Int32Array(MIN_INDEX);
+      this.index = null;
       for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) this.put(keys[i], values[i]);
     }
   }
@@ -365,7 +381,8 @@ export class Table {
 
 /** Holes or deleted slots below this many are left alone (tidying a small table gains nothing). */
 const MIN_TIDY = 32;
-const MIN_INDEX = 8;
+const SMALL_HASH = 8;
+const MIN_INDEX = 32;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
