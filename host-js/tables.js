@@ -541,9 +541,6 @@ export class ExternalTables {
     }
   }
 
-  /** The entry stored under Map key `k` of table `id`, if any. */
-  entry(id, k) { return this.tables.get(id)?.get(k); }
-
   /** Number of tables that hold at least one entry. */
   get tableCount() { let n = 0; for (const t of this.tables.values()) if (t.size) n++; return n; }
 
