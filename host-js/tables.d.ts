@@ -5,13 +5,28 @@ export class Entry {
 }
 
 /**
+ * One external table, read like a Map from an internal key to its Entry (entries are made on
+ * demand). Keys 1..n are kept in an array part; iteration gives them first, by index, then the
+ * other keys in insertion order.
+ */
+export class Table {
+  readonly size: number;
+  get(k: number | string): Entry | undefined;
+  has(k: number | string): boolean;
+  keys(): IterableIterator<number | string>;
+  values(): IterableIterator<Entry>;
+  entries(): IterableIterator<[number | string, Entry]>;
+  [Symbol.iterator](): IterableIterator<[number | string, Entry]>;
+}
+
+/**
  * The external tables of one engine, kept across module restarts. A host may subclass it and
  * override `putEntry`/`delete` to observe every write (pass the instance as `tables`).
  */
 export class ExternalTables {
   constructor();
-  /** Every table by id; each maps an internal key to its Entry. */
-  tables: Map<number, Map<number | string, Entry>>;
+  /** Every table by id. */
+  tables: Map<number, Table>;
   /** Encoded bytes held (keys + values). */
   bytes: number;
   /** Number of tables that hold at least one entry. */

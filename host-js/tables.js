@@ -1,10 +1,11 @@
-// External tables in JS: one Map per table id, and the `js_ext_table_*` imports over them.
+// External tables in JS: one `Table` per table id, and the `js_ext_table_*` imports over them.
 //
-// A table is a Map from a Map key (see `keyString`) to `{ key, value }` (both Uint8Array
-// encodings). Iteration order is insertion order. Pages for `js_ext_table_next` come from a
-// live Map iterator cached per table and cursor, so a full traversal is O(n) however many
-// pages it takes. References between tables (tag 07) are counted as they are written, so
-// finding what `_home` reaches never scans every entry.
+// A table keeps compact values (see `compactValue`) in an array part for keys 1..n and a hash
+// part (a Map from a Map key, see `keyString`, to a slot) for the rest. Iteration order is the
+// array part by index, then the hash part in insertion order. `js_ext_table_next` pages from
+// the key the module names, found in O(1), so a traversal is O(n) however many pages it takes
+// and however many traversals interleave. References between tables (tag 07) are counted as
+// they are written, so finding what `_home` reaches never scans every entry.
 
 const INTEGER = 0x02;
 const FUNCTION = 0x05;
@@ -13,7 +14,6 @@ const TABLE_REF = 0x07;
 const FUNCTION_MARKER = [0x1b, 0x4c, 0x50, 0x46];
 /** Fewest new cells that make a collection of cells worth a pass over every table. */
 const MIN_CELLS_TO_COLLECT = 1024;
-const ITERATORS_PER_TABLE = 4;
 const TWO_32 = 4294967296;
 
 /**
@@ -96,8 +96,9 @@ function compactValue(bytes, start, len) {
 }
 
 /**
- * One entry of a table. `key` and `value` are Uint8Array encodings made on demand; the entry
- * itself keeps the Map key and a compact value (see `compactValue`).
+ * One entry of a table, as other modules see it (stores, persistence, the page). `key` and
+ * `value` are Uint8Array encodings made on demand; the entry itself keeps the Map key and a
+ * compact value (see `compactValue`).
  */
 export class Entry {
   constructor(k, v) { this.k = k; this.v = v; }
@@ -117,21 +118,305 @@ export class Entry {
     writeInteger(b, 0, this.v);
     return String.fromCharCode.apply(null, b);
   }
-  get keyLength() { return typeof this.k === 'number' ? 9 : this.k.length; }
-  get valueLength() { return typeof this.v === 'number' ? 9 : this.v.length; }
+  get keyLength() { return keyLength(this.k); }
+  get valueLength() { return valueLength(this.v); }
   writeKey(mem, at) { writeKey(mem, at, this.k); }
-  writeValue(mem, at) {
-    const v = this.v;
-    if (typeof v === 'number') writeInteger(mem, at, v);
-    else if (typeof v === 'string') writeBinary(mem, at, v);
-    else mem.set(v, at);
-  }
+  writeValue(mem, at) { writeValue(mem, at, this.v); }
   /** The table id a key refers to (tag 07), or -1. */
-  keyRef() { return typeof this.k === 'string' ? binaryRef(this.k) : -1; }
+  keyRef() { return keyRef(this.k); }
   /** The table ids a value refers to: a reference (07), or the tables a stored function reaches (05). */
   valueRefs() { return typeof this.v === 'number' ? NO_REFS : valueRefs(this.v); }
   /** The upvalue cells a stored function refers to; none for any other value. */
   cellRefs() { return typeof this.v === 'number' ? NO_REFS : cellRefs(this.v); }
+}
+
+function keyLength(k) { return typeof k === 'number' ? 9 : k.length; }
+function valueLength(v) { return typeof v === 'number' ? 9 : v.length; }
+
+function writeValue(mem, at, v) {
+  if (typeof v === 'number') writeInteger(mem, at, v);
+  else if (typeof v === 'string') writeBinary(mem, at, v);
+  else mem.set(v, at);
+}
+
+function keyRef(k) { return typeof k === 'string' ? binaryRef(k) : -1; }
+
+/**
+ * One external table: an array part holding the values of keys 1..n (like Lua's own array
+ * part: no key and no hash entry per element) and a hash part for every other key, in
+ * insertion order. Values are compact (see `compactValue`); `undefined` marks an absent one.
+ *
+ * The hash part is our own open-addressing index over the slots (key, value, hash) rather
+ * than a JS Map: a lookup hashes the key's bytes where the module wrote them and compares
+ * them with the stored key, so reading makes no string, and V8's Map, which looks a fresh
+ * string key up in its string table first, costs several times more per lookup.
+ *
+ * A deleted hash key keeps its slot until a later insertion tidies the table, so `next` from a
+ * key deleted during a traversal still finds its place, and putting the key back (an undone
+ * atomic run) restores its position. Other modules read through the Map-like view (`get`,
+ * `size`, `keys`, `values`, `entries`), whose entries are made on demand.
+ */
+export class Table {
+  constructor() {
+    this.array = [];
+    this.arrayHoles = 0;
+    this.hashKeys = [];
+    this.hashValues = [];
+    this.hashCodes = [];
+    this.hashDead = 0;
+    /**
+     * Open addressing, linear probing: slot + 1 per used cell, 0 for an empty one. Null while
+     * the hash part has at most SMALL_HASH slots: those are searched in order, and a table
+     * like `{id = 1, name = "x"}` costs no typed array.
+     */
+    this.index = null;
+  }
+
+  /** A table holding the entries of `map` (Map key -> Entry): keys 1, 2, ... first, in the array part. */
+  static from(map) {
+    const t = new Table();
+    for (let i = 1; ; i++) {
+      const e = map.get(i);
+      if (e === undefined) break;
+      t.array.push(e.v);
+    }
+    const n = t.array.length;
+    for (const [k, e] of map) if (!(typeof k === 'number' && k >= 1 && k <= n)) t.put(k, e.v);
+    return t;
+  }
+
+  get size() { return this.array.length - this.arrayHoles + this.hashKeys.length - this.hashDead; }
+
+  /** The compact value under Map key `k`, or undefined. */
+  value(k) {
+    if (typeof k === 'number' && k >= 1 && k <= this.array.length) return this.array[k - 1];
+    const slot = this.find(k, hashKey(k));
+    return slot < 0 ? undefined : this.hashValues[slot];
+  }
+
+  /** The compact value under the key encoded at `mem[at..at+len]`, or undefined. */
+  valueAt(mem, at, len) {
+    if (len === 9 && mem[at] === INTEGER) {
+      const n = safeInteger(mem, at);
+      if (n !== undefined) return this.value(n);
+    }
+    if (this.hashKeys.length === 0) return undefined;
+    const h = hashBytes(mem, at, len);
+    const index = this.index;
+    if (index === null) {
+      for (let slot = 0; slot < this.hashKeys.length; slot++) {
+        if (this.hashCodes[slot] === h && sameBytes(this.hashKeys[slot], mem, at, len)) return this.hashValues[slot];
+      }
+      return undefined;
+    }
+    const mask = index.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const cell = index[i];
+      if (cell === 0) return undefined;
+      const slot = cell - 1;
+      if (this.hashCodes[slot] === h && sameBytes(this.hashKeys[slot], mem, at, len)) return this.hashValues[slot];
+    }
+  }
+
+  /** The hash slot of Map key `k` whose hash is `h`, or -1. */
+  find(k, h) {
+    const index = this.index;
+    if (index === null) {
+      for (let slot = 0; slot < this.hashKeys.length; slot++) {
+        if (this.hashCodes[slot] === h && this.hashKeys[slot] === k) return slot;
+      }
+      return -1;
+    }
+    const mask = index.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const cell = index[i];
+      if (cell === 0) return -1;
+      if (this.hashCodes[cell - 1] === h && this.hashKeys[cell - 1] === k) return cell - 1;
+    }
+  }
+
+  /** Stores compact value `v` under Map key `k`; returns the value it replaces, if any. */
+  put(k, v) {
+    const array = this.array;
+    if (typeof k === 'number' && k >= 1 && k <= array.length) {
+      const old = array[k - 1];
+      if (old === undefined) this.arrayHoles--;
+      array[k - 1] = v;
+      return old;
+    }
+    const h = hashKey(k);
+    const slot = this.find(k, h);
+    if (slot >= 0) {
+      const old = this.hashValues[slot];
+      if (old === undefined) this.hashDead--;
+      this.hashValues[slot] = v;
+      return old;
+    }
+    if (k === array.length + 1) {
+      array.push(v);
+      return undefined;
+    }
+    const fresh = this.hashKeys.length;
+    this.hashKeys.push(k);
+    this.hashValues.push(v);
+    this.hashCodes.push(h);
+    if (this.index === null ? fresh >= SMALL_HASH : (fresh + 1) * 2 > this.index.length) this.reindex();
+    else if (this.index !== null) this.place(fresh, h);
+    return undefined;
+  }
+
+  place(slot, h) {
+    const index = this.index;
+    const mask = index.length - 1;
+    let i = h & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = slot + 1;
+  }
+
+  // A fresh index at most half full, for every slot.
+  reindex() {
+    let size = MIN_INDEX;
+    while (size <= this.hashKeys.length * 2) size *= 2;
+    this.index = new Int32Array(size);
+    for (let slot = 0; slot < this.hashKeys.length; slot++) this.place(slot, this.hashCodes[slot]);
+  }
+
+  /** Removes Map key `k`; returns the value it had, if any. */
+  remove(k) {
+    if (typeof k === 'number' && k >= 1 && k <= this.array.length) {
+      const old = this.array[k - 1];
+      if (old !== undefined) { this.array[k - 1] = undefined; this.arrayHoles++; }
+      return old;
+    }
+    const slot = this.find(k, hashKey(k));
+    if (slot < 0) return undefined;
+    const old = this.hashValues[slot];
+    if (old !== undefined) { this.hashValues[slot] = undefined; this.hashDead++; }
+    return old;
+  }
+
+  /**
+   * Gives back what deletions left behind: trailing holes of the array part, an array part
+   * that is mostly holes (its entries move to the hash part), and deleted hash slots once they
+   * outnumber the live ones. Called after an insertion, when Lua allows a traversal to break.
+   */
+  tidy() {
+    const array = this.array;
+    while (array.length > 0 && array[array.length - 1] === undefined) { array.pop(); this.arrayHoles--; }
+    if (this.arrayHoles > MIN_TIDY && this.arrayHoles * 2 > array.length) {
+      this.array = [];
+      this.arrayHoles = 0;
+      for (let i = 0; i < array.length; i++) if (array[i] !== undefined) this.put(i + 1, array[i]);
+    }
+    if (this.hashDead > MIN_TIDY && this.hashDead * 2 > this.hashKeys.length) {
+      const keys = this.hashKeys;
+      const values = this.hashValues;
+      this.hashKeys = [];
+      this.hashValues = [];
+      this.hashCodes = [];
+      this.hashDead = 0;
+      this.index = null;
+      for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) this.put(keys[i], values[i]);
+    }
+  }
+
+  /**
+   * The position just after Map key `k` in this table's order (array part, then hash part), or
+   * -1 when `k` is not a key of the table (nor a deleted one whose place is still known).
+   */
+  positionAfter(k) {
+    if (typeof k === 'number' && k >= 1 && k <= this.array.length) return k;
+    const slot = this.find(k, hashKey(k));
+    return slot < 0 ? -1 : this.array.length + slot + 1;
+  }
+
+  /**
+   * Writes the entries from `position` on into `mem` at `at`, (key, value) encodings back to
+   * back, as many as fit in `max` bytes. Returns the bytes written, or when not even the first
+   * entry fits, the bytes it needs; 0 at the end.
+   */
+  writePage(mem, position, at, max) {
+    const array = this.array;
+    let written = 0;
+    for (let i = position; i < array.length; i++) {
+      const v = array[i];
+      if (v === undefined) continue;
+      const need = 9 + valueLength(v);
+      if (written + need > max) return written === 0 ? need : written;
+      writeInteger(mem, at + written, i + 1);
+      writeValue(mem, at + written + 9, v);
+      written += need;
+    }
+    const keys = this.hashKeys;
+    const values = this.hashValues;
+    for (let i = Math.max(0, position - array.length); i < keys.length; i++) {
+      const v = values[i];
+      if (v === undefined) continue;
+      const k = keys[i];
+      const klen = keyLength(k);
+      const need = klen + valueLength(v);
+      if (written + need > max) return written === 0 ? need : written;
+      writeKey(mem, at + written, k);
+      writeValue(mem, at + written + klen, v);
+      written += need;
+    }
+    return written;
+  }
+
+  /** [Map key, compact value] of every entry, in order. */
+  *pairs() {
+    const array = this.array;
+    for (let i = 0; i < array.length; i++) if (array[i] !== undefined) yield [i + 1, array[i]];
+    const keys = this.hashKeys;
+    const values = this.hashValues;
+    for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) yield [keys[i], values[i]];
+  }
+
+  /** The entry under Map key `k`, or undefined. */
+  get(k) {
+    const v = this.value(k);
+    return v === undefined ? undefined : new Entry(k, v);
+  }
+
+  has(k) { return this.value(k) !== undefined; }
+  *keys() { for (const [k] of this.pairs()) yield k; }
+  *values() { for (const [k, v] of this.pairs()) yield new Entry(k, v); }
+  *entries() { for (const [k, v] of this.pairs()) yield [k, new Entry(k, v)]; }
+  [Symbol.iterator]() { return this.entries(); }
+}
+
+/** Holes or deleted slots below this many are left alone (tidying a small table gains nothing). */
+const MIN_TIDY = 32;
+const SMALL_HASH = 8;
+const MIN_INDEX = 32;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+// Hashes keep 30 bits: small integers (Smis) for V8, so `hashCodes` holds no boxed numbers.
+const HASH_BITS = 0x3fffffff;
+
+/** The hash of a Map key: equal for a binary string and the bytes it was made from (`hashBytes`). */
+function hashKey(k) {
+  if (typeof k === 'number') {
+    const h = Math.imul((k | 0) ^ (Math.floor(k / TWO_32) | 0), 0x9e3779b1);
+    return (h ^ (h >>> 15)) & HASH_BITS;
+  }
+  let h = FNV_OFFSET;
+  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), FNV_PRIME);
+  return h & HASH_BITS;
+}
+
+function hashBytes(mem, at, len) {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ mem[at + i], FNV_PRIME);
+  return h & HASH_BITS;
+}
+
+/** Whether Map key `k` is the binary string of `mem[at..at+len]`. */
+function sameBytes(k, mem, at, len) {
+  if (typeof k !== 'string' || k.length !== len) return false;
+  for (let i = 0; i < len; i++) if (k.charCodeAt(i) !== mem[at + i]) return false;
+  return true;
 }
 
 function u32At(b, at) {
@@ -180,11 +465,10 @@ function cellRefs(v) {
 /** The external tables of one module instance, plus change tracking for incremental saves. */
 export class ExternalTables {
   constructor() {
-    /** @type {Map<number, Map<number|string, Entry>>} */
+    /** @type {Map<number, Table>} */
     this.tables = new Map();
-    /** Per table, the encoded keys written or deleted since the last `takeChanges()`. */
+    /** Per table, the Map keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
-    this.iterators = new Map();
     /** Encoded bytes held (keys + values), for memory statistics. */
     this.bytes = 0;
     /** Per table, how many of its keys and values refer to each other table. */
@@ -203,7 +487,7 @@ export class ExternalTables {
 
   table(id) {
     let t = this.tables.get(id);
-    if (!t) { t = new Map(); this.tables.set(id, t); }
+    if (!t) { t = new Table(); this.tables.set(id, t); }
     return t;
   }
 
@@ -216,15 +500,9 @@ export class ExternalTables {
 
   set(id, key, value) {
     const k = keyString(key);
-    this.put(id, k, key, value);
+    this.putEntry(id, Entry.of(k, value));
     this.markDirty(id, k);
   }
-
-  /**
-   * Stores an entry without marking it changed (used when loading a saved state). `k` is
-   * `keyString(key)`; `value` is the encoded value.
-   */
-  put(id, k, key, value) { this.putEntry(id, Entry.of(k, value)); }
 
   /**
    * Takes `map` (Map key -> Entry) as table `id`'s contents, replacing them (a restore).
@@ -233,28 +511,35 @@ export class ExternalTables {
    */
   adopt(id, map, account) {
     this.clearTable(id);
-    this.tables.set(id, map);
+    this.tables.set(id, Table.from(map));
     this.bytes += account.bytes;
     this.refs.set(id, account.refs);
   }
 
+  /** Stores `entry` in table `id` without marking it changed (every write comes through here). */
   putEntry(id, entry) {
     const t = this.table(id);
-    const old = t.get(entry.k);
+    const old = t.put(entry.k, entry.v);
     this.journal?.noteWrite(id, entry.k, old);
-    if (old) this.forget(id, old);
-    t.set(entry.k, entry);
-    this.bytes += entry.keyLength + entry.valueLength;
-    this.countRef(id, entry.keyRef(), 1);
-    for (const ref of entry.valueRefs()) this.countRef(id, ref, 1);
-    for (const cell of entry.cellRefs()) this.cells.add(cell);
+    if (old !== undefined) this.forget(id, entry.k, old);
+    else if (this.journal === null) t.tidy();
+    this.count(id, entry.k, entry.v);
   }
 
-  // Undoes the accounting of an entry that is being replaced or removed.
-  forget(id, entry) {
-    this.bytes -= entry.keyLength + entry.valueLength;
-    this.countRef(id, entry.keyRef(), -1);
-    for (const ref of entry.valueRefs()) this.countRef(id, ref, -1);
+  // Accounts for value `v` now stored under `k`.
+  count(id, k, v) {
+    this.bytes += keyLength(k) + valueLength(v);
+    this.countRef(id, keyRef(k), 1);
+    if (typeof v === 'number') return;
+    for (const ref of valueRefs(v)) this.countRef(id, ref, 1);
+    for (const cell of cellRefs(v)) this.cells.add(cell);
+  }
+
+  // Undoes the accounting of value `v` under `k`, which is being replaced or removed.
+  forget(id, k, v) {
+    this.bytes -= keyLength(k) + valueLength(v);
+    this.countRef(id, keyRef(k), -1);
+    if (typeof v !== 'number') for (const ref of valueRefs(v)) this.countRef(id, ref, -1);
   }
 
   countRef(id, ref, delta) {
@@ -266,24 +551,20 @@ export class ExternalTables {
   }
 
   get(id, key) {
-    const t = this.tables.get(id);
-    return t ? t.get(keyString(key))?.value : undefined;
+    return this.tables.get(id)?.get(keyString(key))?.value;
   }
 
   delete(id, key) {
     const t = this.tables.get(id);
+    if (!t) return;
     const k = keyString(key);
-    const old = t?.get(k);
-    if (old) {
-      this.journal?.noteDelete(id, t, k, old);
-      t.delete(k);
-      this.forget(id, old);
+    const old = t.remove(k);
+    if (old !== undefined) {
+      this.journal?.noteWrite(id, k, old);
+      this.forget(id, k, old);
       this.markDirty(id, k);
     }
   }
-
-  /** The entry stored under Map key `k` of table `id`, if any. */
-  entry(id, k) { return this.tables.get(id)?.get(k); }
 
   /** Number of tables that hold at least one entry. */
   get tableCount() { let n = 0; for (const t of this.tables.values()) if (t.size) n++; return n; }
@@ -304,30 +585,9 @@ export class ExternalTables {
     return counts ? [...counts.keys()] : [];
   }
 
-  /** An iterator positioned at entry `cursor` of table `id`'s order, reusing a cached one. */
-  iteratorAt(id, cursor) {
-    const cached = this.iterators.get(id);
-    const hit = cached?.find((it) => it.pos === cursor);
-    if (hit) { cached.splice(cached.indexOf(hit), 1); return hit; }
-    const it = { pos: 0, iter: this.table(id).values(), pending: null };
-    while (it.pos < cursor) {
-      if (it.iter.next().done) break;
-      it.pos++;
-    }
-    it.pos = cursor;
-    return it;
-  }
-
-  parkIterator(id, it) {
-    let cached = this.iterators.get(id);
-    if (!cached) { cached = []; this.iterators.set(id, cached); }
-    cached.push(it);
-    if (cached.length > ITERATORS_PER_TABLE) cached.shift();
-  }
-
   /** Drops everything (used before a restore). */
   clear() {
-    this.tables.clear(); this.dirty.clear(); this.iterators.clear(); this.refs.clear(); this.bytes = 0;
+    this.tables.clear(); this.dirty.clear(); this.refs.clear(); this.bytes = 0;
     this.cells.clear(); this.cellsAfterCollection = 0;
   }
 
@@ -376,9 +636,8 @@ export class ExternalTables {
   clearTable(id) {
     const t = this.tables.get(id);
     if (!t) return;
-    for (const [k, entry] of t) { this.forget(id, entry); this.markDirty(id, k); }
-    t.clear();
-    this.iterators.delete(id);
+    for (const [k, v] of t.pairs()) { this.forget(id, k, v); this.markDirty(id, k); }
+    this.tables.set(id, new Table());
   }
 
   /**
@@ -404,10 +663,10 @@ export class ExternalTables {
         const t = this.tables.get(id);
         if (!t) return -1;
         const mem = bytes();
-        const entry = t.get(keyString(mem, kptr, klen));
-        if (!entry) return -1;
-        const n = entry.valueLength;
-        if (n <= max) entry.writeValue(mem, vptr);
+        const v = t.valueAt(mem, kptr, klen);
+        if (v === undefined) return -1;
+        const n = valueLength(v);
+        if (n <= max) writeValue(mem, vptr, v);
         return n;
       },
       js_ext_table_delete: (id, kptr, klen) => {
@@ -418,37 +677,24 @@ export class ExternalTables {
       js_ext_table_keys: (id, ptr, max) => {
         const t = this.tables.get(id);
         let total = 4;
-        if (t) for (const e of t.values()) total += e.keyLength;
+        if (t) for (const k of t.keys()) total += keyLength(k);
         if (total > max) return total;
         const mem = bytes();
         new DataView(mem.buffer).setUint32(ptr, t ? t.size : 0, true);
         let at = ptr + 4;
-        if (t) for (const e of t.values()) { e.writeKey(mem, at); at += e.keyLength; }
+        if (t) for (const k of t.keys()) { writeKey(mem, at, k); at += keyLength(k); }
         return total;
       },
-      js_ext_table_next: (id, cursor, ptr, max) => {
-        if (!this.tables.has(id)) return 0;
-        const it = this.iteratorAt(id, cursor);
+      js_ext_table_next: (id, kptr, klen, ptr, max) => {
+        const t = this.tables.get(id);
         const mem = bytes();
-        let written = 0;
-        for (;;) {
-          const entry = it.pending ?? it.iter.next().value;
-          it.pending = null;
-          if (!entry) break;
-          const need = entry.keyLength + entry.valueLength;
-          if (written + need > max) {
-            it.pending = entry;
-            if (written === 0) { this.parkIterator(id, it); return need; }
-            break;
-          }
-          entry.writeKey(mem, ptr + written);
-          entry.writeValue(mem, ptr + written + entry.keyLength);
-          written += need;
-          it.pos++;
-        }
-        this.parkIterator(id, it);
-        return written;
+        const position = klen === 0 ? 0 : t ? t.positionAfter(keyString(mem, kptr, klen)) : -1;
+        if (position < 0) return NOT_A_KEY;
+        return t ? t.writePage(mem, position, ptr, max) : 0;
       },
     };
   }
 }
+
+/** What `js_ext_table_next` answers when the key to continue after is not in the table. */
+const NOT_A_KEY = -2;

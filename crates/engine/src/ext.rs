@@ -3,8 +3,9 @@
 //! [`Store`] is the VM's [`External`] storage: it encodes keys and values with the
 //! [`codec`](crate::codec), stores plain tables by reference (they become external in place,
 //! cycles kept, everything checked before anything is written), keeps a border hint per
-//! table so appending in a loop costs two host calls per `#t`, and a cursor per table so a
-//! `next` traversal pages through the host instead of asking for every key.
+//! table so appending in a loop costs two host calls per `#t`, and a few cursors per table
+//! (found by the key `next` returned last) so a traversal pages through the host instead of
+//! asking for every key, however many traversals interleave.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -33,15 +34,32 @@ pub const OUTPUT_FLUSH_BYTES: usize = 8 * 1024;
 pub const HOST_ERROR_PREFIX: &str = "host error: ";
 
 /// Where a `next` traversal of one table stands in the host's order.
-#[derive(Default)]
 struct Cursor {
-    /// Encoding of the key `next` returned last.
+    /// Encoding of the key `next` returned last (empty before the first).
     last_key: Vec<u8>,
-    /// Entries of the host's order consumed so far.
-    position: u32,
     page: Vec<u8>,
     offset: usize,
     generation: u64,
+    /// Bytes to ask for in the next page: small at first, so that a `next` that starts a
+    /// cursor (`next(t)` as an emptiness test) costs little, doubling up to `MAX_PAGE_BYTES`.
+    page_limit: usize,
+}
+
+const FIRST_PAGE_BYTES: usize = 256;
+const MAX_PAGE_BYTES: usize = 16 * 1024;
+/// Traversals of one table that keep their place at once (nested loops over one table).
+const CURSORS_PER_TABLE: usize = 4;
+
+impl Cursor {
+    fn after(last_key: Vec<u8>) -> Cursor {
+        Cursor {
+            last_key,
+            page: Vec::new(),
+            offset: 0,
+            generation: 0,
+            page_limit: FIRST_PAGE_BYTES,
+        }
+    }
 }
 
 /// The engine's storage for external tables, shared by the VM and the engine.
@@ -53,7 +71,8 @@ pub struct Store {
     pub generation: Cell<u64>,
     output: RefCell<Vec<u8>>,
     len_hints: RefCell<HashMap<u32, i64>>,
-    cursors: RefCell<HashMap<u32, Cursor>>,
+    /// Per table, the cursors of recent traversals, the most recent last.
+    cursors: RefCell<HashMap<u32, Vec<Cursor>>>,
     /// Upvalue cells already persisted, by address (their holders keep them alive).
     cell_ids: RefCell<HashMap<usize, u32>>,
     /// Cells being written, so a closure that captures itself ends.
@@ -302,10 +321,15 @@ impl Store {
     ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
         loop {
             if cursor.offset >= cursor.page.len() {
-                self.host
-                    .table_page(id, cursor.position, &mut cursor.page)
+                let known = self
+                    .host
+                    .table_page(id, &cursor.last_key, cursor.page_limit, &mut cursor.page)
                     .map_err(|e| host_error(&e.0))?;
+                if !known {
+                    return Err(Error::runtime("invalid key to 'next'"));
+                }
                 ctx.charge_fuel(1 + cursor.page.len() as i64 / 64);
+                cursor.page_limit = (cursor.page_limit * 2).min(MAX_PAGE_BYTES);
                 cursor.offset = 0;
                 cursor.generation = self.generation.get();
                 if cursor.page.is_empty() {
@@ -320,7 +344,6 @@ impl Store {
             reader.skip_value(0).map_err(bad)?;
             let value_end = start + reader.position();
             cursor.offset = value_end;
-            cursor.position += 1;
             let key_bytes = &cursor.page[start..key_end];
             codec::validate_key(key_bytes).map_err(|e| host_error(&e.to_string()))?;
             let key = self.decode(ctx, key_bytes)?;
@@ -657,27 +680,26 @@ impl External for Store {
         id: u32,
         key: Value<'gc>,
     ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
-        let mut cursors = self.cursors.borrow_mut();
-        let cursor = cursors.entry(id).or_default();
-        if key.is_nil() {
-            *cursor = Cursor::default();
-        } else {
-            let mut kb = Vec::new();
-            let known = matches!(encode_key(key, &mut kb), Ok(Some(())));
-            if !known || kb != cursor.last_key || cursor.position == 0 {
-                // Not where the last traversal stood: find the key from the start.
-                *cursor = Cursor::default();
-                loop {
-                    match self.advance(ctx, id, cursor)? {
-                        Some(_) if cursor.last_key == kb => break,
-                        Some(_) => {}
-                        None => return Err(Error::runtime("invalid key to 'next'")),
-                    }
-                }
-            }
+        let mut key_bytes = Vec::new();
+        if !key.is_nil() && !matches!(encode_key(key, &mut key_bytes), Ok(Some(()))) {
+            return Err(Error::runtime("invalid key to 'next'"));
         }
-        let entry = self.advance(ctx, id, cursor)?;
-        if entry.is_none() {
+        let mut cursors = self.cursors.borrow_mut();
+        let recent = cursors.entry(id).or_default();
+        let found = recent
+            .iter()
+            .rposition(|c| !key.is_nil() && c.last_key == key_bytes);
+        let mut cursor = match found {
+            Some(i) => recent.remove(i),
+            None => Cursor::after(key_bytes),
+        };
+        let entry = self.advance(ctx, id, &mut cursor)?;
+        if entry.is_some() {
+            if recent.len() == CURSORS_PER_TABLE {
+                recent.remove(0);
+            }
+            recent.push(cursor);
+        } else if recent.is_empty() {
             cursors.remove(&id);
         }
         Ok(entry)

@@ -38,9 +38,18 @@ pub trait Host {
     fn table_delete(&self, id: u32, key: &[u8]) -> Result<(), HostError>;
     /// The number of entries in table `id`.
     fn table_size(&self, id: u32) -> Result<u32, HostError>;
-    /// Replaces `out` with one page of entries, `(key, value)` encodings back to back, starting
-    /// at entry number `cursor` of the host's iteration order. An empty page means the end.
-    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError>;
+    /// Replaces `out` with one page of entries, `(key, value)` encodings back to back: those
+    /// after the entry with key `after` in the host's iteration order (from the first when
+    /// `after` is empty), about `limit` bytes (at least one entry). An empty page means the end.
+    /// `Ok(false)` when `after` is not a key of the table. A key deleted since it was handed
+    /// out still marks its place until the next insertion of a new key.
+    fn table_page(
+        &self,
+        id: u32,
+        after: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HostError>;
     /// Replaces `out` with `u32 count` followed by every key of table `id`.
     fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError>;
     /// Receives output (`print`), as raw bytes.
@@ -108,11 +117,13 @@ pub struct MemoryHost {
     pub released: RefCell<Vec<u32>>,
 }
 
-/// An insertion-ordered map that keeps positions stable enough for cursor paging.
+/// An insertion-ordered map whose deleted keys keep their place for paging until a new key
+/// is inserted.
 #[derive(Default, Debug, Clone)]
 pub struct OrderedMap {
     order: BTreeMap<u64, Vec<u8>>,
     entries: HashMap<Vec<u8>, (u64, Vec<u8>)>,
+    deleted: HashMap<Vec<u8>, u64>,
     next_seq: u64,
 }
 
@@ -132,6 +143,7 @@ impl OrderedMap {
         } else {
             let seq = self.next_seq;
             self.next_seq += 1;
+            self.deleted.clear();
             self.order.insert(seq, key.to_vec());
             self.entries.insert(key.to_vec(), (seq, value.to_vec()));
         }
@@ -139,7 +151,25 @@ impl OrderedMap {
     pub fn remove(&mut self, key: &[u8]) {
         if let Some((seq, _)) = self.entries.remove(key) {
             self.order.remove(&seq);
+            self.deleted.insert(key.to_vec(), seq);
         }
+    }
+    /// The entries after key `after` (all when empty); `None` when `after` is not a key.
+    pub fn iter_after<'a>(
+        &'a self,
+        after: &[u8],
+    ) -> Option<impl Iterator<Item = (&'a [u8], &'a [u8])>> {
+        let from = if after.is_empty() {
+            0
+        } else {
+            let seq = self.entries.get(after).map(|(seq, _)| seq);
+            1 + *seq.or_else(|| self.deleted.get(after))?
+        };
+        Some(
+            self.order
+                .range(from..)
+                .map(|(_, k)| (k.as_slice(), self.entries[k].1.as_slice())),
+        )
     }
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.order
@@ -218,15 +248,26 @@ impl Host for MemoryHost {
         Ok(self.tables.borrow().get(&id).map_or(0, |t| t.len() as u32))
     }
 
-    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+    fn table_page(
+        &self,
+        id: u32,
+        after: &[u8],
+        _limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HostError> {
         out.clear();
-        if let Some(t) = self.tables.borrow().get(&id) {
-            for (k, v) in t.iter().skip(cursor as usize).take(self.page_entries) {
-                out.extend_from_slice(k);
-                out.extend_from_slice(v);
-            }
+        let tables = self.tables.borrow();
+        let Some(t) = tables.get(&id) else {
+            return Ok(after.is_empty());
+        };
+        let Some(entries) = t.iter_after(after) else {
+            return Ok(false);
+        };
+        for (k, v) in entries.take(self.page_entries) {
+            out.extend_from_slice(k);
+            out.extend_from_slice(v);
         }
-        Ok(())
+        Ok(true)
     }
 
     fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {

@@ -247,6 +247,33 @@ fn pairs_sees_deletions_made_during_traversal() {
 }
 
 #[test]
+fn next_goes_on_from_any_key_and_traversals_interleave() {
+    let (mut e, _) = engine();
+    let got = run(
+        &mut e,
+        "local t = ext.table()
+         for i = 1, 40 do t['k' .. i] = i end
+         local order = {}
+         for k in pairs(t) do order[#order + 1] = k end
+         for i = #order - 1, 1, -1 do assert(next(t, order[i]) == order[i + 1]) end
+         t.k3 = nil
+         local after_deleted = next(t, 'k3')
+         local nested = 0
+         for a in pairs(t) do for b in pairs(t) do nested = nested + 1 end end
+         return after_deleted, nested, pcall(next, t, 'never')",
+    );
+    assert_eq!(
+        got,
+        vec![
+            s("k4"),
+            V::I(39 * 39),
+            V::B(false),
+            s("invalid key to 'next'")
+        ]
+    );
+}
+
+#[test]
 fn any_bytes_round_trip() {
     let (mut e, _) = engine();
     let got = run(
@@ -434,12 +461,18 @@ impl Host for DamagedHost {
     fn table_size(&self, id: u32) -> Result<u32, HostError> {
         self.inner.table_size(id)
     }
-    fn table_page(&self, _: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
+    fn table_page(
+        &self,
+        _: u32,
+        after: &[u8],
+        _: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HostError> {
         out.clear();
-        if cursor == 0 {
+        if after.is_empty() {
             out.extend_from_slice(&self.reply);
         }
-        Ok(())
+        Ok(true)
     }
     fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
         self.inner.table_keys(id, out)

@@ -29,8 +29,14 @@ impl Host for StreamsHost {
     fn table_size(&self, id: u32) -> Result<u32, HostError> {
         self.tables.table_size(id)
     }
-    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
-        self.tables.table_page(id, cursor, out)
+    fn table_page(
+        &self,
+        id: u32,
+        after: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HostError> {
+        self.tables.table_page(id, after, limit, out)
     }
     fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
         self.tables.table_keys(id, out)

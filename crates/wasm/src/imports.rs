@@ -17,7 +17,7 @@ extern "C" {
     fn js_ext_table_delete(id: u32, key: *const u8, key_len: u32) -> i32;
     fn js_ext_table_size(id: u32) -> i32;
     fn js_ext_table_keys(id: u32, buf: *mut u8, max: u32) -> i32;
-    fn js_ext_table_next(id: u32, cursor: u32, buf: *mut u8, max: u32) -> i32;
+    fn js_ext_table_next(id: u32, after: *const u8, after_len: u32, buf: *mut u8, max: u32) -> i32;
     fn js_output(ptr: *const u8, len: u32);
     fn js_random(ptr: *mut u8, len: u32);
     fn js_now() -> f64;
@@ -25,8 +25,10 @@ extern "C" {
     fn js_release_object(id: u32);
 }
 
-/// A page buffer starts at this size and grows when one entry does not fit.
-const INITIAL_PAGE_BYTES: usize = 16 * 1024;
+/// The key list's buffer starts at this size and grows when the keys do not fit.
+const INITIAL_KEYS_BYTES: usize = 16 * 1024;
+/// What `js_ext_table_next` answers when the key to continue after is not in the table.
+const NOT_A_KEY: i32 = -2;
 const INITIAL_VALUE_BYTES: usize = 256;
 
 /// The engine's host: the JS imports. Stateless; the tables live in JS.
@@ -123,17 +125,28 @@ impl Host for ImportHost {
         u32::try_from(n).map_err(|_| refused("size", id, n))
     }
 
-    fn table_page(&self, id: u32, cursor: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
-        fill_growing(out, INITIAL_PAGE_BYTES, |ptr, max| {
-            // SAFETY: `ptr` is writable for `max` bytes.
-            unsafe { js_ext_table_next(id, cursor, ptr, max) }
-        })
-        .map(|_| ())
-        .map_err(|code| refused("next", id, code))
+    fn table_page(
+        &self,
+        id: u32,
+        after: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, HostError> {
+        // The host fills as much as it is offered: offer `limit`, more only for one big entry.
+        out.shrink_to(limit);
+        let result = fill_growing(out, limit, |ptr, max| {
+            // SAFETY: `after` is readable; `ptr` is writable for `max` bytes.
+            unsafe { js_ext_table_next(id, after.as_ptr(), after.len() as u32, ptr, max) }
+        });
+        match result {
+            Ok(_) => Ok(true),
+            Err(NOT_A_KEY) => Ok(false),
+            Err(code) => Err(refused("next", id, code)),
+        }
     }
 
     fn table_keys(&self, id: u32, out: &mut Vec<u8>) -> Result<(), HostError> {
-        fill_growing(out, INITIAL_PAGE_BYTES, |ptr, max| {
+        fill_growing(out, INITIAL_KEYS_BYTES, |ptr, max| {
             // SAFETY: `ptr` is writable for `max` bytes.
             unsafe { js_ext_table_keys(id, ptr, max) }
         })
