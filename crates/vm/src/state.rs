@@ -324,12 +324,24 @@ impl<'gc> Ctx<'gc> {
 
     /// Room for `bytes` more under the memory limit, or Lua's memory error.
     pub fn check_alloc(self, bytes: usize) -> Result<(), crate::interp::Error<'gc>> {
-        match self.config().memory_limit {
-            Some(limit) if self.memory_used().saturating_add(bytes) > limit => Err(
-                crate::interp::Error::Value(self.str_value(b"not enough memory")),
-            ),
-            _ => Ok(()),
+        if bytes > self.alloc_room() {
+            return Err(self.memory_error());
         }
+        Ok(())
+    }
+
+    /// Bytes that may still be allocated under the memory limit.
+    pub fn alloc_room(self) -> usize {
+        match self.config().memory_limit {
+            Some(limit) => limit.saturating_sub(self.memory_used()),
+            None => usize::MAX,
+        }
+    }
+
+    /// Lua's "not enough memory" error (a plain message, no position, as lua5.4's).
+    #[cold]
+    pub fn memory_error(self) -> crate::interp::Error<'gc> {
+        crate::interp::Error::Value(self.str_value(b"not enough memory"))
     }
 
     pub fn max_string_len(self) -> usize {
@@ -500,7 +512,7 @@ impl Lua {
 
     pub fn with_config(host: Box<dyn Host>, config: Config) -> Lua {
         let arena = Arena::<Rootable![State<'_>]>::new(|mc| {
-            let mut strings = Interner::default();
+            let mut strings = Interner::new(mc);
             let meta_names = MetaEvent::NAMES
                 .iter()
                 .map(|n| strings.intern(mc, n.as_bytes()))
