@@ -783,7 +783,8 @@ fn reserve<T>(
     room: usize,
 ) -> Result<(), KeyError> {
     let total = v.len().saturating_add(additional);
-    if total > v.capacity() && total.saturating_mul(size_of::<T>()) > room {
+    let bytes = total.saturating_mul(size_of::<T>());
+    if total > v.capacity() && (bytes > room || !crate::state::platform_has(bytes)) {
         return Err(KeyError::Memory);
     }
     v.try_reserve_exact(additional)

@@ -1330,6 +1330,10 @@ fn execute_round<'gc>(
                             fail!(Error::runtime("stack overflow"));
                         }
                         if stack.len() < need {
+                            let more = need - stack.len();
+                            if let Err(e) = ts.reserve_stack(ctx, more) {
+                                fail!(e);
+                            }
                             ts.stack.resize(need, Value::Nil);
                             resync!();
                         }

@@ -664,7 +664,10 @@ pub(crate) fn load_chunk<'gc>(
     }
     // Compiling allocates outside the heap's accounting, up to about 21 times the chunk
     // (measured: a chunk of empty functions); the limit must hold while it does.
-    if text.len().saturating_mul(COMPILE_BYTES_PER_BYTE) > ctx.alloc_room() {
+    if ctx
+        .check_alloc(text.len().saturating_mul(COMPILE_BYTES_PER_BYTE))
+        .is_err()
+    {
         return Err(b"not enough memory".to_vec());
     }
     if binary {

@@ -541,6 +541,7 @@ fn unpack_run<'gc>(
                 if extra >= i32::MAX as u64 || used + extra + 1 > ctx.max_stack() as u64 {
                     return Err(Error::runtime("too many results to unpack"));
                 }
+                call.thread_state().reserve_stack(ctx, extra as usize + 1)?;
                 step = NEXT;
             }
             NEXT => {
