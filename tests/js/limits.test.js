@@ -7,6 +7,7 @@ import { LuaEngine, LuaLimitError } from '../../host-js/lua-api.js';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { wasmModule, ROOT } from './helpers.js';
+import { PAST_THE_CAP } from './fixtures/past-the-cap.js';
 
 /** An engine closed when the test ends. */
 async function engine(t, options = {}) {
@@ -88,21 +89,6 @@ test('paused library calls finish with the results lua5.4 gives', async (t) => {
 
 const MiB = 1024 * 1024;
 
-/** Data-driven growth past a 16 MiB cap (issue 14 item 2), shared with the page test. */
-export const PAST_THE_CAP = [
-  'local t = {} for i = 1, 200 do t[i] = string.rep("x", 16e6 - 1) .. i end',
-  'local t = {} for i = 1, 200 do t[i] = string.rep("x", 4e6) .. string.rep("y", 4e6) end',
-  'local t = {} for i = 1, 200 do t[i] = table.concat({string.rep("x", 4e6), "y"}) end',
-  'local t = {} for i = 1, 200 do t[i] = string.format("%s%s", string.rep("x", 4e6), "y") end',
-  'local t = {} for i = 1, 200 do t[i] = string.gsub(string.rep("x", 1e6), "x", "yyyyyyyy") end',
-  'local s = "x" while true do s = s .. s end',
-  'local t = {} for i = 1, 1e8 do t[#t + 1] = i end',
-  'local t = {} for i = 1, 1e8 do t["k" .. i] = i end',
-  'local t = {} for i = 1, 1e8 do table.insert(t, i) end',
-  'local t = {} for i = 1, 9e5 do t[i] = i end local all = {} for i = 1, 100 do all[i] = {table.unpack(t)} end',
-  'local f, e = load("return {" .. string.rep("1,", 3e6) .. "}") if not f then error(e, 0) end local t = f()',
-  'local t = {1} for i = 1, 40 do table.move(t, 1, #t, #t + 1) end',
-];
 
 test('the heap cap holds at allocation time: big strings are pcall-able memory errors, no trap', async (t) => {
   const lua = await engine(t, { memoryLimit: 16 * MiB });
