@@ -42,15 +42,14 @@ test('every ABI v1 export is present', () => {
   ]) assert.ok(names.has(name), `missing export ${name}`);
 });
 
-// 160 pages (10 MiB): the module and 4 MiB its allocator keeps free for the heap cap's checks.
-test('a million _home writes keep linear memory within 160 pages', async () => {
+test('a million _home writes keep linear memory within 64 pages', async () => {
   const abi = await fresh();
   assert.deepEqual(run(abi, "for i=1,1e6 do _home['user_'..i]='data_'..i end"), []);
   assert.equal(abi.exports.ext_table_size(abi.exports.get_memory_table_id()), 1_000_000);
   const stats = abi.memoryStats();
-  assert.ok(stats.wasmPages <= 160, `${stats.wasmPages} pages`);
+  assert.ok(stats.wasmPages <= 64, `${stats.wasmPages} pages`);
   assert.deepEqual(run(abi, 'local n = 0 for k, v in pairs(_home) do n = n + 1 end return n'), [1_000_000]);
-  assert.ok(abi.memoryStats().wasmPages <= 160, 'iteration pages keys instead of copying them');
+  assert.ok(abi.memoryStats().wasmPages <= 64, 'iteration pages keys instead of copying them');
   assert.deepEqual(run(abi, "return _home.user_777777"), ['data_777777']);
 });
 

@@ -98,9 +98,16 @@ pub trait Host {
     }
 }
 
-/// Memory the allocator must have free between slices and after each big allocation: more
-/// than a slice allocates in objects too small to ask about (see [`platform_has`]).
+/// Most memory the allocator must have free between slices and after each big allocation:
+/// more than a slice allocates in objects too small to ask about (see [`platform_has`]).
 pub const HEADROOM: usize = 4 << 20;
+
+/// The free memory asked for between slices: half the heap, from 1 MiB up to [`HEADROOM`].
+/// A small heap allocates little per slice, and a fixed 4 MiB would be most of its
+/// footprint (a million `_home` entries fit in 64 pages).
+fn headroom(used: usize) -> usize {
+    (used / 2).clamp(1 << 20, HEADROOM)
+}
 
 /// Whether the allocator can give `bytes` at once and keep [`HEADROOM`]: a wasm module's
 /// memory may stop growing below the memory limit (4 GiB, or the browser's limit), and an
@@ -667,7 +674,7 @@ impl Lua {
         }
     }
 
-    /// Past the memory limit, or without [`HEADROOM`] on the platform, a full collection;
+    /// Past the memory limit, or without [`headroom`] on the platform, a full collection;
     /// still so, the running code gets "not enough memory" (lua5.4 collects in an
     /// emergency, then fails the same way).
     fn enforce_memory_limit(&mut self) {
@@ -675,7 +682,8 @@ impl Lua {
             lua.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
                 let limit = ctx.config().memory_limit.unwrap_or(usize::MAX);
-                ctx.memory_used() > limit || !can_allocate(HEADROOM)
+                let used = ctx.memory_used();
+                used > limit || !can_allocate(headroom(used))
             })
         };
         if exceeded(self) {
@@ -695,9 +703,9 @@ impl Lua {
         self.arena.mutate(|_, state| {
             // Never more than a quarter of the headroom between two looks at it.
             let pace = if state.gc_stopped.get() {
-                used + HEADROOM / 4
+                used + headroom(used) / 4
             } else {
-                used + (used / 8).clamp(256 * 1024, HEADROOM / 4)
+                used + (used / 8).clamp(256 * 1024, headroom(used) / 4)
             };
             // Already past the limit (the script caught the error and keeps its data):
             // look again after a little more, not at every instruction.
