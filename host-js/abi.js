@@ -327,7 +327,8 @@ export class Abi {
   }
 
   setMemoryLimit(bytes) {
-    if (this.exports.set_memory_limit(bytes >>> 0) !== 0) throw new AbiError(this.lastError());
+    // Past 4 GiB the u32 would wrap; the module lowers anything above 2 GiB to 2 GiB.
+    if (this.exports.set_memory_limit(Math.min(bytes, 2 ** 32 - 1) >>> 0) !== 0) throw new AbiError(this.lastError());
   }
 
   /** Whether `load` accepts binary chunks (`string.dump` output); off by default. */

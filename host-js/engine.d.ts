@@ -19,7 +19,7 @@ export interface LuaEngineOptions {
   atomic?: boolean;
   /** Instructions per run; 0 means none (the default). */
   instructionLimit?: number;
-  /** Bytes the Lua heap may hold (at least 1 MiB; default 128 MiB). */
+  /** Bytes the Lua heap may hold (at least 1 MiB, at most 2 GiB; default 128 MiB). */
   memoryLimit?: number;
   /** How chunks are named in messages: `=name` or `@file` (default `=input`). */
   chunkName?: string;

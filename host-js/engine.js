@@ -38,7 +38,7 @@ const MAX_FUEL = 0xffffffff;
  * @property {boolean} [autosave=false] save after every `compute` (errors go to `onError`)
  * @property {boolean} [atomic=false] make every run atomic (see `compute`)
  * @property {number} [instructionLimit=0] instructions per run; 0 means none
- * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB; module default 128 MiB)
+ * @property {number} [memoryLimit] bytes the Lua heap may hold (>= 1 MiB, larger than 2 GiB counts as 2 GiB; module default 128 MiB)
  * @property {string} [chunkName='=input'] how chunks are named in messages (`=name`, `@file`)
  * @property {boolean} [binaryChunks=false] let `load` accept binary chunks (`string.dump`
  *   output); the bytecode is validated, but a sandbox may prefer to refuse it outright

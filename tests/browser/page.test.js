@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch } from './chromium.js';
+import { PAST_THE_CAP } from '../js/fixtures/past-the-cap.js';
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 
 let server;
@@ -188,7 +189,7 @@ test('Stop lands inside a backtracking pattern; the page keeps running meanwhile
 
 test('in the page, library calls obey the instruction limit, abort at once and the heap cap', async (t) => {
   const { page } = await openPage(t);
-  const r = await page.evaluate(async () => {
+  const r = await page.evaluate(async (cases) => {
     const { LuaEngine } = await import('../lua-api.js');
     const find = 'return string.find(string.rep("a", 26), string.rep("a?", 26) .. string.rep("a", 26))';
     const limited = await LuaEngine.create({ instructionLimit: 1e6 });
@@ -202,20 +203,26 @@ test('in the page, library calls obey the instruction limit, abort at once and t
     let aborted;
     try { await lua.compute(find, { signal: ac.signal }); } catch (e) { aborted = e.name; }
     const abortMs = performance.now() - start - 30;
-    const strings = await lua.compute('return pcall(function() local t = {} for i = 1, 200 do t[i] = string.rep("x", 16e6 - 1) .. i end end)');
-    const doubling = await lua.compute('return pcall(function() local s = "x" while true do s = s .. s end end)');
-    const linear = lua.memoryStats().linearMemoryBytes;
+    const past = [];
+    for (const code of cases) {
+      const result = [...await lua.compute(`return pcall(function() ${code} end)`)];
+      past.push({ code, result, linear: lua.memoryStats().linearMemoryBytes, after: (await lua.compute('return 1 + 1'))[0] });
+    }
     lua.close();
-    return { limit, aborted, abortMs, strings: [...strings], doubling: [...doubling], linear };
-  });
+    return { limit, aborted, abortMs, past };
+  }, PAST_THE_CAP);
   assert.equal(r.limit, 'LuaLimitError: instruction limit exceeded (1000000 instructions)');
   assert.equal(r.aborted, 'AbortError');
   // Wall-clock time, which a loaded machine stretches (the page has no CPU clock): the 50 ms
   // is measured in CPU time by tests/js/limits.test.js; here it must not be the whole match.
   assert.ok(r.abortMs < 250, `the abort took ${r.abortMs.toFixed(1)} ms after it was due`);
-  assert.deepEqual(r.strings, [false, 'not enough memory']);
-  assert.deepEqual(r.doubling, [false, 'not enough memory']);
-  assert.ok(r.linear <= 32 * 1024 * 1024, `${r.linear} bytes of linear memory`);
+  assert.equal(r.past.length, PAST_THE_CAP.length);
+  for (const { code, result, linear, after } of r.past) {
+    assert.deepEqual(result, [false, 'not enough memory'], code);
+    // The cap and the margin README states (16 MiB + 20 MiB).
+    assert.ok(linear <= 36 * 1024 * 1024, `${code}: ${linear} bytes of linear memory`);
+    assert.equal(after, 2, code);
+  }
 });
 
 // Counts the store's saves in `window.saves`.

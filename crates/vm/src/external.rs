@@ -14,7 +14,7 @@ use alloc::rc::Rc;
 use crate::function::{Upval, UpvalState};
 use crate::interp::Error;
 use crate::state::Ctx;
-use crate::table::{normalize_key, KeyError, Table};
+use crate::table::{normalize_key, Table};
 use crate::thread::{Thread, ThreadState};
 use crate::value::Value;
 
@@ -167,11 +167,10 @@ pub fn raw_set<'gc>(
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    let bad_key = |e: KeyError| Error::runtime(e.message());
     match t.external_id() {
-        None => t.set(ctx.mc, key, value).map_err(bad_key),
+        None => crate::interp::raw_set(ctx, t, key, value),
         Some(id) => {
-            let key = normalize_key(key).map_err(bad_key)?;
+            let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
             storage(ctx)?.set(ctx, running, id, key, value)
         }
     }

@@ -98,6 +98,31 @@ pub trait Host {
     }
 }
 
+/// Most memory the allocator must have free between slices and after each big allocation:
+/// more than a slice allocates in objects too small to ask about (see [`platform_has`]).
+pub const HEADROOM: usize = 4 << 20;
+
+/// The free memory asked for between slices: half the heap, from 1 MiB up to [`HEADROOM`].
+/// A small heap allocates little per slice, and a fixed 4 MiB would be most of its
+/// footprint (a million `_home` entries fit in 64 pages).
+fn headroom(used: usize) -> usize {
+    (used / 2).clamp(1 << 20, HEADROOM)
+}
+
+/// Whether the allocator can give `bytes` at once and keep [`HEADROOM`]: a wasm module's
+/// memory may stop growing below the memory limit (4 GiB, or the browser's limit), and an
+/// allocation it cannot make would abort. Asked for allocations of [`HEADROOM`]` / 8` and
+/// more.
+pub(crate) fn platform_has(bytes: usize) -> bool {
+    bytes < HEADROOM / 8 || can_allocate(bytes.saturating_add(HEADROOM))
+}
+
+/// Allocates `bytes` and frees them: the allocator keeps what it grew for them (dlmalloc
+/// never gives memory back), ready for the allocations that asked.
+fn can_allocate(bytes: usize) -> bool {
+    Vec::<u8>::new().try_reserve_exact(bytes).is_ok()
+}
+
 /// Limits of a state.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -326,14 +351,27 @@ impl<'gc> Ctx<'gc> {
         self.state.config.get().max_stack
     }
 
-    /// Room for `bytes` more under the memory limit, or Lua's memory error.
+    /// Room for `bytes` more under the memory limit and on the platform, or Lua's memory
+    /// error.
     pub fn check_alloc(self, bytes: usize) -> Result<(), crate::interp::Error<'gc>> {
-        match self.config().memory_limit {
-            Some(limit) if self.memory_used().saturating_add(bytes) > limit => Err(
-                crate::interp::Error::Value(self.str_value(b"not enough memory")),
-            ),
-            _ => Ok(()),
+        if bytes > self.alloc_room() || !platform_has(bytes) {
+            return Err(self.memory_error());
         }
+        Ok(())
+    }
+
+    /// Bytes that may still be allocated under the memory limit.
+    pub fn alloc_room(self) -> usize {
+        match self.config().memory_limit {
+            Some(limit) => limit.saturating_sub(self.memory_used()),
+            None => usize::MAX,
+        }
+    }
+
+    /// Lua's "not enough memory" error (a plain message, no position, as lua5.4's).
+    #[cold]
+    pub fn memory_error(self) -> crate::interp::Error<'gc> {
+        crate::interp::Error::Value(self.str_value(b"not enough memory"))
     }
 
     pub fn max_string_len(self) -> usize {
@@ -504,7 +542,7 @@ impl Lua {
 
     pub fn with_config(host: Box<dyn Host>, config: Config) -> Lua {
         let arena = Arena::<Rootable![State<'_>]>::new(|mc| {
-            let mut strings = Interner::default();
+            let mut strings = Interner::new(mc);
             let meta_names = MetaEvent::NAMES
                 .iter()
                 .map(|n| strings.intern(mc, n.as_bytes()))
@@ -571,6 +609,8 @@ impl Lua {
         self.arena.mutate(|mc, state| {
             let ctx = Ctx { mc, state };
             let (func, args) = f(ctx);
+            // Memory found short after the last run ended is looked at again after a slice.
+            state.memory_exceeded.set(false);
             call_on_main(ctx, func, &args);
             state.host_wait.set(HostWait::No);
             *state.traceback.borrow_mut() = None;
@@ -630,18 +670,21 @@ impl Lua {
         }
     }
 
-    /// Past the memory limit, a full collection; still past it, the running code gets
-    /// "not enough memory" (lua5.4 collects in an emergency, then fails the same way).
+    /// Past the memory limit, or without [`headroom`] on the platform, a full collection;
+    /// still so, the running code gets "not enough memory" (lua5.4 collects in an
+    /// emergency, then fails the same way).
     fn enforce_memory_limit(&mut self) {
-        let Some(limit) = self
-            .arena
-            .mutate(|_, state| state.config.get().memory_limit)
-        else {
-            return;
+        let exceeded = |lua: &mut Lua| {
+            lua.arena.mutate(|mc, state| {
+                let ctx = Ctx { mc, state };
+                let limit = ctx.config().memory_limit.unwrap_or(usize::MAX);
+                let used = ctx.memory_used();
+                used > limit || !can_allocate(headroom(used))
+            })
         };
-        if self.memory_used() > limit {
+        if exceeded(self) {
             self.collect_all();
-            if self.memory_used() > limit {
+            if exceeded(self) {
                 self.arena
                     .mutate(|_, state| state.memory_exceeded.set(true));
             }
@@ -654,10 +697,11 @@ impl Lua {
     fn set_gc_watermark(&mut self) {
         let used = self.memory_used();
         self.arena.mutate(|_, state| {
+            // Never more than a quarter of the headroom between two looks at it.
             let pace = if state.gc_stopped.get() {
-                usize::MAX
+                used + headroom(used) / 4
             } else {
-                used + (used / 8).max(256 * 1024)
+                used + (used / 8).clamp(256 * 1024, headroom(used) / 4)
             };
             // Already past the limit (the script caught the error and keeps its data):
             // look again after a little more, not at every instruction.

@@ -8,6 +8,7 @@ use core::fmt;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use gc_arena::allocator_api::MetricsAlloc;
 use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
 use hashbrown::HashTable;
@@ -152,14 +153,20 @@ fn table_hash(hash: u32) -> u64 {
 }
 
 /// The set of live short strings. Entries are weak: the collector's finalization pass drops
-/// the dead ones (see [`Interner::purge_dead`]).
-#[derive(Collect, Default)]
+/// the dead ones (see [`Interner::purge_dead`]). Its table counts toward the heap.
+#[derive(Collect)]
 #[collect(no_drop)]
 pub struct Interner<'gc> {
-    set: HashTable<GcWeak<'gc, StrData<'gc>>>,
+    set: HashTable<GcWeak<'gc, StrData<'gc>>, MetricsAlloc<'gc>>,
 }
 
 impl<'gc> Interner<'gc> {
+    pub fn new(mc: &Mutation<'gc>) -> Self {
+        Interner {
+            set: HashTable::new_in(MetricsAlloc::new(mc)),
+        }
+    }
+
     /// The string with these bytes: the interned one for short strings, a new one otherwise.
     pub fn intern(&mut self, mc: &Mutation<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
         if bytes.len() > MAX_SHORT_LEN {

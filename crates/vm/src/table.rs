@@ -3,6 +3,7 @@
 //! `next` keeps working when a traversal assigns nil to fields, as Lua allows.
 
 use core::cell::Cell;
+use core::mem::size_of;
 
 use allocator_api2::vec::Vec as AVec;
 use gc_arena::allocator_api::MetricsAlloc;
@@ -31,6 +32,8 @@ impl<'gc> Eq for Table<'gc> {}
 pub enum KeyError {
     Nil,
     NaN,
+    /// Storing it would grow the table past the room it was given, or the allocator refused.
+    Memory,
 }
 
 impl KeyError {
@@ -38,6 +41,7 @@ impl KeyError {
         match self {
             KeyError::Nil => "table index is nil",
             KeyError::NaN => "table index is NaN",
+            KeyError::Memory => "not enough memory",
         }
     }
 }
@@ -252,35 +256,79 @@ impl<'gc> TableState<'gc> {
 
     /// Raw write. Assigning nil deletes.
     pub fn set(&mut self, key: Value<'gc>, value: Value<'gc>) -> Result<(), KeyError> {
-        let key = normalize_key(key)?;
-        match key {
-            Value::Integer(i) => self.set_int(i, value),
-            _ => self.set_hashed(key, value),
+        self.try_set(key, value, usize::MAX)
+    }
+
+    /// Raw write that allocates at most `room` bytes: a table that would grow past it stays
+    /// as it was and the write fails with [`KeyError::Memory`]. The interpreter's fast paths
+    /// pass 0 (growing is for the slow path, which knows the memory limit).
+    #[inline]
+    pub fn try_set(
+        &mut self,
+        key: Value<'gc>,
+        value: Value<'gc>,
+        room: usize,
+    ) -> Result<(), KeyError> {
+        match normalize_key(key)? {
+            Value::Integer(i) => self.try_set_int(i, value, room),
+            key => self.set_hashed(key, value, room),
         }
-        Ok(())
+    }
+
+    /// Writes that cannot fail but for the platform running out of memory (small tables the
+    /// VM itself fills).
+    #[inline]
+    pub fn set_int(&mut self, i: i64, value: Value<'gc>) {
+        if self.try_set_int(i, value, usize::MAX).is_err() {
+            out_of_memory();
+        }
     }
 
     #[inline]
-    pub fn set_int(&mut self, i: i64, value: Value<'gc>) {
+    pub fn try_set_int(&mut self, i: i64, value: Value<'gc>, room: usize) -> Result<(), KeyError> {
         let idx = (i as u64).wrapping_sub(1);
         let len = self.array.len() as u64;
         if idx < len {
             self.array[idx as usize] = value;
+            Ok(())
         } else if idx == len && !value.is_nil() && self.array.len() < MAX_ARRAY {
-            self.push_array(value);
+            self.push_array(value, room)
         } else {
-            self.set_hashed(Value::Integer(i), value);
+            self.set_hashed(Value::Integer(i), value, room)
         }
     }
 
     #[inline]
     pub fn set_str(&mut self, key: LuaStr<'gc>, value: Value<'gc>) {
-        self.set_hashed(Value::String(key), value)
+        if self.try_set_str(key, value, usize::MAX).is_err() {
+            out_of_memory();
+        }
+    }
+
+    #[inline]
+    pub fn try_set_str(
+        &mut self,
+        key: LuaStr<'gc>,
+        value: Value<'gc>,
+        room: usize,
+    ) -> Result<(), KeyError> {
+        self.set_hashed(Value::String(key), value, room)
+    }
+
+    /// Room in the array part for one more item, doubling it within `room` bytes.
+    fn array_room(&mut self, room: usize) -> Result<(), KeyError> {
+        let cap = self.array.capacity();
+        if self.array.len() < cap {
+            return Ok(());
+        }
+        let grow = cap.clamp(4, MAX_ARRAY - cap);
+        reserve(&mut self.array, grow, room)
     }
 
     /// Appends at key `#array + 1`, moving following keys out of the hash part so that no
     /// key of the array part also lives in the hash part.
-    fn push_array(&mut self, value: Value<'gc>) {
+    fn push_array(&mut self, value: Value<'gc>, room: usize) -> Result<(), KeyError> {
+        self.array_room(room)?;
         if !self.nodes.is_empty() {
             let key = Value::Integer(self.array.len() as i64 + 1);
             if let Some(slot) = self.find(key) {
@@ -288,10 +336,8 @@ impl<'gc> TableState<'gc> {
             }
         }
         self.array.push(value);
-        if self.nodes.is_empty() {
-            return;
-        }
-        loop {
+        // Following keys stay in the hash part when the array part has no room for them.
+        while !self.nodes.is_empty() && self.array_room(room).is_ok() {
             let key = Value::Integer(self.array.len() as i64 + 1);
             let Some(slot) = self.find(key) else { break };
             let v = self.nodes[slot].value;
@@ -301,9 +347,15 @@ impl<'gc> TableState<'gc> {
             self.nodes[slot].value = Value::Nil;
             self.array.push(v);
         }
+        Ok(())
     }
 
-    fn set_hashed(&mut self, key: Value<'gc>, value: Value<'gc>) {
+    fn set_hashed(
+        &mut self,
+        key: Value<'gc>,
+        value: Value<'gc>,
+        room: usize,
+    ) -> Result<(), KeyError> {
         // Any write may add or remove a metamethod of a table used as a metatable.
         self.absent.set(0);
         if let Some(slot) = self.find(key) {
@@ -315,27 +367,27 @@ impl<'gc> TableState<'gc> {
                 (false, _) => node.key = key,
                 (true, None) => {}
             }
-            return;
+            return Ok(());
         }
         if value.is_nil() {
-            return;
+            return Ok(());
         }
         if (self.used + 1) * 8 > self.nodes.len() * 7 {
-            self.rehash(key);
+            self.rehash(key, room)?;
             // The rehash may have made room for the key in the array part.
             if let Value::Integer(i) = key {
                 let idx = (i as u64).wrapping_sub(1);
                 if idx < self.array.len() as u64 {
                     self.array[idx as usize] = value;
-                    return;
+                    return Ok(());
                 }
                 if idx == self.array.len() as u64 && self.array.len() < MAX_ARRAY {
-                    self.push_array(value);
-                    return;
+                    return self.push_array(value, room);
                 }
             }
         }
         self.insert_new(key, value);
+        Ok(())
     }
 
     /// Inserts a key known to be absent, with room guaranteed.
@@ -350,14 +402,15 @@ impl<'gc> TableState<'gc> {
     }
 
     fn resize_nodes(&mut self, entries: usize) {
-        let want = if entries == 0 {
-            0
-        } else {
-            (entries * 8 / 7 + 1).next_power_of_two().max(4)
-        };
+        let want = node_slots(entries);
         let alloc = self.nodes.allocator().clone();
         let mut nodes = AVec::with_capacity_in(want, alloc);
         nodes.resize(want, Node::default());
+        self.replace_nodes(nodes);
+    }
+
+    /// Moves the live entries into `nodes` (empty slots, room for them all).
+    fn replace_nodes(&mut self, nodes: AVec<Node<'gc>, MetricsAlloc<'gc>>) {
         let old = core::mem::replace(&mut self.nodes, nodes);
         self.used = 0;
         for node in old.iter() {
@@ -369,7 +422,7 @@ impl<'gc> TableState<'gc> {
 
     /// Resizes both parts for the live entries plus `extra`, choosing the array size as Lua
     /// does: the largest `n` (a power of two) with more than `n/2` of the keys `1..=n` present.
-    fn rehash(&mut self, extra: Value<'gc>) {
+    fn rehash(&mut self, extra: Value<'gc>, room: usize) -> Result<(), KeyError> {
         // counts[b]: integer keys in (2^(b-1), 2^b]
         let mut counts = [0usize; 65];
         let mut total_ints = 0usize;
@@ -419,7 +472,7 @@ impl<'gc> TableState<'gc> {
             }
         }
         let non_array_live = self.live_array() + live - in_array;
-        self.resize(array_size, non_array_live);
+        self.resize(array_size, non_array_live, room)
     }
 
     fn live_array(&self) -> usize {
@@ -427,13 +480,41 @@ impl<'gc> TableState<'gc> {
     }
 
     /// Moves entries so the array part has `array_size` slots and the hash part room for
-    /// `hash_entries`.
-    fn resize(&mut self, array_size: usize, hash_entries: usize) {
-        let alloc = self.nodes.allocator().clone();
-        let old_nodes = core::mem::replace(&mut self.nodes, AVec::new_in(alloc));
+    /// `hash_entries`. What it needs is allocated first, within `room` bytes, so that a
+    /// failure leaves the table as it was.
+    fn resize(
+        &mut self,
+        array_size: usize,
+        hash_entries: usize,
+        room: usize,
+    ) -> Result<(), KeyError> {
+        let spilled = self
+            .array
+            .iter()
+            .skip(array_size)
+            .filter(|v| !v.is_nil())
+            .count();
+        let slots = node_slots(hash_entries.max(spilled));
+        let grow = array_size.saturating_sub(self.array.len());
+        // Growing may copy the array part: count all of it.
+        let array_bytes = if array_size > self.array.capacity() {
+            array_size * size_of::<Value>()
+        } else {
+            0
+        };
+        let bytes = array_bytes + (spilled + slots) * size_of::<Node>();
+        if bytes > room {
+            return Err(KeyError::Memory);
+        }
+        reserve(&mut self.array, grow, usize::MAX)?;
+        let mut spill = AVec::new_in(self.array.allocator().clone());
+        reserve(&mut spill, spilled, usize::MAX)?;
+        let mut new_nodes = AVec::new_in(self.nodes.allocator().clone());
+        reserve(&mut new_nodes, slots, usize::MAX)?;
+        new_nodes.resize(slots, Node::default());
+        let old_nodes = core::mem::replace(&mut self.nodes, new_nodes);
         self.used = 0;
         // Array items that no longer fit move to the hash part.
-        let mut spill = AVec::new_in(self.array.allocator().clone());
         if self.array.len() > array_size {
             for (i, v) in self.array.iter().enumerate().skip(array_size) {
                 if !v.is_nil() {
@@ -449,7 +530,6 @@ impl<'gc> TableState<'gc> {
         if array_size > self.array.len() {
             self.array.resize(array_size, Value::Nil);
         }
-        self.resize_nodes(hash_entries.max(spill.len()));
         for node in spill.iter().chain(old_nodes.iter()) {
             if node.key.is_nil() || node.value.is_nil() {
                 continue;
@@ -470,6 +550,7 @@ impl<'gc> TableState<'gc> {
             }
             self.insert_new(node.key, node.value);
         }
+        Ok(())
     }
 
     /// A border: `n` with `t[n] ~= nil` and `t[n+1] == nil` (0 if `t[1]` is nil).
@@ -650,11 +731,21 @@ impl<'gc> TableState<'gc> {
     }
 
     /// `t[start+1], ..., t[start+n] = values` for a table constructor: the array part grows
-    /// to hold them all, nils included, as lua5.4 sizes it (so `#{...}` counts them).
-    pub fn set_list(&mut self, start: usize, values: &[Value<'gc>]) {
+    /// to hold them all, nils included, as lua5.4 sizes it (so `#{...}` counts them), within
+    /// `room` bytes.
+    pub fn set_list(
+        &mut self,
+        start: usize,
+        values: &[Value<'gc>],
+        room: usize,
+    ) -> Result<(), KeyError> {
         let end = start.saturating_add(values.len());
         if start <= self.array.len() && end <= MAX_ARRAY {
             if end > self.array.len() {
+                // Doubling, as pushes do: a constructor's SetLists come 50 values at a time.
+                let cap = self.array.capacity();
+                let more = end.max(cap.saturating_mul(2)).min(MAX_ARRAY) - self.array.len();
+                reserve(&mut self.array, more, room)?;
                 self.array.resize(end, Value::Nil);
                 if !self.nodes.is_empty() {
                     // Keys now in the array part must not stay in the hash part.
@@ -668,10 +759,43 @@ impl<'gc> TableState<'gc> {
             self.array[start..end].copy_from_slice(values);
         } else {
             for (i, &v) in values.iter().enumerate() {
-                self.set_int(start as i64 + i as i64 + 1, v);
+                self.try_set_int(start as i64 + i as i64 + 1, v, room)?;
             }
         }
+        Ok(())
     }
+}
+
+/// Hash slots for `entries` entries: a power of two, at most 7/8 full.
+fn node_slots(entries: usize) -> usize {
+    if entries == 0 {
+        0
+    } else {
+        (entries * 8 / 7 + 1).next_power_of_two().max(4)
+    }
+}
+
+/// Makes `v` hold `additional` more items, failing when the allocation (counted as the whole
+/// new buffer, since growing may copy it) exceeds `room` bytes or the allocator refuses.
+fn reserve<T>(
+    v: &mut AVec<T, MetricsAlloc<'_>>,
+    additional: usize,
+    room: usize,
+) -> Result<(), KeyError> {
+    let total = v.len().saturating_add(additional);
+    let bytes = total.saturating_mul(size_of::<T>());
+    if total > v.capacity() && (bytes > room || !crate::state::platform_has(bytes)) {
+        return Err(KeyError::Memory);
+    }
+    v.try_reserve_exact(additional)
+        .map_err(|_| KeyError::Memory)
+}
+
+/// The platform refused memory for a write the VM cannot fail: the same abort as any
+/// infallible allocation.
+#[cold]
+fn out_of_memory() -> ! {
+    alloc::alloc::handle_alloc_error(core::alloc::Layout::new::<Node<'static>>())
 }
 
 /// Array parts never grow past this many slots; larger keys live in the hash part.

@@ -188,6 +188,24 @@ pub(crate) enum Closing {
 }
 
 impl<'gc> ThreadState<'gc> {
+    /// Room for `n` more stack slots, within the memory limit and what the platform has:
+    /// for natives and varargs that push data-sized runs of values.
+    pub(crate) fn reserve_stack(
+        &mut self,
+        ctx: crate::state::Ctx<'gc>,
+        n: usize,
+    ) -> Result<(), crate::interp::Error<'gc>> {
+        if self.stack.capacity() - self.stack.len() >= n {
+            return Ok(());
+        }
+        // Doubling, as the vector would; growing copies it, so all of it counts.
+        let want = (self.stack.len() + n).max(self.stack.capacity() * 2);
+        ctx.check_alloc(want * core::mem::size_of::<Value>())?;
+        self.stack
+            .try_reserve(want - self.stack.len())
+            .map_err(|_| ctx.memory_error())
+    }
+
     pub fn status(&self) -> Status {
         self.status
     }

@@ -88,6 +88,64 @@ fn pcall_catches_the_memory_error() {
     );
 }
 
+/// Data-driven growth that passes a 16 MiB cap (issue 14 item 2): each is checked before it
+/// allocates, so it ends in a memory error `pcall` catches, within the cap.
+const PAST_THE_CAP: [&str; 7] = [
+    "local t = {} for i = 1, 200 do t[i] = string.rep('x', 16e6 - 1) .. i end",
+    "local s = 'x' while true do s = s .. s end",
+    "local t = {} for i = 1, 1e8 do t[#t + 1] = i end",
+    "local t = {} for i = 1, 1e8 do t['k' .. i] = i end",
+    "local t = {} for i = 1, 9e5 do t[i] = i end
+     local all = {} for i = 1, 100 do all[i] = {table.unpack(t)} end",
+    "local f, e = load('return {' .. string.rep('1,', 3e6) .. '}') if not f then error(e, 0) end
+     local t = f()",
+    "local t = {1} for i = 1, 40 do table.move(t, 1, #t, #t + 1) end",
+];
+
+#[test]
+fn growth_past_the_cap_is_a_catchable_memory_error_within_the_cap() {
+    for source in PAST_THE_CAP {
+        let (mut lua, out) = limited(16 * MIB);
+        let wrapped = format!("print(pcall(function() {source} end))");
+        assert_eq!(
+            run(&mut lua, &out, &wrapped).unwrap(),
+            "false\tnot enough memory\n",
+            "{source}"
+        );
+        assert!(
+            lua.memory_used() <= 16 * MIB,
+            "{source}: {} bytes in use",
+            lua.memory_used()
+        );
+        assert_eq!(
+            run(&mut lua, &out, "print(1 + 1)").unwrap(),
+            "2\n",
+            "{source}"
+        );
+        // Uncaught, it ends the run the same way.
+        assert_eq!(
+            run(&mut lua, &out, source).unwrap_err(),
+            "not enough memory"
+        );
+    }
+}
+
+#[test]
+fn writes_that_need_no_room_still_work_at_the_cap() {
+    let (mut lua, out) = limited(16 * MIB);
+    let printed = run(
+        &mut lua,
+        &out,
+        "local t = {} local ok = pcall(function() for i = 1, 1e8 do t[i] = i end end)
+         local n = #t
+         t[1], t[n] = 'a', 'b'
+         t = nil
+         collectgarbage()
+         print(ok, n > 1e5)",
+    );
+    assert_eq!(printed.unwrap(), "false\ttrue\n");
+}
+
 #[test]
 fn without_a_limit_the_same_code_runs() {
     let (mut lua, out) = state(Config::default());

@@ -507,14 +507,19 @@ pub extern "C" fn set_instruction_limit(instructions: f64) -> i32 {
     })
 }
 
-/// Bytes the Lua heap may hold.
+/// The largest Lua heap: what the allocator adds to the heap (per-object overhead, up to
+/// half again for millions of tiny objects, and fragmentation) must still fit in wasm32's
+/// 4 GiB, so that the heap cap, not a failed `memory.grow`, stops a script.
+const MAX_HEAP: u32 = 2 << 30;
+
+/// Bytes the Lua heap may hold (at most 2 GiB: a larger limit is lowered to that).
 #[no_mangle]
 pub extern "C" fn set_memory_limit(bytes: u32) -> i32 {
     with_state(Status::BadInput as i32, |state| {
         if bytes < 1024 * 1024 {
             return bad_input(state, "memory limit below 1 MiB");
         }
-        state.limits.heap_bytes = bytes as usize;
+        state.limits.heap_bytes = bytes.min(MAX_HEAP) as usize;
         state.engine.set_limits(state.limits);
         Status::Ok as i32
     })

@@ -517,8 +517,9 @@ fn execute_round<'gc>(
                     let v = if kc { konst[c as usize] } else { reg!(c) };
                     if let Value::Table(t) = t {
                         let mut st = t.state_mut(ctx.mc);
-                        if st.metatable().is_none() || !st.get_int(b as i64).is_nil() {
-                            st.set_int(b as i64, v);
+                        if (st.metatable().is_none() || !st.get_int(b as i64).is_nil())
+                            && st.try_set_int(b as i64, v, 0).is_ok()
+                        {
                             continue;
                         }
                     }
@@ -539,8 +540,10 @@ fn execute_round<'gc>(
                     slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Reg(a)));
                 }
                 Op::NewTable { a, hash, array } => {
-                    reg!(a) =
-                        Value::Table(Table::with_capacity(ctx.mc, array as usize, hash as usize));
+                    // A big constructor's array part grows with its SetLists instead, which
+                    // check the memory limit first.
+                    let array = if array > 1024 { 0 } else { array as usize };
+                    reg!(a) = Value::Table(Table::with_capacity(ctx.mc, array, hash as usize));
                     allocated!();
                 }
 
@@ -1295,7 +1298,13 @@ fn execute_round<'gc>(
                     };
                     if let Value::Table(t) = stack[ra] {
                         let values = &stack[ra + 1..ra + 1 + count];
-                        t.state_mut(ctx.mc).set_list(start as usize, values);
+                        let room = ctx.alloc_room();
+                        if t.state_mut(ctx.mc)
+                            .set_list(start as usize, values, room)
+                            .is_err()
+                        {
+                            fail!(ctx.memory_error());
+                        }
                     }
                 }
                 Op::Closure { a, p } => {
@@ -1321,6 +1330,10 @@ fn execute_round<'gc>(
                             fail!(Error::runtime("stack overflow"));
                         }
                         if stack.len() < need {
+                            let more = need - stack.len();
+                            if let Err(e) = ts.reserve_stack(ctx, more) {
+                                fail!(e);
+                            }
                             ts.stack.resize(need, Value::Nil);
                             resync!();
                         }
@@ -1386,14 +1399,15 @@ fn count_to_top(len: usize, top: usize, first: usize) -> usize {
     top.min(len).saturating_sub(first)
 }
 
-/// Raw assignment when no metamethod can be involved; `false` means "take the slow path".
+/// Raw assignment when no metamethod can be involved and the table need not grow; `false`
+/// means "take the slow path".
 #[inline]
 fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) -> bool {
     let mut st = t.state_mut(ctx.mc);
     if st.metatable().is_some() && st.get(key).is_nil() {
         return false;
     }
-    st.set(key, v).is_ok()
+    st.try_set(key, v, 0).is_ok()
 }
 
 #[inline]
@@ -1407,8 +1421,7 @@ fn try_set_str<'gc>(
     if st.metatable().is_some() && st.get_str(key).is_nil() {
         return false;
     }
-    st.set_str(key, v);
-    true
+    st.try_set_str(key, v, 0).is_ok()
 }
 
 /// The name of the to-be-closed variable in register `a` for messages.

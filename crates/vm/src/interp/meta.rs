@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::number;
 use crate::state::Ctx;
 use crate::string::{LuaStr, MAX_SHORT_LEN};
-use crate::table::Table;
+use crate::table::{KeyError, Table};
 use crate::thread::{Frame, RetMode, Thread, ThreadState};
 use crate::value::Value;
 
@@ -258,15 +258,25 @@ pub(super) fn new_index<'gc>(
     Err(Error::runtime("'__newindex' chain too long; possible loop"))
 }
 
-/// A raw assignment with Lua's errors for bad keys.
+/// A raw assignment with Lua's errors for bad keys and for growth past the memory limit.
 pub(crate) fn raw_set<'gc>(
     ctx: Ctx<'gc>,
     t: Table<'gc>,
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    t.set(ctx.mc, key, value)
-        .map_err(|e| Error::runtime(e.message()))
+    let room = ctx.alloc_room();
+    t.state_mut(ctx.mc)
+        .try_set(key, value, room)
+        .map_err(|e| key_error(ctx, e))
+}
+
+/// Lua's error for a key that cannot be stored.
+pub(crate) fn key_error<'gc>(ctx: Ctx<'gc>, e: KeyError) -> Error<'gc> {
+    match e {
+        KeyError::Memory => ctx.memory_error(),
+        e => Error::runtime(e.message()),
+    }
 }
 
 /// `#v` into `stack[dest]`.

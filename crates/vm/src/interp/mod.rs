@@ -19,8 +19,8 @@ pub(crate) use call::{call_finalizer, raise_in, run, Exit};
 pub(crate) use describe::{call_site_name, current_line, frame_name, traceback};
 pub use meta::MetaEvent;
 pub(crate) use meta::{
-    compare_error, event_of, metamethod, metatable_of, primitive_order, raw_set, tostring_plain,
-    MAX_TAG_LOOP,
+    compare_error, event_of, key_error, metamethod, metatable_of, primitive_order, raw_set,
+    tostring_plain, MAX_TAG_LOOP,
 };
 pub use native::{
     to_number, type_name_for_message, Action, Catch, Cont, ContFn, Error, NativeCall, NativeFn,

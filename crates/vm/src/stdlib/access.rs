@@ -140,8 +140,9 @@ pub fn set<'gc>(
     // Without a metatable, or over a present value, the write is raw.
     if let (Value::Table(table), Value::Integer(i)) = (obj, key) {
         let mut state = table.state_mut(ctx.mc);
-        if state.metatable().is_none() || !state.get_int(i).is_nil() {
-            state.set_int(i, value);
+        if (state.metatable().is_none() || !state.get_int(i).is_nil())
+            && state.try_set_int(i, value, 0).is_ok()
+        {
             return Ok(Flow::Ready(Value::Nil));
         }
     }

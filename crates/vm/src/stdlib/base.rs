@@ -633,6 +633,9 @@ fn finish_load<'gc>(
     }
 }
 
+/// Memory a chunk may take to compile and load, per byte of it.
+const COMPILE_BYTES_PER_BYTE: usize = 24;
+
 /// Loads a text or binary chunk as `load` does (`mode` says which are allowed), or gives
 /// the message `load` returns.
 pub(crate) fn load_chunk<'gc>(
@@ -658,6 +661,14 @@ pub(crate) fn load_chunk<'gc>(
             String::from_utf8_lossy(mode)
         );
         return Err(msg.into_bytes());
+    }
+    // Compiling allocates outside the heap's accounting, up to about 21 times the chunk
+    // (measured: a chunk of empty functions); the limit must hold while it does.
+    if ctx
+        .check_alloc(text.len().saturating_mul(COMPILE_BYTES_PER_BYTE))
+        .is_err()
+    {
+        return Err(b"not enough memory".to_vec());
     }
     if binary {
         crate::dump::undump(text, name)

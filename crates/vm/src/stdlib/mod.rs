@@ -82,7 +82,7 @@ pub(crate) fn reserve<'gc>(
         || ctx.check_alloc(total.saturating_mul(2)).is_err()
         || buf.try_reserve_exact(more).is_err()
     {
-        return Err(Error::Value(ctx.str_value(b"not enough memory")));
+        return Err(ctx.memory_error());
     }
     charge_bytes(ctx, more);
     Ok(())
@@ -120,7 +120,7 @@ fn grow_buffer<'gc>(ctx: Ctx<'gc>, buf: &mut Vec<u8>, n: usize) -> Result<(), Er
         || ctx.check_alloc(grown.saturating_add(total)).is_err()
         || buf.try_reserve_exact(grown - buf.len()).is_err()
     {
-        return Err(Error::Value(ctx.str_value(b"not enough memory")));
+        return Err(ctx.memory_error());
     }
     Ok(())
 }

@@ -102,6 +102,7 @@ fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     // start <= end <= len: both fit in usize.
     let piece = &s[start as usize - 1..end as usize];
+    ctx.check_alloc(piece.len())?;
     charge_bytes(ctx, piece.len());
     call.ret1(ctx.str_value(piece))
 }
@@ -113,6 +114,8 @@ fn map_bytes<'gc>(
     f: impl FnOnce(&[u8]) -> Vec<u8>,
 ) -> R<'gc> {
     let s = call.check_bytes(ctx, 0)?;
+    // The mapped copy and the string made of it.
+    ctx.check_alloc(s.len().saturating_mul(2))?;
     charge_bytes(ctx, s.len());
     call.ret1(ctx.str_value(&f(s)))
 }
@@ -173,6 +176,9 @@ fn byte<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if call.thread_state().stack.len() as u64 + n > ctx.max_stack() as u64 {
         return Err(Error::runtime("stack overflow (string slice too long)"));
     }
+    // The values, then the stack they are returned on.
+    ctx.check_alloc(n as usize * 2 * core::mem::size_of::<Value>())?;
+    call.thread_state().reserve_stack(ctx, n as usize)?;
     let values: Vec<Value<'gc>> = s[start as usize - 1..end as usize]
         .iter()
         .map(|&b| Value::Integer(b as i64))

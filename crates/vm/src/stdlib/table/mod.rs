@@ -9,8 +9,8 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use crate::interp::{
-    event_of, metatable_of, tostring_plain, Action, Cont, ContFn, Error, MetaEvent, NativeCall,
-    Outcome,
+    event_of, key_error, metatable_of, tostring_plain, Action, Cont, ContFn, Error, MetaEvent,
+    NativeCall, Outcome,
 };
 use crate::state::Ctx;
 use crate::table::Table;
@@ -170,10 +170,14 @@ fn insert_run<'gc>(
             SHIFT => {
                 let (i, pos) = (int(call, slot::INDEX), int(call, slot::POS));
                 if let (Some(table), true) = (plain(ctx, t), i > pos) {
+                    let room = ctx.alloc_room();
                     let mut state = table.state_mut(ctx.mc);
+                    // Only the first write (past the end) can grow the table.
                     for k in (pos + 1..=i).rev() {
                         let moved = state.get_int(k - 1);
-                        state.set_int(k, moved);
+                        state
+                            .try_set_int(k, moved, room)
+                            .map_err(|e| key_error(ctx, e))?;
                     }
                     call.set_arg(slot::INDEX, Value::Integer(pos));
                 } else if i > pos {
@@ -537,6 +541,7 @@ fn unpack_run<'gc>(
                 if extra >= i32::MAX as u64 || used + extra + 1 > ctx.max_stack() as u64 {
                     return Err(Error::runtime("too many results to unpack"));
                 }
+                call.thread_state().reserve_stack(ctx, extra as usize + 1)?;
                 step = NEXT;
             }
             NEXT => {
@@ -566,6 +571,7 @@ fn unpack_run<'gc>(
 
 fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let n = call.nargs();
+    ctx.check_alloc(n * core::mem::size_of::<Value>())?;
     let t = Table::with_capacity(ctx.mc, n, 1);
     for (i, &v) in call.args().iter().enumerate() {
         t.set_int(ctx.mc, i as i64 + 1, v);
@@ -662,7 +668,10 @@ fn move_run<'gc>(
                 if let (Some(src), Some(dst)) = (plain(ctx, source), plain(ctx, dest)) {
                     for done in int(call, slot::DONE)..count {
                         let off = if backwards { count - 1 - done } else { done };
-                        dst.set_int(ctx.mc, to + off, src.get_int(from + off));
+                        let (v, room) = (src.get_int(from + off), ctx.alloc_room());
+                        dst.state_mut(ctx.mc)
+                            .try_set_int(to + off, v, room)
+                            .map_err(|e| key_error(ctx, e))?;
                     }
                     return call.ret1(dest);
                 }
