@@ -328,13 +328,18 @@ impl<'gc> TableState<'gc> {
     /// Appends at key `#array + 1`, moving following keys out of the hash part so that no
     /// key of the array part also lives in the hash part.
     fn push_array(&mut self, value: Value<'gc>, room: usize) -> Result<(), KeyError> {
-        self.array_room(room)?;
-        if !self.nodes.is_empty() {
-            let key = Value::Integer(self.array.len() as i64 + 1);
-            if let Some(slot) = self.find(key) {
-                self.nodes[slot].value = Value::Nil;
-            }
+        let len = self.array.len();
+        let key = Value::Integer(len as i64 + 1);
+        // Before doubling, see whether the array part earns it: a queue leaves it mostly
+        // nil, and lua5.4 would then rehash, keeping the sparse keys in the hash part.
+        // Counting only at capacity keeps appends amortised O(1).
+        // (A room of 0, the interpreter's fast path, could not rehash: skip the count.)
+        if len == self.array.capacity() && len > 0 && room > 0 && self.live_array() * 2 < len {
+            self.rehash(key, room)?;
+            return self.set_rehashed(key, value, room);
         }
+        self.array_room(room)?;
+        self.remove_hashed(key);
         self.array.push(value);
         // Following keys stay in the hash part when the array part has no room for them.
         while !self.nodes.is_empty() && self.array_room(room).is_ok() {
@@ -348,6 +353,17 @@ impl<'gc> TableState<'gc> {
             self.array.push(v);
         }
         Ok(())
+    }
+
+    /// Deletes `key` from the hash part, where an append may find it (a key the array part
+    /// had no room for).
+    #[inline]
+    fn remove_hashed(&mut self, key: Value<'gc>) {
+        if !self.nodes.is_empty() {
+            if let Some(slot) = self.find(key) {
+                self.nodes[slot].value = Value::Nil;
+            }
+        }
     }
 
     fn set_hashed(
@@ -374,19 +390,35 @@ impl<'gc> TableState<'gc> {
         }
         if (self.used + 1) * 8 > self.nodes.len() * 7 {
             self.rehash(key, room)?;
-            // The rehash may have made room for the key in the array part.
-            if let Value::Integer(i) = key {
-                let idx = (i as u64).wrapping_sub(1);
-                if idx < self.array.len() as u64 {
-                    self.array[idx as usize] = value;
-                    return Ok(());
-                }
-                if idx == self.array.len() as u64 && self.array.len() < MAX_ARRAY {
-                    return self.push_array(value, room);
-                }
-            }
+            return self.set_rehashed(key, value, room);
         }
         self.insert_new(key, value);
+        Ok(())
+    }
+
+    /// Stores `key` after `rehash(key)` sized the parts for it.
+    fn set_rehashed(
+        &mut self,
+        key: Value<'gc>,
+        value: Value<'gc>,
+        room: usize,
+    ) -> Result<(), KeyError> {
+        // The rehash may have made room for the key in the array part.
+        if let Value::Integer(i) = key {
+            let idx = (i as u64).wrapping_sub(1);
+            if idx < self.array.len() as u64 {
+                self.array[idx as usize] = value;
+                return Ok(());
+            }
+            if idx == self.array.len() as u64 && self.array.len() < MAX_ARRAY {
+                return self.push_array(value, room);
+            }
+        }
+        // An append may find its key in the hash part already (see `push_array`).
+        match self.find(key) {
+            Some(slot) => self.nodes[slot].value = value,
+            None => self.insert_new(key, value),
+        }
         Ok(())
     }
 
@@ -472,7 +504,10 @@ impl<'gc> TableState<'gc> {
             }
         }
         let non_array_live = self.live_array() + live - in_array;
-        self.resize(array_size, non_array_live, room)
+        // Room for half as many again: a table whose keys come and go (a queue in the hash
+        // part) then rehashes once per `live / 2` inserts, not on every insert. A growing
+        // table gets the same doubling as without it.
+        self.resize(array_size, non_array_live + non_array_live / 2, room)
     }
 
     fn live_array(&self) -> usize {

@@ -157,6 +157,41 @@ fn without_a_limit_the_same_code_runs() {
     assert_eq!(printed.unwrap(), "1000000\n");
 }
 
+/// A queue: appended at the tail, deleted at the head, never more than `window` items.
+fn queue(items: u32, window: u32) -> String {
+    format!(
+        "q = {{}} local head, tail = 1, 1
+         for i = 1, {items} do
+           q[tail] = i tail = tail + 1
+           if tail - head > {window} then q[head] = nil head = head + 1 end
+         end
+         collectgarbage()
+         print(#q >= 0, q[head], q[tail - 1])"
+    )
+}
+
+#[test]
+fn a_table_used_as_a_queue_does_not_grow_forever() {
+    for window in [1, 10, 1000] {
+        let (mut lua, out) = state(Config::default());
+        let printed = run(&mut lua, &out, &queue(1_000_000, window)).unwrap();
+        assert_eq!(printed, format!("true\t{}\t1000000\n", 1_000_001 - window));
+        // The queue is still alive: its table holds the window, not the million keys.
+        assert!(
+            lua.memory_used() < MIB,
+            "window {window}: {} bytes in use",
+            lua.memory_used()
+        );
+    }
+}
+
+#[test]
+fn a_queue_runs_within_a_small_memory_limit() {
+    let (mut lua, out) = limited(4 * MIB);
+    let printed = run(&mut lua, &out, &queue(1_000_000, 100)).unwrap();
+    assert_eq!(printed, "true\t999901\t1000000\n");
+}
+
 #[test]
 fn a_run_stops_after_its_fuel_and_resumes_where_it_was() {
     let (mut lua, out) = state(Config::default());
