@@ -2,6 +2,7 @@
 //! functions.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use gc_arena::lock::RefLock;
@@ -10,6 +11,7 @@ use gc_arena::{Collect, Gc, Mutation};
 use crate::interp::NativeFn;
 use crate::proto::{Constant, FunctionProto};
 use crate::state::Ctx;
+use crate::string::LuaStr;
 use crate::thread::Thread;
 use crate::value::Value;
 
@@ -28,7 +30,7 @@ pub struct Proto<'gc> {
 impl<'gc> Proto<'gc> {
     /// Loads a plain prototype (and its nested ones) into the arena.
     pub fn load(ctx: Ctx<'gc>, plain: FunctionProto) -> Gc<'gc, Proto<'gc>> {
-        Self::load_sharing(ctx, plain, &mut alloc::collections::BTreeMap::new())
+        Self::load_sharing(ctx, plain, &mut LongStrings::default())
     }
 
     /// Loads a prototype; equal long string constants of one chunk become one string, as
@@ -36,7 +38,7 @@ impl<'gc> Proto<'gc> {
     fn load_sharing(
         ctx: Ctx<'gc>,
         mut plain: FunctionProto,
-        long_strings: &mut alloc::collections::BTreeMap<Box<[u8]>, crate::string::LuaStr<'gc>>,
+        long_strings: &mut LongStrings<'gc>,
     ) -> Gc<'gc, Proto<'gc>> {
         let nested = core::mem::take(&mut plain.protos);
         let protos: Vec<_> = nested
@@ -51,11 +53,9 @@ impl<'gc> Proto<'gc> {
                 Constant::Boolean(b) => Value::Boolean(*b),
                 Constant::Integer(i) => Value::Integer(*i),
                 Constant::Float(f) => Value::Float(*f),
-                Constant::String(s) if s.len() > crate::string::MAX_SHORT_LEN => Value::String(
-                    *long_strings
-                        .entry(s.clone())
-                        .or_insert_with(|| ctx.intern(s)),
-                ),
+                Constant::String(s) if s.len() > crate::string::MAX_SHORT_LEN => {
+                    Value::String(long_strings.get(ctx, s))
+                }
                 Constant::String(s) => Value::String(ctx.intern(s)),
             })
             .collect();
@@ -74,6 +74,28 @@ impl<'gc> Proto<'gc> {
         let mut plain = self.plain.clone();
         plain.protos = self.protos.iter().map(|p| p.to_plain()).collect();
         plain
+    }
+}
+
+/// The long strings of one chunk, each made once.
+#[derive(Default)]
+struct LongStrings<'gc> {
+    /// Positions in `strings`: the compiler's maps have this key and value type, and one
+    /// type of map costs the module less than two.
+    positions: BTreeMap<Box<[u8]>, u32>,
+    strings: Vec<LuaStr<'gc>>,
+}
+
+impl<'gc> LongStrings<'gc> {
+    fn get(&mut self, ctx: Ctx<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
+        if let Some(&i) = self.positions.get(bytes) {
+            return self.strings[i as usize];
+        }
+        let s = ctx.intern(bytes);
+        self.positions
+            .insert(bytes.into(), self.strings.len() as u32);
+        self.strings.push(s);
+        s
     }
 }
 

@@ -1,9 +1,9 @@
 //! The lexer: source bytes to tokens, one token (and at most one token of look-ahead) at a
 //! time, keeping the text of the last token for "near" in error messages.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
-use alloc::rc::Rc;
 use alloc::vec::Vec;
 
 use super::numeral::{parse_numeral, Numeral};
@@ -131,8 +131,10 @@ pub(crate) fn token_name(token: Token) -> Vec<u8> {
 /// Interned byte strings.
 #[derive(Default)]
 pub(crate) struct Strings {
-    list: Vec<Rc<[u8]>>,
-    ids: BTreeMap<Rc<[u8]>, StrId>,
+    list: Vec<Box<[u8]>>,
+    /// Boxed keys, like the constants' map and [`crate::function::Proto::load`]'s: one map
+    /// type in the module.
+    ids: BTreeMap<Box<[u8]>, StrId>,
 }
 
 impl Strings {
@@ -141,9 +143,8 @@ impl Strings {
             return id;
         }
         let id = self.list.len() as StrId;
-        let rc: Rc<[u8]> = Rc::from(bytes);
-        self.list.push(rc.clone());
-        self.ids.insert(rc, id);
+        self.list.push(bytes.into());
+        self.ids.insert(bytes.into(), id);
         id
     }
 

@@ -86,8 +86,9 @@ pub fn get<'gc>(
     get_through_metamethods(ctx, call, obj, key, then)
 }
 
+/// [`get`] past its raw fast path, for callers that tried that already.
 #[inline(never)]
-fn get_through_metamethods<'gc>(
+pub fn get_through_metamethods<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     obj: Value<'gc>,
@@ -149,8 +150,9 @@ pub fn set<'gc>(
     set_through_metamethods(ctx, call, obj, key, value, then)
 }
 
+/// [`set`] past its raw fast path, for callers that tried that already.
 #[inline(never)]
-fn set_through_metamethods<'gc>(
+pub fn set_through_metamethods<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
     obj: Value<'gc>,

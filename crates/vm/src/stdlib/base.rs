@@ -13,41 +13,39 @@ use crate::number::Number;
 use crate::state::Ctx;
 use crate::value::Value;
 
-use super::set_fn;
+use super::{set_field, set_fns, set_global_lib};
 
 pub fn open(ctx: Ctx<'_>) {
     let g = ctx.globals();
-    let functions: &[(&'static str, crate::interp::NativeFn)] = &[
-        ("assert", assert),
-        ("collectgarbage", collectgarbage),
-        ("error", error),
-        ("getmetatable", getmetatable),
-        ("ipairs", ipairs),
-        ("load", load),
-        ("next", next),
-        ("pairs", pairs),
-        ("pcall", pcall),
-        ("print", print),
-        ("rawequal", rawequal),
-        ("rawget", rawget),
-        ("rawlen", rawlen),
-        ("rawset", rawset),
-        ("select", select),
-        ("setmetatable", setmetatable),
-        ("tonumber", tonumber),
-        ("tostring", tostring),
-        ("type", type_),
-        ("warn", warn),
-        ("xpcall", xpcall),
-    ];
-    for &(name, f) in functions {
-        set_fn(ctx, g, name, f);
-    }
-    g.set_str(ctx.mc, ctx.intern(b"_G"), Value::Table(g));
-    g.set_str(ctx.mc, ctx.intern(b"_VERSION"), ctx.str_value(b"Lua 5.4"));
-    if let Value::Table(loaded) = ctx.loaded_table() {
-        loaded.set_str(ctx.mc, ctx.intern(b"_G"), Value::Table(g));
-    }
+    set_fns(
+        ctx,
+        g,
+        &[
+            ("assert", assert),
+            ("collectgarbage", collectgarbage),
+            ("error", error),
+            ("getmetatable", getmetatable),
+            ("ipairs", ipairs),
+            ("load", load),
+            ("next", next),
+            ("pairs", pairs),
+            ("pcall", pcall),
+            ("print", print),
+            ("rawequal", rawequal),
+            ("rawget", rawget),
+            ("rawlen", rawlen),
+            ("rawset", rawset),
+            ("select", select),
+            ("setmetatable", setmetatable),
+            ("tonumber", tonumber),
+            ("tostring", tostring),
+            ("type", type_),
+            ("warn", warn),
+            ("xpcall", xpcall),
+        ],
+    );
+    set_global_lib(ctx, b"_G", g);
+    set_field(ctx, g, b"_VERSION", ctx.str_value(b"Lua 5.4"));
     open_helpers(ctx);
 }
 
@@ -683,7 +681,7 @@ pub(crate) fn load_chunk<'gc>(
 fn open_helpers(ctx: Ctx<'_>) {
     let reg = ctx.registry();
     let aux = crate::function::NativeClosure::new(ctx.mc, "ipairs_aux", ipairs_aux);
-    reg.set_str(ctx.mc, ctx.intern(b"ipairs_aux"), Value::from(aux));
+    set_field(ctx, reg, b"ipairs_aux", Value::from(aux));
     let next = ctx.globals().get_str(ctx.intern(b"next"));
-    reg.set_str(ctx.mc, ctx.intern(b"next"), next);
+    set_field(ctx, reg, b"next", next);
 }

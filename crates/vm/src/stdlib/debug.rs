@@ -12,7 +12,7 @@ use crate::table::Table;
 use crate::thread::{Frame, Thread, ThreadState};
 use crate::value::{Function, Value};
 
-use super::register_lib;
+use super::{register_lib, set_field};
 
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
@@ -41,11 +41,10 @@ pub fn open(ctx: Ctx<'_>) {
     // Where lua5.4 keeps each thread's hook: scripts (the official tests) look at it.
     let hooks = ctx.new_table();
     let mode = ctx.new_table();
-    mode.set_str(ctx.mc, ctx.intern(b"__mode"), ctx.str_value(b"k"));
+    set_field(ctx, mode, b"__mode", ctx.str_value(b"k"));
     hooks.set_metatable(ctx.mc, Some(mode));
     crate::gc::note_metatable(ctx, Value::Table(hooks), Some(mode));
-    ctx.registry()
-        .set_str(ctx.mc, ctx.intern(b"_HOOKKEY"), Value::Table(hooks));
+    set_field(ctx, ctx.registry(), b"_HOOKKEY", Value::Table(hooks));
 }
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;

@@ -5,7 +5,7 @@ use crate::interp::{Action, Error, NativeCall};
 use crate::state::Ctx;
 use crate::value::{Function, Value};
 
-use super::set_fn;
+use super::{set_fns, set_global_lib};
 
 /// Adds `dump` to the `string` table, creating the table if the string library has not.
 pub fn open(ctx: Ctx<'_>) {
@@ -14,14 +14,11 @@ pub fn open(ctx: Ctx<'_>) {
         Value::Table(t) => t,
         _ => {
             let t = ctx.new_table();
-            ctx.globals().set_str(ctx.mc, name, Value::Table(t));
-            if let Value::Table(loaded) = ctx.loaded_table() {
-                loaded.set_str(ctx.mc, name, Value::Table(t));
-            }
+            set_global_lib(ctx, b"string", t);
             t
         }
     };
-    set_fn(ctx, string, "dump", dump);
+    set_fns(ctx, string, &[("dump", dump)]);
 }
 
 /// `string.dump(f [, strip])`: the binary chunk of a Lua function's prototype (its

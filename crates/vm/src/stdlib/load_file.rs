@@ -11,13 +11,16 @@ use crate::state::Ctx;
 use crate::value::Value;
 
 use super::base::load_chunk;
-use super::set_fn;
+use super::set_fns;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
 pub fn open(ctx: Ctx<'_>) {
-    set_fn(ctx, ctx.globals(), "dofile", dofile);
-    set_fn(ctx, ctx.globals(), "loadfile", loadfile);
+    set_fns(
+        ctx,
+        ctx.globals(),
+        &[("dofile", dofile), ("loadfile", loadfile)],
+    );
 }
 
 /// Loads the file at `path` (standard input for `None`) as a chunk named `@path`

@@ -15,7 +15,7 @@ use crate::userdata::UserData;
 use crate::value::Value;
 
 use super::access::{self, result_of};
-use super::register_lib;
+use super::{register_lib, set_field, set_fns};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -50,20 +50,21 @@ pub fn open(ctx: Ctx<'_>) {
         ],
     );
     // Debian builds lua5.4 with LUA_COMPAT_MATHLIB; the reference we match has these too.
-    let compat: [(&'static str, NativeFn); 7] = [
-        ("cosh", cosh),
-        ("frexp", frexp),
-        ("ldexp", ldexp),
-        ("log10", log10),
-        ("pow", pow),
-        ("sinh", sinh),
-        ("tanh", tanh),
-    ];
-    for (name, f) in compat {
-        super::set_fn(ctx, math, name, f);
-    }
+    set_fns(
+        ctx,
+        math,
+        &[
+            ("cosh", cosh),
+            ("frexp", frexp),
+            ("ldexp", ldexp),
+            ("log10", log10),
+            ("pow", pow),
+            ("sinh", sinh),
+            ("tanh", tanh),
+        ],
+    );
     let atan = math.get_str(ctx.intern(b"atan"));
-    math.set_str(ctx.mc, ctx.intern(b"atan2"), atan);
+    set_field(ctx, math, b"atan2", atan);
     let constants: [(&[u8], Value<'_>); 4] = [
         (b"pi", Value::Float(core::f64::consts::PI)),
         (b"huge", Value::Float(f64::INFINITY)),
@@ -71,7 +72,7 @@ pub fn open(ctx: Ctx<'_>) {
         (b"mininteger", Value::Integer(i64::MIN)),
     ];
     for (name, v) in constants {
-        math.set_str(ctx.mc, ctx.intern(name), v);
+        set_field(ctx, math, name, v);
     }
     // The generator's state is shared by `random` and `randomseed`.
     let seed = host_seed(ctx);
@@ -79,7 +80,7 @@ pub fn open(ctx: Ctx<'_>) {
     for (name, f) in [("random", random as NativeFn), ("randomseed", randomseed)] {
         let closure =
             NativeClosure::with_upvals(ctx.mc, name, f, Box::new([Value::UserData(state)]));
-        math.set_str(ctx.mc, ctx.intern(name.as_bytes()), Value::from(closure));
+        set_field(ctx, math, name.as_bytes(), Value::from(closure));
     }
 }
 

@@ -28,8 +28,7 @@ use crate::value::Value;
 /// Opens every library into the globals and `package.loaded`.
 pub fn open(ctx: Ctx<'_>) {
     let loaded = ctx.new_table();
-    ctx.registry()
-        .set_str(ctx.mc, ctx.intern(b"_LOADED"), Value::Table(loaded));
+    set_field(ctx, ctx.registry(), b"_LOADED", Value::Table(loaded));
     base::open(ctx);
     load_file::open(ctx);
     package::open(ctx);
@@ -44,10 +43,19 @@ pub fn open(ctx: Ctx<'_>) {
     dump::open(ctx);
 }
 
-/// Sets `t[name]` to the native function `f`.
-pub fn set_fn<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, name: &'static str, f: NativeFn) {
-    let closure = NativeClosure::new(ctx.mc, name, f);
-    t.set_str(ctx.mc, ctx.intern(name.as_bytes()), Value::from(closure));
+/// Sets `t[name] = value`. Out of line: the libraries' set-up sets well over a hundred
+/// fields, and inlined each would cost a table write and an interning.
+#[inline(never)]
+pub fn set_field<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, name: &[u8], value: Value<'gc>) {
+    t.set_str(ctx.mc, ctx.intern(name), value);
+}
+
+/// Sets `t[name]` to the native function `f` for each pair of `functions`.
+pub fn set_fns<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, functions: &[(&'static str, NativeFn)]) {
+    for &(name, f) in functions {
+        let closure = NativeClosure::new(ctx.mc, name, f);
+        set_field(ctx, t, name.as_bytes(), Value::from(closure));
+    }
 }
 
 /// A library table with `functions`, stored as global `name` and in `package.loaded`.
@@ -57,15 +65,17 @@ pub fn register_lib<'gc>(
     functions: &[(&'static str, NativeFn)],
 ) -> Table<'gc> {
     let t = ctx.new_table();
-    for &(fname, f) in functions {
-        set_fn(ctx, t, fname, f);
-    }
-    let key = ctx.intern(name.as_bytes());
-    ctx.globals().set_str(ctx.mc, key, Value::Table(t));
-    if let Value::Table(loaded) = ctx.loaded_table() {
-        loaded.set_str(ctx.mc, key, Value::Table(t));
-    }
+    set_fns(ctx, t, functions);
+    set_global_lib(ctx, name.as_bytes(), t);
     t
+}
+
+/// Stores a library table as global `name` and in `package.loaded`.
+fn set_global_lib<'gc>(ctx: Ctx<'gc>, name: &[u8], t: Table<'gc>) {
+    set_field(ctx, ctx.globals(), name, Value::Table(t));
+    if let Value::Table(loaded) = ctx.loaded_table() {
+        set_field(ctx, loaded, name, Value::Table(t));
+    }
 }
 
 /// Makes room in `buf` for `total` bytes, to become a string of that length. Past the

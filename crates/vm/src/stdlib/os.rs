@@ -6,10 +6,9 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 
 use crate::interp::{to_number, Action, Error, NativeCall};
-use crate::number::{float_to_int, Number};
+use crate::number::{float_to_int, int_digits, Number};
 use crate::state::Ctx;
 use crate::table::Table;
 use crate::value::Value;
@@ -256,13 +255,18 @@ const O_CONVERSIONS: &[u8] = b"deHImMSuUVwWy";
 
 /// `strftime` in the C locale. `Err` holds the rest of the format from a bad conversion on.
 fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, Vec<u8>> {
-    let mut out = String::new();
+    let mut out = Vec::new();
+    put_format(&mut out, fmt, tm, utc)?;
+    Ok(out)
+}
+
+fn put_format(out: &mut Vec<u8>, fmt: &[u8], tm: &Tm, utc: bool) -> Result<(), Vec<u8>> {
     let mut i = 0;
     while i < fmt.len() {
         let c = fmt[i];
         i += 1;
         if c != b'%' {
-            out.push(c as char);
+            out.push(c);
             continue;
         }
         let conv = match (fmt.get(i).copied(), fmt.get(i + 1).copied()) {
@@ -280,67 +284,75 @@ fn strftime(fmt: &[u8], tm: &Tm, utc: bool) -> Result<Vec<u8>, Vec<u8>> {
             }
             _ => return Err(fmt[i..].to_vec()),
         };
-        let hour12 = if tm.hour % 12 == 0 { 12 } else { tm.hour % 12 };
-        let am_pm = if tm.hour < 12 { "AM" } else { "PM" };
-        let day_name = DAYS[tm.wday as usize];
-        let month_name = MONTHS[tm.month as usize - 1];
-        // The names are ASCII; `get` rather than slicing, whose char-boundary panic would
-        // bring core's Unicode tables into the module.
-        let abbr = |name: &'static str| name.get(..3).unwrap_or(name);
-        let _ = match conv {
-            b'a' => write!(out, "{}", abbr(day_name)),
-            b'A' => write!(out, "{day_name}"),
-            b'b' | b'h' => write!(out, "{}", abbr(month_name)),
-            b'B' => write!(out, "{month_name}"),
-            b'c' => write!(
-                out,
-                "{} {} {:2} {:02}:{:02}:{:02} {}",
-                abbr(day_name),
-                abbr(month_name),
-                tm.day,
-                tm.hour,
-                tm.min,
-                tm.sec,
-                tm.year
-            ),
-            b'C' => write!(out, "{:02}", tm.year.div_euclid(100)),
-            b'd' => write!(out, "{:02}", tm.day),
-            b'D' | b'x' => write!(
-                out,
-                "{:02}/{:02}/{:02}",
-                tm.month,
-                tm.day,
-                tm.year.rem_euclid(100)
-            ),
-            b'e' => write!(out, "{:2}", tm.day),
-            b'F' => write!(out, "{}-{:02}-{:02}", tm.year, tm.month, tm.day),
-            b'g' => write!(out, "{:02}", tm.iso_week().0.rem_euclid(100)),
-            b'G' => write!(out, "{}", tm.iso_week().0),
-            b'H' => write!(out, "{:02}", tm.hour),
-            b'I' => write!(out, "{hour12:02}"),
-            b'j' => write!(out, "{:03}", tm.yday),
-            b'm' => write!(out, "{:02}", tm.month),
-            b'M' => write!(out, "{:02}", tm.min),
-            b'n' => writeln!(out),
-            b'p' => write!(out, "{am_pm}"),
-            b'r' => write!(out, "{hour12:02}:{:02}:{:02} {am_pm}", tm.min, tm.sec),
-            b'R' => write!(out, "{:02}:{:02}", tm.hour, tm.min),
-            b'S' => write!(out, "{:02}", tm.sec),
-            b't' => write!(out, "\t"),
-            b'T' | b'X' => write!(out, "{:02}:{:02}:{:02}", tm.hour, tm.min, tm.sec),
-            b'u' => write!(out, "{}", if tm.wday == 0 { 7 } else { tm.wday }),
-            b'U' => write!(out, "{:02}", (tm.yday - 1 + 7 - tm.wday) / 7),
-            b'V' => write!(out, "{:02}", tm.iso_week().1),
-            b'w' => write!(out, "{}", tm.wday),
-            b'W' => write!(out, "{:02}", (tm.yday - 1 + 7 - (tm.wday + 6) % 7) / 7),
-            b'y' => write!(out, "{:02}", tm.year.rem_euclid(100)),
-            b'Y' => write!(out, "{}", tm.year),
-            b'z' => write!(out, "+0000"),
-            b'Z' => write!(out, "{}", if utc { "GMT" } else { "UTC" }),
-            _ => write!(out, "%"),
-        };
+        put_conversion(out, conv, tm, utc)?;
     }
-    Ok(out.into_bytes())
+    Ok(())
+}
+
+/// One conversion of [`CONVERSIONS`]. The composite ones are spelled with the others, as
+/// C defines them; numbers go through one padded writer rather than `core::fmt`.
+fn put_conversion(out: &mut Vec<u8>, conv: u8, tm: &Tm, utc: bool) -> Result<(), Vec<u8>> {
+    let day_name = DAYS[tm.wday as usize].as_bytes();
+    let month_name = MONTHS[tm.month as usize - 1].as_bytes();
+    let hour12 = if tm.hour % 12 == 0 { 12 } else { tm.hour % 12 };
+    let text: &[u8] = match conv {
+        b'a' => &day_name[..3],
+        b'A' => day_name,
+        b'b' | b'h' => &month_name[..3],
+        b'B' => month_name,
+        b'n' => b"\n",
+        b'p' if tm.hour < 12 => b"AM",
+        b'p' => b"PM",
+        b't' => b"\t",
+        b'z' => b"+0000",
+        b'Z' if utc => b"GMT",
+        b'Z' => b"UTC",
+        b'%' => b"%",
+        b'c' => return put_format(out, b"%a %b %e %H:%M:%S %Y", tm, utc),
+        b'D' | b'x' => return put_format(out, b"%m/%d/%y", tm, utc),
+        b'F' => return put_format(out, b"%Y-%m-%d", tm, utc),
+        b'r' => return put_format(out, b"%I:%M:%S %p", tm, utc),
+        b'R' => return put_format(out, b"%H:%M", tm, utc),
+        b'T' | b'X' => return put_format(out, b"%H:%M:%S", tm, utc),
+        _ => {
+            let (n, width, pad) = match conv {
+                b'C' => (tm.year.div_euclid(100), 2, b'0'),
+                b'd' => (tm.day, 2, b'0'),
+                b'e' => (tm.day, 2, b' '),
+                b'g' => (tm.iso_week().0.rem_euclid(100), 2, b'0'),
+                b'G' => (tm.iso_week().0, 0, b'0'),
+                b'H' => (tm.hour, 2, b'0'),
+                b'I' => (hour12, 2, b'0'),
+                b'j' => (tm.yday, 3, b'0'),
+                b'm' => (tm.month, 2, b'0'),
+                b'M' => (tm.min, 2, b'0'),
+                b'S' => (tm.sec, 2, b'0'),
+                b'u' => (if tm.wday == 0 { 7 } else { tm.wday }, 0, b'0'),
+                b'U' => ((tm.yday - 1 + 7 - tm.wday) / 7, 2, b'0'),
+                b'V' => (tm.iso_week().1, 2, b'0'),
+                b'w' => (tm.wday, 0, b'0'),
+                b'W' => ((tm.yday - 1 + 7 - (tm.wday + 6) % 7) / 7, 2, b'0'),
+                b'y' => (tm.year.rem_euclid(100), 2, b'0'),
+                _ => (tm.year, 0, b'0'), // %Y
+            };
+            put_padded(out, n, width, pad);
+            return Ok(());
+        }
+    };
+    out.extend_from_slice(text);
+    Ok(())
+}
+
+/// `n` in decimal, at least `width` wide: zeros go after a sign, spaces before it.
+fn put_padded(out: &mut Vec<u8>, n: i64, width: usize, pad: u8) {
+    let mut buf = [0u8; 20];
+    let digits = int_digits(n, &mut buf);
+    let (sign, digits) = digits.split_at(usize::from(n < 0 && pad == b'0'));
+    out.extend_from_slice(sign);
+    for _ in sign.len() + digits.len()..width {
+        out.push(pad);
+    }
+    out.extend_from_slice(digits);
 }
 
 /// Years a `struct tm` can hold (its year field is an `int` counted from 1900).

@@ -23,7 +23,7 @@ use crate::table::Table;
 use crate::value::Value;
 
 use super::load_file::load_file;
-use super::register_lib;
+use super::{register_lib, set_field};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -69,18 +69,17 @@ pub fn open<'gc>(ctx: Ctx<'gc>) {
     for (i, (name, f)) in searcher_fns.into_iter().enumerate() {
         searchers.set_int(ctx.mc, i as i64 + 1, with_package(name, f));
     }
-    let set = |key: &[u8], v: Value<'gc>| package.set_str(ctx.mc, ctx.intern(key), v);
-    set(b"searchers", Value::Table(searchers));
-    set(b"config", ctx.str_value(b"/\n;\n?\n!\n-\n"));
-    set(b"loaded", ctx.loaded_table());
+    set_field(ctx, package, b"searchers", Value::Table(searchers));
+    set_field(ctx, package, b"config", ctx.str_value(b"/\n;\n?\n!\n-\n"));
+    set_field(ctx, package, b"loaded", ctx.loaded_table());
     let preload = ctx.new_table();
-    ctx.registry()
-        .set_str(ctx.mc, ctx.intern(PRELOAD), Value::Table(preload));
-    set(b"preload", Value::Table(preload));
+    set_field(ctx, ctx.registry(), PRELOAD, Value::Table(preload));
+    set_field(ctx, package, b"preload", Value::Table(preload));
     set_paths(ctx, package);
-    ctx.globals().set_str(
-        ctx.mc,
-        ctx.intern(b"require"),
+    set_field(
+        ctx,
+        ctx.globals(),
+        b"require",
         with_package("require", require),
     );
 }
@@ -115,7 +114,7 @@ fn set_paths<'gc>(ctx: Ctx<'gc>, package: Table<'gc>) {
             Some(p) => with_default(&p, default.as_bytes()),
             None => default.as_bytes().to_vec(),
         };
-        package.set_str(ctx.mc, ctx.intern(field.as_bytes()), ctx.str_value(&path));
+        set_field(ctx, package, field.as_bytes(), ctx.str_value(&path));
     }
 }
 

@@ -9,7 +9,7 @@ use crate::interp::{Action, Error, NativeCall, NativeFn};
 use crate::state::Ctx;
 use crate::value::Value;
 
-use super::register_lib;
+use super::{register_lib, set_field};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -33,11 +33,7 @@ pub fn open(ctx: Ctx<'_>) {
             ("offset", offset),
         ],
     );
-    utf8.set_str(
-        ctx.mc,
-        ctx.intern(b"charpattern"),
-        ctx.str_value(CHAR_PATTERN),
-    );
+    set_field(ctx, utf8, b"charpattern", ctx.str_value(CHAR_PATTERN));
     // `codes` hands out one of two iterators; they are made once.
     let strict = NativeClosure::new(ctx.mc, "codes_step", codes_strict as NativeFn);
     let lax = NativeClosure::new(ctx.mc, "codes_step", codes_lax as NativeFn);
@@ -47,7 +43,7 @@ pub fn open(ctx: Ctx<'_>) {
         codes,
         Box::new([Value::from(strict), Value::from(lax)]),
     );
-    utf8.set_str(ctx.mc, ctx.intern(b"codes"), Value::from(codes));
+    set_field(ctx, utf8, b"codes", Value::from(codes));
 }
 
 fn is_continuation(s: &[u8], i: usize) -> bool {

@@ -4,6 +4,7 @@
 mod expr;
 mod operators;
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
@@ -56,13 +57,29 @@ pub(crate) enum ConstValue {
 
 /// Key for reusing constants: floats by bit pattern (so `1` and `1.0`, `0.0` and `-0.0`
 /// stay distinct and NaN finds itself), strings by interned id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy)]
 enum ConstKey {
     Nil,
     Boolean(bool),
     Int(i64),
     Float(u64),
     Str(StrId),
+}
+
+impl ConstKey {
+    /// A tag and the payload's bytes: distinct for distinct keys.
+    fn bytes(self) -> [u8; 9] {
+        let (tag, payload) = match self {
+            ConstKey::Nil => (0, 0),
+            ConstKey::Boolean(b) => (1, u64::from(b)),
+            ConstKey::Int(i) => (2, i as u64),
+            ConstKey::Float(bits) => (3, bits),
+            ConstKey::Str(id) => (4, u64::from(id)),
+        };
+        let mut key = [tag; 9];
+        key[1..].copy_from_slice(&payload.to_le_bytes());
+        key
+    }
 }
 
 /// An upvalue of the function being compiled.
@@ -92,7 +109,8 @@ pub(crate) struct Block {
 /// A function being compiled.
 pub(crate) struct FuncState {
     pub(crate) proto: FunctionProto,
-    constant_index: BTreeMap<ConstKey, u32>,
+    /// By [`ConstKey::bytes`]: a map with the lexer's key type, so one map in the module.
+    constant_index: BTreeMap<Box<[u8]>, u32>,
     pub(crate) upvalues: Vec<Upvalue>,
     /// Index in the parser's variable list of this function's first variable.
     pub(crate) first_local: usize,
@@ -556,13 +574,14 @@ impl Parser<'_> {
     }
 
     fn add_constant(&mut self, key: ConstKey, value: impl FnOnce(&Self) -> Constant) -> u32 {
-        if let Some(&index) = self.fs.constant_index.get(&key) {
+        let key = key.bytes();
+        if let Some(&index) = self.fs.constant_index.get(&key[..]) {
             return index;
         }
         let constant = value(self);
         let index = self.fs.proto.constants.len() as u32;
         self.fs.proto.constants.push(constant);
-        self.fs.constant_index.insert(key, index);
+        self.fs.constant_index.insert(key.into(), index);
         index
     }
 

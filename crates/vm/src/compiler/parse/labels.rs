@@ -1,7 +1,6 @@
-//! Labels and pending gotos, indexed by name so that a chunk with many of them compiles in
+//! Labels and pending gotos, found by name so that a chunk with many of them compiles in
 //! time proportional to its size (lua5.4 searches lists, which is quadratic).
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::compiler::lexer::StrId;
@@ -19,12 +18,32 @@ pub(crate) struct LabelDesc {
     pub(crate) close: bool,
 }
 
+/// The position of the last entry with each name, indexed by the name's id (ids are
+/// dense: one per distinct string of the chunk). Each entry links to the one before it
+/// with the same name, so no map from names to lists is needed.
+#[derive(Default)]
+struct LastByName(Vec<Option<usize>>);
+
+impl LastByName {
+    fn get(&self, name: StrId) -> Option<usize> {
+        self.0.get(name as usize).copied().flatten()
+    }
+
+    fn set(&mut self, name: StrId, position: Option<usize>) {
+        let i = name as usize;
+        if i >= self.0.len() {
+            self.0.resize(i + 1, None);
+        }
+        self.0[i] = position;
+    }
+}
+
 /// The visible labels of every function being compiled, innermost last.
 #[derive(Default)]
 pub(crate) struct Labels {
-    list: Vec<LabelDesc>,
-    /// Positions in `list` of the labels with each name, in order.
-    by_name: BTreeMap<StrId, Vec<usize>>,
+    /// Each label with the position of the previous label of the same name.
+    list: Vec<(LabelDesc, Option<usize>)>,
+    last: LastByName,
 }
 
 impl Labels {
@@ -33,28 +52,23 @@ impl Labels {
     }
 
     pub(crate) fn push(&mut self, label: LabelDesc) {
-        self.by_name
-            .entry(label.name)
-            .or_default()
-            .push(self.list.len());
-        self.list.push(label);
+        self.list.push((label, self.last.get(label.name)));
+        self.last.set(label.name, Some(self.list.len() - 1));
     }
 
     /// Forgets the labels from position `len` on (their block has ended).
     pub(crate) fn truncate(&mut self, len: usize) {
         while self.list.len() > len {
-            if let Some(label) = self.list.pop() {
-                if let Some(positions) = self.by_name.get_mut(&label.name) {
-                    positions.pop();
-                }
+            if let Some((label, previous)) = self.list.pop() {
+                self.last.set(label.name, previous);
             }
         }
     }
 
     /// The label named `name` among those from position `first` on (the current function's).
     pub(crate) fn find(&self, name: StrId, first: usize) -> Option<LabelDesc> {
-        let &position = self.by_name.get(&name)?.last()?;
-        (position >= first).then(|| self.list[position])
+        let position = self.last.get(name)?;
+        (position >= first).then(|| self.list[position].0)
     }
 }
 
@@ -62,9 +76,11 @@ impl Labels {
 /// dropped, so that positions (which blocks remember) stay valid.
 #[derive(Default)]
 pub(crate) struct Gotos {
-    list: Vec<Option<LabelDesc>>,
-    /// Positions in `list` of the pending gotos with each name, in order.
-    by_name: BTreeMap<StrId, Vec<usize>>,
+    /// Each goto (`None` once solved) with the position of the previous pending goto of the
+    /// same name.
+    list: Vec<(Option<LabelDesc>, Option<usize>)>,
+    /// The last pending goto of each name; the links from it only reach pending ones.
+    last: LastByName,
 }
 
 impl Gotos {
@@ -73,45 +89,41 @@ impl Gotos {
     }
 
     pub(crate) fn push(&mut self, goto: LabelDesc) {
-        self.by_name
-            .entry(goto.name)
-            .or_default()
-            .push(self.list.len());
-        self.list.push(Some(goto));
+        self.list.push((Some(goto), self.last.get(goto.name)));
+        self.last.set(goto.name, Some(self.list.len() - 1));
     }
 
     /// The first pending goto from position `first` on.
     pub(crate) fn first_pending(&self, first: usize) -> Option<LabelDesc> {
-        self.list.get(first..)?.iter().find_map(|goto| *goto)
+        self.list.get(first..)?.iter().find_map(|(goto, _)| *goto)
     }
 
     /// Removes and returns, in order, the pending gotos named `name` from position `first` on.
     pub(crate) fn take_named(&mut self, name: StrId, first: usize) -> Vec<LabelDesc> {
-        let Some(positions) = self.by_name.get_mut(&name) else {
-            return Vec::new();
-        };
-        let start = positions
-            .iter()
-            .rposition(|&p| p < first)
-            .map_or(0, |p| p + 1);
-        let taken: Vec<LabelDesc> = positions[start..]
-            .iter()
-            .filter_map(|&p| self.list[p].take())
-            .collect();
-        positions.truncate(start);
+        let mut taken = Vec::new();
+        let mut position = self.last.get(name);
+        while let Some(p) = position.filter(|&p| p >= first) {
+            let (goto, previous) = &mut self.list[p];
+            taken.extend(goto.take());
+            position = *previous;
+        }
+        self.last.set(name, position);
+        taken.reverse();
         taken
     }
 
     /// The pending gotos from position `first` on.
     pub(crate) fn pending_mut(&mut self, first: usize) -> impl Iterator<Item = &mut LabelDesc> {
         let first = first.min(self.list.len());
-        self.list[first..].iter_mut().flatten()
+        self.list[first..]
+            .iter_mut()
+            .filter_map(|(goto, _)| goto.as_mut())
     }
 
     /// Drops solved gotos at the end of the list, down to position `first` (where the block
     /// that is ending started: positions below belong to enclosing blocks).
     pub(crate) fn drop_solved_tail(&mut self, first: usize) {
-        while self.list.len() > first && matches!(self.list.last(), Some(None)) {
+        while self.list.len() > first && matches!(self.list.last(), Some((None, _))) {
             self.list.pop();
         }
     }

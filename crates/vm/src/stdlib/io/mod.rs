@@ -22,7 +22,7 @@ use crate::state::Ctx;
 use crate::userdata::UserData;
 use crate::value::Value;
 
-use super::{register_lib, set_fn};
+use super::{register_lib, set_field, set_fns};
 use stream::{Buffering, Closed, Stream};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
@@ -61,26 +61,32 @@ pub fn open(ctx: Ctx<'_>) {
         ],
     );
     let methods = ctx.new_table();
-    let method_fns: [(&'static str, NativeFn); 7] = [
-        ("close", close),
-        ("flush", flush),
-        ("lines", lines),
-        ("read", read),
-        ("seek", seek),
-        ("setvbuf", setvbuf),
-        ("write", write),
-    ];
-    for (name, f) in method_fns {
-        set_fn(ctx, methods, name, f);
-    }
+    set_fns(
+        ctx,
+        methods,
+        &[
+            ("close", close),
+            ("flush", flush),
+            ("lines", lines),
+            ("read", read),
+            ("seek", seek),
+            ("setvbuf", setvbuf),
+            ("write", write),
+        ],
+    );
     let meta = ctx.new_table();
-    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::Table(methods));
-    set_fn(ctx, meta, "__gc", collect);
-    set_fn(ctx, meta, "__close", collect);
-    set_fn(ctx, meta, "__tostring", tostring);
-    meta.set_str(ctx.mc, ctx.intern(b"__name"), ctx.str_value(FILE_META));
-    ctx.registry()
-        .set_str(ctx.mc, ctx.intern(FILE_META), Value::Table(meta));
+    set_field(ctx, meta, b"__index", Value::Table(methods));
+    set_fns(
+        ctx,
+        meta,
+        &[
+            ("__gc", collect),
+            ("__close", collect),
+            ("__tostring", tostring),
+        ],
+    );
+    set_field(ctx, meta, b"__name", ctx.str_value(FILE_META));
+    set_field(ctx, ctx.registry(), FILE_META, Value::Table(meta));
 
     let standard = [
         ("stdin", Stream::stdin(), &[INPUT, STDIN][..]),
@@ -89,9 +95,9 @@ pub fn open(ctx: Ctx<'_>) {
     ];
     for (name, stream, keys) in standard {
         let file = new_file(ctx, stream);
-        io.set_str(ctx.mc, ctx.intern(name.as_bytes()), file);
+        set_field(ctx, io, name.as_bytes(), file);
         for key in keys {
-            ctx.registry().set_str(ctx.mc, ctx.intern(key), file);
+            set_field(ctx, ctx.registry(), key, file);
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::state::Ctx;
 use crate::value::{Type, Value};
 
 use super::access::{self, result_of, stash, take, Flow};
-use super::{append, charge_bytes, grow, register_lib, reserve};
+use super::{append, charge_bytes, grow, register_lib, reserve, set_field};
 use pattern::{Capture, MatchError, Matcher, State};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
@@ -53,11 +53,11 @@ pub fn open(ctx: Ctx<'_>) {
         ],
     );
     let meta = ctx.new_table();
-    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::Table(string));
+    set_field(ctx, meta, b"__index", Value::Table(string));
     for (i, (event, _)) in ARITH.iter().enumerate() {
         let f =
             NativeClosure::with_upvals(ctx.mc, event, arith, Box::new([Value::Integer(i as i64)]));
-        meta.set_str(ctx.mc, ctx.intern(event.as_bytes()), Value::from(f));
+        set_field(ctx, meta, event.as_bytes(), Value::from(f));
     }
     ctx.set_type_metatable(Type::String, Some(meta));
 }

@@ -142,6 +142,8 @@ impl<'gc> Sort<'gc> {
         }
     }
 
+    /// Cold (only when the sort waits or pauses), and reached from every step of [`Sort::run`].
+    #[inline(never)]
     fn save(&self, call: &mut NativeCall<'_, 'gc>) {
         call.set_arg(slot::LO, Value::Integer(self.lo));
         call.set_arg(slot::UP, Value::Integer(self.up));
@@ -275,7 +277,9 @@ impl<'gc> Sort<'gc> {
                     Some(v) => v,
                     None => {
                         let then = then(sort_cont, $next);
-                        let flow = access::get(ctx, call, self.table, Value::Integer(i), then);
+                        let key = Value::Integer(i);
+                        let flow =
+                            access::get_through_metamethods(ctx, call, self.table, key, then);
                         wait!(self, call, flow)
                     }
                 }
@@ -286,7 +290,8 @@ impl<'gc> Sort<'gc> {
                 let (i, v) = ($i, $v);
                 if !self.fast_set(ctx, i, v) {
                     let then = then(sort_cont, $next);
-                    let flow = access::set(ctx, call, self.table, Value::Integer(i), v, then);
+                    let key = Value::Integer(i);
+                    let flow = access::set_through_metamethods(ctx, call, self.table, key, v, then);
                     wait!(self, call, flow);
                 }
             }};
