@@ -165,6 +165,18 @@ test('LuaTable iterates a large table in pages', async (t) => {
   assert.equal(await big.length(), 1000);
 });
 
+test('LuaTable works after a script replaced the raw functions it is built on', async (t) => {
+  const lua = await engine(t);
+  await lua.compute('t = {1, 2, x = 3} rawget, rawset, rawlen, next, type, error = nil, nil, nil, nil, nil, nil');
+  const table = await lua.global.getTable('t');
+  await table.set('y', 4);
+  assert.deepEqual([await table.get('x'), await table.get('y'), await table.length()], [3, 4, 2]);
+  const keys = [];
+  for await (const [k] of table) keys.push(k);
+  assert.deepEqual(keys.sort(), [1, 2, 'x', 'y'].sort());
+  await assert.rejects(lua.global.getTable('nothing'), (e) => e instanceof LuaError && /global 'nothing' is not a table/.test(e.message));
+});
+
 test('LuaTable reads and writes an external table in place', async (t) => {
   const lua = await engine(t);
   await lua.compute('_home.list = { "a", "b" }; _home.n = 2^60');

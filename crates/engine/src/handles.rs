@@ -53,38 +53,43 @@ const OBJECTS_KEY: &[u8] = b"lua-persist host objects";
 /// The metatable every host object shares.
 const OBJECT_META_KEY: &[u8] = b"lua-persist host object";
 
-/// Run once in a new state, after [`install`]: the table accessors, made of the raw
-/// functions as they are now (a script may replace the globals later), and the weak cache
-/// of host objects.
-pub const SETUP: &str = r#"
-local reg = debug.getregistry()
-local handles = reg["lua-persist handles"]
-local rawget, rawset, next, type, error, tostring = rawget, rawset, next, type, error, tostring
-handles[3] = function(t, k)
-  local v
-  if t == nil then v = _ENV[k] else v = rawget(t, k) end
-  if type(v) ~= "table" then
-    error((t == nil and "global '" or "field '") .. tostring(k) .. "' is not a table (a " .. type(v) .. " value)", 0)
-  end
-  return v
+/// The table accessors written in Lua (handles 3, 5 and 7), compiled when the host first
+/// opens a table: compiling them in every new state ran enough of the compiler at start-up
+/// for V8 to optimise it in the background, and Node waits for that before it exits
+/// (+200 ms to a script's first result). Their `_ENV` is [`ACCESSOR_ENV_KEY`]'s table.
+const TABLE_ACCESSORS: [(u32, &[u8], &[u8]); 3] = [
+    (
+        TABLE_OPEN,
+        b"=table.open",
+        br#"local t, k = ...
+local v
+if t == nil then v = G[k] else v = rawget(t, k) end
+if type(v) ~= "table" then
+  error((t == nil and "global '" or "field '") .. tostring(k) .. "' is not a table (a " .. type(v) .. " value)", 0)
 end
-handles[4] = rawget
-handles[5] = function(t, k, v) rawset(t, k, v) end
-handles[6] = rawlen
-handles[7] = function(t)
-  local k, done
-  return function(n)
-    local out, i = {}, 0
-    while not done and i < 2 * n do
-      local v
-      k, v = next(t, k)
-      if k == nil then done = true else out[i + 1], out[i + 2], i = k, v, i + 2 end
-    end
-    return out
+return v"#,
+    ),
+    (TABLE_SET, b"=table.set", b"local t, k, v = ...\nrawset(t, k, v)"),
+    (
+        TABLE_ITERATE,
+        b"=table.iterate",
+        br#"local t = ...
+local k, done
+return function(n)
+  local out, i = {}, 0
+  while not done and i < 2 * n do
+    local v
+    k, v = next(t, k)
+    if k == nil then done = true else out[i + 1], out[i + 2], i = k, v, i + 2 end
   end
-end
-reg["lua-persist host objects"] = setmetatable({}, {__mode = "v"})
-"#;
+  return out
+end"#,
+    ),
+];
+
+/// The accessors' globals: the raw functions as a new state has them (a script may replace
+/// the globals later) and `G`, the globals table.
+const ACCESSOR_ENV_KEY: &[u8] = b"lua-persist table accessors";
 
 /// Creates the handle table with the two global accessors, and the host objects' metatable.
 pub fn install(ctx: Ctx<'_>) {
@@ -99,7 +104,27 @@ pub fn install(ctx: Ctx<'_>) {
         };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }
+    let globals = ctx.globals();
+    let raw = |name: &[u8]| globals.get_str(ctx.intern(name));
+    handles.set_int(ctx.mc, TABLE_GET as i64, raw(b"rawget"));
+    handles.set_int(ctx.mc, TABLE_LENGTH as i64, raw(b"rawlen"));
+    let env = ctx.new_table();
+    for name in [
+        &b"rawget"[..],
+        b"rawset",
+        b"next",
+        b"type",
+        b"error",
+        b"tostring",
+    ] {
+        env.set_str(ctx.mc, ctx.intern(name), raw(name));
+    }
+    env.set_str(ctx.mc, ctx.intern(b"G"), Value::Table(globals));
     let registry = ctx.registry();
+    registry.set_str(ctx.mc, ctx.intern(ACCESSOR_ENV_KEY), Value::Table(env));
+    let objects = ctx.new_table();
+    ctx.make_weak(objects, b"v");
+    registry.set_str(ctx.mc, ctx.intern(OBJECTS_KEY), Value::Table(objects));
     registry.set_str(ctx.mc, ctx.intern(REGISTRY_KEY), Value::Table(handles));
     registry.set_str(ctx.mc, ctx.intern(HOST_KEY), Value::Table(ctx.new_table()));
     let meta = ctx.new_table();
@@ -128,7 +153,7 @@ fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {
 fn registry_table<'gc>(ctx: Ctx<'gc>, key: &[u8]) -> vm::table::Table<'gc> {
     match ctx.registry().get_str(ctx.intern(key)) {
         Value::Table(t) => t,
-        _ => unreachable!("install and SETUP made the table"),
+        _ => unreachable!("install made the table"),
     }
 }
 
@@ -262,6 +287,17 @@ pub fn release(ctx: Ctx<'_>, handle: u32) -> bool {
     true
 }
 
+/// Puts the accessors of [`TABLE_ACCESSORS`] in `handles`, on the first call of one.
+fn compile_table_accessors<'gc>(ctx: Ctx<'gc>, handles: vm::table::Table<'gc>) {
+    let env = ctx.registry().get_str(ctx.intern(ACCESSOR_ENV_KEY));
+    for (handle, name, source) in TABLE_ACCESSORS {
+        let Ok(f) = ctx.load(source, name, Some(env)) else {
+            unreachable!("the table accessors compile")
+        };
+        handles.set_int(ctx.mc, handle as i64, Value::from(f));
+    }
+}
+
 /// The function and arguments of a call: `u32 handle`, `u32 count`, then `count` values.
 pub fn decode_call<'gc>(
     ctx: Ctx<'gc>,
@@ -283,7 +319,12 @@ pub fn decode_call<'gc>(
 }
 
 fn lookup<'gc>(ctx: Ctx<'gc>, handle: u32) -> Result<Value<'gc>, String> {
-    match table(ctx).get_int(handle as i64) {
+    let handles = table(ctx);
+    let accessor = matches!(handle, TABLE_OPEN | TABLE_SET | TABLE_ITERATE);
+    if accessor && handles.get_int(handle as i64).is_nil() {
+        compile_table_accessors(ctx, handles);
+    }
+    match handles.get_int(handle as i64) {
         Value::Nil => Err(format!("handle {handle} was released")),
         f => Ok(f),
     }

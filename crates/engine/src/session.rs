@@ -202,11 +202,9 @@ impl Engine {
             protect_globals(ctx);
             handles::install(ctx);
         });
-        for setup in [crate::function::SETUP, handles::SETUP] {
-            let compiled = lua.start_chunk(setup.as_bytes(), b"=setup", &[]);
-            assert!(compiled.is_ok(), "the setup chunk compiles");
-            assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
-        }
+        let setup = lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[]);
+        assert!(setup.is_ok(), "the setup chunk compiles");
+        assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
         let mut engine = Engine {
             lua,
             store,

@@ -253,6 +253,18 @@ impl<'gc> Ctx<'gc> {
         Table::new(self.mc)
     }
 
+    /// Makes `t` weak as `setmetatable(t, {__mode = mode})` would (`mode` "k", "v" or "kv").
+    pub fn make_weak(self, t: Table<'gc>, mode: &[u8]) {
+        let meta = Table::new(self.mc);
+        meta.set_str(
+            self.mc,
+            self.meta_name(MetaEvent::Mode),
+            self.str_value(mode),
+        );
+        t.set_metatable(self.mc, Some(meta));
+        gc::note_metatable(self, Value::Table(t), Some(meta));
+    }
+
     pub fn globals(self) -> Table<'gc> {
         self.state.globals
     }
@@ -916,11 +928,7 @@ fn init_external(ctx: Ctx<'_>) {
         ctx.meta_name(MetaEvent::NewIndex),
         Value::Boolean(true),
     );
-    let weak = Table::new(ctx.mc);
-    weak.set_str(ctx.mc, ctx.meta_name(MetaEvent::Mode), ctx.str_value(b"v"));
-    let tables = ctx.state.ext_tables;
-    tables.set_metatable(ctx.mc, Some(weak));
-    gc::note_metatable(ctx, Value::Table(tables), Some(weak));
+    ctx.make_weak(ctx.state.ext_tables, b"v");
 }
 
 /// How a slice of execution ended.

@@ -40,10 +40,7 @@ pub fn open(ctx: Ctx<'_>) {
     );
     // Where lua5.4 keeps each thread's hook: scripts (the official tests) look at it.
     let hooks = ctx.new_table();
-    let mode = ctx.new_table();
-    set_field(ctx, mode, b"__mode", ctx.str_value(b"k"));
-    hooks.set_metatable(ctx.mc, Some(mode));
-    crate::gc::note_metatable(ctx, Value::Table(hooks), Some(mode));
+    ctx.make_weak(hooks, b"k");
     set_field(ctx, ctx.registry(), b"_HOOKKEY", Value::Table(hooks));
 }
 
