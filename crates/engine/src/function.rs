@@ -293,7 +293,14 @@ pub fn hold<'gc>(ctx: Ctx<'gc>, table: &[u8], id: u32, u: Upval<'gc>) {
         return;
     };
     let c = LuaClosure::new(ctx.mc, holder.proto(), Box::new([u]));
-    cells.set_int(ctx.mc, i64::from(id), Value::from(c));
+    cells.set_int(ctx.mc, cell_key(id), Value::from(c));
+}
+
+/// The key of cell `id` in the registry tables. Negative: ids only grow, and the VM keeps an
+/// array part as long as the largest integer key appended to it however many were deleted
+/// since, while the hash part (where negative keys go) shrinks when it is rebuilt.
+fn cell_key(id: u32) -> i64 {
+    -i64::from(id)
 }
 
 /// The cell registered as `id`, if any.
@@ -305,7 +312,7 @@ fn held_in<'gc>(ctx: Ctx<'gc>, table: &[u8], id: u32) -> Option<Upval<'gc>> {
     let Value::Table(cells) = registry(ctx, table) else {
         return None;
     };
-    match cells.get_int(i64::from(id)) {
+    match cells.get_int(cell_key(id)) {
         Value::Function(Function::Lua(c)) => c.upvals().first().copied(),
         _ => None,
     }
@@ -319,7 +326,7 @@ pub fn release<'gc>(ctx: Ctx<'gc>, id: u32) -> Vec<Upval<'gc>> {
         .filter_map(|table| {
             let cell = held_in(ctx, table, id)?;
             if let Value::Table(cells) = registry(ctx, table) {
-                cells.set_int(ctx.mc, i64::from(id), Value::Nil);
+                cells.set_int(ctx.mc, cell_key(id), Value::Nil);
             }
             Some(cell)
         })
