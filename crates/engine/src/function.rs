@@ -296,9 +296,9 @@ pub fn hold<'gc>(ctx: Ctx<'gc>, table: &[u8], id: u32, u: Upval<'gc>) {
     cells.set_int(ctx.mc, cell_key(id), Value::from(c));
 }
 
-/// The key of cell `id` in the registry tables. Negative: ids only grow, and the VM keeps an
-/// array part as long as the largest integer key appended to it however many were deleted
-/// since, while the hash part (where negative keys go) shrinks when it is rebuilt.
+/// The key of cell `id` in the registry tables. Negative, so in the hash part, which
+/// shrinks when it is rebuilt: keyed by the ids themselves, which only grow and are sparse,
+/// the heap still grew with every stored function overwritten (tests/js/functions.test.js).
 fn cell_key(id: u32) -> i64 {
     -i64::from(id)
 }
