@@ -224,7 +224,7 @@ test('_io carries structured input and output and is table 0', async (t) => {
 
 test('memoryStats reports linear memory next to external data', async (t) => {
   const lua = await engine(t);
-  // 20 MB, past the 4 MiB the module keeps free for its allocator.
+  // 20 MB, well past the up to 4 MiB the module keeps free for its allocator.
   lua.computeSync('for i = 1, 20000 do _home[i] = string.rep("x", 1000) end');
   const s = lua.memoryStats();
   assert.ok(s.externalBytes > 20000 * 1000, `externalBytes ${s.externalBytes}`);
