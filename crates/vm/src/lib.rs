@@ -8,17 +8,11 @@
 
 extern crate alloc;
 
-pub mod bytecode;
-pub mod compiler;
-mod decimal;
-pub mod dump;
 pub mod external;
 pub mod function;
 mod gc;
 pub mod host;
 pub mod interp;
-pub mod number;
-pub mod proto;
 pub mod state;
 pub mod stdlib;
 pub mod string;
@@ -27,7 +21,14 @@ pub mod thread;
 pub mod userdata;
 pub mod value;
 
+#[cfg(test)]
+mod dump_tests;
+
+use lua_persist_proto::decimal;
+
 pub use external::External;
 pub use host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd, Whence};
+pub use lua_persist_chunk::{compiler, dump};
+pub use lua_persist_proto::{bytecode, number, proto};
 pub use state::{Config, Ctx, ExitRequest, Host, Lua, RuntimeError, Step};
 pub use value::{Function, Type, Value};

@@ -1,5 +1,6 @@
-//! Tests of binary chunks: round trips, one hostile prototype per verifier rule, the VM's
-//! `string.dump`/`load`, and fuzzing of the reader, the verifier and the VM behind them.
+//! Tests of binary chunks (`crate::dump`, from `lua-persist-chunk`): round trips, one hostile
+//! prototype per verifier rule, the VM's `string.dump`/`load`, and fuzzing of the reader, the
+//! verifier and the VM behind them. They live here because most of them run what they load.
 
 extern crate std;
 

@@ -42,12 +42,10 @@ mod read;
 mod verify;
 mod write;
 
-#[cfg(test)]
-mod tests;
-
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::bytecode::Op;
 use crate::proto::FunctionProto;
 
 pub use verify::{verify, MAX_DEPTH};
@@ -83,6 +81,11 @@ pub fn undump(bytes: &[u8], chunk_name: &[u8]) -> Result<FunctionProto, String> 
                 String::from_utf8_lossy(display_name(chunk_name))
             )
         })
+}
+
+/// Decodes one instruction as chunks store it (the VM's fuzz tests make random ones so).
+pub fn decode_op(bytes: &[u8]) -> Option<Op> {
+    ops::read_op(&mut read::Reader::new(bytes)).ok()
 }
 
 /// The name lua5.4's loader puts in front of its messages.

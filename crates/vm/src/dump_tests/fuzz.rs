@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::bytecode::Op;
-use crate::dump::{dump, ops, read::Reader, undump, HEADER_LEN};
+use crate::dump::{decode_op, dump, undump, HEADER_LEN};
 use crate::proto::{Constant, FunctionProto};
 use crate::{Config, Lua, Step, Value};
 
@@ -136,7 +136,7 @@ fn random_op(rng: &mut Rng) -> Op {
     loop {
         let mut bytes = vec![rng.below(77) as u8];
         bytes.extend((0..6).map(|_| rng.small_byte()));
-        if let Ok(op) = ops::read_op(&mut Reader::new(&bytes)) {
+        if let Some(op) = decode_op(&bytes) {
             return op;
         }
     }
