@@ -3,11 +3,11 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::vec::Vec;
 
 use super::numeral::{parse_numeral, Numeral};
 use super::SyntaxError;
+use crate::number::write_int;
 
 /// Index of an interned string (names and string literals).
 pub(crate) type StrId = u32;
@@ -98,7 +98,10 @@ pub(crate) fn token_name(token: Token) -> Vec<u8> {
             return if (0x20..0x7f).contains(&c) {
                 Vec::from([b'\'', c, b'\''])
             } else {
-                format!("'<\\{}>'", c).into_bytes()
+                let mut name = b"'<\\".to_vec();
+                write_int(&mut name, c.into());
+                name.extend_from_slice(b">'");
+                name
             };
         }
         Token::IDiv => b"//",
@@ -251,7 +254,9 @@ impl<'s> Lexer<'s> {
     /// An error at the current line: `chunk:line: message`, plus `near <token>` when given.
     pub(crate) fn error_near(&self, message: &[u8], near: Option<Token>) -> SyntaxError {
         let mut text = self.chunk_id.clone();
-        text.extend_from_slice(format!(":{}: ", self.line).as_bytes());
+        text.push(b':');
+        write_int(&mut text, self.line.into());
+        text.extend_from_slice(b": ");
         text.extend_from_slice(message);
         // lua5.4 knows a NUL byte token by the code 0, which also means "no token".
         if let Some(token) = near.filter(|&t| t != Token::Char(0)) {
@@ -535,10 +540,13 @@ impl<'s> Lexer<'s> {
         loop {
             match self.current {
                 EOZ => {
-                    let what = if is_string { "string" } else { "comment" };
-                    let message =
-                        format!("unfinished long {} (starting at line {})", what, start_line);
-                    return Err(self.error_near(message.as_bytes(), Some(Token::Eof)));
+                    let what: &[u8] = if is_string { b"string" } else { b"comment" };
+                    let mut message = b"unfinished long ".to_vec();
+                    message.extend_from_slice(what);
+                    message.extend_from_slice(b" (starting at line ");
+                    write_int(&mut message, start_line.into());
+                    message.push(b')');
+                    return Err(self.error_near(&message, Some(Token::Eof)));
                 }
                 c if c == i32::from(b']') => {
                     if self.skip_separator() == level {

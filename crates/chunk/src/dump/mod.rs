@@ -76,10 +76,11 @@ pub fn undump(bytes: &[u8], chunk_name: &[u8]) -> Result<FunctionProto, String> 
         .map_err(String::from)
         .and_then(|proto| verify(&proto).map(|()| proto))
         .map_err(|what| {
-            alloc::format!(
-                "{}: bad binary format ({what})",
-                String::from_utf8_lossy(display_name(chunk_name))
-            )
+            let mut message = String::from_utf8_lossy(display_name(chunk_name)).into_owned();
+            message.push_str(": bad binary format (");
+            message.push_str(&what);
+            message.push(')');
+            message
         })
 }
 

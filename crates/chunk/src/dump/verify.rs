@@ -57,13 +57,13 @@
 //! an instruction's sets only grow, so it is revisited at most 2 × 256 times (each visit a
 //! few word operations).
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::ops::op_name;
 use crate::bytecode::Op;
+use crate::number::int_digits;
 use crate::proto::{Constant, FunctionProto};
 
 /// How deep prototypes may nest below the main function (the compiler's syntax limit is
@@ -82,11 +82,12 @@ pub fn verify(main: &FunctionProto) -> Result<(), String> {
             return Err(String::from("functions nested too deeply"));
         }
         Checker::new(proto).check().map_err(|e| {
-            if proto.line_defined == 0 {
-                format!("main function: {e}")
+            let function = if proto.line_defined == 0 {
+                message("main function")
             } else {
-                format!("function at line {}: {e}", proto.line_defined)
-            }
+                message("function at line ").num(proto.line_defined.into())
+            };
+            String::from(function.text(": ").text(&e))
         })?;
         pending.extend(proto.protos.iter().map(|child| (child, depth + 1)));
     }
@@ -332,23 +333,38 @@ impl<'p> Checker<'p> {
             return Err(String::from("no code"));
         }
         if usize::from(p.num_params) > self.regs {
-            return Err(format!(
-                "{} parameters but {} registers",
-                p.num_params, self.regs
-            ));
+            return Err(message("")
+                .num(p.num_params.into())
+                .text(" parameters but ")
+                .num(self.regs as i64)
+                .text(" registers")
+                .into());
         }
         if p.upvalues.len() > MAX_UPVALUES {
-            return Err(format!("{} upvalues", p.upvalues.len()));
+            return Err(message("")
+                .num(p.upvalues.len() as i64)
+                .text(" upvalues")
+                .into());
         }
         if !p.lines.is_empty() && p.lines.len() != n {
-            return Err(format!("{} lines for {n} instructions", p.lines.len()));
+            return Err(message("")
+                .num(p.lines.len() as i64)
+                .text(" lines for ")
+                .num(n as i64)
+                .text(" instructions")
+                .into());
         }
         for (i, l) in p.locals.iter().enumerate() {
             if usize::from(l.reg) >= self.regs || l.start_pc > l.end_pc || l.end_pc as usize > n {
-                return Err(format!(
-                    "local variable {i} in register {} from {} to {}",
-                    l.reg, l.start_pc, l.end_pc
-                ));
+                return Err(message("local variable ")
+                    .num(i as i64)
+                    .text(" in register ")
+                    .num(l.reg.into())
+                    .text(" from ")
+                    .num(l.start_pc.into())
+                    .text(" to ")
+                    .num(l.end_pc.into())
+                    .into());
             }
         }
         for (i, child) in p.protos.iter().enumerate() {
@@ -360,10 +376,17 @@ impl<'p> Checker<'p> {
                 };
                 if usize::from(u.index) >= limit {
                     let place = if u.in_stack { "register" } else { "upvalue" };
-                    return Err(format!(
-                        "function {i} takes upvalue {j} from {place} {} of {limit}",
-                        u.index
-                    ));
+                    return Err(message("function ")
+                        .num(i as i64)
+                        .text(" takes upvalue ")
+                        .num(j as i64)
+                        .text(" from ")
+                        .text(place)
+                        .text(" ")
+                        .num(u.index.into())
+                        .text(" of ")
+                        .num(limit as i64)
+                        .into());
                 }
             }
         }
@@ -384,7 +407,7 @@ impl<'p> Checker<'p> {
             .sum();
         let mut targets = vec![false; n];
         for (pc, &op) in self.code.iter().enumerate() {
-            let at = |what: String| format!("instruction {pc} ({}): {what}", op_name(op));
+            let at = |what: String| at_instruction(pc, op, &what);
             self.operands(op, list_capacity).map_err(at)?;
             let f = flow(pc, op);
             if f.next && pc + 1 >= n {
@@ -392,7 +415,8 @@ impl<'p> Checker<'p> {
             }
             if let Some(t) = f.jump {
                 if t < 0 || t >= n as i64 {
-                    return Err(at(format!("jumps to {t}, outside the code")));
+                    let what = message("jumps to ").num(t).text(", outside the code");
+                    return Err(at(what.into()));
                 }
                 targets[t as usize] = true;
             }
@@ -405,28 +429,42 @@ impl<'p> Checker<'p> {
         let reg = |r: u8| self.reg_range(usize::from(r), 1);
         let range = |r: u8, count: usize| self.reg_range(usize::from(r), count);
         let konst = |k: u32| {
-            self.p
-                .constants
-                .get(k as usize)
-                .ok_or_else(|| format!("constant {k} of {}", self.p.constants.len()))
+            self.p.constants.get(k as usize).ok_or_else(|| {
+                let n = self.p.constants.len() as i64;
+                message("constant ")
+                    .num(k.into())
+                    .text(" of ")
+                    .num(n)
+                    .into()
+            })
         };
         let string_k = |k: u32| match konst(k)? {
             Constant::String(_) => Ok(()),
-            _ => Err(format!("key constant {k} is not a string")),
+            _ => Err(message("key constant ")
+                .num(k.into())
+                .text(" is not a string")
+                .into()),
         };
         let number_k = |k: u32| match konst(k)? {
             Constant::Integer(_) | Constant::Float(_) => Ok(()),
-            _ => Err(format!("constant {k} is not a number")),
+            _ => Err(message("constant ")
+                .num(k.into())
+                .text(" is not a number")
+                .into()),
         };
         let integer_k = |k: u32| match konst(k)? {
             Constant::Integer(_) => Ok(()),
-            _ => Err(format!("constant {k} is not an integer")),
+            _ => Err(message("constant ")
+                .num(k.into())
+                .text(" is not an integer")
+                .into()),
         };
         let upval = |u: u8| {
             if usize::from(u) < self.p.upvalues.len() {
                 Ok(())
             } else {
-                Err(format!("upvalue {u} of {}", self.p.upvalues.len()))
+                let n = self.p.upvalues.len() as i64;
+                Err(message("upvalue ").num(u.into()).text(" of ").num(n).into())
             }
         };
         let rk = |kc: bool, c: u8| {
@@ -541,9 +579,11 @@ impl<'p> Checker<'p> {
             Op::NewTable { a, array, .. } => {
                 reg(a)?;
                 if u64::from(array) > list_capacity {
-                    return Err(format!(
-                        "array size {array} but the function's SetLists store at most {list_capacity}"
-                    ));
+                    return Err(message("array size ")
+                        .num(array.into())
+                        .text(" but the function's SetLists store at most ")
+                        .num(list_capacity as i64)
+                        .into());
                 }
                 Ok(())
             }
@@ -607,7 +647,12 @@ impl<'p> Checker<'p> {
             Op::Closure { a, p } => {
                 reg(a)?;
                 if p as usize >= self.p.protos.len() {
-                    return Err(format!("function {p} of {}", self.p.protos.len()));
+                    let n = self.p.protos.len() as i64;
+                    return Err(message("function ")
+                        .num(p.into())
+                        .text(" of ")
+                        .num(n)
+                        .into());
                 }
                 Ok(())
             }
@@ -629,13 +674,19 @@ impl<'p> Checker<'p> {
         if first + count <= self.regs && (count > 0 || first <= self.regs) {
             Ok(())
         } else if count <= 1 {
-            Err(format!("register {first} of {}", self.regs))
+            Err(message("register ")
+                .num(first as i64)
+                .text(" of ")
+                .num(self.regs as i64)
+                .into())
         } else {
-            Err(format!(
-                "registers {first}..{} of {}",
-                first + count - 1,
-                self.regs
-            ))
+            Err(message("registers ")
+                .num(first as i64)
+                .text("..")
+                .num((first + count - 1) as i64)
+                .text(" of ")
+                .num(self.regs as i64)
+                .into())
         }
     }
 
@@ -645,7 +696,7 @@ impl<'p> Checker<'p> {
         let n = code.len();
         let at_pc = |pc: usize| code.get(pc).copied();
         for (pc, &op) in code.iter().enumerate() {
-            let at = |what: &str| format!("instruction {pc} ({}): {what}", op_name(op));
+            let at = |what: &str| at_instruction(pc, op, what);
             let uses_top = match op {
                 Op::Call { a, b: 0, .. }
                 | Op::TailCall { a, b: 0 }
@@ -737,7 +788,7 @@ impl<'p> Checker<'p> {
         // The state registers of the active loops (disjoint, as the rule keeps them).
         let mut guarded = RegSet::default();
         for (pc, &op) in self.code.iter().enumerate() {
-            let at = |what: &str| format!("instruction {pc} ({}): {what}", op_name(op));
+            let at = |what: &str| at_instruction(pc, op, what);
             if let Some(&l) = active.last() {
                 loop_of[pc] = l;
                 let lp = loops[l as usize];
@@ -793,11 +844,10 @@ impl<'p> Checker<'p> {
                 }
                 let lp = loops[l as usize];
                 if !(lp.prep..=lp.end).contains(&pc) {
-                    return Err(format!(
-                        "instruction {pc} ({}): enters the numeric for loop at {} from outside",
-                        op_name(op),
-                        lp.prep
-                    ));
+                    let what = message("enters the numeric for loop at ")
+                        .num(lp.prep as i64)
+                        .text(" from outside");
+                    return Err(at_instruction(pc, op, &String::from(what)));
                 }
             }
         }
@@ -864,18 +914,59 @@ impl<'p> Checker<'p> {
                 _ => continue,
             };
             if let Some(r) = s.upvals.first_common(RegSet::range(function, 255)) {
-                return Err(format!(
-                    "instruction {pc} ({}): register {r} may still have an open upvalue",
-                    op_name(op)
-                ));
+                let what = message("register ")
+                    .num(r as i64)
+                    .text(" may still have an open upvalue");
+                return Err(at_instruction(pc, op, &String::from(what)));
             }
             if let Some(r) = s.tbc.first_common(RegSet::range(tbc_from, 255)) {
-                return Err(format!(
-                    "instruction {pc} ({}): register {r} may still be marked to be closed",
-                    op_name(op)
-                ));
+                let what = message("register ")
+                    .num(r as i64)
+                    .text(" may still be marked to be closed");
+                return Err(at_instruction(pc, op, &String::from(what)));
             }
         }
         Ok(())
+    }
+}
+
+/// `instruction <pc> (<opcode>): <what>`.
+fn at_instruction(pc: usize, op: Op, what: &str) -> String {
+    message("instruction ")
+        .num(pc as i64)
+        .text(" (")
+        .text(op_name(op))
+        .text("): ")
+        .text(what)
+        .into()
+}
+
+/// A message put together from text and numbers. `format!` at each of the verifier's thirty
+/// messages would cost the module a few kilobytes of formatting code.
+struct Message(String);
+
+fn message(text: &str) -> Message {
+    Message(String::from(text))
+}
+
+impl Message {
+    #[inline(never)]
+    fn text(mut self, text: &str) -> Message {
+        self.0.push_str(text);
+        self
+    }
+
+    #[inline(never)]
+    fn num(mut self, n: i64) -> Message {
+        let mut digits = [0; 20];
+        self.0
+            .extend(int_digits(n, &mut digits).iter().map(|&d| char::from(d)));
+        self
+    }
+}
+
+impl From<Message> for String {
+    fn from(message: Message) -> String {
+        message.0
     }
 }

@@ -7,13 +7,13 @@ mod labels;
 mod scope;
 mod statements;
 
-use alloc::format;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 
 use super::code::{FuncState, VarDesc};
 use super::lexer::{token_name, Lexer, StrId, Token};
 use super::SyntaxError;
+use crate::number::write_int;
 use crate::proto::FunctionProto;
 use labels::{Gotos, Labels};
 
@@ -97,15 +97,17 @@ impl<'s> Parser<'s> {
 
     /// "too many <what> (limit is <limit>) in <function>", for the function defined on `line`.
     pub(crate) fn limit_error(&self, line: u32, limit: u32, what: &str) -> SyntaxError {
-        let message = if line == 0 {
-            format!("too many {} (limit is {}) in main function", what, limit)
+        let mut message = b"too many ".to_vec();
+        message.extend_from_slice(what.as_bytes());
+        message.extend_from_slice(b" (limit is ");
+        write_int(&mut message, limit.into());
+        if line == 0 {
+            message.extend_from_slice(b") in main function");
         } else {
-            format!(
-                "too many {} (limit is {}) in function at line {}",
-                what, limit, line
-            )
-        };
-        self.syntax_error(message.as_bytes())
+            message.extend_from_slice(b") in function at line ");
+            write_int(&mut message, line.into());
+        }
+        self.syntax_error(&message)
     }
 
     /// Skips the current token if it is `token`.
@@ -147,7 +149,9 @@ impl<'s> Parser<'s> {
         let mut message = token_name(what);
         message.extend_from_slice(b" expected (to close ");
         message.extend_from_slice(&token_name(who));
-        message.extend_from_slice(format!(" at line {})", line).as_bytes());
+        message.extend_from_slice(b" at line ");
+        write_int(&mut message, line.into());
+        message.push(b')');
         Err(self.syntax_error(&message))
     }
 

@@ -1,6 +1,5 @@
 //! Scopes: local variables, upvalues, blocks, labels and gotos, and the functions themselves.
 
-use alloc::format;
 use alloc::vec::Vec;
 
 use super::labels::LabelDesc;
@@ -11,6 +10,7 @@ use crate::compiler::code::{
 };
 use crate::compiler::lexer::{StrId, Token};
 use crate::compiler::SyntaxError;
+use crate::number::write_int;
 use crate::proto::{FunctionProto, LocalDesc, UpvalueDesc};
 
 /// Local variables a function may have in scope at once.
@@ -290,14 +290,15 @@ impl Parser<'_> {
     }
 
     fn undefined_goto(&self, goto: &LabelDesc) -> SyntaxError {
-        let message = if goto.name == self.names.break_ {
-            format!("break outside loop at line {}", goto.line).into_bytes()
+        let mut message = if goto.name == self.names.break_ {
+            b"break outside loop at line ".to_vec()
         } else {
             let mut message = b"no visible label '".to_vec();
             message.extend_from_slice(self.lex.strings.get(goto.name));
-            message.extend_from_slice(format!("' for <goto> at line {}", goto.line).as_bytes());
+            message.extend_from_slice(b"' for <goto> at line ");
             message
         };
+        write_int(&mut message, goto.line.into());
         self.semantic_error(&message)
     }
 
@@ -328,9 +329,9 @@ impl Parser<'_> {
                 let var = self.vars[self.fs.first_local + goto.active_vars as usize].name;
                 let mut message = b"<goto ".to_vec();
                 message.extend_from_slice(self.lex.strings.get(goto.name));
-                message.extend_from_slice(
-                    format!("> at line {} jumps into the scope of local '", goto.line).as_bytes(),
-                );
+                message.extend_from_slice(b"> at line ");
+                write_int(&mut message, goto.line.into());
+                message.extend_from_slice(b" jumps into the scope of local '");
                 message.extend_from_slice(self.lex.strings.get(var));
                 message.push(b'\'');
                 return Err(self.semantic_error(&message));

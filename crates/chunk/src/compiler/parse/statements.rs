@@ -1,7 +1,6 @@
 //! Statements: blocks, control structures, loops, declarations, assignments, returns, gotos
 //! and labels.
 
-use alloc::format;
 use alloc::vec::Vec;
 
 use super::Parser;
@@ -9,6 +8,7 @@ use crate::bytecode::Op;
 use crate::compiler::code::{ExpDesc, ExpKind, VarKind, NO_JUMP};
 use crate::compiler::lexer::{StrId, Token};
 use crate::compiler::SyntaxError;
+use crate::number::write_int;
 
 impl Parser<'_> {
     /// Whether the current token ends a block (`until` only where asked).
@@ -619,9 +619,8 @@ impl Parser<'_> {
         if let Some(existing) = self.find_label(name) {
             let mut message = b"label '".to_vec();
             message.extend_from_slice(self.lex.strings.get(name));
-            message.extend_from_slice(
-                format!("' already defined on line {}", existing.line).as_bytes(),
-            );
+            message.extend_from_slice(b"' already defined on line ");
+            write_int(&mut message, existing.line.into());
             return Err(self.semantic_error(&message));
         }
         let last = self.block_follow(false);
