@@ -28,25 +28,35 @@ pub struct StrData<'gc> {
     _gc: core::marker::PhantomData<&'gc ()>,
 }
 
-/// A string's bytes, counted in the arena's metrics while they live (so the collector's
-/// pacing and the memory limit see them). Built with one copy: allocator-api2's buffers
-/// would need a zero fill first.
-struct Bytes {
-    data: Box<[u8]>,
-    metrics: Metrics,
+/// Strings up to this length keep their bytes in the string object: one allocation, and no
+/// bigger an object than a pointer to a buffer of them would take with the buffer.
+const INLINE_LEN: usize = 22;
+
+/// A string's bytes. A buffer of them is counted in the arena's metrics while it lives (so the
+/// collector's pacing and the memory limit see it), and built with one copy: allocator-api2's
+/// buffers would need a zero fill first.
+enum Bytes {
+    Inline { len: u8, data: [u8; INLINE_LEN] },
+    Heap { data: Box<[u8]>, metrics: Metrics },
 }
 
 impl Drop for Bytes {
     fn drop(&mut self) {
-        self.metrics.mark_external_deallocation(self.data.len());
+        if let Bytes::Heap { data, metrics } = self {
+            metrics.mark_external_deallocation(data.len());
+        }
     }
 }
 
 impl core::ops::Deref for Bytes {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
-        &self.data
+        match self {
+            Bytes::Inline { len, data } => &data[..*len as usize],
+            Bytes::Heap { data, .. } => data,
+        }
     }
 }
 
@@ -56,19 +66,21 @@ impl core::ops::Deref for Bytes {
 pub struct LuaStr<'gc>(pub(crate) Gc<'gc, StrData<'gc>>);
 
 impl<'gc> LuaStr<'gc> {
-    #[inline]
+    /// Kept out of line: it is called from hundreds of places, and inlined its branch on the
+    /// representation would cost more module size than the call costs time.
+    #[inline(never)]
     pub fn as_bytes(self) -> &'gc [u8] {
         &Gc::as_ref(self.0).bytes
     }
 
     #[inline]
     pub fn len(self) -> usize {
-        self.0.bytes.len()
+        self.as_bytes().len()
     }
 
     #[inline]
     pub fn is_empty(self) -> bool {
-        self.0.bytes.is_empty()
+        self.len() == 0
     }
 
     #[inline]
@@ -223,20 +235,34 @@ fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
 
 /// A string of the concatenated `parts` (`len` bytes in all), copied once.
 fn from_parts<'gc>(mc: &Mutation<'gc>, parts: &[&[u8]], len: usize, hash: u32) -> LuaStr<'gc> {
-    let mut data = Vec::with_capacity(len);
-    for p in parts {
-        data.extend_from_slice(p);
-    }
-    let metrics = mc.metrics().clone();
-    metrics.mark_external_allocation(len);
+    let bytes = if len <= INLINE_LEN {
+        let mut data = [0u8; INLINE_LEN];
+        let mut at = 0;
+        for p in parts {
+            data[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        Bytes::Inline {
+            len: len as u8,
+            data,
+        }
+    } else {
+        let mut data = Vec::with_capacity(len);
+        for p in parts {
+            data.extend_from_slice(p);
+        }
+        let metrics = mc.metrics().clone();
+        metrics.mark_external_allocation(len);
+        Bytes::Heap {
+            data: data.into_boxed_slice(),
+            metrics,
+        }
+    };
     LuaStr(Gc::new(
         mc,
         StrData {
             hash: Cell::new(hash),
-            bytes: Bytes {
-                data: data.into_boxed_slice(),
-                metrics,
-            },
+            bytes,
             _gc: core::marker::PhantomData,
         },
     ))
