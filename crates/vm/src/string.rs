@@ -185,12 +185,22 @@ impl<'gc> Interner<'gc> {
             return new_string(mc, bytes, 0);
         }
         let hash = hash_bytes(bytes);
+        match self.find(mc, bytes, hash) {
+            Some(s) => s,
+            None => self.insert(mc, bytes, hash),
+        }
+    }
+
+    /// The interned string with these bytes (short, hashing to `hash`), if there is one.
+    pub fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
         let found = self.set.find(table_hash(hash), |w| {
             w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
         });
-        if let Some(s) = found.and_then(|w| w.upgrade(mc)) {
-            return LuaStr(s);
-        }
+        found.and_then(|w| w.upgrade(mc)).map(LuaStr)
+    }
+
+    /// Interns a new string with these bytes (short, hashing to `hash`, not interned yet).
+    pub fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
         let s = new_string(mc, bytes, hash);
         self.set
             .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
@@ -198,21 +208,6 @@ impl<'gc> Interner<'gc> {
                 w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get()))
             });
         s
-    }
-
-    /// The concatenation of `parts`: interned when short, copied once when long.
-    pub fn intern_parts(&mut self, mc: &Mutation<'gc>, parts: &[&[u8]]) -> LuaStr<'gc> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len > MAX_SHORT_LEN {
-            return from_parts(mc, parts, len, 0);
-        }
-        let mut buf = [0u8; MAX_SHORT_LEN];
-        let mut at = 0;
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        self.intern(mc, &buf[..len])
     }
 
     /// Forgets strings the collector is about to free. Called between marking and sweeping.
@@ -233,8 +228,14 @@ fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
     from_parts(mc, &[bytes], bytes.len(), hash)
 }
 
-/// A string of the concatenated `parts` (`len` bytes in all), copied once.
-fn from_parts<'gc>(mc: &Mutation<'gc>, parts: &[&[u8]], len: usize, hash: u32) -> LuaStr<'gc> {
+/// A string of the concatenated `parts` (`len` bytes in all), copied once. A short one must be
+/// interned instead: this one would be unequal to it.
+pub(crate) fn from_parts<'gc>(
+    mc: &Mutation<'gc>,
+    parts: &[&[u8]],
+    len: usize,
+    hash: u32,
+) -> LuaStr<'gc> {
     let bytes = if len <= INLINE_LEN {
         let mut data = [0u8; INLINE_LEN];
         let mut at = 0;
