@@ -15,7 +15,7 @@ use crate::function::{LuaClosure, Proto, Upval};
 use crate::gc::{self, GcLists};
 use crate::host::{HostError, HostFile, HostResult, OpenMode, ProcessEnd};
 use crate::interp::{self, Exit, MetaEvent};
-use crate::string::{Interner, LuaStr};
+use crate::string::{self, Interner, LuaStr, MAX_SHORT_LEN};
 use crate::table::Table;
 use crate::thread::{Closing, Frame, Pending, Status, Thread};
 use crate::value::{Function, Type, Value};
@@ -229,20 +229,35 @@ fn type_index(t: Type) -> usize {
 
 impl<'gc> Ctx<'gc> {
     /// The string with these bytes.
-    #[inline]
     pub fn intern(self, bytes: &[u8]) -> LuaStr<'gc> {
+        if bytes.len() > MAX_SHORT_LEN {
+            return string::from_parts(self.mc, &[bytes], bytes.len(), 0);
+        }
+        let hash = string::hash_bytes(bytes);
+        // Finding one only reads the set: no write barrier, which during marking would have
+        // the collector trace the whole set again.
+        if let Some(s) = self.state.strings.borrow().find(self.mc, bytes, hash) {
+            return s;
+        }
         self.state
             .strings
             .borrow_mut(self.mc)
-            .intern(self.mc, bytes)
+            .insert(self.mc, bytes, hash)
     }
 
     /// The concatenation of `parts`, built with one copy.
     pub fn concat(self, parts: &[&[u8]]) -> LuaStr<'gc> {
-        self.state
-            .strings
-            .borrow_mut(self.mc)
-            .intern_parts(self.mc, parts)
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_SHORT_LEN {
+            return string::from_parts(self.mc, parts, len, 0);
+        }
+        let mut buf = [0u8; MAX_SHORT_LEN];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.intern(&buf[..len])
     }
 
     pub fn str_value(self, bytes: &[u8]) -> Value<'gc> {

@@ -28,25 +28,35 @@ pub struct StrData<'gc> {
     _gc: core::marker::PhantomData<&'gc ()>,
 }
 
-/// A string's bytes, counted in the arena's metrics while they live (so the collector's
-/// pacing and the memory limit see them). Built with one copy: allocator-api2's buffers
-/// would need a zero fill first.
-struct Bytes {
-    data: Box<[u8]>,
-    metrics: Metrics,
+/// Strings up to this length keep their bytes in the string object: one allocation, and no
+/// bigger an object than a pointer to a buffer of them would take with the buffer.
+const INLINE_LEN: usize = 22;
+
+/// A string's bytes. A buffer of them is counted in the arena's metrics while it lives (so the
+/// collector's pacing and the memory limit see it), and built with one copy: allocator-api2's
+/// buffers would need a zero fill first.
+enum Bytes {
+    Inline { len: u8, data: [u8; INLINE_LEN] },
+    Heap { data: Box<[u8]>, metrics: Metrics },
 }
 
 impl Drop for Bytes {
     fn drop(&mut self) {
-        self.metrics.mark_external_deallocation(self.data.len());
+        if let Bytes::Heap { data, metrics } = self {
+            metrics.mark_external_deallocation(data.len());
+        }
     }
 }
 
 impl core::ops::Deref for Bytes {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
-        &self.data
+        match self {
+            Bytes::Inline { len, data } => &data[..*len as usize],
+            Bytes::Heap { data, .. } => data,
+        }
     }
 }
 
@@ -56,19 +66,21 @@ impl core::ops::Deref for Bytes {
 pub struct LuaStr<'gc>(pub(crate) Gc<'gc, StrData<'gc>>);
 
 impl<'gc> LuaStr<'gc> {
-    #[inline]
+    /// Kept out of line: it is called from hundreds of places, and inlined its branch on the
+    /// representation would cost more module size than the call costs time.
+    #[inline(never)]
     pub fn as_bytes(self) -> &'gc [u8] {
         &Gc::as_ref(self.0).bytes
     }
 
     #[inline]
     pub fn len(self) -> usize {
-        self.0.bytes.len()
+        self.as_bytes().len()
     }
 
     #[inline]
     pub fn is_empty(self) -> bool {
-        self.0.bytes.is_empty()
+        self.len() == 0
     }
 
     #[inline]
@@ -173,12 +185,22 @@ impl<'gc> Interner<'gc> {
             return new_string(mc, bytes, 0);
         }
         let hash = hash_bytes(bytes);
+        match self.find(mc, bytes, hash) {
+            Some(s) => s,
+            None => self.insert(mc, bytes, hash),
+        }
+    }
+
+    /// The interned string with these bytes (short, hashing to `hash`), if there is one.
+    pub fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
         let found = self.set.find(table_hash(hash), |w| {
             w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
         });
-        if let Some(s) = found.and_then(|w| w.upgrade(mc)) {
-            return LuaStr(s);
-        }
+        found.and_then(|w| w.upgrade(mc)).map(LuaStr)
+    }
+
+    /// Interns a new string with these bytes (short, hashing to `hash`, not interned yet).
+    pub fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
         let s = new_string(mc, bytes, hash);
         self.set
             .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
@@ -186,21 +208,6 @@ impl<'gc> Interner<'gc> {
                 w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get()))
             });
         s
-    }
-
-    /// The concatenation of `parts`: interned when short, copied once when long.
-    pub fn intern_parts(&mut self, mc: &Mutation<'gc>, parts: &[&[u8]]) -> LuaStr<'gc> {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len > MAX_SHORT_LEN {
-            return from_parts(mc, parts, len, 0);
-        }
-        let mut buf = [0u8; MAX_SHORT_LEN];
-        let mut at = 0;
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        self.intern(mc, &buf[..len])
     }
 
     /// Forgets strings the collector is about to free. Called between marking and sweeping.
@@ -221,22 +228,42 @@ fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
     from_parts(mc, &[bytes], bytes.len(), hash)
 }
 
-/// A string of the concatenated `parts` (`len` bytes in all), copied once.
-fn from_parts<'gc>(mc: &Mutation<'gc>, parts: &[&[u8]], len: usize, hash: u32) -> LuaStr<'gc> {
-    let mut data = Vec::with_capacity(len);
-    for p in parts {
-        data.extend_from_slice(p);
-    }
-    let metrics = mc.metrics().clone();
-    metrics.mark_external_allocation(len);
+/// A string of the concatenated `parts` (`len` bytes in all), copied once. A short one must be
+/// interned instead: this one would be unequal to it.
+pub(crate) fn from_parts<'gc>(
+    mc: &Mutation<'gc>,
+    parts: &[&[u8]],
+    len: usize,
+    hash: u32,
+) -> LuaStr<'gc> {
+    let bytes = if len <= INLINE_LEN {
+        let mut data = [0u8; INLINE_LEN];
+        let mut at = 0;
+        for p in parts {
+            data[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        Bytes::Inline {
+            len: len as u8,
+            data,
+        }
+    } else {
+        let mut data = Vec::with_capacity(len);
+        for p in parts {
+            data.extend_from_slice(p);
+        }
+        let metrics = mc.metrics().clone();
+        metrics.mark_external_allocation(len);
+        Bytes::Heap {
+            data: data.into_boxed_slice(),
+            metrics,
+        }
+    };
     LuaStr(Gc::new(
         mc,
         StrData {
             hash: Cell::new(hash),
-            bytes: Bytes {
-                data: data.into_boxed_slice(),
-                metrics,
-            },
+            bytes,
             _gc: core::marker::PhantomData,
         },
     ))
