@@ -193,7 +193,7 @@ impl Engine {
         let mut lua = Lua::with_config(Box::new(VmHost(store.clone())), config(limits, false));
         lua.set_external(store.clone());
         let Ok(home_id) = store.allocate_id() else {
-            unreachable!("a fresh counter has ids to give")
+            unreachable!() // a fresh counter has ids to give
         };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
@@ -347,7 +347,7 @@ impl Engine {
             self.lua.start(|ctx| {
                 let key = ctx.intern(RESULTS);
                 let Value::Table(t) = ctx.registry().get_str(key) else {
-                    unreachable!("the results were just stored")
+                    unreachable!() // the results were just stored
                 };
                 ctx.registry().set_str(ctx.mc, key, Value::Nil);
                 let n = match t.get_int(0) {
@@ -790,10 +790,8 @@ fn store_of(ctx: Ctx<'_>) -> Rc<dyn vm::External> {
 
 fn with_store<'gc, R>(ctx: Ctx<'gc>, f: impl FnOnce(&Store) -> R) -> R {
     let storage = store_of(ctx);
-    let store = storage
-        .as_any()
-        .downcast_ref::<Store>()
-        .expect("the engine's storage is a Store");
+    // The engine's storage is a Store.
+    let store = storage.as_any().downcast_ref::<Store>().unwrap();
     f(store)
 }
 

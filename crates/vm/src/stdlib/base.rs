@@ -191,7 +191,7 @@ fn pairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("pairs does not catch")
+        unreachable!() // pairs does not catch
     };
     call.ret_from(at)?;
     call.set_nargs(3);
@@ -237,7 +237,7 @@ fn ipairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("ipairs does not catch")
+        unreachable!() // ipairs does not catch
     };
     let v = call.arg(at);
     if v.is_nil() {
@@ -363,7 +363,7 @@ fn print_from<'gc>(
 
 fn print_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("print does not catch")
+        unreachable!() // print does not catch
     };
     let s = tostring_result(ctx, call.arg(at))?;
     call.set_nargs(at);
@@ -401,7 +401,7 @@ fn tostring_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("tostring does not catch")
+        unreachable!() // tostring does not catch
     };
     let v = call.arg(at);
     let s = tostring_result(ctx, v)?;
@@ -584,7 +584,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
         Value::String(s) if s.is_empty() => {}
         Value::String(s) => {
             let Value::Table(pieces) = call.arg(4) else {
-                unreachable!("load keeps its pieces in slot 4")
+                unreachable!() // load keeps its pieces in slot 4
             };
             let n = pieces.length();
             pieces.set_int(ctx.mc, n + 1, Value::String(s));
@@ -605,7 +605,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
     let (Value::Table(pieces), Value::String(name), Value::String(mode)) =
         (call.arg(4), call.arg(1), call.arg(2))
     else {
-        unreachable!("load keeps its state in slots 1, 2 and 4")
+        unreachable!() // load keeps its state in slots 1, 2 and 4
     };
     let mut text = Vec::new();
     for i in 1..=pieces.length() {

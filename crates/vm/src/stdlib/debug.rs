@@ -504,7 +504,7 @@ fn getupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!("native upvalue")
+                unreachable!() // native upvalue
             };
             let v = nc.upval(i);
             call.ret(&[ctx.str_value(b""), v])
@@ -534,7 +534,7 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!("native upvalue")
+                unreachable!() // native upvalue
             };
             nc.set_upval(ctx.mc, i, v);
             call.ret1(ctx.str_value(b""))

@@ -125,7 +125,7 @@ fn dofile_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("dofile does not catch")
+        unreachable!() // dofile does not catch
     };
     call.ret_from(at)
 }

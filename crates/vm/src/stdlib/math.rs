@@ -376,7 +376,7 @@ fn host_seed(ctx: Ctx<'_>) -> (u64, u64) {
 
 fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> T) -> T {
     let Value::UserData(state) = call.upval(0) else {
-        unreachable!("random keeps its generator")
+        unreachable!() // random keeps its generator
     };
     state
         .with_data(|cell: &Cell<Xoshiro>| {
@@ -385,7 +385,7 @@ fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> 
             cell.set(g);
             r
         })
-        .expect("random keeps its generator")
+        .unwrap() // random keeps its generator
 }
 
 fn random<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

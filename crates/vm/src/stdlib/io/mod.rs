@@ -663,7 +663,7 @@ fn io_lines<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn next_line<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let file = call.upval(0);
     let Some(handle) = handle_of(file) else {
-        unreachable!("a lines iterator keeps its file")
+        unreachable!() // a lines iterator keeps its file
     };
     if handle.borrow().is_closed() {
         return Err(Error::runtime("file is already closed"));
