@@ -818,7 +818,7 @@ fn ext_table<'gc>(
 fn ext_id<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
     match call.arg(0) {
         Value::Table(t) => match t.external_id() {
-            Some(id) => call.ret1(id as i64),
+            Some(id) => call.ret1(Value::from(id as i64)),
             None => call.ret1(Value::Nil),
         },
         _ => call.ret1(Value::Nil),
@@ -834,7 +834,7 @@ fn ext_size<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action
         return Err(Error::bad_arg(0, "external table expected"));
     };
     let n = with_store(ctx, |s| s.host.table_size(id))?;
-    call.ret1(n as i64)
+    call.ret1(Value::from(n as i64))
 }
 
 /// Where the registry keeps the persistent table that `_home` and `Memory` name.

@@ -90,7 +90,7 @@ fn end_pos(pos: i64, len: usize) -> u64 {
 
 fn len<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let s = call.check_bytes(ctx, 0)?;
-    call.ret1(s.len() as i64)
+    call.ret1(Value::from(s.len() as i64))
 }
 
 fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -351,7 +351,7 @@ fn gmatch<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             Value::Integer(-1),
         ]),
     );
-    call.ret1(iter)
+    call.ret1(Value::from(iter))
 }
 
 fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

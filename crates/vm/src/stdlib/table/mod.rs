@@ -577,7 +577,7 @@ fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         t.set_int(ctx.mc, i as i64 + 1, v);
     }
     t.set_str(ctx.mc, ctx.intern(b"n"), Value::Integer(n as i64));
-    call.ret1(t)
+    call.ret1(Value::from(t))
 }
 
 /// Slots of `move`: source, range, destination index, destination table, then the
