@@ -99,9 +99,12 @@ fn field<T: Operand>(r: &mut Reader<'_>, error: &mut Option<Malformed>) -> T {
 macro_rules! opcodes {
     ($($code:literal => $name:ident { $($field:ident),* },)*) => {
         pub(super) fn write_op(out: &mut Vec<u8>, op: Op) {
+            // The opcode from a table, then the operands: one push for all the arms.
+            out.push(match op {
+                $(Op::$name { .. } => $code,)*
+            });
             match op {
                 $(Op::$name { $($field),* } => {
-                    out.push($code);
                     $(Operand::put($field, out);)*
                 })*
             }
