@@ -94,7 +94,7 @@ macro_rules! float_fn {
     ($name:ident, $f:expr) => {
         fn $name<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             let x = call.check_number(ctx, 0)?;
-            call.ret1(Value::from(float_result($f(x), x)))
+            call.ret1(float_result($f(x), x))
         }
     };
 }
