@@ -252,7 +252,7 @@ pub fn decode<'gc>(
                     Some(&UPVALUE_CELL) => {
                         let id = rest
                             .get(pos + 1..pos + 5)
-                            .map(|b| u32::from_le_bytes(b.try_into().expect("four bytes")))
+                            .map(|b| u32::from_le_bytes(b.try_into().unwrap())) // four bytes
                             .ok_or_else(|| bad("cell"))?;
                         pos += 5;
                         upvals.push(cell(id)?);

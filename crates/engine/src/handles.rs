@@ -100,7 +100,7 @@ pub fn install(ctx: Ctx<'_>) {
     ];
     for (handle, name, source) in accessors {
         let Ok(f) = ctx.load(source, name, None) else {
-            unreachable!("the accessors compile")
+            unreachable!() // the accessors compile
         };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }
@@ -153,7 +153,7 @@ fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {
 fn registry_table<'gc>(ctx: Ctx<'gc>, key: &[u8]) -> vm::table::Table<'gc> {
     match ctx.registry().get_str(ctx.intern(key)) {
         Value::Table(t) => t,
-        _ => unreachable!("install made the table"),
+        _ => unreachable!(), // install made the table
     }
 }
 
@@ -292,7 +292,7 @@ fn compile_table_accessors<'gc>(ctx: Ctx<'gc>, handles: vm::table::Table<'gc>) {
     let env = ctx.registry().get_str(ctx.intern(ACCESSOR_ENV_KEY));
     for (handle, name, source) in TABLE_ACCESSORS {
         let Ok(f) = ctx.load(source, name, Some(env)) else {
-            unreachable!("the table accessors compile")
+            unreachable!() // the table accessors compile
         };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }

@@ -193,7 +193,7 @@ impl Engine {
         let mut lua = Lua::with_config(Box::new(VmHost(store.clone())), config(limits, false));
         lua.set_external(store.clone());
         let Ok(home_id) = store.allocate_id() else {
-            unreachable!("a fresh counter has ids to give")
+            unreachable!() // a fresh counter has ids to give
         };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
@@ -347,7 +347,7 @@ impl Engine {
             self.lua.start(|ctx| {
                 let key = ctx.intern(RESULTS);
                 let Value::Table(t) = ctx.registry().get_str(key) else {
-                    unreachable!("the results were just stored")
+                    unreachable!() // the results were just stored
                 };
                 ctx.registry().set_str(ctx.mc, key, Value::Nil);
                 let n = match t.get_int(0) {
@@ -790,10 +790,8 @@ fn store_of(ctx: Ctx<'_>) -> Rc<dyn vm::External> {
 
 fn with_store<'gc, R>(ctx: Ctx<'gc>, f: impl FnOnce(&Store) -> R) -> R {
     let storage = store_of(ctx);
-    let store = storage
-        .as_any()
-        .downcast_ref::<Store>()
-        .expect("the engine's storage is a Store");
+    // The engine's storage is a Store.
+    let store = storage.as_any().downcast_ref::<Store>().unwrap();
     f(store)
 }
 
@@ -820,7 +818,7 @@ fn ext_table<'gc>(
 fn ext_id<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action<'gc>, Error<'gc>> {
     match call.arg(0) {
         Value::Table(t) => match t.external_id() {
-            Some(id) => call.ret1(id as i64),
+            Some(id) => call.ret1(Value::from(id as i64)),
             None => call.ret1(Value::Nil),
         },
         _ => call.ret1(Value::Nil),
@@ -836,7 +834,7 @@ fn ext_size<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action
         return Err(Error::bad_arg(0, "external table expected"));
     };
     let n = with_store(ctx, |s| s.host.table_size(id))?;
-    call.ret1(n as i64)
+    call.ret1(Value::from(n as i64))
 }
 
 /// Where the registry keeps the persistent table that `_home` and `Memory` name.

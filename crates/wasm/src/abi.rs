@@ -188,10 +188,16 @@ fn with_state<R>(on_busy: R, f: impl FnOnce(&mut State) -> R) -> R {
     let Ok(mut slot) = STATE.0.try_borrow_mut() else {
         return on_busy;
     };
-    let state = slot.get_or_insert_with(|| {
+    f(state_in(&mut slot))
+}
+
+/// The state in `slot`, created if there is none. Out of line: each export has its own
+/// `with_state`, and would otherwise carry its own copy of this.
+#[inline(never)]
+fn state_in(slot: &mut Option<State>) -> &mut State {
+    slot.get_or_insert_with(|| {
         State::new(Limits::default(), DEFAULT_CHUNK_NAME.into(), false, false)
-    });
-    f(state)
+    })
 }
 
 fn buffer_ptr() -> *mut u8 {

@@ -11,7 +11,7 @@ use super::write::{put_sv, put_uv};
 
 /// How one operand type is encoded. Never inlined: each opcode's arm is then a few calls,
 /// which keeps the generated writer and reader small.
-trait Operand: Sized {
+trait Operand: Sized + Default {
     fn put(self, out: &mut Vec<u8>);
     fn take(r: &mut Reader<'_>) -> Result<Self, Malformed>;
 }
@@ -82,12 +82,29 @@ impl Operand for i16 {
     }
 }
 
+/// Reads one operand unless an earlier one of the instruction failed, keeping the first
+/// failure in `error`: each opcode's arm in the reader is then one call per operand, with
+/// no branch after each (the instruction is dropped when `error` is set).
+#[inline(never)]
+fn field<T: Operand>(r: &mut Reader<'_>, error: &mut Option<Malformed>) -> T {
+    if error.is_none() {
+        match T::take(r) {
+            Ok(v) => return v,
+            Err(e) => *error = Some(e),
+        }
+    }
+    T::default()
+}
+
 macro_rules! opcodes {
     ($($code:literal => $name:ident { $($field:ident),* },)*) => {
         pub(super) fn write_op(out: &mut Vec<u8>, op: Op) {
+            // The opcode from a table, then the operands: one push for all the arms.
+            out.push(match op {
+                $(Op::$name { .. } => $code,)*
+            });
             match op {
                 $(Op::$name { $($field),* } => {
-                    out.push($code);
                     $(Operand::put($field, out);)*
                 })*
             }
@@ -102,10 +119,13 @@ macro_rules! opcodes {
         }
 
         pub(super) fn read_op(r: &mut Reader<'_>) -> Result<Op, Malformed> {
-            Ok(match r.byte()? {
-                $($code => Op::$name { $($field: Operand::take(r)?),* },)*
+            let mut error = None;
+            // A struct expression evaluates its fields in the order written, the operands'.
+            let op = match r.byte()? {
+                $($code => Op::$name { $($field: field(r, &mut error)),* },)*
                 _ => return Err("unknown opcode"),
-            })
+            };
+            error.map_or(Ok(op), Err)
         }
     };
 }

@@ -54,7 +54,7 @@ pub fn call_function<'gc>(
 /// the arguments are as they were before it.
 pub fn result_of<'gc>(call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> Value<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("library continuations do not catch errors")
+        unreachable!() // library continuations do not catch errors
     };
     let v = call.arg(at);
     call.set_nargs(at);

@@ -102,32 +102,32 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
     let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
     if call.thread_state().finalizing && matches!(OPTIONS[opt], "collect" | "step") {
         // The collector is not reentrant: asked from a finalizer, it declines.
-        return call.ret1(false);
+        return call.ret1(Value::from(false));
     }
     match OPTIONS[opt] {
         "collect" => {
             ctx.request_full_gc();
-            call.ret1(0i64)
+            call.ret1(Value::from(0i64))
         }
         "count" => {
             let kb = ctx.memory_used() as f64 / 1024.0;
-            call.ret1(kb)
+            call.ret1(Value::from(kb))
         }
         "step" => {
             ctx.request_full_gc();
-            call.ret1(true)
+            call.ret1(Value::from(true))
         }
-        "isrunning" => call.ret1(!ctx.gc_stopped()),
+        "isrunning" => call.ret1(Value::from(!ctx.gc_stopped())),
         "stop" | "restart" => {
             ctx.set_gc_stopped(OPTIONS[opt] == "stop");
-            call.ret1(0i64)
+            call.ret1(Value::from(0i64))
         }
         "generational" | "incremental" => {
             let previous = ctx.set_gc_mode(OPTIONS[opt]);
             call.ret1(ctx.str_value(previous.as_bytes()))
         }
-        "setpause" | "setstepmul" => call.ret1(0i64),
-        _ => call.ret1(0i64),
+        "setpause" | "setstepmul" => call.ret1(Value::from(0i64)),
+        _ => call.ret1(Value::from(0i64)),
     }
 }
 
@@ -140,7 +140,7 @@ fn getmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if !protected.is_nil() {
         return call.ret1(protected);
     }
-    call.ret1(mt)
+    call.ret1(Value::from(mt))
 }
 
 fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -157,7 +157,7 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     t.set_metatable(ctx.mc, mt);
     crate::gc::note_metatable(ctx, Value::Table(t), mt);
-    call.ret1(t)
+    call.ret1(Value::from(t))
 }
 
 /// `next` as the interpreter sees it too: `pairs` loops call it in place.
@@ -191,7 +191,7 @@ fn pairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("pairs does not catch")
+        unreachable!() // pairs does not catch
     };
     call.ret_from(at)?;
     call.set_nargs(3);
@@ -237,7 +237,7 @@ fn ipairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("ipairs does not catch")
+        unreachable!() // ipairs does not catch
     };
     let v = call.arg(at);
     if v.is_nil() {
@@ -363,7 +363,7 @@ fn print_from<'gc>(
 
 fn print_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("print does not catch")
+        unreachable!() // print does not catch
     };
     let s = tostring_result(ctx, call.arg(at))?;
     call.set_nargs(at);
@@ -401,7 +401,7 @@ fn tostring_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("tostring does not catch")
+        unreachable!() // tostring does not catch
     };
     let v = call.arg(at);
     let s = tostring_result(ctx, v)?;
@@ -415,8 +415,8 @@ fn tonumber<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if call.arg(1).is_nil() {
         let v = call.check_any(ctx, 0)?;
         return match to_number(v) {
-            Some(Number::Int(i)) => call.ret1(i),
-            Some(Number::Float(f)) => call.ret1(f),
+            Some(Number::Int(i)) => call.ret1(Value::from(i)),
+            Some(Number::Float(f)) => call.ret1(Value::from(f)),
             None => call.ret1(Value::Nil),
         };
     }
@@ -429,7 +429,7 @@ fn tonumber<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return Err(Error::bad_arg(2, "base out of range"));
     }
     match parse_in_base(s.as_bytes(), base as u32) {
-        Some(i) => call.ret1(i),
+        Some(i) => call.ret1(Value::from(i)),
         None => call.ret1(Value::Nil),
     }
 }
@@ -465,7 +465,7 @@ fn type_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn rawequal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let a = call.check_any(ctx, 0)?;
     let b = call.check_any(ctx, 1)?;
-    call.ret1(a.raw_eq(b))
+    call.ret1(Value::from(a.raw_eq(b)))
 }
 
 fn rawget<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -480,13 +480,13 @@ fn rawset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 2)?;
     let running = call.running();
     crate::external::raw_set(ctx, &running, t, k, v)?;
-    call.ret1(t)
+    call.ret1(Value::from(t))
 }
 
 fn rawlen<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
-        Value::Table(t) => call.ret1(crate::external::length(ctx, t)?),
-        Value::String(s) => call.ret1(s.len() as i64),
+        Value::Table(t) => call.ret1(Value::from(crate::external::length(ctx, t)?)),
+        Value::String(s) => call.ret1(Value::from(s.len() as i64)),
         _ => Err(call.type_err(ctx, 0, "table or string")),
     }
 }
@@ -495,7 +495,7 @@ fn select<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let n = call.nargs() as i64 - 1;
     if let Value::String(s) = call.arg(0) {
         if s.as_bytes() == b"#" {
-            return call.ret1(n);
+            return call.ret1(Value::from(n));
         }
     }
     let i = call.check_integer(ctx, 0)?;
@@ -584,7 +584,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
         Value::String(s) if s.is_empty() => {}
         Value::String(s) => {
             let Value::Table(pieces) = call.arg(4) else {
-                unreachable!("load keeps its pieces in slot 4")
+                unreachable!() // load keeps its pieces in slot 4
             };
             let n = pieces.length();
             pieces.set_int(ctx.mc, n + 1, Value::String(s));
@@ -605,7 +605,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
     let (Value::Table(pieces), Value::String(name), Value::String(mode)) =
         (call.arg(4), call.arg(1), call.arg(2))
     else {
-        unreachable!("load keeps its state in slots 1, 2 and 4")
+        unreachable!() // load keeps its state in slots 1, 2 and 4
     };
     let mut text = Vec::new();
     for i in 1..=pieces.length() {
@@ -626,7 +626,7 @@ fn finish_load<'gc>(
     env: Option<Value<'gc>>,
 ) -> R<'gc> {
     match load_chunk(ctx, text, name, mode, env) {
-        Ok(f) => call.ret1(f),
+        Ok(f) => call.ret1(Value::from(f)),
         Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }

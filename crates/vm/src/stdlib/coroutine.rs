@@ -45,7 +45,7 @@ fn new_coroutine<'gc>(
 
 fn create<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let co = new_coroutine(ctx, call)?;
-    call.ret1(co)
+    call.ret1(Value::from(co))
 }
 
 fn resume<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -80,12 +80,12 @@ fn wrap<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         wrapped,
         alloc::boxed::Box::new([Value::Thread(co)]),
     );
-    call.ret1(f)
+    call.ret1(Value::from(f))
 }
 
 fn wrapped<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Thread(co) = call.upval(0) else {
-        unreachable!("wrap keeps its coroutine")
+        unreachable!() // wrap keeps its coroutine
     };
     Ok(Action::Resume {
         thread: co,
@@ -103,7 +103,7 @@ fn wrapped_cont<'gc>(
         Outcome::Returned { at } => call.ret_from(at),
         Outcome::Raised(e) => {
             let Value::Thread(co) = call.upval(0) else {
-                unreachable!("wrap keeps its coroutine")
+                unreachable!() // wrap keeps its coroutine
             };
             let died_now = if co == call.thread() {
                 false
@@ -199,7 +199,7 @@ fn isyieldable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     };
     let me = call.thread();
     let answer = co != ctx.main_thread() && (co != me || yieldable(call));
-    call.ret1(answer)
+    call.ret1(Value::from(answer))
 }
 
 fn close<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -221,7 +221,7 @@ fn close_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     match outcome {
-        Outcome::Returned { .. } => call.ret1(true),
+        Outcome::Returned { .. } => call.ret1(Value::from(true)),
         Outcome::Raised(e) => call.ret(&[Value::Boolean(false), e]),
     }
 }

@@ -337,7 +337,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             _ => {}
         }
     }
-    call.ret1(info)
+    call.ret1(Value::from(info))
 }
 
 fn frame_function<'gc>(f: &Frame<'gc>) -> Value<'gc> {
@@ -504,7 +504,7 @@ fn getupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!("native upvalue")
+                unreachable!() // native upvalue
             };
             let v = nc.upval(i);
             call.ret(&[ctx.str_value(b""), v])
@@ -534,7 +534,7 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!("native upvalue")
+                unreachable!() // native upvalue
             };
             nc.set_upval(ctx.mc, i, v);
             call.ret1(ctx.str_value(b""))
@@ -586,9 +586,9 @@ fn getmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                 let _ = copy.set(ctx.mc, k, field);
                 key = k;
             }
-            call.ret1(copy)
+            call.ret1(Value::from(copy))
         }
-        Some(mt) => call.ret1(mt),
+        Some(mt) => call.ret1(Value::from(mt)),
         None => call.ret1(Value::Nil),
     }
 }
@@ -615,7 +615,7 @@ fn setmetatable<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 }
 
 fn getregistry<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    call.ret1(ctx.registry())
+    call.ret1(Value::from(ctx.registry()))
 }
 
 fn getuservalue<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -633,5 +633,5 @@ fn setuservalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 }
 
 fn setcstacklimit<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
-    call.ret1(0i64)
+    call.ret1(Value::from(0i64))
 }

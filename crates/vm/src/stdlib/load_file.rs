@@ -103,7 +103,7 @@ fn loadfile<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         .map_or(&b"bt"[..], |m| m.as_bytes());
     let env = (call.nargs() >= 3).then(|| call.arg(2));
     match load_file(ctx, path, mode, env) {
-        Ok(f) => call.ret1(f),
+        Ok(f) => call.ret1(Value::from(f)),
         Err(msg) => call.ret(&[Value::Nil, ctx.str_value(&msg)]),
     }
 }
@@ -125,7 +125,7 @@ fn dofile_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!("dofile does not catch")
+        unreachable!() // dofile does not catch
     };
     call.ret_from(at)
 }

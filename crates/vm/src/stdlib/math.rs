@@ -134,7 +134,7 @@ fn ldexp<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let x = call.check_number(ctx, 0)?;
     // The exponent is converted to a C int, keeping its low 32 bits.
     let e = call.check_integer(ctx, 1)? as i32;
-    call.ret1(libm::ldexp(x, e))
+    call.ret1(Value::from(libm::ldexp(x, e)))
 }
 
 fn log<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -162,17 +162,17 @@ fn int_if_exact<'gc>(f: f64) -> Value<'gc> {
 /// Integers keep their subtype; anything else (numeric strings too) becomes a float.
 fn abs<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
-        Value::Integer(i) => call.ret1(i.wrapping_abs()),
+        Value::Integer(i) => call.ret1(Value::from(i.wrapping_abs())),
         _ => {
             let x = call.check_number(ctx, 0)?;
-            call.ret1(x.abs())
+            call.ret1(Value::from(x.abs()))
         }
     }
 }
 
 fn floor<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
-        Value::Integer(i) => call.ret1(i),
+        Value::Integer(i) => call.ret1(Value::from(i)),
         _ => {
             let x = call.check_number(ctx, 0)?;
             call.ret1(int_if_exact(libm::floor(x)))
@@ -182,7 +182,7 @@ fn floor<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 fn ceil<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     match call.arg(0) {
-        Value::Integer(i) => call.ret1(i),
+        Value::Integer(i) => call.ret1(Value::from(i)),
         _ => {
             let x = call.check_number(ctx, 0)?;
             call.ret1(int_if_exact(libm::ceil(x)))
@@ -195,8 +195,8 @@ fn fmod<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return match b {
             0 => Err(Error::bad_arg(2, "zero")),
             // -1 would overflow for the most negative integer; the remainder is 0.
-            -1 => call.ret1(0i64),
-            _ => call.ret1(a % b),
+            -1 => call.ret1(Value::from(0i64)),
+            _ => call.ret1(Value::from(a % b)),
         };
     }
     // lua5.4 (built by gcc) checks the second argument first.
@@ -230,7 +230,7 @@ fn tointeger<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         None => None,
     };
     match n {
-        Some(i) => call.ret1(i),
+        Some(i) => call.ret1(Value::from(i)),
         None => {
             call.check_any(ctx, 0)?;
             call.ret1(Value::Nil)
@@ -250,7 +250,7 @@ fn type_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn ult<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let a = call.check_integer(ctx, 0)?;
     let b = call.check_integer(ctx, 1)?;
-    call.ret1((a as u64) < (b as u64))
+    call.ret1(Value::from((a as u64) < (b as u64)))
 }
 
 fn max<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -376,7 +376,7 @@ fn host_seed(ctx: Ctx<'_>) -> (u64, u64) {
 
 fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> T) -> T {
     let Value::UserData(state) = call.upval(0) else {
-        unreachable!("random keeps its generator")
+        unreachable!() // random keeps its generator
     };
     state
         .with_data(|cell: &Cell<Xoshiro>| {
@@ -385,17 +385,17 @@ fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> 
             cell.set(g);
             r
         })
-        .expect("random keeps its generator")
+        .unwrap() // random keeps its generator
 }
 
 fn random<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let r = with_generator(call, Xoshiro::next);
     let (low, up) = match call.nargs() {
-        0 => return call.ret1(Xoshiro::float(r)),
+        0 => return call.ret1(Value::from(Xoshiro::float(r))),
         1 => {
             let up = call.check_integer(ctx, 0)?;
             if up == 0 {
-                return call.ret1(r as i64);
+                return call.ret1(Value::from(r as i64));
             }
             (1, up)
         }
@@ -407,7 +407,7 @@ fn random<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     let span = (up as u64).wrapping_sub(low as u64);
     let p = with_generator(call, |g| g.project(r, span));
-    call.ret1(p.wrapping_add(low as u64) as i64)
+    call.ret1(Value::from(p.wrapping_add(low as u64) as i64))
 }
 
 fn randomseed<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

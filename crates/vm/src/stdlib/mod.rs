@@ -1,4 +1,7 @@
 //! The standard library: one module per Lua library, each registering its functions.
+//!
+//! Natives hand `NativeCall::ret1` a `Value` (`Value::from(n)`, not `n`): `ret1` is generic,
+//! and each other argument type would add a copy of it to the module.
 
 pub(crate) mod access;
 pub mod base;

@@ -40,7 +40,7 @@ pub fn open(ctx: Ctx<'_>) {
 
 fn clock<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let seconds = ctx.with_host(|h| h.clock());
-    call.ret1(seconds)
+    call.ret1(Value::from(seconds))
 }
 
 fn getenv<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -54,7 +54,7 @@ fn getenv<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn execute<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Some(command) = call.opt_string(ctx, 0)? else {
         let shell = ctx.with_host(|h| h.shell_available());
-        return call.ret1(shell);
+        return call.ret1(Value::from(shell));
     };
     let ended = ctx.with_host(|h| h.execute(command.as_bytes()));
     super::io::exec_result(ctx, call, ended)
@@ -118,7 +118,7 @@ fn check_time<'gc>(
 fn difftime<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let t1 = check_time(ctx, call, 0)?;
     let t2 = check_time(ctx, call, 1)?;
-    call.ret1(t1 as f64 - t2 as f64)
+    call.ret1(Value::from(t1 as f64 - t2 as f64))
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (`month` 1..=12).
@@ -384,7 +384,7 @@ fn date<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if c_fmt == b"*t" {
         let result = ctx.new_table();
         tm.set_fields(ctx, result);
-        return call.ret1(result);
+        return call.ret1(Value::from(result));
     }
     match strftime(fmt, &tm, utc) {
         Ok(out) => call.ret1(ctx.str_value(&out)),
@@ -434,7 +434,7 @@ fn date_field<'gc>(
 
 fn time<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let t = match call.arg(0) {
-        Value::Nil => return call.ret1(ctx.with_host(|h| h.time())),
+        Value::Nil => return call.ret1(Value::from(ctx.with_host(|h| h.time()))),
         Value::Table(t) => t,
         _ => return Err(call.type_err(ctx, 0, "table")),
     };
@@ -458,7 +458,7 @@ fn time<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         ));
     }
     tm.set_fields(ctx, t);
-    call.ret1(secs)
+    call.ret1(Value::from(secs))
 }
 
 #[cfg(test)]

@@ -185,7 +185,7 @@ fn len<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     if (i as i64) < last {
         return call.ret(&[Value::Nil, Value::Integer(i as i64 + 1)]);
     }
-    call.ret1(n)
+    call.ret1(Value::from(n))
 }
 
 fn offset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -227,7 +227,7 @@ fn offset<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     }
     super::charge_bytes(ctx, p.abs_diff(pos as usize - 1));
     if n == 0 {
-        call.ret1(p as i64 + 1)
+        call.ret1(Value::from(p as i64 + 1))
     } else {
         call.ret1(Value::Nil)
     }

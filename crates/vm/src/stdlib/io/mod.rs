@@ -235,7 +235,7 @@ pub(crate) fn file_result<'gc>(
     name: Option<&[u8]>,
 ) -> R<'gc> {
     match result {
-        Ok(()) => call.ret1(true),
+        Ok(()) => call.ret1(Value::from(true)),
         Err(e) => fail(ctx, call, e, name),
     }
 }
@@ -432,7 +432,7 @@ fn seek<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let offset = call.opt_integer(ctx, 2, 0)?;
     let result = handle.borrow_mut().seek(ctx, whence, offset);
     match result {
-        Ok(at) => call.ret1(i64::try_from(at).unwrap_or(i64::MAX)),
+        Ok(at) => call.ret1(Value::from(i64::try_from(at).unwrap_or(i64::MAX))),
         Err(e) => fail(ctx, call, e, None),
     }
 }
@@ -663,7 +663,7 @@ fn io_lines<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn next_line<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let file = call.upval(0);
     let Some(handle) = handle_of(file) else {
-        unreachable!("a lines iterator keeps its file")
+        unreachable!() // a lines iterator keeps its file
     };
     if handle.borrow().is_closed() {
         return Err(Error::runtime("file is already closed"));

@@ -90,7 +90,7 @@ fn end_pos(pos: i64, len: usize) -> u64 {
 
 fn len<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let s = call.check_bytes(ctx, 0)?;
-    call.ret1(s.len() as i64)
+    call.ret1(Value::from(s.len() as i64))
 }
 
 fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
@@ -202,7 +202,7 @@ fn char<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn match_error<'gc>(e: MatchError) -> Error<'gc> {
     match e {
         MatchError::Pattern(msg) => Error::Runtime(msg),
-        MatchError::OutOfSteps => unreachable!("a paused match is resumed, not raised"),
+        MatchError::OutOfSteps => unreachable!(), // a paused match is resumed, not raised
     }
 }
 
@@ -269,7 +269,7 @@ const FIND_STATE: usize = 4;
 
 fn find_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
     let (Value::String(src), Value::String(pat)) = (call.arg(0), call.arg(1)) else {
-        unreachable!("find keeps its strings")
+        unreachable!() // find keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, FIND_STATE));
     m.set_steps(MATCH_TURN);
@@ -312,7 +312,7 @@ fn find_result<'gc>(
         Ok(Some(bounds)) => bounds,
     };
     let Value::String(src) = call.arg(0) else {
-        unreachable!("find keeps its subject")
+        unreachable!() // find keeps its subject
     };
     let src = src.as_bytes();
     let mut results = Vec::new();
@@ -351,18 +351,18 @@ fn gmatch<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             Value::Integer(-1),
         ]),
     );
-    call.ret1(iter)
+    call.ret1(Value::from(iter))
 }
 
 fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!("gmatch keeps its strings")
+        unreachable!() // gmatch keeps its strings
     };
     let int_upval = |i| match this.upval(i) {
         Value::Integer(n) => n,
-        _ => unreachable!("gmatch keeps its positions"),
+        _ => unreachable!(), // gmatch keeps its positions
     };
     let (from, last) = (int_upval(GMATCH_POS) as usize, int_upval(GMATCH_LAST));
     if from > src.len() {
@@ -379,7 +379,7 @@ fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'g
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!("gmatch keeps its strings")
+        unreachable!() // gmatch keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, 0));
     m.set_steps(MATCH_TURN);
@@ -396,7 +396,7 @@ fn gmatch_result<'gc>(
     charge_steps(ctx, m);
     let this = call.closure();
     let Value::String(src) = this.upval(GMATCH_SRC) else {
-        unreachable!("gmatch keeps its subject")
+        unreachable!() // gmatch keeps its subject
     };
     let src = src.as_bytes();
     match found {
@@ -464,7 +464,7 @@ enum Pending<'gc> {
 fn int_slot(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!("gsub keeps its state as integers"),
+        _ => unreachable!(), // gsub keeps its state as integers
     }
 }
 
@@ -500,7 +500,7 @@ fn gsub_run<'gc>(
         call.arg(gsub_slot::PAT),
         call.arg(gsub_slot::MAX),
     ) else {
-        unreachable!("gsub checked its arguments")
+        unreachable!() // gsub checked its arguments
     };
     let repl = call.arg(gsub_slot::REPL);
     let src = src_str.as_bytes();
@@ -616,7 +616,7 @@ fn gsub_finish<'gc>(
     changed: bool,
 ) -> R<'gc> {
     let Value::String(src) = call.arg(gsub_slot::SRC) else {
-        unreachable!("gsub keeps its subject")
+        unreachable!() // gsub keeps its subject
     };
     if !changed {
         return call.ret(&[Value::String(src), Value::Integer(count)]);
@@ -707,7 +707,7 @@ fn format_from<'gc>(
     mut out: Vec<u8>,
 ) -> R<'gc> {
     let Value::String(fmt) = call.arg(0) else {
-        unreachable!("format checked its format string")
+        unreachable!() // format checked its format string
     };
     match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
         format::Progress::Done => {
@@ -774,14 +774,14 @@ fn arith_operand(v: Value<'_>) -> Option<Value<'_>> {
 /// operand's metamethod decides, or it is an error.
 fn arith<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Integer(which) = call.upval(0) else {
-        unreachable!("string arithmetic knows its operator")
+        unreachable!() // string arithmetic knows its operator
     };
     let (event, op) = ARITH[which as usize];
     let (a, b) = (call.arg(0), call.arg(1));
     if let (Some(x), Some(y)) = (arith_operand(a), arith_operand(b)) {
         return match arith_numbers(op, x, y) {
             Ok(Some(v)) => call.ret1(v),
-            Ok(None) => unreachable!("both operands are numbers"),
+            Ok(None) => unreachable!(), // both operands are numbers
             // Raised inside a native: lua5.4 gives these no position.
             Err(Error::Runtime(msg)) => Err(access::plain_error(ctx, &msg)),
             Err(e) => Err(e),

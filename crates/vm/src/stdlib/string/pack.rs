@@ -324,7 +324,7 @@ pub fn packsize<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         total += size;
     }
-    call.ret1(total as i64)
+    call.ret1(Value::from(total as i64))
 }
 
 /// `string.unpack(fmt, s [, pos])`: the values, then the position after them.

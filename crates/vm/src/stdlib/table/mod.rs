@@ -84,7 +84,7 @@ fn plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
 fn int(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!("slot {slot} holds an integer"),
+        _ => unreachable!(), // the slot holds an integer
     }
 }
 
@@ -396,7 +396,7 @@ fn concat_run<'gc>(
                 }
                 if let Some(table) = plain(ctx, t) {
                     let Value::String(sep) = call.arg(slot::SEP) else {
-                        unreachable!("concat checked its separator")
+                        unreachable!() // concat checked its separator
                     };
                     let (first, copied) = (i, buf.len());
                     let mut i = i;
@@ -442,7 +442,7 @@ fn concat_run<'gc>(
                     return call.ret1(ctx.str_value(&buf));
                 }
                 let Value::String(sep) = call.arg(slot::SEP) else {
-                    unreachable!("concat checked its separator")
+                    unreachable!() // concat checked its separator
                 };
                 append(ctx, &mut buf, sep.as_bytes())?;
                 call.set_arg(slot::INDEX, Value::Integer(i + 1));
@@ -577,7 +577,7 @@ fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         t.set_int(ctx.mc, i as i64 + 1, v);
     }
     t.set_str(ctx.mc, ctx.intern(b"n"), Value::Integer(n as i64));
-    call.ret1(t)
+    call.ret1(Value::from(t))
 }
 
 /// Slots of `move`: source, range, destination index, destination table, then the
