@@ -818,12 +818,27 @@ fn reserve<T>(
     room: usize,
 ) -> Result<(), KeyError> {
     let total = v.len().saturating_add(additional);
+    if total <= v.capacity() {
+        return Ok(());
+    }
     let bytes = total.saturating_mul(size_of::<T>());
-    if total > v.capacity() && (bytes > room || !crate::state::platform_has(bytes)) {
+    if bytes > room {
+        return Err(KeyError::Memory);
+    }
+    let old = v.capacity();
+    // Probing for the growth first leaves that much free at the end of the heap, where the
+    // buffer, if it ends there, grows in place; the headroom is checked once it has grown.
+    let growth = (total - old).saturating_mul(size_of::<T>());
+    if !crate::state::platform_has(growth) {
         return Err(KeyError::Memory);
     }
     v.try_reserve_exact(additional)
-        .map_err(|_| KeyError::Memory)
+        .map_err(|_| KeyError::Memory)?;
+    if !crate::state::platform_keeps_headroom(bytes) {
+        v.shrink_to(old);
+        return Err(KeyError::Memory);
+    }
+    Ok(())
 }
 
 /// The platform refused memory for a write the VM cannot fail: the same abort as any
