@@ -22,7 +22,7 @@ use super::unwind::{error_to_value, Caller};
 
 #[inline]
 fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> Value<'gc> {
-    match *u.0.borrow() {
+    match u.0.get() {
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread: t, index } => {
             if t == thread {
@@ -42,9 +42,9 @@ fn upval_set<'gc>(
     u: Upval<'gc>,
     v: Value<'gc>,
 ) {
-    let state = *u.0.borrow();
+    let state = u.0.get();
     match state {
-        UpvalState::Closed(_) => *u.0.borrow_mut(ctx.mc) = UpvalState::Closed(v),
+        UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
         UpvalState::Open { thread: t, index } => {
             if t == thread {
                 stack[index] = v;
