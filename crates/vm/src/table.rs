@@ -292,6 +292,11 @@ impl<'gc> TableState<'gc> {
             self.array[idx as usize] = value;
             Ok(())
         } else if idx == len && !value.is_nil() && self.array.len() < MAX_ARRAY {
+            if self.nodes.is_empty() && self.array.len() < self.array.capacity() {
+                // The common append: room for it, and no hash part to move keys from.
+                self.array.push(value);
+                return Ok(());
+            }
             self.push_array(value, room)
         } else {
             self.set_hashed(Value::Integer(i), value, room)
