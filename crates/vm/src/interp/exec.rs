@@ -347,9 +347,9 @@ fn execute_round<'gc>(
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             }
-            let op = code[pc];
+            let op = &code[pc];
             pc += 1;
-            match op {
+            match *op {
                 Op::Move { a, b } => reg!(a) = reg!(b),
                 Op::LoadI { a, i } => reg!(a) = Value::Integer(i as i64),
                 Op::LoadF { a, f } => reg!(a) = Value::Float(f as f64),
@@ -1445,7 +1445,11 @@ fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) ->
     if st.metatable().is_some() && st.get(key).is_nil() {
         return false;
     }
-    st.try_set(key, v, 0).is_ok()
+    match key {
+        Value::Integer(i) => st.try_set_int(i, v, 0),
+        _ => st.try_set(key, v, 0),
+    }
+    .is_ok()
 }
 
 #[inline]
