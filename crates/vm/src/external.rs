@@ -38,7 +38,7 @@ impl<'a, 'gc> Running<'a, 'gc> {
 
     /// The current value of a captured variable.
     pub fn upvalue(&self, u: Upval<'gc>) -> Value<'gc> {
-        match *u.0.borrow() {
+        match u.0.get() {
             UpvalState::Closed(v) => v,
             UpvalState::Open { thread, index } if thread == self.thread => {
                 self.stack.get(index).copied().unwrap_or_default()

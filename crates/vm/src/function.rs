@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use gc_arena::lock::RefLock;
+use gc_arena::lock::{Lock, RefLock};
 use gc_arena::{Collect, Gc, Mutation};
 
 use crate::interp::NativeFn;
@@ -111,16 +111,16 @@ pub enum UpvalState<'gc> {
 /// A variable shared between closures.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct Upval<'gc>(pub(crate) Gc<'gc, RefLock<UpvalState<'gc>>>);
+pub struct Upval<'gc>(pub(crate) Gc<'gc, Lock<UpvalState<'gc>>>);
 
 impl<'gc> Upval<'gc> {
     pub fn new_closed(mc: &Mutation<'gc>, value: Value<'gc>) -> Self {
-        Upval(Gc::new(mc, RefLock::new(UpvalState::Closed(value))))
+        Upval(Gc::new(mc, Lock::new(UpvalState::Closed(value))))
     }
 
     /// Closes the upvalue with `value` (an embedder restoring stored closures).
     pub fn close_with(self, mc: &Mutation<'gc>, value: Value<'gc>) {
-        *self.0.borrow_mut(mc) = UpvalState::Closed(value);
+        self.0.set(mc, UpvalState::Closed(value));
     }
 
     /// Identity, stable while the upvalue lives.

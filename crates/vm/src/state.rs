@@ -117,6 +117,12 @@ pub(crate) fn platform_has(bytes: usize) -> bool {
     bytes < HEADROOM / 8 || can_allocate(bytes.saturating_add(HEADROOM))
 }
 
+/// After an allocation of `bytes` has been made: whether [`HEADROOM`] is still free (asked for
+/// allocations of [`HEADROOM`]` / 8` and more, as [`platform_has`]).
+pub(crate) fn platform_keeps_headroom(bytes: usize) -> bool {
+    bytes < HEADROOM / 8 || can_allocate(HEADROOM)
+}
+
 /// Allocates `bytes` and frees them: the allocator keeps what it grew for them (dlmalloc
 /// never gives memory back), ready for the allocations that asked.
 fn can_allocate(bytes: usize) -> bool {

@@ -95,6 +95,13 @@ impl<'gc> LuaStr<'gc> {
         if h != 0 {
             return h;
         }
+        self.first_hash()
+    }
+
+    /// Out of line, so that table lookups, which inline [`LuaStr::hash`], need few registers.
+    #[cold]
+    #[inline(never)]
+    fn first_hash(self) -> u32 {
         let h = hash_bytes(self.as_bytes());
         self.0.hash.set(h);
         h
@@ -116,10 +123,22 @@ impl<'gc> PartialEq for LuaStr<'gc> {
         if Gc::ptr_eq(self.0, other.0) {
             return true;
         }
-        // Interning makes equal short strings the same object.
-        let (a, b) = (self.as_bytes(), other.as_bytes());
-        a.len() > MAX_SHORT_LEN && a == b
+        // Hashes, where both are known, tell most strings apart without their bytes.
+        let (h, g) = (self.0.hash.get(), other.0.hash.get());
+        if h != g && h != 0 && g != 0 {
+            return false;
+        }
+        long_eq(*self, *other)
     }
+}
+
+/// Content equality of two distinct string objects, out of line for the same reason as
+/// [`LuaStr::first_hash`].
+#[inline(never)]
+fn long_eq(a: LuaStr<'_>, b: LuaStr<'_>) -> bool {
+    // Interning makes equal short strings the same object.
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() > MAX_SHORT_LEN && a == b
 }
 
 impl<'gc> Eq for LuaStr<'gc> {}

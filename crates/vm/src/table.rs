@@ -292,6 +292,11 @@ impl<'gc> TableState<'gc> {
             self.array[idx as usize] = value;
             Ok(())
         } else if idx == len && !value.is_nil() && self.array.len() < MAX_ARRAY {
+            if self.nodes.is_empty() && self.array.len() < self.array.capacity() {
+                // The common append: room for it, and no hash part to move keys from.
+                self.array.push(value);
+                return Ok(());
+            }
             self.push_array(value, room)
         } else {
             self.set_hashed(Value::Integer(i), value, room)
@@ -818,12 +823,27 @@ fn reserve<T>(
     room: usize,
 ) -> Result<(), KeyError> {
     let total = v.len().saturating_add(additional);
+    if total <= v.capacity() {
+        return Ok(());
+    }
     let bytes = total.saturating_mul(size_of::<T>());
-    if total > v.capacity() && (bytes > room || !crate::state::platform_has(bytes)) {
+    if bytes > room {
+        return Err(KeyError::Memory);
+    }
+    let old = v.capacity();
+    // Probing for the growth first leaves that much free at the end of the heap, where the
+    // buffer, if it ends there, grows in place; the headroom is checked once it has grown.
+    let growth = (total - old).saturating_mul(size_of::<T>());
+    if !crate::state::platform_has(growth) {
         return Err(KeyError::Memory);
     }
     v.try_reserve_exact(additional)
-        .map_err(|_| KeyError::Memory)
+        .map_err(|_| KeyError::Memory)?;
+    if !crate::state::platform_keeps_headroom(bytes) {
+        v.shrink_to(old);
+        return Err(KeyError::Memory);
+    }
+    Ok(())
 }
 
 /// The platform refused memory for a write the VM cannot fail: the same abort as any

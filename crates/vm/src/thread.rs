@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use allocator_api2::vec::Vec as AVec;
 use gc_arena::allocator_api::MetricsAlloc;
-use gc_arena::lock::RefLock;
+use gc_arena::lock::{Lock, RefLock};
 use gc_arena::{Collect, Gc, Mutation};
 
 use crate::function::{LuaClosure, NativeClosure, Upval, UpvalState};
@@ -225,7 +225,7 @@ impl<'gc> ThreadState<'gc> {
         }
         let u = Upval(Gc::new(
             mc,
-            RefLock::new(UpvalState::Open { thread: me, index }),
+            Lock::new(UpvalState::Open { thread: me, index }),
         ));
         self.open_upvals.insert(pos, (index, u));
         u
@@ -239,7 +239,7 @@ impl<'gc> ThreadState<'gc> {
             }
             self.open_upvals.pop();
             let value = self.stack.get(index).copied().unwrap_or_default();
-            *u.0.borrow_mut(mc) = UpvalState::Closed(value);
+            u.0.set(mc, UpvalState::Closed(value));
         }
     }
 }

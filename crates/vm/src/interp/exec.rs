@@ -22,7 +22,7 @@ use super::unwind::{error_to_value, Caller};
 
 #[inline]
 fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> Value<'gc> {
-    match *u.0.borrow() {
+    match u.0.get() {
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread: t, index } => {
             if t == thread {
@@ -42,9 +42,9 @@ fn upval_set<'gc>(
     u: Upval<'gc>,
     v: Value<'gc>,
 ) {
-    let state = *u.0.borrow();
+    let state = u.0.get();
     match state {
-        UpvalState::Closed(_) => *u.0.borrow_mut(ctx.mc) = UpvalState::Closed(v),
+        UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
         UpvalState::Open { thread: t, index } => {
             if t == thread {
                 stack[index] = v;
@@ -347,9 +347,9 @@ fn execute_round<'gc>(
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             }
-            let op = code[pc];
+            let op = &code[pc];
             pc += 1;
-            match op {
+            match *op {
                 Op::Move { a, b } => reg!(a) = reg!(b),
                 Op::LoadI { a, i } => reg!(a) = Value::Integer(i as i64),
                 Op::LoadF { a, f } => reg!(a) = Value::Float(f as f64),
@@ -397,7 +397,10 @@ fn execute_round<'gc>(
                     let (t, key) = (reg!(b), reg!(c));
                     if let Value::Table(t) = t {
                         let st = t.state();
-                        let v = st.get(key);
+                        let v = match key {
+                            Value::Integer(i) => st.get_int(i),
+                            _ => st.get(key),
+                        };
                         if !v.is_nil() || st.metatable().is_none() {
                             reg!(a) = v;
                             continue;
@@ -871,16 +874,40 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::LtI { a, i, k, off } => {
-                    compare!(reg!(a), Value::Integer(i as i64), false, k, off)
+                    if let Value::Integer(x) = reg!(a) {
+                        if (x < i as i64) == k {
+                            jump!(off);
+                        }
+                    } else {
+                        compare!(reg!(a), Value::Integer(i as i64), false, k, off)
+                    }
                 }
                 Op::LeI { a, i, k, off } => {
-                    compare!(reg!(a), Value::Integer(i as i64), true, k, off)
+                    if let Value::Integer(x) = reg!(a) {
+                        if (x <= i as i64) == k {
+                            jump!(off);
+                        }
+                    } else {
+                        compare!(reg!(a), Value::Integer(i as i64), true, k, off)
+                    }
                 }
                 Op::GtI { a, i, k, off } => {
-                    compare!(Value::Integer(i as i64), reg!(a), false, k, off)
+                    if let Value::Integer(x) = reg!(a) {
+                        if (x > i as i64) == k {
+                            jump!(off);
+                        }
+                    } else {
+                        compare!(Value::Integer(i as i64), reg!(a), false, k, off)
+                    }
                 }
                 Op::GeI { a, i, k, off } => {
-                    compare!(Value::Integer(i as i64), reg!(a), true, k, off)
+                    if let Value::Integer(x) = reg!(a) {
+                        if (x >= i as i64) == k {
+                            jump!(off);
+                        }
+                    } else {
+                        compare!(Value::Integer(i as i64), reg!(a), true, k, off)
+                    }
                 }
                 Op::Test { a, k, off } => {
                     if reg!(a).is_truthy() == k {
@@ -1177,7 +1204,18 @@ fn execute_round<'gc>(
                 }
                 Op::ForLoop { a, off } => {
                     let ra = base + a as usize;
-                    if let Value::Integer(step) = stack[ra + 2] {
+                    // The integer loop, its four registers checked once.
+                    let r = &mut stack[ra..ra + 4];
+                    if let [Value::Integer(i), Value::Integer(count), Value::Integer(step), _] = *r
+                    {
+                        if count != 0 {
+                            r[1] = Value::Integer((count as u64 - 1) as i64);
+                            let next = Value::Integer(i.wrapping_add(step));
+                            r[0] = next;
+                            r[3] = next;
+                            jump!(off);
+                        }
+                    } else if let Value::Integer(step) = stack[ra + 2] {
                         let Value::Integer(count) = stack[ra + 1] else {
                             fail!(Error::runtime("'for' loop state is not numeric"));
                         };
@@ -1407,7 +1445,11 @@ fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) ->
     if st.metatable().is_some() && st.get(key).is_nil() {
         return false;
     }
-    st.try_set(key, v, 0).is_ok()
+    match key {
+        Value::Integer(i) => st.try_set_int(i, v, 0),
+        _ => st.try_set(key, v, 0),
+    }
+    .is_ok()
 }
 
 #[inline]

@@ -146,8 +146,17 @@ pub(crate) fn index_str_fast<'gc>(
         let Some(mt) = mt else {
             return Some(Value::Nil);
         };
-        match event_of(ctx, mt, MetaEvent::Index) {
-            Value::Nil => return Some(Value::Nil),
+        // `event_of` written out: the class lookup of every method call comes here.
+        let st = mt.state();
+        let index = MetaEvent::Index as u32;
+        if st.known_absent(index) {
+            return Some(Value::Nil);
+        }
+        match st.get_str(ctx.meta_name(MetaEvent::Index)) {
+            Value::Nil => {
+                st.mark_absent(index);
+                return Some(Value::Nil);
+            }
             Value::Table(next) => t = next,
             _ => return None,
         }

@@ -481,7 +481,7 @@ fn upvalue_ref<'gc>(f: Function<'gc>, n: i64) -> Option<UpvalRef<'gc>> {
 }
 
 fn read_upval<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, u: Upval<'gc>) -> Value<'gc> {
-    match *u.0.borrow() {
+    match u.0.get() {
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread, index } => {
             if thread == call.thread() {
@@ -519,9 +519,9 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 2)?;
     match upvalue_ref(f, n) {
         Some(UpvalRef::Lua(name, u)) => {
-            let state = *u.0.borrow();
+            let state = u.0.get();
             match state {
-                UpvalState::Closed(_) => *u.0.borrow_mut(ctx.mc) = UpvalState::Closed(v),
+                UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
                 UpvalState::Open { thread, index } => {
                     if thread == call.thread() {
                         call.thread_state().stack[index] = v;
