@@ -16,6 +16,8 @@ const TABLE_REF = 0x07;
 const FUNCTION_MARKER = [0x1b, 0x4c, 0x50, 0x46];
 /** Fewest new cells that make a collection of cells worth a pass over every table. */
 const MIN_CELLS_TO_COLLECT = 1024;
+/** Fewest changed keys, and more than half the table's, that make a table saved whole. */
+const MIN_KEYS_TO_REWRITE = 1024;
 
 /**
  * The Map key for an encoded key: the integer itself for integer keys within 2^53 (fast, and
@@ -357,6 +359,11 @@ export class ExternalTables {
     this.tables = new Map();
     /** Per table, the Map keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
+    /**
+     * Tables changed in so many keys since the last `takeChanges()` that recording each costs
+     * more than it saves: the next save writes them whole, in place of what the store holds.
+     */
+    this.rewritten = new Set();
     /** Encoded bytes held (keys + values), for memory statistics. */
     this.bytes = 0;
     /** Per table, how many of its keys and values refer to each other table. */
@@ -380,10 +387,24 @@ export class ExternalTables {
   }
 
   markDirty(id, k) {
-    if (!this.trackChanges) return;
+    if (!this.trackChanges || this.rewritten.has(id)) return;
     let d = this.dirty.get(id);
     if (!d) { d = new Set(); this.dirty.set(id, d); }
     d.add(k);
+    if (d.size >= MIN_KEYS_TO_REWRITE && d.size * 2 > this.size(id)) {
+      this.rewritten.add(id);
+      this.dirty.delete(id);
+    }
+  }
+
+  /** Whether Map key `k` of table `id` is recorded as changed since the last `takeChanges()`. */
+  isMarked(id, k) { return this.rewritten.has(id) || this.dirty.get(id)?.has(k) === true; }
+
+  /** Forgets that Map key `k` of table `id` changed (an undone run put it back). */
+  unmark(id, k) {
+    const dirty = this.dirty.get(id);
+    dirty?.delete(k);
+    if (dirty?.size === 0) this.dirty.delete(id);
   }
 
   set(id, key, value) {
@@ -421,7 +442,7 @@ export class ExternalTables {
   setAt(id, mem, kptr, klen, vptr, vlen) {
     const t = this.table(id);
     const old = t.putAt(mem, kptr, klen, vptr, vlen);
-    if (this.journal !== null || this.trackChanges) {
+    if (this.journal !== null || (this.trackChanges && !this.rewritten.has(id))) {
       const k = keyString(mem, kptr, klen);
       this.journal?.noteWrite(id, k, old);
       this.markDirty(id, k);
@@ -485,12 +506,21 @@ export class ExternalTables {
 
   size(id) { return this.tables.get(id)?.size ?? 0; }
 
-  /** The changed keys per table since the last call, and forgets them. */
-  takeChanges() { const d = this.dirty; this.dirty = new Map(); return d; }
+  /**
+   * What changed since the last call, and forgets it: `keys`, the changed Map keys per table,
+   * and `rewritten`, the tables to save whole.
+   */
+  takeChanges() {
+    const changes = { keys: this.dirty, rewritten: this.rewritten };
+    this.dirty = new Map();
+    this.rewritten = new Set();
+    return changes;
+  }
 
   /** Puts changes taken by `takeChanges()` back (a save that failed must retry them). */
-  restoreChanges(changes) {
-    for (const [id, keys] of changes) for (const k of keys) this.markDirty(id, k);
+  restoreChanges({ keys, rewritten }) {
+    for (const id of rewritten) { this.rewritten.add(id); this.dirty.delete(id); }
+    for (const [id, ks] of keys) for (const k of ks) this.markDirty(id, k);
   }
 
   /** Table ids referenced by the keys and values of table `id`. */
@@ -501,7 +531,7 @@ export class ExternalTables {
 
   /** Drops everything (used before a restore). */
   clear() {
-    this.tables.clear(); this.dirty.clear(); this.refs.clear(); this.bytes = 0;
+    this.tables.clear(); this.dirty.clear(); this.rewritten.clear(); this.refs.clear(); this.bytes = 0;
     this.cells.clear(); this.cellsAfterCollection = 0;
   }
 
@@ -539,7 +569,7 @@ export class ExternalTables {
     const dead = [...this.cells].filter((id) => !live.has(id));
     for (const id of dead) {
       this.clearTable(id);
-      this.tables.delete(id); this.refs.delete(id); this.dirty.delete(id);
+      this.tables.delete(id); this.refs.delete(id); this.dirty.delete(id); this.rewritten.delete(id);
     }
     this.cells = live;
     this.cellsAfterCollection = live.size;

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LuaEngine } from '../../host-js/lua-api.js';
 import { FileStore } from '../../host-js/stores/file.js';
+import { MemoryStore } from '../../host-js/stores/memory.js';
 import { Table, Entry, keyString } from '../../host-js/tables.js';
 import { encodeKey, encodeValue } from '../../host-js/codec.js';
 import { wasmModule, tempDir } from './helpers.js';
@@ -266,4 +267,32 @@ test('binary strings with every byte value, and values past 64 KiB, survive a sa
   assert.deepEqual(await values(again, check), want);
   const bytes = again.tables.get(again.memoryTableId, encodeKey('big'));
   assert.equal(bytes.length, 5 + 153600);
+});
+
+test('a table changed in most of its keys is saved whole, deletions included, also after a failed save', async (t) => {
+  const memory = new MemoryStore();
+  let fail = false;
+  const store = {
+    load: () => memory.load(),
+    save: (batch) => {
+      if (!fail) return memory.save(batch);
+      fail = false;
+      return Promise.reject(new Error('disk full'));
+    },
+  };
+  const lua = await engine(t, { store });
+  await values(lua, 'for i = 1, 3000 do _home["k" .. i] = i end _home.keep = "x"');
+  await lua.save();
+  await values(lua, 'for i = 1, 3000 do if i % 2 == 0 then _home["k" .. i] = nil else _home["k" .. i] = -i end end');
+  assert.ok(lua.tables.rewritten.has(lua.memoryTableId), 'no longer recorded key by key');
+  assert.equal(lua.unsaved, true);
+  fail = true;
+  await assert.rejects(lua.save(), /disk full/);
+  await lua.save();
+  assert.equal(lua.unsaved, false);
+  const check = `local n, s = 0, 0
+    for k, v in pairs(_home) do n = n + 1; if type(v) == "number" then s = s + v end end
+    return n, s, _home.keep, _home.k2`;
+  const again = await engine(t, { store: memory });
+  assert.deepEqual(await values(again, check), [1501, -1500 * 1500, 'x', null]);
 });
