@@ -457,7 +457,8 @@ export class ExternalTables {
     }
     this.bytes += vlen;
     const tag = mem[vptr];
-    if (tag === TABLE_REF || tag === FUNCTION) this.countValueRefs(id, mem.subarray(vptr, vptr + vlen), 1);
+    if (tag === TABLE_REF && vlen === 5) this.countRef(id, u32At(mem, vptr + 1), 1);
+    else if (tag === FUNCTION) this.countValueRefs(id, mem.subarray(vptr, vptr + vlen), 1);
   }
 
   // Accounts for value `v` now stored under `k`.
