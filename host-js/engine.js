@@ -199,6 +199,7 @@ export class LuaEngine {
     if (!this.#store) return false;
     if (this.#wiped) return true;
     for (const id of this.#tables.dirty.keys()) if (id !== IO_TABLE_ID) return true;
+    for (const id of this.#tables.rewritten) if (id !== IO_TABLE_ID) return true;
     return false;
   }
 
@@ -702,7 +703,8 @@ export class LuaEngine {
     }
     const persisted = overwrite ? null : this.#persisted;
     const changes = this.#tables.takeChanges();
-    changes.delete(IO_TABLE_ID);
+    changes.keys.delete(IO_TABLE_ID);
+    changes.rewritten.delete(IO_TABLE_ID);
     const { batch, reachable } = buildBatch(this.#tables, changes, persisted, {
       memoryTableId: this.#memoryTableId,
       nextTableId: this.#counter,

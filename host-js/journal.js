@@ -23,7 +23,7 @@ export class Journal {
     if (!keys) { keys = new Map(); this.before.set(id, keys); }
     if (keys.has(k)) return;
     keys.set(k, old);
-    if (!this.tables.dirty.get(id)?.has(k)) this.marked.push([id, k]);
+    if (!this.tables.isMarked(id, k)) this.marked.push([id, k]);
   }
 
   /** Puts every touched key back. The tables must no longer point at this journal. */
@@ -39,10 +39,6 @@ export class Journal {
       // Tables the run created end up empty: drop them as if they never existed.
       if (t.size === 0) tables.tables.delete(id);
     }
-    for (const [id, k] of this.marked) {
-      const dirty = tables.dirty.get(id);
-      dirty?.delete(k);
-      if (dirty?.size === 0) tables.dirty.delete(id);
-    }
+    for (const [id, k] of this.marked) tables.unmark(id, k);
   }
 }

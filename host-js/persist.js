@@ -30,7 +30,7 @@ export function reachableTables(tables, rootId) {
  * The batch that brings a store from `persisted` (ids it holds, or null when its content is
  * unrelated to these tables) to the current state.
  * @param {import('./tables.js').ExternalTables} tables
- * @param {Map<number, Set<string>>} changes from `tables.takeChanges()`
+ * @param {{keys: Map<number, Set<number|string>>, rewritten: Set<number>}} changes from `tables.takeChanges()`
  */
 export function buildBatch(tables, changes, persisted, { memoryTableId, nextTableId, stateRestored }) {
   const reachable = reachableTables(tables, memoryTableId);
@@ -40,11 +40,13 @@ export function buildBatch(tables, changes, persisted, { memoryTableId, nextTabl
   const dropTables = [];
   for (const id of reachable) {
     const t = tables.tables.get(id);
-    if (replace || !persisted.has(id)) {
+    if (replace || !persisted.has(id) || changes.rewritten.has(id)) {
+      // A table saved whole replaces what the store holds of it (batches drop before they put).
+      if (!replace && persisted.has(id)) dropTables.push(id);
       if (t) for (const entry of t.values()) puts.push([id, entry]);
       continue;
     }
-    const dirty = changes.get(id);
+    const dirty = changes.keys.get(id);
     if (!dirty) continue;
     for (const k of dirty) {
       const e = t?.get(k);

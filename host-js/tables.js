@@ -1,20 +1,23 @@
 // External tables in JS: one `Table` per table id, and the `js_ext_table_*` imports over them.
 //
-// A table keeps compact values (see `compactValue`) in an array part for keys 1..n and a hash
-// part (a Map from a Map key, see `keyString`, to a slot) for the rest. Iteration order is the
-// array part by index, then the hash part in insertion order. `js_ext_table_next` pages from
-// the key the module names, found in O(1), so a traversal is O(n) however many pages it takes
-// and however many traversals interleave. References between tables (tag 07) are counted as
-// they are written, so finding what `_home` reaches never scans every entry.
+// A table keeps the values of keys 1..n in an array part (compact values, see compact.js) and
+// every other key with its value as encoded bytes in a hash part (see hash-part.js). Iteration
+// order is the array part by index, then the hash part in insertion order. `js_ext_table_next`
+// pages from the key the module names, found in O(1), so a traversal is O(n) however many
+// pages it takes and however many traversals interleave. References between tables (tag 07)
+// are counted as they are written, so finding what `_home` reaches never scans every entry.
 
-const INTEGER = 0x02;
+import { INTEGER, TWO_32, safeInteger, binaryString, compactValue } from './compact.js';
+import { HashPart } from './hash-part.js';
+
 const FUNCTION = 0x05;
 const TABLE_REF = 0x07;
 /** What follows the id list of a function payload in the current format: "\x1bLPF". */
 const FUNCTION_MARKER = [0x1b, 0x4c, 0x50, 0x46];
 /** Fewest new cells that make a collection of cells worth a pass over every table. */
 const MIN_CELLS_TO_COLLECT = 1024;
-const TWO_32 = 4294967296;
+/** Fewest changed keys, and more than half the table's, that make a table saved whole. */
+const MIN_KEYS_TO_REWRITE = 1024;
 
 /**
  * The Map key for an encoded key: the integer itself for integer keys within 2^53 (fast, and
@@ -29,35 +32,9 @@ export function keyString(bytes, start = 0, len = bytes.length - start) {
   return binaryString(bytes, start, len);
 }
 
-// The integer encoded at `bytes[start]` (tag 02) if it is within 2^53, else undefined.
-function safeInteger(bytes, start) {
-  const lo = (bytes[start + 1] | (bytes[start + 2] << 8) | (bytes[start + 3] << 16) | (bytes[start + 4] << 24)) >>> 0;
-  const hi = bytes[start + 5] | (bytes[start + 6] << 8) | (bytes[start + 7] << 16) | (bytes[start + 8] << 24);
-  return hi >= -0x200000 && hi < 0x200000 ? hi * TWO_32 + lo : undefined;
-}
-
-// One reusable array per short length: `apply` over a plain array of small integers is
-// several times faster than over a fresh typed-array view, and most keys and values are short.
-const SHORT = 64;
-const scratch = Array.from({ length: SHORT + 1 }, (_, n) => new Array(n).fill(0));
-
-/** `len` bytes from `start` as a binary string (one char per byte). */
-function binaryString(bytes, start, len) {
-  if (len <= SHORT) {
-    const a = scratch[len];
-    for (let i = 0; i < len; i++) a[i] = bytes[start + i];
-    return String.fromCharCode.apply(null, a);
-  }
-  let s = '';
-  for (let i = 0; i < len; i += 8192) {
-    s += String.fromCharCode.apply(null, bytes.subarray(start + i, start + Math.min(len, i + 8192)));
-  }
-  return s;
-}
-
 /** The encoded key bytes for a Map key made by `keyString`. */
 export function keyBytes(k) {
-  const b = new Uint8Array(typeof k === 'number' ? 9 : k.length);
+  const b = new Uint8Array(keyLength(k));
   writeKey(b, 0, k);
   return b;
 }
@@ -79,26 +56,10 @@ function writeBinary(mem, at, s) {
   for (let i = 0; i < s.length; i++) mem[at + i] = s.charCodeAt(i);
 }
 
-// Values up to this size are kept as binary strings: far cheaper for V8 than one typed array
-// (with its own backing store) per entry.
-const COMPACT_VALUE_BYTES = 4096;
-
-/**
- * The compact form of the encoded value at `bytes[start..start+len]`: a number for an integer
- * within 2^53 (no allocation at all), a binary string up to COMPACT_VALUE_BYTES, else a copy.
- */
-function compactValue(bytes, start, len) {
-  if (len === 9 && bytes[start] === INTEGER) {
-    const n = safeInteger(bytes, start);
-    if (n !== undefined) return n;
-  }
-  return len <= COMPACT_VALUE_BYTES ? binaryString(bytes, start, len) : bytes.slice(start, start + len);
-}
-
 /**
  * One entry of a table, as other modules see it (stores, persistence, the page). `key` and
  * `value` are Uint8Array encodings made on demand; the entry itself keeps the Map key and a
- * compact value (see `compactValue`).
+ * compact value (see compact.js).
  */
 export class Entry {
   constructor(k, v) { this.k = k; this.v = v; }
@@ -141,35 +102,44 @@ function writeValue(mem, at, v) {
 
 function keyRef(k) { return typeof k === 'string' ? binaryRef(k) : -1; }
 
+// Map keys and compact values are encoded here to reach the hash part, which holds bytes.
+let keyScratch = new Uint8Array(64);
+let valueScratch = new Uint8Array(64);
+
+function encodedKey(k) {
+  const n = keyLength(k);
+  if (keyScratch.length < n) keyScratch = new Uint8Array(2 * n);
+  writeKey(keyScratch, 0, k);
+  return keyScratch;
+}
+
+function encodedValue(v) {
+  if (typeof v === 'object') return v;
+  const n = valueLength(v);
+  if (valueScratch.length < n) valueScratch = new Uint8Array(2 * n);
+  writeValue(valueScratch, 0, v);
+  return valueScratch;
+}
+
 /**
- * One external table: an array part holding the values of keys 1..n (like Lua's own array
- * part: no key and no hash entry per element) and a hash part for every other key, in
- * insertion order. Values are compact (see `compactValue`); `undefined` marks an absent one.
+ * One external table: an array part holding the compact values of keys 1..n (like Lua's own
+ * array part: no key and no hash entry per element; `undefined` marks an absent one) and a
+ * hash part for every other key, in insertion order.
  *
- * The hash part is our own open-addressing index over the slots (key, value, hash) rather
- * than a JS Map: a lookup hashes the key's bytes where the module wrote them and compares
- * them with the stored key, so reading makes no string, and V8's Map, which looks a fresh
- * string key up in its string table first, costs several times more per lookup.
+ * The `...At` methods take a key (and a value) encoded where the module wrote them, so the
+ * imports read and write without making a string. Other modules use Map keys (see
+ * `keyString`) and compact values, and read through the Map-like view (`get`, `size`, `keys`,
+ * `values`, `entries`), whose entries are made on demand.
  *
  * A deleted hash key keeps its slot until a later insertion tidies the table, so `next` from a
  * key deleted during a traversal still finds its place, and putting the key back (an undone
- * atomic run) restores its position. Other modules read through the Map-like view (`get`,
- * `size`, `keys`, `values`, `entries`), whose entries are made on demand.
+ * atomic run) restores its position.
  */
 export class Table {
   constructor() {
     this.array = [];
     this.arrayHoles = 0;
-    this.hashKeys = [];
-    this.hashValues = [];
-    this.hashCodes = [];
-    this.hashDead = 0;
-    /**
-     * Open addressing, linear probing: slot + 1 per used cell, 0 for an empty one. Null while
-     * the hash part has at most SMALL_HASH slots: those are searched in order, and a table
-     * like `{id = 1, name = "x"}` costs no typed array.
-     */
-    this.index = null;
+    this.hash = new HashPart();
   }
 
   /** A table holding the entries of `map` (Map key -> Entry): keys 1, 2, ... first, in the array part. */
@@ -185,119 +155,83 @@ export class Table {
     return t;
   }
 
-  get size() { return this.array.length - this.arrayHoles + this.hashKeys.length - this.hashDead; }
+  get size() { return this.array.length - this.arrayHoles + this.hash.size; }
 
   /** The compact value under Map key `k`, or undefined. */
   value(k) {
     if (typeof k === 'number' && k >= 1 && k <= this.array.length) return this.array[k - 1];
-    const slot = this.find(k, hashKey(k));
-    return slot < 0 ? undefined : this.hashValues[slot];
+    return this.hash.value(encodedKey(k), 0, keyLength(k));
   }
 
-  /** The compact value under the key encoded at `mem[at..at+len]`, or undefined. */
-  valueAt(mem, at, len) {
-    if (len === 9 && mem[at] === INTEGER) {
-      const n = safeInteger(mem, at);
-      if (n !== undefined) return this.value(n);
-    }
-    if (this.hashKeys.length === 0) return undefined;
-    const h = hashBytes(mem, at, len);
-    const index = this.index;
-    if (index === null) {
-      for (let slot = 0; slot < this.hashKeys.length; slot++) {
-        if (this.hashCodes[slot] === h && sameBytes(this.hashKeys[slot], mem, at, len)) return this.hashValues[slot];
-      }
-      return undefined;
-    }
-    const mask = index.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const cell = index[i];
-      if (cell === 0) return undefined;
-      const slot = cell - 1;
-      if (this.hashCodes[slot] === h && sameBytes(this.hashKeys[slot], mem, at, len)) return this.hashValues[slot];
-    }
-  }
-
-  /** The hash slot of Map key `k` whose hash is `h`, or -1. */
-  find(k, h) {
-    const index = this.index;
-    if (index === null) {
-      for (let slot = 0; slot < this.hashKeys.length; slot++) {
-        if (this.hashCodes[slot] === h && this.hashKeys[slot] === k) return slot;
-      }
-      return -1;
-    }
-    const mask = index.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const cell = index[i];
-      if (cell === 0) return -1;
-      if (this.hashCodes[cell - 1] === h && this.hashKeys[cell - 1] === k) return cell - 1;
-    }
+  /**
+   * Copies the value under the key encoded at `mem[at..at+len]` to `mem[to..]` if it fits in
+   * `max` bytes; returns its length, or -1 when the key is absent.
+   */
+  readAt(mem, at, len, to, max) {
+    const n = arrayIndex(mem, at, len);
+    if (n > this.array.length) return this.hash.read(mem, at, len, to, max);
+    const v = this.array[n - 1];
+    if (v === undefined) return -1;
+    const vlen = valueLength(v);
+    if (vlen <= max) writeValue(mem, to, v);
+    return vlen;
   }
 
   /** Stores compact value `v` under Map key `k`; returns the value it replaces, if any. */
   put(k, v) {
     const array = this.array;
-    if (typeof k === 'number' && k >= 1 && k <= array.length) {
-      const old = array[k - 1];
-      if (old === undefined) this.arrayHoles--;
-      array[k - 1] = v;
-      return old;
+    if (typeof k === 'number' && k >= 1 && k <= array.length) return this.putInArray(k, v);
+    const key = encodedKey(k);
+    const klen = keyLength(k);
+    if (k === array.length + 1 && this.hash.find(key, 0, klen) < 0) return this.putInArray(k, v);
+    return this.hash.put(key, 0, klen, encodedValue(v), 0, valueLength(v));
+  }
+
+  /**
+   * Stores the value encoded at `mem[vat..vat+vlen]` under the key encoded at
+   * `mem[kat..kat+klen]`; returns the compact value it replaces, if any.
+   */
+  putAt(mem, kat, klen, vat, vlen) {
+    const n = arrayIndex(mem, kat, klen);
+    if (n <= this.array.length || (n === this.array.length + 1 && this.hash.find(mem, kat, klen) < 0)) {
+      return this.putInArray(n, compactValue(mem, vat, vlen));
     }
-    const h = hashKey(k);
-    const slot = this.find(k, h);
-    if (slot >= 0) {
-      const old = this.hashValues[slot];
-      if (old === undefined) this.hashDead--;
-      this.hashValues[slot] = v;
-      return old;
-    }
-    if (k === array.length + 1) {
+    return this.hash.put(mem, kat, klen, mem, vat, vlen);
+  }
+
+  putInArray(n, v) {
+    const array = this.array;
+    if (n > array.length) {
       array.push(v);
       return undefined;
     }
-    const fresh = this.hashKeys.length;
-    this.hashKeys.push(k);
-    this.hashValues.push(v);
-    this.hashCodes.push(h);
-    if (this.index === null ? fresh >= SMALL_HASH : (fresh + 1) * 2 > this.index.length) this.reindex();
-    else if (this.index !== null) this.place(fresh, h);
-    return undefined;
-  }
-
-  place(slot, h) {
-    const index = this.index;
-    const mask = index.length - 1;
-    let i = h & mask;
-    while (index[i] !== 0) i = (i + 1) & mask;
-    index[i] = slot + 1;
-  }
-
-  // A fresh index at most half full, for every slot.
-  reindex() {
-    let size = MIN_INDEX;
-    while (size <= this.hashKeys.length * 2) size *= 2;
-    this.index = new Int32Array(size);
-    for (let slot = 0; slot < this.hashKeys.length; slot++) this.place(slot, this.hashCodes[slot]);
+    const old = array[n - 1];
+    if (old === undefined) this.arrayHoles--;
+    array[n - 1] = v;
+    return old;
   }
 
   /** Removes Map key `k`; returns the value it had, if any. */
   remove(k) {
-    if (typeof k === 'number' && k >= 1 && k <= this.array.length) {
-      const old = this.array[k - 1];
-      if (old !== undefined) { this.array[k - 1] = undefined; this.arrayHoles++; }
-      return old;
-    }
-    const slot = this.find(k, hashKey(k));
-    if (slot < 0) return undefined;
-    const old = this.hashValues[slot];
-    if (old !== undefined) { this.hashValues[slot] = undefined; this.hashDead++; }
+    if (typeof k === 'number' && k >= 1 && k <= this.array.length) return this.removeFromArray(k);
+    return this.hash.remove(encodedKey(k), 0, keyLength(k));
+  }
+
+  /** Removes the key encoded at `mem[at..at+len]`; returns the compact value it had, if any. */
+  removeAt(mem, at, len) {
+    const n = arrayIndex(mem, at, len);
+    return n <= this.array.length ? this.removeFromArray(n) : this.hash.remove(mem, at, len);
+  }
+
+  removeFromArray(n) {
+    const old = this.array[n - 1];
+    if (old !== undefined) { this.array[n - 1] = undefined; this.arrayHoles++; }
     return old;
   }
 
   /**
    * Gives back what deletions left behind: trailing holes of the array part, an array part
-   * that is mostly holes (its entries move to the hash part), and deleted hash slots once they
+   * that is mostly holes (its entries move to the hash part), and deleted hash keys once they
    * outnumber the live ones. Called after an insertion, when Lua allows a traversal to break.
    */
   tidy() {
@@ -308,25 +242,19 @@ export class Table {
       this.arrayHoles = 0;
       for (let i = 0; i < array.length; i++) if (array[i] !== undefined) this.put(i + 1, array[i]);
     }
-    if (this.hashDead > MIN_TIDY && this.hashDead * 2 > this.hashKeys.length) {
-      const keys = this.hashKeys;
-      const values = this.hashValues;
-      this.hashKeys = [];
-      this.hashValues = [];
-      this.hashCodes = [];
-      this.hashDead = 0;
-      this.index = null;
-      for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) this.put(keys[i], values[i]);
-    }
+    const hash = this.hash;
+    if (hash.deleted > MIN_TIDY && hash.deleted * 2 > hash.slots.length) hash.dropDeleted();
   }
 
   /**
-   * The position just after Map key `k` in this table's order (array part, then hash part), or
-   * -1 when `k` is not a key of the table (nor a deleted one whose place is still known).
+   * The position just after the key encoded at `mem[at..at+len]` in this table's order (array
+   * part, then hash part), or -1 when it is not a key of the table (nor a deleted one whose
+   * place is still known).
    */
-  positionAfter(k) {
-    if (typeof k === 'number' && k >= 1 && k <= this.array.length) return k;
-    const slot = this.find(k, hashKey(k));
+  positionAfterAt(mem, at, len) {
+    const n = arrayIndex(mem, at, len);
+    if (n <= this.array.length) return n;
+    const slot = this.hash.slotOfKey(mem, at, len);
     return slot < 0 ? -1 : this.array.length + slot + 1;
   }
 
@@ -347,29 +275,14 @@ export class Table {
       writeValue(mem, at + written + 9, v);
       written += need;
     }
-    const keys = this.hashKeys;
-    const values = this.hashValues;
-    for (let i = Math.max(0, position - array.length); i < keys.length; i++) {
-      const v = values[i];
-      if (v === undefined) continue;
-      const k = keys[i];
-      const klen = keyLength(k);
-      const need = klen + valueLength(v);
-      if (written + need > max) return written === 0 ? need : written;
-      writeKey(mem, at + written, k);
-      writeValue(mem, at + written + klen, v);
-      written += need;
-    }
-    return written;
+    return this.hash.writePage(Math.max(0, position - array.length), mem, at, max, written);
   }
 
   /** [Map key, compact value] of every entry, in order. */
   *pairs() {
     const array = this.array;
     for (let i = 0; i < array.length; i++) if (array[i] !== undefined) yield [i + 1, array[i]];
-    const keys = this.hashKeys;
-    const values = this.hashValues;
-    for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) yield [keys[i], values[i]];
+    yield* this.hash.pairs();
   }
 
   /** The entry under Map key `k`, or undefined. */
@@ -385,39 +298,16 @@ export class Table {
   [Symbol.iterator]() { return this.entries(); }
 }
 
-/** Holes or deleted slots below this many are left alone (tidying a small table gains nothing). */
+/** Holes or deleted keys below this many are left alone (tidying a small table gains nothing). */
 const MIN_TIDY = 32;
-const SMALL_HASH = 8;
-const MIN_INDEX = 32;
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 
-// Hashes keep 30 bits: small integers (Smis) for V8, so `hashCodes` holds no boxed numbers.
-const HASH_BITS = 0x3fffffff;
-
-/** The hash of a Map key: equal for a binary string and the bytes it was made from (`hashBytes`). */
-function hashKey(k) {
-  if (typeof k === 'number') {
-    const h = Math.imul((k | 0) ^ (Math.floor(k / TWO_32) | 0), 0x9e3779b1);
-    return (h ^ (h >>> 15)) & HASH_BITS;
-  }
-  let h = FNV_OFFSET;
-  for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), FNV_PRIME);
-  return h & HASH_BITS;
+/** The array index the key encoded at `mem[at..at+len]` could have (>= 1), else Infinity. */
+function arrayIndex(mem, at, len) {
+  if (len !== 9 || mem[at] !== INTEGER) return Infinity;
+  const n = safeInteger(mem, at);
+  return n !== undefined && n >= 1 ? n : Infinity;
 }
 
-function hashBytes(mem, at, len) {
-  let h = FNV_OFFSET;
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ mem[at + i], FNV_PRIME);
-  return h & HASH_BITS;
-}
-
-/** Whether Map key `k` is the binary string of `mem[at..at+len]`. */
-function sameBytes(k, mem, at, len) {
-  if (typeof k !== 'string' || k.length !== len) return false;
-  for (let i = 0; i < len; i++) if (k.charCodeAt(i) !== mem[at + i]) return false;
-  return true;
-}
 
 function u32At(b, at) {
   return typeof b === 'string'
@@ -469,6 +359,11 @@ export class ExternalTables {
     this.tables = new Map();
     /** Per table, the Map keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
+    /**
+     * Tables changed in so many keys since the last `takeChanges()` that recording each costs
+     * more than it saves: the next save writes them whole, in place of what the store holds.
+     */
+    this.rewritten = new Set();
     /** Encoded bytes held (keys + values), for memory statistics. */
     this.bytes = 0;
     /** Per table, how many of its keys and values refer to each other table. */
@@ -492,10 +387,24 @@ export class ExternalTables {
   }
 
   markDirty(id, k) {
-    if (!this.trackChanges) return;
+    if (!this.trackChanges || this.rewritten.has(id)) return;
     let d = this.dirty.get(id);
     if (!d) { d = new Set(); this.dirty.set(id, d); }
     d.add(k);
+    if (d.size >= MIN_KEYS_TO_REWRITE && d.size * 2 > this.size(id)) {
+      this.rewritten.add(id);
+      this.dirty.delete(id);
+    }
+  }
+
+  /** Whether Map key `k` of table `id` is recorded as changed since the last `takeChanges()`. */
+  isMarked(id, k) { return this.rewritten.has(id) || this.dirty.get(id)?.has(k) === true; }
+
+  /** Forgets that Map key `k` of table `id` changed (an undone run put it back). */
+  unmark(id, k) {
+    const dirty = this.dirty.get(id);
+    dirty?.delete(k);
+    if (dirty?.size === 0) this.dirty.delete(id);
   }
 
   set(id, key, value) {
@@ -526,20 +435,50 @@ export class ExternalTables {
     this.count(id, entry.k, entry.v);
   }
 
+  /**
+   * `putEntry` and `markDirty` for a key and value encoded in `mem`, which makes no string for
+   * the key unless a journal or the change record needs one.
+   */
+  setAt(id, mem, kptr, klen, vptr, vlen) {
+    const t = this.table(id);
+    const old = t.putAt(mem, kptr, klen, vptr, vlen);
+    if (this.journal !== null || (this.trackChanges && !this.rewritten.has(id))) {
+      const k = keyString(mem, kptr, klen);
+      this.journal?.noteWrite(id, k, old);
+      this.markDirty(id, k);
+    }
+    if (old === undefined) {
+      this.bytes += klen;
+      if (klen === 5 && mem[kptr] === TABLE_REF) this.countRef(id, u32At(mem, kptr + 1), 1);
+      if (this.journal === null) t.tidy();
+    } else {
+      this.bytes -= valueLength(old);
+      if (typeof old !== 'number') this.countValueRefs(id, old, -1);
+    }
+    this.bytes += vlen;
+    const tag = mem[vptr];
+    if (tag === TABLE_REF && vlen === 5) this.countRef(id, u32At(mem, vptr + 1), 1);
+    else if (tag === FUNCTION) this.countValueRefs(id, mem.subarray(vptr, vptr + vlen), 1);
+  }
+
   // Accounts for value `v` now stored under `k`.
   count(id, k, v) {
     this.bytes += keyLength(k) + valueLength(v);
     this.countRef(id, keyRef(k), 1);
-    if (typeof v === 'number') return;
-    for (const ref of valueRefs(v)) this.countRef(id, ref, 1);
-    for (const cell of cellRefs(v)) this.cells.add(cell);
+    if (typeof v !== 'number') this.countValueRefs(id, v, 1);
   }
 
   // Undoes the accounting of value `v` under `k`, which is being replaced or removed.
   forget(id, k, v) {
     this.bytes -= keyLength(k) + valueLength(v);
     this.countRef(id, keyRef(k), -1);
-    if (typeof v !== 'number') for (const ref of valueRefs(v)) this.countRef(id, ref, -1);
+    if (typeof v !== 'number') this.countValueRefs(id, v, -1);
+  }
+
+  // Counts (delta 1) or discounts (-1) the tables encoded value `v` (string or bytes) refers to.
+  countValueRefs(id, v, delta) {
+    for (const ref of valueRefs(v)) this.countRef(id, ref, delta);
+    if (delta > 0) for (const cell of cellRefs(v)) this.cells.add(cell);
   }
 
   countRef(id, ref, delta) {
@@ -555,15 +494,12 @@ export class ExternalTables {
   }
 
   delete(id, key) {
-    const t = this.tables.get(id);
-    if (!t) return;
+    const old = this.tables.get(id)?.removeAt(key, 0, key.length);
+    if (old === undefined) return;
     const k = keyString(key);
-    const old = t.remove(k);
-    if (old !== undefined) {
-      this.journal?.noteWrite(id, k, old);
-      this.forget(id, k, old);
-      this.markDirty(id, k);
-    }
+    this.journal?.noteWrite(id, k, old);
+    this.forget(id, k, old);
+    this.markDirty(id, k);
   }
 
   /** Number of tables that hold at least one entry. */
@@ -571,12 +507,21 @@ export class ExternalTables {
 
   size(id) { return this.tables.get(id)?.size ?? 0; }
 
-  /** The changed keys per table since the last call, and forgets them. */
-  takeChanges() { const d = this.dirty; this.dirty = new Map(); return d; }
+  /**
+   * What changed since the last call, and forgets it: `keys`, the changed Map keys per table,
+   * and `rewritten`, the tables to save whole.
+   */
+  takeChanges() {
+    const changes = { keys: this.dirty, rewritten: this.rewritten };
+    this.dirty = new Map();
+    this.rewritten = new Set();
+    return changes;
+  }
 
   /** Puts changes taken by `takeChanges()` back (a save that failed must retry them). */
-  restoreChanges(changes) {
-    for (const [id, keys] of changes) for (const k of keys) this.markDirty(id, k);
+  restoreChanges({ keys, rewritten }) {
+    for (const id of rewritten) { this.rewritten.add(id); this.dirty.delete(id); }
+    for (const [id, ks] of keys) for (const k of ks) this.markDirty(id, k);
   }
 
   /** Table ids referenced by the keys and values of table `id`. */
@@ -587,7 +532,7 @@ export class ExternalTables {
 
   /** Drops everything (used before a restore). */
   clear() {
-    this.tables.clear(); this.dirty.clear(); this.refs.clear(); this.bytes = 0;
+    this.tables.clear(); this.dirty.clear(); this.rewritten.clear(); this.refs.clear(); this.bytes = 0;
     this.cells.clear(); this.cellsAfterCollection = 0;
   }
 
@@ -625,7 +570,7 @@ export class ExternalTables {
     const dead = [...this.cells].filter((id) => !live.has(id));
     for (const id of dead) {
       this.clearTable(id);
-      this.tables.delete(id); this.refs.delete(id); this.dirty.delete(id);
+      this.tables.delete(id); this.refs.delete(id); this.dirty.delete(id); this.rewritten.delete(id);
     }
     this.cells = live;
     this.cellsAfterCollection = live.size;
@@ -651,23 +596,18 @@ export class ExternalTables {
       if (view === null || view.length === 0) view = new Uint8Array(memory().buffer);
       return view;
     };
+    // A subclass that observes writes through `putEntry` gets an Entry for each.
+    const observed = this.putEntry !== ExternalTables.prototype.putEntry;
     return {
       js_ext_table_set: (id, kptr, klen, vptr, vlen) => {
         const mem = bytes();
-        const k = keyString(mem, kptr, klen);
-        this.putEntry(id, new Entry(k, compactValue(mem, vptr, vlen)));
-        this.markDirty(id, k);
+        if (observed) this.set(id, mem.subarray(kptr, kptr + klen), mem.subarray(vptr, vptr + vlen));
+        else this.setAt(id, mem, kptr, klen, vptr, vlen);
         return 0;
       },
       js_ext_table_get: (id, kptr, klen, vptr, max) => {
         const t = this.tables.get(id);
-        if (!t) return -1;
-        const mem = bytes();
-        const v = t.valueAt(mem, kptr, klen);
-        if (v === undefined) return -1;
-        const n = valueLength(v);
-        if (n <= max) writeValue(mem, vptr, v);
-        return n;
+        return t ? t.readAt(bytes(), kptr, klen, vptr, max) : -1;
       },
       js_ext_table_delete: (id, kptr, klen) => {
         this.delete(id, bytes().subarray(kptr, kptr + klen));
@@ -688,7 +628,7 @@ export class ExternalTables {
       js_ext_table_next: (id, kptr, klen, ptr, max) => {
         const t = this.tables.get(id);
         const mem = bytes();
-        const position = klen === 0 ? 0 : t ? t.positionAfter(keyString(mem, kptr, klen)) : -1;
+        const position = klen === 0 ? 0 : t ? t.positionAfterAt(mem, kptr, klen) : -1;
         if (position < 0) return NOT_A_KEY;
         return t ? t.writePage(mem, position, ptr, max) : 0;
       },

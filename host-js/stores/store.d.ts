@@ -34,7 +34,7 @@ export interface Batch {
   metadata: Metadata;
   /** Discard everything stored before applying the rest. */
   replace: boolean;
-  /** Delete every entry of these tables (no longer reachable). */
+  /** Delete every entry of these tables (no longer reachable, or put whole in `puts`). */
   dropTables: number[];
   deletes: [tableId: number, key: Uint8Array][];
   puts: [tableId: number, entry: { key: Uint8Array; value: Uint8Array }][];

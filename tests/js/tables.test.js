@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LuaEngine } from '../../host-js/lua-api.js';
 import { FileStore } from '../../host-js/stores/file.js';
-import { Table, keyString } from '../../host-js/tables.js';
-import { encodeKey } from '../../host-js/codec.js';
+import { MemoryStore } from '../../host-js/stores/memory.js';
+import { Table, Entry, keyString } from '../../host-js/tables.js';
+import { encodeKey, encodeValue } from '../../host-js/codec.js';
 import { wasmModule, tempDir } from './helpers.js';
 
 async function engine(t, options = {}) {
@@ -25,17 +26,26 @@ test('a Table agrees with a Map under random writes, deletions and tidying', () 
   for (let i = -3; i <= 300; i++) keys.push(i);
   for (let i = 0; i < 300; i++) keys.push(`k${i}`);
   keys.push(2 ** 40, 2 ** 53 + 2, 1.5, true, false, '');
+  // Values that grow and shrink in place: integers, strings of 0..40 bytes, now and then one
+  // past the compact size (kept as bytes).
+  const value = () => {
+    const kind = random(10);
+    if (kind < 4) return random(1000);
+    const n = kind === 9 && random(20) === 0 ? 5000 + random(100) : random(40);
+    return Entry.of(0, encodeValue('x'.repeat(n) + random(10))).v;
+  };
   const table = new Table();
   const model = new Map();
+  const buf = new Uint8Array(8192);
   for (let step = 0; step < 60000; step++) {
     const key = keys[random(step < 30000 ? keys.length : 320)];
     const k = keyString(encodeKey(key));
     if (random(3) === 0) {
-      assert.equal(table.remove(k), model.get(k));
+      assert.deepEqual(table.remove(k), model.get(k));
       model.delete(k);
     } else {
-      const v = random(1000);
-      assert.equal(table.put(k, v), model.get(k));
+      const v = value();
+      assert.deepEqual(table.put(k, v), model.get(k));
       model.set(k, v);
       table.tidy();
     }
@@ -44,7 +54,11 @@ test('a Table agrees with a Map under random writes, deletions and tidying', () 
       assert.deepEqual(new Map(table.pairs()), model);
       for (const key2 of keys) {
         const bytes = encodeKey(key2);
-        assert.equal(table.valueAt(bytes, 0, bytes.length), model.get(keyString(bytes)), `key ${String(key2)}`);
+        const want = model.get(keyString(bytes));
+        buf.set(bytes);
+        const n = table.readAt(buf, 0, bytes.length, 64, buf.length - 64);
+        if (want === undefined) assert.equal(n, -1, `key ${String(key2)}`);
+        else assert.deepEqual(buf.subarray(64, 64 + n), new Entry(0, want).value, `key ${String(key2)}`);
       }
     }
   }
@@ -176,4 +190,109 @@ test('deletions that leave the array part mostly holes give its memory back', as
   assert.equal(home.size, 11);
   assert.deepEqual(await values(lua, 'local s = 0; for k, v in pairs(_home) do s = s + v end; return s, _home[9995], #_home == 0 or #_home == 10000'), [99955 + 1, 9995, true]);
   assert.equal(lua.memoryStats().externalBytes, 10 * 18 + (1 + 4 + 5) + 9);
+});
+
+test('string keys keep their values and places through longer and shorter values, deletion and reinsertion', async (t) => {
+  const lua = await engine(t);
+  assert.deepEqual(await values(lua, `
+    local t = ext.table()
+    for i = 1, 2000 do t["k" .. i] = "v" .. i end
+    local function want(i)
+      if i % 3 == 1 then return string.rep("longer", i % 50 + 1) elseif i % 3 == 2 then return "" end
+      return "v" .. i
+    end
+    for i = 1, 2000 do if i % 3 ~= 0 then t["k" .. i] = want(i) end end
+    local n = 0
+    for k, v in pairs(t) do
+      n = n + 1
+      assert(k == "k" .. n, "insertion order kept")
+      assert(v == want(n))
+    end
+    -- Most keys deleted, then an insertion (which tidies), then all put back.
+    for i = 1, 1900 do t["k" .. i] = nil end
+    t.fresh = true
+    assert(ext.size(t) == 101 and t.k5 == nil and t.k1999 == want(1999))
+    for i = 1, 1900 do t["k" .. i] = i end
+    local sum = 0
+    for i = 1, 1900 do sum = sum + t["k" .. i] end
+    return n, ext.size(t), sum, t.k1950 == want(1950)`), [2000, 2001, 1900 * 1901 / 2, true]);
+});
+
+test('a traversal that overwrites string keys with longer values visits each key once', async (t) => {
+  const lua = await engine(t);
+  assert.deepEqual(await values(lua, `
+    local t = ext.table()
+    for i = 1, 3000 do t["s" .. i] = i end
+    local visited, seen = 0, {}
+    for k, v in pairs(t) do
+      assert(not seen[k], "visited twice: " .. k)
+      seen[k] = true
+      visited = visited + 1
+      if v % 5 == 0 then t[k] = nil else t[k] = string.rep("x", v % 300 + 20) end
+    end
+    local left = 0
+    for k, v in pairs(t) do left = left + 1; assert(#v >= 20) end
+    return visited, left`), [3000, 2400]);
+});
+
+test('binary strings with every byte value, and values past 64 KiB, survive a save and a reload', async (t) => {
+  const dir = await tempDir(t);
+  const code = `
+    local t = _home
+    local all = {}
+    for b = 0, 255 do all[#all + 1] = string.char(b) end
+    all = table.concat(all)
+    t[all] = all:reverse()
+    for b = 0, 255 do t[string.char(b)] = string.char(b, 255 - b, 0) end
+    t.big = string.rep(all, 600)            -- 153,600 bytes
+    t[string.rep("k", 70000)] = "long key"
+    t.big2 = string.rep("ab", 40000)
+    t.big2 = "shrunk"`;
+  const check = `
+    local t = _home
+    local all = {}
+    for b = 0, 255 do all[#all + 1] = string.char(b) end
+    all = table.concat(all)
+    local ok = t[all] == all:reverse()
+    for b = 0, 255 do ok = ok and t[string.char(b)] == string.char(b, 255 - b, 0) end
+    local n = 0
+    for k, v in pairs(t) do n = n + 1 end
+    return ok, t.big == string.rep(all, 600), t[string.rep("k", 70000)], t.big2, n`;
+  const lua = await engine(t, { store: new FileStore(dir, { fsync: false }) });
+  await values(lua, code);
+  const want = [true, true, 'long key', 'shrunk', 260];
+  assert.deepEqual(await values(lua, check), want);
+  await lua.save();
+  const again = await engine(t, { store: new FileStore(dir, { fsync: false }) });
+  assert.deepEqual(await values(again, check), want);
+  const bytes = again.tables.get(again.memoryTableId, encodeKey('big'));
+  assert.equal(bytes.length, 5 + 153600);
+});
+
+test('a table changed in most of its keys is saved whole, deletions included, also after a failed save', async (t) => {
+  const memory = new MemoryStore();
+  let fail = false;
+  const store = {
+    load: () => memory.load(),
+    save: (batch) => {
+      if (!fail) return memory.save(batch);
+      fail = false;
+      return Promise.reject(new Error('disk full'));
+    },
+  };
+  const lua = await engine(t, { store });
+  await values(lua, 'for i = 1, 3000 do _home["k" .. i] = i end _home.keep = "x"');
+  await lua.save();
+  await values(lua, 'for i = 1, 3000 do if i % 2 == 0 then _home["k" .. i] = nil else _home["k" .. i] = -i end end');
+  assert.ok(lua.tables.rewritten.has(lua.memoryTableId), 'no longer recorded key by key');
+  assert.equal(lua.unsaved, true);
+  fail = true;
+  await assert.rejects(lua.save(), /disk full/);
+  await lua.save();
+  assert.equal(lua.unsaved, false);
+  const check = `local n, s = 0, 0
+    for k, v in pairs(_home) do n = n + 1; if type(v) == "number" then s = s + v end end
+    return n, s, _home.keep, _home.k2`;
+  const again = await engine(t, { store: memory });
+  assert.deepEqual(await values(again, check), [1501, -1500 * 1500, 'x', null]);
 });
