@@ -73,8 +73,11 @@ test-wasm: setup-wasm setup-wasm-bindgen
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p lua-persist-engine --test engine --target $(WASM_TARGET)
 
+# A test that hangs fails after NODE_TEST_TIMEOUT ms, naming itself, instead of stalling the run.
+NODE_TEST_TIMEOUT := 300000
+
 test-js: build
-	node --test tests/js/
+	node --test --test-timeout=$(NODE_TEST_TIMEOUT) tests/js/
 
 # TypeScript, for the declarations; installed again only when the lockfile changes.
 setup-types:
@@ -83,7 +86,7 @@ setup-types:
 # The npm package: the browser entry's imports, the declarations, and the packed tarball
 # installed offline (README example, the lua-persist command, a TypeScript program).
 test-types: build setup-types
-	node --test tests/types/
+	node --test --test-timeout=$(NODE_TEST_TIMEOUT) tests/types/
 
 setup-chromium:
 	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
@@ -92,7 +95,7 @@ setup-node:
 	@if [ -f tests/browser/package.json ]; then cd tests/browser && npm ci --no-audit --no-fund; fi
 
 test-browser: build setup-chromium setup-node
-	@if [ -f tests/browser/package.json ]; then node --test tests/browser/; else echo "no browser tests yet"; fi
+	@if [ -f tests/browser/package.json ]; then node --test --test-timeout=$(NODE_TEST_TIMEOUT) tests/browser/; else echo "no browser tests yet"; fi
 
 setup-lua:
 	@command -v lua5.4 >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y lua5.4; }
