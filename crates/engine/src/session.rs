@@ -228,7 +228,9 @@ impl Engine {
     fn point_home_at(&mut self, id: u32) {
         self.lua.enter(|ctx| {
             let home = Value::Table(ctx.external_table(id));
-            ctx.registry().set_str(ctx.mc, ctx.intern(HOME_KEY), home);
+            let served = served_names(ctx);
+            served.set_str(ctx.mc, ctx.intern(b"_home"), home);
+            served.set_str(ctx.mc, ctx.intern(b"Memory"), home);
         });
     }
 
@@ -837,22 +839,38 @@ fn ext_size<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> Result<Action
     call.ret1(Value::from(n as i64))
 }
 
-/// Where the registry keeps the persistent table that `_home` and `Memory` name.
-const HOME_KEY: &[u8] = b"lua-persist home";
+/// Where the registry keeps the table of names the globals serve: `_home` and `Memory`.
+const SERVED_KEY: &[u8] = b"lua-persist served names";
 
 /// `_home` and `Memory` are not fields of the globals but served by their metatable, so
 /// that assigning them is refused instead of silently detaching the persistent table
-/// (`_home = _home or {}` stays harmless). Natives, not Lua functions: a line hook must not
-/// see them run. `__metatable` is false, not a name: `getmetatable(_G) or {}` (strict-mode
-/// code) gets a table of its own, and `setmetatable(_G, ...)` is refused all the same.
+/// (`_home = _home or {}` stays harmless). `__index` is a table, so reading `_home` is the
+/// interpreter's own lookup, not a call (every access to the persistent table starts with
+/// one); `__newindex` is a native, not a Lua function: a line hook must not see it run.
+/// `__metatable` is false, not a name: `getmetatable(_G) or {}` (strict-mode code) gets a
+/// table of its own, and `setmetatable(_G, ...)` is refused all the same.
 fn protect_globals(ctx: Ctx<'_>) {
+    let served = ctx.new_table();
+    ctx.registry()
+        .set_str(ctx.mc, ctx.intern(SERVED_KEY), Value::Table(served));
     let meta = ctx.new_table();
-    let index = NativeClosure::new(ctx.mc, "__index", globals_index);
     let new_index = NativeClosure::new(ctx.mc, "__newindex", globals_new_index);
-    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::from(index));
+    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::Table(served));
     meta.set_str(ctx.mc, ctx.intern(b"__newindex"), Value::from(new_index));
     meta.set_str(ctx.mc, ctx.intern(b"__metatable"), Value::Boolean(false));
     ctx.globals().set_metatable(ctx.mc, Some(meta));
+}
+
+/// The table of served names; a fresh one (that the globals do not serve) if a script took
+/// it out of the registry through `debug.getregistry()`: its `_home` is then gone, no more.
+fn served_names<'gc>(ctx: Ctx<'gc>) -> Table<'gc> {
+    let key = ctx.intern(SERVED_KEY);
+    if let Value::Table(served) = ctx.registry().get_str(key) {
+        return served;
+    }
+    let served = ctx.new_table();
+    ctx.registry().set_str(ctx.mc, key, Value::Table(served));
+    served
 }
 
 /// `_home` or `Memory`, when `key` is one of them.
@@ -864,23 +882,13 @@ fn home_name(key: Value<'_>) -> Option<&'static str> {
     }
 }
 
-fn globals_index<'gc>(
-    ctx: Ctx<'gc>,
-    call: &mut NativeCall<'_, 'gc>,
-) -> Result<Action<'gc>, Error<'gc>> {
-    match home_name(call.arg(1)) {
-        Some(_) => call.ret1(ctx.registry().get_str(ctx.intern(HOME_KEY))),
-        None => call.ret1(Value::Nil),
-    }
-}
-
 fn globals_new_index<'gc>(
     ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
 ) -> Result<Action<'gc>, Error<'gc>> {
     let (globals, key, value) = (call.arg(0), call.arg(1), call.arg(2));
     if let Some(name) = home_name(key) {
-        if value.raw_eq(ctx.registry().get_str(ctx.intern(HOME_KEY))) {
+        if value.raw_eq(served_names(ctx).get_str(ctx.intern(b"_home"))) {
             return call.ret0();
         }
         return Err(Error::runtime(format!(
