@@ -236,19 +236,7 @@ fn type_index(t: Type) -> usize {
 impl<'gc> Ctx<'gc> {
     /// The string with these bytes.
     pub fn intern(self, bytes: &[u8]) -> LuaStr<'gc> {
-        if bytes.len() > MAX_SHORT_LEN {
-            return string::from_parts(self.mc, &[bytes], bytes.len(), 0);
-        }
-        let hash = string::hash_bytes(bytes);
-        // Finding one only reads the set: no write barrier, which during marking would have
-        // the collector trace the whole set again.
-        if let Some(s) = self.state.strings.borrow().find(self.mc, bytes, hash) {
-            return s;
-        }
-        self.state
-            .strings
-            .borrow_mut(self.mc)
-            .insert(self.mc, bytes, hash)
+        string::intern(self.state.strings, self.mc, bytes)
     }
 
     /// The concatenation of `parts`, built with one copy.
@@ -575,16 +563,16 @@ impl Lua {
 
     pub fn with_config(host: Box<dyn Host>, config: Config) -> Lua {
         let arena = Arena::<Rootable![State<'_>]>::new(|mc| {
-            let mut strings = Interner::new(mc);
+            let strings = Gc::new(mc, RefLock::new(Interner::new(mc)));
             let meta_names = MetaEvent::NAMES
                 .iter()
-                .map(|n| strings.intern(mc, n.as_bytes()))
+                .map(|n| string::intern(strings, mc, n.as_bytes()))
                 .collect::<Vec<_>>()
                 .into_boxed_slice();
             State {
                 globals: Table::new(mc),
                 registry: Table::new(mc),
-                strings: Gc::new(mc, RefLock::new(strings)),
+                strings,
                 meta_names,
                 type_metas: Gc::new(mc, RefLock::new([None; 8])),
                 main: Thread::new(mc),

@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use gc_arena::allocator_api::MetricsAlloc;
+use gc_arena::lock::RefLock;
 use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
 use hashbrown::HashTable;
@@ -198,20 +199,8 @@ impl<'gc> Interner<'gc> {
         }
     }
 
-    /// The string with these bytes: the interned one for short strings, a new one otherwise.
-    pub fn intern(&mut self, mc: &Mutation<'gc>, bytes: &[u8]) -> LuaStr<'gc> {
-        if bytes.len() > MAX_SHORT_LEN {
-            return new_string(mc, bytes, 0);
-        }
-        let hash = hash_bytes(bytes);
-        match self.find(mc, bytes, hash) {
-            Some(s) => s,
-            None => self.insert(mc, bytes, hash),
-        }
-    }
-
     /// The interned string with these bytes (short, hashing to `hash`), if there is one.
-    pub fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
+    fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
         let found = self.set.find(table_hash(hash), |w| {
             w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
         });
@@ -219,7 +208,7 @@ impl<'gc> Interner<'gc> {
     }
 
     /// Interns a new string with these bytes (short, hashing to `hash`, not interned yet).
-    pub fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
+    fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
         let s = new_string(mc, bytes, hash);
         self.set
             .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
@@ -241,6 +230,24 @@ impl<'gc> Interner<'gc> {
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
+}
+
+/// The string with these bytes: the interned one for short strings, a new one otherwise.
+pub(crate) fn intern<'gc>(
+    strings: Gc<'gc, RefLock<Interner<'gc>>>,
+    mc: &Mutation<'gc>,
+    bytes: &[u8],
+) -> LuaStr<'gc> {
+    if bytes.len() > MAX_SHORT_LEN {
+        return new_string(mc, bytes, 0);
+    }
+    let hash = hash_bytes(bytes);
+    // Finding one only reads the set: no write barrier, which during marking would have the
+    // collector trace the whole set again.
+    if let Some(s) = strings.borrow().find(mc, bytes, hash) {
+        return s;
+    }
+    strings.borrow_mut(mc).insert(mc, bytes, hash)
 }
 
 fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {

@@ -1215,20 +1215,6 @@ fn execute_round<'gc>(
                             r[3] = next;
                             jump!(off);
                         }
-                    } else if let Value::Integer(step) = stack[ra + 2] {
-                        let Value::Integer(count) = stack[ra + 1] else {
-                            fail!(Error::runtime("'for' loop state is not numeric"));
-                        };
-                        if count != 0 {
-                            stack[ra + 1] = Value::Integer((count as u64 - 1) as i64);
-                            let Value::Integer(i) = stack[ra] else {
-                                fail!(Error::runtime("'for' loop state is not numeric"));
-                            };
-                            let next = Value::Integer(i.wrapping_add(step));
-                            stack[ra] = next;
-                            stack[ra + 3] = next;
-                            jump!(off);
-                        }
                     } else {
                         let (Value::Float(i), Value::Float(limit), Value::Float(step)) =
                             (stack[ra], stack[ra + 1], stack[ra + 2])
