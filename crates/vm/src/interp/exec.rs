@@ -2,6 +2,8 @@
 //! inline; everything else (metamethods, coercions, errors) goes to a cold function that
 //! leaves the thread ready for the loop to pick up whatever frame is on top.
 
+use core::slice::SliceIndex;
+
 use crate::bytecode::Op;
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
@@ -26,9 +28,9 @@ fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> V
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                stack[index]
+                *at(stack, index)
             } else {
-                t.0.borrow().stack[index]
+                *at(&t.0.borrow().stack, index)
             }
         }
     }
@@ -47,12 +49,37 @@ fn upval_set<'gc>(
         UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                stack[index] = v;
+                *at_mut(stack, index) = v;
             } else {
-                t.0.borrow_mut(ctx.mc).stack[index] = v;
+                *at_mut(&mut t.0.borrow_mut(ctx.mc).stack, index) = v;
             }
         }
     }
+}
+
+/// `s[i]` for the indices the verifier bounds: their checks share this one cold panic
+/// instead of a location and a call each, a large part of the dispatch loop's size.
+#[inline(always)]
+fn at<T, I: SliceIndex<[T]>>(s: &[T], i: I) -> &I::Output {
+    match s.get(i) {
+        Some(v) => v,
+        None => out_of_bounds(),
+    }
+}
+
+/// `&mut s[i]`, as [`at`].
+#[inline(always)]
+fn at_mut<T, I: SliceIndex<[T]>>(s: &mut [T], i: I) -> &mut I::Output {
+    match s.get_mut(i) {
+        Some(v) => v,
+        None => out_of_bounds(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_bounds() -> ! {
+    panic!("register, constant or instruction index out of bounds")
 }
 
 fn located<'gc>(ctx: Ctx<'gc>, ts: &ThreadState<'gc>, e: Error<'gc>) -> Value<'gc> {
@@ -159,7 +186,7 @@ fn execute_round<'gc>(
 
         macro_rules! reg {
             ($r:expr) => {
-                stack[base + $r as usize]
+                *at_mut(stack, base + $r as usize)
             };
         }
         macro_rules! resync {
@@ -227,7 +254,7 @@ fn execute_round<'gc>(
             ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr) => {{
                 // Matching on references reads the tags straight from the stack, without
                 // copying both values out first.
-                let result = match (&reg!($b), &reg!($c)) {
+                let result = match (at(stack, base + $b as usize), at(stack, base + $c as usize)) {
                     (&Value::Integer(x), &Value::Integer(y)) => Value::Integer($int(x, y)),
                     (&Value::Float(x), &Value::Float(y)) => Value::Float(float_op($op, x, y)),
                     (&x, &y) => {
@@ -249,7 +276,7 @@ fn execute_round<'gc>(
         }
         macro_rules! arith_k {
             ($a:expr, $b:expr, $k:expr, $op:expr, $int:expr) => {{
-                let (x, y) = (reg!($b), konst[$k as usize]);
+                let (x, y) = (reg!($b), *at(konst, $k as usize));
                 reg!($a) = match (x, y) {
                     (Value::Integer(x), Value::Integer(y)) => Value::Integer($int(x, y)),
                     (Value::Float(x), Value::Float(y)) => Value::Float(float_op($op, x, y)),
@@ -347,13 +374,13 @@ fn execute_round<'gc>(
                     Err(e) => return Err(located(ctx, ts, e)),
                 }
             }
-            let op = &code[pc];
+            let op = at(code, pc);
             pc += 1;
             match *op {
                 Op::Move { a, b } => reg!(a) = reg!(b),
                 Op::LoadI { a, i } => reg!(a) = Value::Integer(i as i64),
                 Op::LoadF { a, f } => reg!(a) = Value::Float(f as f64),
-                Op::LoadK { a, k } => reg!(a) = konst[k as usize],
+                Op::LoadK { a, k } => reg!(a) = *at(konst, k as usize),
                 Op::LoadFalse { a } => reg!(a) = Value::Boolean(false),
                 Op::LoadFalseSkip { a } => {
                     reg!(a) = Value::Boolean(false);
@@ -362,18 +389,20 @@ fn execute_round<'gc>(
                 Op::LoadTrue { a } => reg!(a) = Value::Boolean(true),
                 Op::LoadNil { a, n } => {
                     let start = base + a as usize;
-                    for slot in &mut stack[start..=start + n as usize] {
+                    for slot in at_mut(stack, start..=start + n as usize) {
                         *slot = Value::Nil;
                     }
                 }
-                Op::GetUpval { a, b } => reg!(a) = upval_get(stack, thread, upvals[b as usize]),
+                Op::GetUpval { a, b } => {
+                    reg!(a) = upval_get(stack, thread, *at(upvals, b as usize))
+                }
                 Op::SetUpval { a, b } => {
                     let v = reg!(a);
-                    upval_set(ctx, stack, thread, upvals[b as usize], v);
+                    upval_set(ctx, stack, thread, *at(upvals, b as usize), v);
                 }
                 Op::GetTabUp { a, b, k } => {
-                    let t = upval_get(stack, thread, upvals[b as usize]);
-                    let key = konst[k as usize];
+                    let t = upval_get(stack, thread, *at(upvals, b as usize));
+                    let key = *at(konst, k as usize);
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         let st = t.state();
                         let v = st.get_str(s);
@@ -441,7 +470,7 @@ fn execute_round<'gc>(
                 }
                 Op::GetField { a, b, k } => {
                     let t = reg!(b);
-                    let key = konst[k as usize];
+                    let key = *at(konst, k as usize);
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if let Some(v) = meta::index_str_fast(ctx, t, s) {
                             reg!(a) = v;
@@ -461,7 +490,7 @@ fn execute_round<'gc>(
                 }
                 Op::SelfK { a, b, k } => {
                     let obj = reg!(b);
-                    let key = konst[k as usize];
+                    let key = *at(konst, k as usize);
                     reg!(a + 1) = obj;
                     if let Value::String(s) = key {
                         // Methods of objects (through class tables) and of strings.
@@ -493,9 +522,9 @@ fn execute_round<'gc>(
                     ));
                 }
                 Op::SetTabUp { a, c, kc, k } => {
-                    let t = upval_get(stack, thread, upvals[a as usize]);
-                    let key = konst[k as usize];
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let t = upval_get(stack, thread, *at(upvals, a as usize));
+                    let key = *at(konst, k as usize);
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if try_set_str(ctx, t, s, v) {
                             continue;
@@ -506,7 +535,7 @@ fn execute_round<'gc>(
                 }
                 Op::SetTable { a, b, c, kc } => {
                     let (t, key) = (reg!(a), reg!(b));
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let Value::Table(t) = t {
                         if try_set(ctx, t, key, v) {
                             continue;
@@ -517,7 +546,7 @@ fn execute_round<'gc>(
                 }
                 Op::SetInt { a, b, c, kc } => {
                     let t = reg!(a);
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let Value::Table(t) = t {
                         let mut st = t.state_mut(ctx.mc);
                         if (st.metatable().is_none() || !st.get_int(b as i64).is_nil())
@@ -532,8 +561,8 @@ fn execute_round<'gc>(
                 }
                 Op::SetField { a, c, kc, k } => {
                     let t = reg!(a);
-                    let key = konst[k as usize];
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let key = *at(konst, k as usize);
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if try_set_str(ctx, t, s, v) {
                             continue;
@@ -578,7 +607,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Mod,
                         (Src::Reg(b), Src::None)
                     )
@@ -587,7 +616,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Pow,
                         (Src::Reg(b), Src::None)
                     )
@@ -596,7 +625,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Div,
                         (Src::Reg(b), Src::None)
                     )
@@ -605,7 +634,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::IDiv,
                         (Src::Reg(b), Src::None)
                     )
@@ -614,7 +643,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BAnd,
                         (Src::Reg(b), Src::None),
                         |x, y| x & y
@@ -624,7 +653,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BOr,
                         (Src::Reg(b), Src::None),
                         |x, y| x | y
@@ -634,7 +663,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BXor,
                         (Src::Reg(b), Src::None),
                         |x, y| x ^ y
@@ -859,7 +888,7 @@ fn execute_round<'gc>(
                 Op::Lt { a, b, k, off } => compare!(reg!(a), reg!(b), false, k, off),
                 Op::Le { a, b, k, off } => compare!(reg!(a), reg!(b), true, k, off),
                 Op::EqK { a, c, k, off } => {
-                    if reg!(a).raw_eq(konst[c as usize]) == k {
+                    if reg!(a).raw_eq(*at(konst, c as usize)) == k {
                         jump!(off);
                     }
                 }
@@ -931,7 +960,7 @@ fn execute_round<'gc>(
                     };
                     let want = c as i32 - 1;
                     save_pc!();
-                    match stack[func] {
+                    match *at(stack, func) {
                         Value::Function(Function::Lua(callee)) => {
                             let p = &callee.0.proto.plain;
                             let new_base = func + 1;
@@ -1013,8 +1042,8 @@ fn execute_round<'gc>(
                     };
                     save_pc!();
                     // Resolve `__call` while this frame still exists to be blamed.
-                    while !matches!(ts.stack[func], Value::Function(_)) {
-                        let f = ts.stack[func];
+                    while !matches!(*at(&ts.stack, func), Value::Function(_)) {
+                        let f = *at(&ts.stack, func);
                         let tm = metamethod(ctx, f, MetaEvent::Call);
                         if tm.is_nil() {
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
@@ -1025,7 +1054,7 @@ fn execute_round<'gc>(
                         ts.stack.insert(func, tm);
                         nargs += 1;
                     }
-                    match ts.stack[func] {
+                    match *at(&ts.stack, func) {
                         Value::Function(Function::Lua(callee)) => {
                             if open_from(&ts.open_upvals, base) {
                                 ts.close_upvals(ctx.mc, base);
@@ -1053,7 +1082,7 @@ fn execute_round<'gc>(
                             // A native runs as a normal call; the `Return` after this
                             // instruction hands its results on.
                             let depth = ts.frames.len();
-                            let Value::Function(Function::Native(n)) = ts.stack[func] else {
+                            let Value::Function(Function::Native(n)) = *at(&ts.stack, func) else {
                                 unreachable!("resolved to a function above")
                             };
                             ts.stack.truncate(func + 1 + nargs);
@@ -1177,7 +1206,7 @@ fn execute_round<'gc>(
                     if let (RetMode::Normal { want: 1 }, Some(Frame::Lua(_))) =
                         (me.ret, ts.frames.last())
                     {
-                        stack[me.func as usize] = reg!(a);
+                        *at_mut(stack, me.func as usize) = reg!(a);
                         if trap {
                             super::hook::returned_to(ts);
                         }
@@ -1205,7 +1234,7 @@ fn execute_round<'gc>(
                 Op::ForLoop { a, off } => {
                     let ra = base + a as usize;
                     // The integer loop, its four registers checked once.
-                    let r = &mut stack[ra..ra + 4];
+                    let r = at_mut(stack, ra..ra + 4);
                     if let [Value::Integer(i), Value::Integer(count), Value::Integer(step), _] = *r
                     {
                         if count != 0 {
@@ -1217,7 +1246,7 @@ fn execute_round<'gc>(
                         }
                     } else {
                         let (Value::Float(i), Value::Float(limit), Value::Float(step)) =
-                            (stack[ra], stack[ra + 1], stack[ra + 2])
+                            (*at(stack, ra), *at(stack, ra + 1), *at(stack, ra + 2))
                         else {
                             // Only hand-made bytecode gets here: ForPrep leaves numbers.
                             fail!(Error::runtime("'for' loop state is not numeric"));
@@ -1229,8 +1258,8 @@ fn execute_round<'gc>(
                             limit <= next
                         };
                         if go_on {
-                            stack[ra] = Value::Float(next);
-                            stack[ra + 3] = Value::Float(next);
+                            *at_mut(stack, ra) = Value::Float(next);
+                            *at_mut(stack, ra + 3) = Value::Float(next);
                             jump!(off);
                         }
                     }
@@ -1256,10 +1285,10 @@ fn execute_round<'gc>(
                     stack.copy_within(ra..ra + 3, ra + 4);
                     save_pc!();
                     let want = c as i32;
-                    match stack[ra + 4] {
+                    match *at(stack, ra + 4) {
                         Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
                             // `pairs` loops: `next` in place, no call.
-                            let (t, k) = (stack[ra + 5], stack[ra + 6]);
+                            let (t, k) = (*at(stack, ra + 5), *at(stack, ra + 6));
                             // External tables take the call: their entries are the host's.
                             let own = match t {
                                 Value::Table(t) if t.external_id().is_none() => Some(t),
@@ -1268,16 +1297,16 @@ fn execute_round<'gc>(
                             if let Some(t) = own {
                                 match t.next(k) {
                                     Ok(Some((k, v))) => {
-                                        stack[ra + 4] = k;
+                                        *at_mut(stack, ra + 4) = k;
                                         if want > 1 {
-                                            stack[ra + 5] = v;
+                                            *at_mut(stack, ra + 5) = v;
                                         }
                                     }
-                                    Ok(None) => stack[ra + 4] = Value::Nil,
+                                    Ok(None) => *at_mut(stack, ra + 4) = Value::Nil,
                                     Err(()) => fail!(Error::runtime("invalid key to 'next'")),
                                 }
                                 for i in 2..want.max(2) as usize {
-                                    stack[ra + 4 + i] = Value::Nil;
+                                    *at_mut(stack, ra + 4 + i) = Value::Nil;
                                 }
                                 continue;
                             }
@@ -1306,9 +1335,9 @@ fn execute_round<'gc>(
                 }
                 Op::TForLoop { a, off } => {
                     let ra = base + a as usize;
-                    let v = stack[ra + 4];
+                    let v = *at(stack, ra + 4);
                     if !v.is_nil() {
-                        stack[ra + 2] = v;
+                        *at_mut(stack, ra + 2) = v;
                         jump!(off);
                     }
                 }
@@ -1320,8 +1349,8 @@ fn execute_round<'gc>(
                     } else {
                         n as usize
                     };
-                    if let Value::Table(t) = stack[ra] {
-                        let values = &stack[ra + 1..ra + 1 + count];
+                    if let Value::Table(t) = *at(stack, ra) {
+                        let values = at(stack, ra + 1..ra + 1 + count);
                         let room = ctx.alloc_room();
                         if t.state_mut(ctx.mc)
                             .set_list(start as usize, values, room)
@@ -1332,13 +1361,13 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::Closure { a, p } => {
-                    let child = proto.protos[p as usize];
+                    let child = *at(&proto.protos, p as usize);
                     let mut ups = alloc::vec::Vec::with_capacity(child.plain.upvalues.len());
                     for d in child.plain.upvalues.iter() {
                         ups.push(if d.in_stack {
                             ts.find_upval(ctx.mc, thread, base + d.index as usize)
                         } else {
-                            upvals[d.index as usize]
+                            *at(upvals, d.index as usize)
                         });
                     }
                     resync!();
@@ -1366,8 +1395,8 @@ fn execute_round<'gc>(
                     } else {
                         let want = c as usize - 1;
                         for i in 0..want {
-                            stack[ra + i] = if i < n {
-                                stack[base - n + i]
+                            *at_mut(stack, ra + i) = if i < n {
+                                *at(stack, base - n + i)
                             } else {
                                 Value::Nil
                             };
