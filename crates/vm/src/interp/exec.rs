@@ -2,9 +2,8 @@
 //! inline; everything else (metamethods, coercions, errors) goes to a cold function that
 //! leaves the thread ready for the loop to pick up whatever frame is on top.
 
-use core::slice::SliceIndex;
-
 use crate::bytecode::Op;
+use crate::checked::{at, at_mut};
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
@@ -55,31 +54,6 @@ fn upval_set<'gc>(
             }
         }
     }
-}
-
-/// `s[i]` for the indices the verifier bounds: their checks share this one cold panic
-/// instead of a location and a call each, a large part of the dispatch loop's size.
-#[inline(always)]
-fn at<T, I: SliceIndex<[T]>>(s: &[T], i: I) -> &I::Output {
-    match s.get(i) {
-        Some(v) => v,
-        None => out_of_bounds(),
-    }
-}
-
-/// `&mut s[i]`, as [`at`].
-#[inline(always)]
-fn at_mut<T, I: SliceIndex<[T]>>(s: &mut [T], i: I) -> &mut I::Output {
-    match s.get_mut(i) {
-        Some(v) => v,
-        None => out_of_bounds(),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn out_of_bounds() -> ! {
-    panic!("register, constant or instruction index out of bounds")
 }
 
 fn located<'gc>(ctx: Ctx<'gc>, ts: &ThreadState<'gc>, e: Error<'gc>) -> Value<'gc> {
