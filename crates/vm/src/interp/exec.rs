@@ -3,7 +3,7 @@
 //! leaves the thread ready for the loop to pick up whatever frame is on top.
 
 use crate::bytecode::Op;
-use crate::checked::{at, at_mut};
+use crate::checked::{at, at_mut, borrow, borrow_mut};
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
@@ -29,7 +29,7 @@ fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> V
             if t == thread {
                 *at(stack, index)
             } else {
-                *at(&t.0.borrow().stack, index)
+                *at(&borrow(t.0).stack, index)
             }
         }
     }
@@ -50,7 +50,7 @@ fn upval_set<'gc>(
             if t == thread {
                 *at_mut(stack, index) = v;
             } else {
-                *at_mut(&mut t.0.borrow_mut(ctx.mc).stack, index) = v;
+                *at_mut(&mut borrow_mut(t.0, ctx.mc).stack, index) = v;
             }
         }
     }
