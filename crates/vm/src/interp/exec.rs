@@ -176,22 +176,6 @@ fn execute_round<'gc>(
                 }
             };
         }
-        // Runs a slow path (pc already saved) and resumes with whatever frame is on top.
-        macro_rules! slow {
-            ($e:expr) => {
-                match $e {
-                    Ok(Flow::Continue) => continue 'frames,
-                    Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                    Err(e) => return Err(located(ctx, ts, e)),
-                }
-            };
-        }
-        macro_rules! fail {
-            ($e:expr) => {{
-                save_pc!();
-                return Err(located(ctx, ts, $e));
-            }};
-        }
         // Only backward jumps charge: at their targets no temporaries are live, so what
         // lies above the active locals can go before the collector looks at the stack.
         macro_rules! charge {
@@ -324,8 +308,8 @@ fn execute_round<'gc>(
                                     resync!();
                                     r
                                 }
-                                Ok(None) => continue 'frames,
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                Ok(None) => slow!(Ok(Flow::Continue)),
+                                Err(e) => slow!(Err(e)),
                             }
                         }
                     },
@@ -336,16 +320,29 @@ fn execute_round<'gc>(
             }};
         }
 
-        loop {
+        // Slow paths leave the instruction loop with their outcome, handled once below.
+        let outcome: Result<Flow<'gc>, Error<'gc>> = 'ops: loop {
+            // Runs a slow path (pc already saved); the loop then resumes with whatever frame is on
+            // top.
+            macro_rules! slow {
+                ($e:expr) => {
+                    break 'ops $e
+                };
+            }
+            macro_rules! fail {
+                ($e:expr) => {{
+                    save_pc!();
+                    break 'ops Err($e);
+                }};
+            }
             if trap {
                 save_pc!();
                 match super::hook::before_instruction(ctx, thread, ts, pc) {
                     Ok(None) => {
                         resync!();
                     }
-                    Ok(Some(Flow::Continue)) => continue 'frames,
-                    Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                    Err(e) => return Err(located(ctx, ts, e)),
+                    Ok(Some(flow)) => break 'ops Ok(flow),
+                    Err(e) => break 'ops Err(e),
                 }
             }
             let op = at(code, pc);
@@ -804,9 +801,8 @@ fn execute_round<'gc>(
                             resync!();
                             allocated!();
                         }
-                        Ok(Flow::Continue) => continue 'frames,
-                        Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                        Err(e) => return Err(located(ctx, ts, e)),
+                        flow @ Ok(_) => break 'ops flow,
+                        Err(e) => break 'ops Err(e),
                     }
                 }
 
@@ -850,7 +846,7 @@ fn execute_round<'gc>(
                                     r
                                 }
                                 Ok(None) => continue 'frames,
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                         _ => x.raw_eq(y),
@@ -963,7 +959,7 @@ fn execute_round<'gc>(
                                 RetMode::Normal { want },
                                 false,
                             ) {
-                                return Err(located(ctx, ts, e));
+                                break 'ops Err(e);
                             }
                             continue 'frames;
                         }
@@ -990,9 +986,8 @@ fn execute_round<'gc>(
                                     resync!();
                                     allocated!();
                                 }
-                                Ok(Flow::Continue) => continue 'frames,
-                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                flow @ Ok(_) => break 'ops flow,
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                         _ => slow!(call_value(
@@ -1021,7 +1016,7 @@ fn execute_round<'gc>(
                         let tm = metamethod(ctx, f, MetaEvent::Call);
                         if tm.is_nil() {
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
-                            return Err(located(ctx, ts, e));
+                            break 'ops Err(e);
                         }
                         // Nothing above the arguments is live: drop it before shifting.
                         ts.stack.truncate(func + 1 + nargs);
@@ -1048,7 +1043,7 @@ fn execute_round<'gc>(
                                 true,
                             ) {
                                 ts.frames.push(Frame::Lua(me));
-                                return Err(located(ctx, ts, e));
+                                break 'ops Err(e);
                             }
                             continue 'frames;
                         }
@@ -1075,9 +1070,8 @@ fn execute_round<'gc>(
                                     save_pc!();
                                     resync!();
                                 }
-                                Ok(Flow::Continue) => continue 'frames,
-                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                flow @ Ok(_) => break 'ops flow,
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                     }
@@ -1104,9 +1098,8 @@ fn execute_round<'gc>(
                             ((from - base + 1) as u32, n as u32),
                         ) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                     }
                     if open_from(&ts.open_upvals, base) {
@@ -1134,9 +1127,8 @@ fn execute_round<'gc>(
                         save_pc!();
                         match super::hook::before_return(ctx, thread, ts, pc, (1, 0)) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                     }
                     if open_from(&ts.open_upvals, base) {
@@ -1164,9 +1156,8 @@ fn execute_round<'gc>(
                         save_pc!();
                         match super::hook::before_return(ctx, thread, ts, pc, (a as u32 + 1, 1)) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                         resync!();
                     }
@@ -1202,7 +1193,7 @@ fn execute_round<'gc>(
                     match for_prep(ctx, stack, base + a as usize) {
                         Ok(true) => {}
                         Ok(false) => pc = (pc as i64 + off as i64) as usize,
-                        Err(e) => return Err(located(ctx, ts, e)),
+                        Err(e) => break 'ops Err(e),
                     }
                 }
                 Op::ForLoop { a, off } => {
@@ -1378,6 +1369,11 @@ fn execute_round<'gc>(
                     }
                 }
             }
+        };
+        match outcome {
+            Ok(Flow::Continue) => continue 'frames,
+            Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
+            Err(e) => return Err(located(ctx, ts, e)),
         }
     }
 }
