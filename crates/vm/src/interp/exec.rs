@@ -56,6 +56,15 @@ fn upval_set<'gc>(
     }
 }
 
+/// Out of line: the loop saves its position before every slow path.
+#[inline(never)]
+fn save_pc(frames: &mut [Frame<'_>], pc: usize, top: usize) {
+    if let Some(Frame::Lua(f)) = frames.last_mut() {
+        f.pc = pc as u32;
+        f.top = top as u32;
+    }
+}
+
 fn located<'gc>(ctx: Ctx<'gc>, ts: &ThreadState<'gc>, e: Error<'gc>) -> Value<'gc> {
     error_to_value(ctx, ts, e, Caller::Top, None)
 }
@@ -170,10 +179,7 @@ fn execute_round<'gc>(
         }
         macro_rules! save_pc {
             () => {
-                if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
-                    f.pc = pc as u32;
-                    f.top = top as u32;
-                }
+                save_pc(&mut ts.frames, pc, top)
             };
         }
         // Only backward jumps charge: at their targets no temporaries are live, so what
