@@ -191,9 +191,7 @@ fn execute_round<'gc>(
                     fuel.left -= $n as i64;
                 }
                 if fuel.left <= 0 {
-                    save_pc!();
-                    clear_dead_registers(stack, base, proto, pc);
-                    return Ok(Some(Exit::Fuel));
+                    out_of_fuel!();
                 }
             };
         }
@@ -339,6 +337,13 @@ fn execute_round<'gc>(
                 ($e:expr) => {{
                     save_pc!();
                     break 'ops Err($e);
+                }};
+            }
+            macro_rules! out_of_fuel {
+                () => {{
+                    save_pc!();
+                    clear_dead_registers(stack, base, proto, pc);
+                    break 'ops Ok(Flow::Exit(Exit::Fuel));
                 }};
             }
             if trap {
