@@ -940,7 +940,11 @@ fn execute_round<'gc>(
                         count_to_top(stack.len(), top, func + 1)
                     };
                     let want = c as i32 - 1;
-                    save_pc!();
+                    // Inline, unlike `save_pc!`: a call instruction is too hot for a function call.
+                    if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
+                        f.pc = pc as u32;
+                        f.top = top as u32;
+                    }
                     match *at(stack, func) {
                         Value::Function(Function::Lua(callee)) => {
                             let p = &callee.0.proto.plain;
