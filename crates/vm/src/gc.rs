@@ -16,6 +16,7 @@ use alloc::vec::Vec;
 use gc_arena::lock::RefLock;
 use gc_arena::{Collect, Finalization, Gc, GcWeak, Mutation};
 
+use crate::checked::borrow_mut;
 use crate::function::{LuaClosureData, NativeData};
 use crate::interp::MetaEvent;
 use crate::state::Ctx;
@@ -179,8 +180,7 @@ pub(crate) fn note_metatable<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, mt: Option<Table
         let was = t.state().weak_mode();
         t.state_mut(ctx.mc).set_weak_mode(mode);
         if mode != 0 && was == 0 {
-            ctx.gc_lists()
-                .borrow_mut(ctx.mc)
+            borrow_mut(ctx.gc_lists(), ctx.mc)
                 .weak_tables
                 .push(Gc::downgrade(t.0));
         }
@@ -188,7 +188,7 @@ pub(crate) fn note_metatable<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, mt: Option<Table
     let has_gc = mt.is_some_and(|mt| !mt.get_str(ctx.meta_name(MetaEvent::Gc)).is_nil());
     if has_gc {
         if let Some(w) = WeakRef::of(v) {
-            let mut lists = ctx.gc_lists().borrow_mut(ctx.mc);
+            let mut lists = borrow_mut(ctx.gc_lists(), ctx.mc);
             if !lists.finalizable.iter().any(|f| same(*f, w)) {
                 lists.finalizable.push(w);
             }
@@ -214,14 +214,14 @@ fn same(a: WeakRef<'_>, b: WeakRef<'_>) -> bool {
 pub(crate) fn detach_weak_entries<'gc>(ctx: Ctx<'gc>) {
     let lists_gc = ctx.gc_lists();
     let tables: Vec<_> = {
-        let mut lists = lists_gc.borrow_mut(ctx.mc);
+        let mut lists = borrow_mut(lists_gc, ctx.mc);
         lists.weak_tables.retain(|w| w.upgrade(ctx.mc).is_some());
         lists.weak_tables.clone()
     };
     let mut detached = Vec::new();
     for w in tables {
         let Some(t) = w.upgrade(ctx.mc) else { continue };
-        let mut state = t.borrow_mut(ctx.mc);
+        let mut state = borrow_mut(t, ctx.mc);
         let mode = state.weak_mode();
         let (weak_keys, weak_values) = (mode & 1 != 0, mode & 2 != 0);
         let collectable = |v: Value<'gc>| WeakRef::of(v).is_some();
@@ -244,7 +244,7 @@ pub(crate) fn detach_weak_entries<'gc>(ctx: Ctx<'gc>) {
             detached.push(Detached { table: w, entries });
         }
     }
-    lists_gc.borrow_mut(ctx.mc).detached = detached;
+    borrow_mut(lists_gc, ctx.mc).detached = detached;
 }
 
 /// Ephemerons: the value of a live weak key lives. Returns whether anything was
@@ -300,7 +300,7 @@ pub(crate) fn restore_weak_entries<'gc>(fc: &Finalization<'gc>, lists: &mut GcLi
         let Some(t) = d.table.upgrade(fc) else {
             continue;
         };
-        let mut state = t.borrow_mut(fc);
+        let mut state = borrow_mut(t, fc);
         for e in d.entries {
             let alive = !e.value_dead && !e.key.is_dead(fc) && !e.value.is_dead(fc);
             let kv = if alive {

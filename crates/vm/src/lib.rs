@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+mod checked;
 pub mod external;
 pub mod function;
 mod gc;

@@ -10,6 +10,7 @@ use core::cell::{Cell, RefCell};
 use gc_arena::lock::RefLock;
 use gc_arena::{Arena, Collect, CollectionPhase, Gc, Mutation, Rootable};
 
+use crate::checked::{borrow, borrow_mut, cell_mut};
 use crate::compiler::{compile, SyntaxError};
 use crate::function::{LuaClosure, Proto, Upval};
 use crate::gc::{self, GcLists};
@@ -336,11 +337,11 @@ impl<'gc> Ctx<'gc> {
     /// `debug.setmetatable` sets for the others).
     #[inline]
     pub fn type_metatable(self, t: Type) -> Option<Table<'gc>> {
-        self.state.type_metas.borrow()[type_index(t)]
+        borrow(self.state.type_metas)[type_index(t)]
     }
 
     pub fn set_type_metatable(self, t: Type, mt: Option<Table<'gc>>) {
-        self.state.type_metas.borrow_mut(self.mc)[type_index(t)] = mt;
+        borrow_mut(self.state.type_metas, self.mc)[type_index(t)] = mt;
     }
 
     /// `v`'s metatable field `name`, if `v` has a metatable.
@@ -355,7 +356,7 @@ impl<'gc> Ctx<'gc> {
     }
 
     pub(crate) fn set_traceback(self, tb: String) {
-        *self.state.traceback.borrow_mut() = Some(tb);
+        *cell_mut(&self.state.traceback) = Some(tb);
     }
 
     /// `package.loaded`, where tracebacks look for function names.
@@ -401,7 +402,7 @@ impl<'gc> Ctx<'gc> {
 
     /// Calls `f` with the host.
     pub fn with_host<R>(self, f: impl FnOnce(&mut dyn Host) -> R) -> R {
-        f(&mut **self.state.host.borrow_mut())
+        f(&mut **cell_mut(&self.state.host))
     }
 
     pub fn number_to_string(self, v: Value<'gc>) -> LuaStr<'gc> {
@@ -610,7 +611,7 @@ impl Lua {
     /// Gives the state its storage for external tables ([`Ctx::external_table`]).
     pub fn set_external(&mut self, storage: crate::external::Storage) {
         self.arena
-            .mutate(|_, state| *state.ext_storage.borrow_mut() = Some(storage));
+            .mutate(|_, state| *cell_mut(&state.ext_storage) = Some(storage));
     }
 
     /// Runs `f` inside the arena.
@@ -634,8 +635,8 @@ impl Lua {
             state.memory_exceeded.set(false);
             call_on_main(ctx, func, &args);
             state.host_wait.set(HostWait::No);
-            *state.traceback.borrow_mut() = None;
-            *state.describing_error.borrow_mut() = None;
+            *cell_mut(&state.traceback) = None;
+            *cell_mut(&state.describing_error) = None;
         });
     }
 
@@ -755,8 +756,8 @@ impl Lua {
             let HostWait::Waiting { from, fuel_left } = state.host_wait.get() else {
                 return None;
             };
-            let thread = *state.exec.borrow().chain.last()?;
-            let ts = thread.0.borrow();
+            let thread = *borrow(state.exec).chain.last()?;
+            let ts = borrow(thread.0);
             Some((f(Ctx { mc, state }, &ts.stack[from..]), fuel_left))
         })
     }
@@ -771,12 +772,12 @@ impl Lua {
             let HostWait::Waiting { from, .. } = state.host_wait.get() else {
                 return false;
             };
-            let Some(&thread) = state.exec.borrow().chain.last() else {
+            let Some(&thread) = borrow(state.exec).chain.last() else {
                 return false;
             };
             state.host_wait.set(HostWait::No);
             let answer = f(Ctx { mc, state });
-            let mut ts = thread.0.borrow_mut(mc);
+            let mut ts = borrow_mut(thread.0, mc);
             ts.stack.truncate(from);
             ts.pending = match answer {
                 Ok(values) => {
@@ -795,7 +796,7 @@ impl Lua {
         F: for<'gc> FnOnce(Ctx<'gc>, &[Value<'gc>]) -> R,
     {
         self.arena.mutate(|mc, state| {
-            let ts = state.main.0.borrow();
+            let ts = borrow(state.main.0);
             f(Ctx { mc, state }, &ts.stack)
         })
     }
@@ -835,7 +836,7 @@ impl Lua {
 
     fn needs_finalization(&self) -> bool {
         self.arena
-            .mutate(|_, state| state.gc.borrow().needs_finalization())
+            .mutate(|_, state| borrow(state.gc).needs_finalization())
     }
 
     /// Completes marking and runs the finalization passes: ephemerons until nothing
@@ -846,18 +847,18 @@ impl Lua {
                 return;
             };
             let revived =
-                marked.finalize(|fc, state| gc::revive_ephemeron_values(fc, &state.gc.borrow()));
+                marked.finalize(|fc, state| gc::revive_ephemeron_values(fc, &borrow(state.gc)));
             if !revived {
                 break;
             }
         }
         if let Some(marked) = self.arena.mark_all() {
-            marked.finalize(|fc, state| gc::queue_finalizers(fc, &mut state.gc.borrow_mut(fc)));
+            marked.finalize(|fc, state| gc::queue_finalizers(fc, &mut borrow_mut(state.gc, fc)));
         }
         if let Some(marked) = self.arena.mark_all() {
             marked.finalize(|fc, state| {
-                gc::restore_weak_entries(fc, &mut state.gc.borrow_mut(fc));
-                state.strings.borrow_mut(fc).purge_dead(fc);
+                gc::restore_weak_entries(fc, &mut borrow_mut(state.gc, fc));
+                borrow_mut(state.strings, fc).purge_dead(fc);
             });
         }
     }
@@ -868,21 +869,21 @@ impl Lua {
         self.close_pending_variables();
         self.collect_all();
         self.arena
-            .mutate(|mc, state| state.gc.borrow_mut(mc).queue_all_finalizers(mc));
+            .mutate(|mc, state| borrow_mut(state.gc, mc).queue_all_finalizers(mc));
         loop {
             let more = self.arena.mutate(|mc, state| {
                 let ctx = Ctx { mc, state };
-                let Some(obj) = state.gc.borrow_mut(mc).pending.pop() else {
+                let Some(obj) = borrow_mut(state.gc, mc).pending.pop() else {
                     return false;
                 };
                 let f = interp::metamethod(ctx, obj, MetaEvent::Gc);
-                let mut ts = state.main.0.borrow_mut(mc);
+                let mut ts = borrow_mut(state.main.0, mc);
                 ts.stack.clear();
                 ts.frames.clear();
                 ts.stack.push(f);
                 ts.stack.push(obj);
                 ts.status = Status::Running;
-                let mut exec = state.exec.borrow_mut(mc);
+                let mut exec = borrow_mut(state.exec, mc);
                 exec.chain.clear();
                 exec.chain.push(state.main);
                 true
@@ -901,14 +902,14 @@ impl Lua {
     /// it, innermost first and with no error, as `lua_close` does; their errors are lost.
     fn close_pending_variables(&mut self) {
         let pending = self.arena.mutate(|mc, state| {
-            let mut ts = state.main.0.borrow_mut(mc);
+            let mut ts = borrow_mut(state.main.0, mc);
             if ts.tbc.is_empty() {
                 return false;
             }
             ts.closing = Closing::Requested;
             ts.error = Value::Nil;
             ts.status = Status::Running;
-            let mut exec = state.exec.borrow_mut(mc);
+            let mut exec = borrow_mut(state.exec, mc);
             exec.chain.clear();
             exec.chain.push(state.main);
             true
@@ -916,7 +917,7 @@ impl Lua {
         if pending {
             let _ = self.run();
             self.arena
-                .mutate(|mc, state| state.main.0.borrow_mut(mc).closing = Closing::No);
+                .mutate(|mc, state| borrow_mut(state.main.0, mc).closing = Closing::No);
         }
     }
 }
@@ -954,11 +955,11 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
         if let HostWait::Waiting { .. } = ctx.state.host_wait.get() {
             return Slice::Ended(Step::Pending);
         }
-        let Some(&thread) = ctx.state.exec.borrow().chain.last() else {
+        let Some(&thread) = borrow(ctx.state.exec).chain.last() else {
             return Slice::Ended(Step::Done);
         };
         let exit = {
-            let mut ts = thread.0.borrow_mut(ctx.mc);
+            let mut ts = borrow_mut(thread.0, ctx.mc);
             ts.status = Status::Running;
             if ctx.state.memory_exceeded.replace(false) {
                 let error = ctx.str_value(b"not enough memory");
@@ -974,16 +975,16 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
             Exit::Collect => return Slice::Collect,
             Exit::Finished => {
                 if thread == ctx.state.main {
-                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
-                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
-                    let described = ctx.state.describing_error.borrow_mut().take();
+                    borrow_mut(ctx.state.exec, ctx.mc).chain.clear();
+                    borrow_mut(thread.0, ctx.mc).status = Status::Dead;
+                    let described = cell_mut(&ctx.state.describing_error).take();
                     return Slice::Ended(match described {
                         Some(error) => Step::Error(described_error(ctx, error)),
                         None => Step::Done,
                     });
                 }
                 let closed = {
-                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let mut ts = borrow_mut(thread.0, ctx.mc);
                     let was = ts.closing;
                     ts.closing = Closing::No;
                     (was != Closing::No).then(|| core::mem::take(&mut ts.error))
@@ -1010,7 +1011,7 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
             }
             Exit::Resume { thread: co, from } => {
                 let args = {
-                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let mut ts = borrow_mut(thread.0, ctx.mc);
                     let args: Vec<Value<'gc>> = ts.stack.drain(from..).collect();
                     args
                 };
@@ -1030,10 +1031,10 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
             }
             Exit::Error(e) => {
                 if thread == ctx.state.main {
-                    let mut traceback = ctx.state.traceback.borrow_mut().take().unwrap_or_default();
+                    let mut traceback = cell_mut(&ctx.state.traceback).take().unwrap_or_default();
                     // An error inside `__tostring` is reported as itself; lua.c's handler
                     // runs on top of the failed call, so its traceback goes on into that one.
-                    let described = ctx.state.describing_error.borrow_mut().take();
+                    let described = cell_mut(&ctx.state.describing_error).take();
                     if let Some(failed) = &described {
                         let frames = failed.traceback.strip_prefix("stack traceback:");
                         traceback.push_str(frames.unwrap_or_default());
@@ -1045,17 +1046,17 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
                     if described.is_none() && !has_plain_message(e) {
                         let tostring = interp::metamethod(ctx, e, MetaEvent::ToString);
                         if !tostring.is_nil() {
-                            *ctx.state.describing_error.borrow_mut() = Some(error);
+                            *cell_mut(&ctx.state.describing_error) = Some(error);
                             call_on_main(ctx, tostring, &[e]);
                             continue;
                         }
                     }
-                    ctx.state.exec.borrow_mut(ctx.mc).chain.clear();
-                    thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+                    borrow_mut(ctx.state.exec, ctx.mc).chain.clear();
+                    borrow_mut(thread.0, ctx.mc).status = Status::Dead;
                     return Slice::Ended(Step::Error(error));
                 }
                 {
-                    let mut ts = thread.0.borrow_mut(ctx.mc);
+                    let mut ts = borrow_mut(thread.0, ctx.mc);
                     ts.status = Status::Dead;
                     ts.error = e;
                 }
@@ -1067,9 +1068,9 @@ fn run_slice<'gc>(ctx: Ctx<'gc>, fuel: &mut i64) -> Slice {
 
 /// Stops every running thread for `os.exit` and takes its request.
 fn end_for_exit(ctx: Ctx<'_>) -> ExitRequest {
-    let chain = core::mem::take(&mut ctx.state.exec.borrow_mut(ctx.mc).chain);
+    let chain = core::mem::take(&mut borrow_mut(ctx.state.exec, ctx.mc).chain);
     for thread in chain {
-        thread.0.borrow_mut(ctx.mc).status = Status::Dead;
+        borrow_mut(thread.0, ctx.mc).status = Status::Dead;
     }
     ctx.state.exit.take().expect("an exit was requested")
 }
@@ -1084,7 +1085,7 @@ fn run_pending_finalizer<'gc>(
     if ts.finalizing || !matches!(ts.frames.last(), Some(Frame::Lua(_))) {
         return;
     }
-    let Some(obj) = ctx.state.gc.borrow_mut(ctx.mc).pending.pop() else {
+    let Some(obj) = borrow_mut(ctx.state.gc, ctx.mc).pending.pop() else {
         return;
     };
     interp::call_finalizer(ctx, thread, ts, obj);
@@ -1107,7 +1108,7 @@ fn has_plain_message(e: Value<'_>) -> bool {
 /// What lua.c reports when `__tostring` described an error: the string it gave, without a
 /// traceback; if it gave anything else, the error as it was.
 fn described_error<'gc>(ctx: Ctx<'gc>, error: RuntimeError) -> RuntimeError {
-    match ctx.state.main.0.borrow().stack.first() {
+    match borrow(ctx.state.main.0).stack.first() {
         Some(Value::String(s)) => RuntimeError {
             message: String::from_utf8_lossy(s.as_bytes()).into_owned(),
             traceback: String::new(),
@@ -1118,7 +1119,7 @@ fn described_error<'gc>(ctx: Ctx<'gc>, error: RuntimeError) -> RuntimeError {
 
 /// Makes the main thread (and only it) ready to call `func` with `args`.
 fn call_on_main<'gc>(ctx: Ctx<'gc>, func: Value<'gc>, args: &[Value<'gc>]) {
-    let mut ts = ctx.state.main.0.borrow_mut(ctx.mc);
+    let mut ts = borrow_mut(ctx.state.main.0, ctx.mc);
     ts.stack.clear();
     ts.frames.clear();
     ts.tbc.clear();
@@ -1126,7 +1127,7 @@ fn call_on_main<'gc>(ctx: Ctx<'gc>, func: Value<'gc>, args: &[Value<'gc>]) {
     ts.stack.push(func);
     ts.stack.extend_from_slice(args);
     ts.status = Status::Running;
-    let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+    let mut exec = borrow_mut(ctx.state.exec, ctx.mc);
     exec.chain.clear();
     exec.chain.push(ctx.state.main);
 }
@@ -1143,7 +1144,7 @@ fn take_stack<'gc>(
     from: usize,
     status: Status,
 ) -> Vec<Value<'gc>> {
-    let mut ts = thread.0.borrow_mut(ctx.mc);
+    let mut ts = borrow_mut(thread.0, ctx.mc);
     ts.status = status;
     ts.stack.drain(from..).collect()
 }
@@ -1151,14 +1152,14 @@ fn take_stack<'gc>(
 /// Hands what a coroutine yielded, returned or raised to the thread that resumed it.
 fn deliver<'gc>(ctx: Ctx<'gc>, what: Delivery<'gc>) {
     let resumer = {
-        let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+        let mut exec = borrow_mut(ctx.state.exec, ctx.mc);
         exec.chain.pop();
         *exec.chain.last().expect("a coroutine has a resumer")
     };
     match what {
         Delivery::Values(values) => {
             let at = {
-                let mut ts = resumer.0.borrow_mut(ctx.mc);
+                let mut ts = borrow_mut(resumer.0, ctx.mc);
                 let at = ts.stack.len();
                 ts.stack.extend_from_slice(&values);
                 at
@@ -1170,7 +1171,7 @@ fn deliver<'gc>(ctx: Ctx<'gc>, what: Delivery<'gc>) {
 }
 
 fn set_pending<'gc>(ctx: Ctx<'gc>, thread: Thread<'gc>, pending: Pending<'gc>) {
-    thread.0.borrow_mut(ctx.mc).pending = pending;
+    borrow_mut(thread.0, ctx.mc).pending = pending;
 }
 
 /// Starts or continues coroutine `co` with `args`, making it the running thread.
@@ -1184,7 +1185,7 @@ fn start_resume<'gc>(
         return Err("cannot resume non-suspended coroutine");
     }
     {
-        let mut ts = co.0.borrow_mut(ctx.mc);
+        let mut ts = borrow_mut(co.0, ctx.mc);
         match ts.status {
             Status::Suspended => {}
             Status::Dead => return Err("cannot resume dead coroutine"),
@@ -1200,12 +1201,12 @@ fn start_resume<'gc>(
         }
         ts.status = Status::Running;
     }
-    resumer.0.borrow_mut(ctx.mc).status = Status::Normal;
-    let mut exec = ctx.state.exec.borrow_mut(ctx.mc);
+    borrow_mut(resumer.0, ctx.mc).status = Status::Normal;
+    let mut exec = borrow_mut(ctx.state.exec, ctx.mc);
     if exec.chain.len() >= MAX_RESUME_DEPTH {
         drop(exec);
-        co.0.borrow_mut(ctx.mc).status = Status::Suspended;
-        resumer.0.borrow_mut(ctx.mc).status = Status::Running;
+        borrow_mut(co.0, ctx.mc).status = Status::Suspended;
+        borrow_mut(resumer.0, ctx.mc).status = Status::Running;
         return Err("C stack overflow");
     }
     exec.chain.push(co);
@@ -1222,7 +1223,7 @@ fn start_close<'gc>(
         return Err("cannot close a running coroutine");
     }
     {
-        let mut ts = co.0.borrow_mut(ctx.mc);
+        let mut ts = borrow_mut(co.0, ctx.mc);
         match ts.status {
             Status::Suspended | Status::Dead => {}
             Status::Normal => return Err("cannot close a normal coroutine"),
@@ -1231,8 +1232,8 @@ fn start_close<'gc>(
         ts.closing = Closing::Requested;
         ts.status = Status::Running;
     }
-    closer.0.borrow_mut(ctx.mc).status = Status::Normal;
-    ctx.state.exec.borrow_mut(ctx.mc).chain.push(co);
+    borrow_mut(closer.0, ctx.mc).status = Status::Normal;
+    borrow_mut(ctx.state.exec, ctx.mc).chain.push(co);
     Ok(())
 }
 

@@ -14,6 +14,8 @@ use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
 use hashbrown::HashTable;
 
+use crate::checked::{borrow, borrow_mut};
+
 /// Strings up to this length are interned.
 pub const MAX_SHORT_LEN: usize = 40;
 
@@ -244,10 +246,10 @@ pub(crate) fn intern<'gc>(
     let hash = hash_bytes(bytes);
     // Finding one only reads the set: no write barrier, which during marking would have the
     // collector trace the whole set again.
-    if let Some(s) = strings.borrow().find(mc, bytes, hash) {
+    if let Some(s) = borrow(strings).find(mc, bytes, hash) {
         return s;
     }
-    strings.borrow_mut(mc).insert(mc, bytes, hash)
+    borrow_mut(strings, mc).insert(mc, bytes, hash)
 }
 
 fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {

@@ -10,6 +10,7 @@ use gc_arena::allocator_api::MetricsAlloc;
 use gc_arena::lock::RefLock;
 use gc_arena::{Collect, Gc, Mutation};
 
+use crate::checked::{at, at_mut, borrow, borrow_mut};
 use crate::number::float_to_int;
 use crate::string::LuaStr;
 use crate::value::Value;
@@ -220,7 +221,7 @@ impl<'gc> TableState<'gc> {
     #[inline]
     fn get_hashed(&self, key: Value<'gc>) -> Value<'gc> {
         match self.find(key) {
-            Some(i) => self.nodes[i].value,
+            Some(i) => at(&self.nodes, i).value,
             None => Value::Nil,
         }
     }
@@ -229,7 +230,7 @@ impl<'gc> TableState<'gc> {
     pub fn get_int(&self, i: i64) -> Value<'gc> {
         let idx = (i as u64).wrapping_sub(1);
         if idx < self.array.len() as u64 {
-            return self.array[idx as usize];
+            return *at(&self.array, idx as usize);
         }
         if self.nodes.is_empty() {
             return Value::Nil;
@@ -289,7 +290,7 @@ impl<'gc> TableState<'gc> {
         let idx = (i as u64).wrapping_sub(1);
         let len = self.array.len() as u64;
         if idx < len {
-            self.array[idx as usize] = value;
+            *at_mut(&mut self.array, idx as usize) = value;
             Ok(())
         } else if idx == len && !value.is_nil() && self.array.len() < MAX_ARRAY {
             if self.nodes.is_empty() && self.array.len() < self.array.capacity() {
@@ -412,7 +413,7 @@ impl<'gc> TableState<'gc> {
         if let Value::Integer(i) = key {
             let idx = (i as u64).wrapping_sub(1);
             if idx < self.array.len() as u64 {
-                self.array[idx as usize] = value;
+                *at_mut(&mut self.array, idx as usize) = value;
                 return Ok(());
             }
             if idx == self.array.len() as u64 && self.array.len() < MAX_ARRAY {
@@ -874,27 +875,27 @@ impl<'gc> Table<'gc> {
 
     #[inline]
     pub fn state(self) -> core::cell::Ref<'gc, TableState<'gc>> {
-        self.0.borrow()
+        borrow(self.0)
     }
 
     #[inline]
     pub fn state_mut(self, mc: &Mutation<'gc>) -> core::cell::RefMut<'gc, TableState<'gc>> {
-        self.0.borrow_mut(mc)
+        borrow_mut(self.0, mc)
     }
 
     #[inline]
     pub fn get(self, key: Value<'gc>) -> Value<'gc> {
-        self.0.borrow().get(key)
+        borrow(self.0).get(key)
     }
 
     #[inline]
     pub fn get_int(self, i: i64) -> Value<'gc> {
-        self.0.borrow().get_int(i)
+        borrow(self.0).get_int(i)
     }
 
     #[inline]
     pub fn get_str(self, key: LuaStr<'gc>) -> Value<'gc> {
-        self.0.borrow().get_str(key)
+        borrow(self.0).get_str(key)
     }
 
     #[inline]
@@ -904,40 +905,40 @@ impl<'gc> Table<'gc> {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), KeyError> {
-        self.0.borrow_mut(mc).set(key, value)
+        borrow_mut(self.0, mc).set(key, value)
     }
 
     #[inline]
     pub fn set_int(self, mc: &Mutation<'gc>, i: i64, value: Value<'gc>) {
-        self.0.borrow_mut(mc).set_int(i, value)
+        borrow_mut(self.0, mc).set_int(i, value)
     }
 
     #[inline]
     pub fn set_str(self, mc: &Mutation<'gc>, key: LuaStr<'gc>, value: Value<'gc>) {
-        self.0.borrow_mut(mc).set_str(key, value)
+        borrow_mut(self.0, mc).set_str(key, value)
     }
 
     pub fn length(self) -> i64 {
-        self.0.borrow().length()
+        borrow(self.0).length()
     }
 
     #[allow(clippy::result_unit_err)]
     pub fn next(self, key: Value<'gc>) -> Result<Option<(Value<'gc>, Value<'gc>)>, ()> {
-        self.0.borrow().next(key)
+        borrow(self.0).next(key)
     }
 
     pub fn metatable(self) -> Option<Table<'gc>> {
-        self.0.borrow().meta
+        borrow(self.0).meta
     }
 
     pub fn set_metatable(self, mc: &Mutation<'gc>, meta: Option<Table<'gc>>) {
-        self.0.borrow_mut(mc).meta = meta;
+        borrow_mut(self.0, mc).meta = meta;
     }
 
     /// The id of an external table, `None` for a table that holds its own entries.
     #[inline]
     pub fn external_id(self) -> Option<u32> {
-        self.0.borrow().external
+        borrow(self.0).external
     }
 
     pub(crate) fn addr(self) -> usize {

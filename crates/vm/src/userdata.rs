@@ -6,6 +6,7 @@ use core::any::Any;
 use gc_arena::lock::RefLock;
 use gc_arena::{Collect, Gc, Mutation};
 
+use crate::checked::{borrow, borrow_mut};
 use crate::table::Table;
 
 #[derive(Collect)]
@@ -38,16 +39,16 @@ impl<'gc> UserData<'gc> {
     }
 
     pub fn metatable(self) -> Option<Table<'gc>> {
-        self.0.borrow().meta
+        borrow(self.0).meta
     }
 
     pub fn set_metatable(self, mc: &Mutation<'gc>, meta: Option<Table<'gc>>) {
-        self.0.borrow_mut(mc).meta = meta;
+        borrow_mut(self.0, mc).meta = meta;
     }
 
     /// The host data, if it is a `T`.
     pub fn with_data<T: 'static, R>(self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        self.0.borrow().data.downcast_ref::<T>().map(f)
+        borrow(self.0).data.downcast_ref::<T>().map(f)
     }
 
     pub(crate) fn addr(self) -> usize {

@@ -4,6 +4,7 @@
 
 use alloc::format;
 
+use crate::checked::at_mut;
 use crate::number::{
     self, float_floor_div, float_mod, float_pow, float_to_int, int_floor_div, int_mod, nan_like_x86,
 };
@@ -153,7 +154,7 @@ pub(super) fn arith<'gc>(
     srcs: (Src, Src),
 ) -> Result<Flow<'gc>, Error<'gc>> {
     if let Some(v) = arith_numbers(op, a, b)? {
-        ts.stack[dest] = v;
+        *at_mut(&mut ts.stack, dest) = v;
         return Ok(Flow::Continue);
     }
     let event = op.event();

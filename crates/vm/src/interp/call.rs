@@ -1,6 +1,7 @@
 //! Calls and returns: frames for Lua functions, native functions run in place, the actions
 //! natives hand back, and where results go.
 
+use crate::checked::{at, at_mut};
 use crate::function::{LuaClosure, NativeClosure};
 use crate::state::Ctx;
 use crate::thread::{Closing, Frame, LuaFrame, NativeFrame, Pending, RetMode, Thread, ThreadState};
@@ -142,14 +143,14 @@ pub(super) fn push_lua_frame<'gc>(
     }
     if p.is_vararg {
         for i in 0..nparams {
-            ts.stack[base + i] = if i < nargs {
-                ts.stack[func + 1 + i]
+            *at_mut(&mut ts.stack, base + i) = if i < nargs {
+                *at(&ts.stack, func + 1 + i)
             } else {
                 Value::Nil
             };
         }
     } else {
-        for slot in &mut ts.stack[base + nargs.min(nparams)..base + nparams] {
+        for slot in at_mut(&mut ts.stack, base + nargs.min(nparams)..base + nparams) {
             *slot = Value::Nil;
         }
     }
@@ -179,7 +180,7 @@ pub(super) fn call_value<'gc>(
     tail: bool,
 ) -> Result<Flow<'gc>, Error<'gc>> {
     for _ in 0..MAX_TAG_LOOP {
-        match ts.stack[func] {
+        match *at(&ts.stack, func) {
             Value::Function(Function::Lua(c)) => {
                 push_lua_frame(ctx, ts, c, func, nargs, ret, tail)?;
                 return Ok(Flow::Continue);
@@ -577,7 +578,11 @@ pub(super) fn finish_call<'gc>(
     src: usize,
     n: usize,
 ) -> Result<Flow<'gc>, Error<'gc>> {
-    let first = if n > 0 { ts.stack[src] } else { Value::Nil };
+    let first = if n > 0 {
+        *at(&ts.stack, src)
+    } else {
+        Value::Nil
+    };
     if ts.hooks.hook.is_some() {
         super::hook::returned_to(ts);
     }
@@ -600,7 +605,7 @@ pub(super) fn finish_call<'gc>(
                         if ts.stack.len() < len {
                             ts.stack.resize(len, Value::Nil);
                         }
-                        for slot in &mut ts.stack[func + n.min(want)..func + want] {
+                        for slot in at_mut(&mut ts.stack, func + n.min(want)..func + want) {
                             *slot = Value::Nil;
                         }
                     }
@@ -619,7 +624,7 @@ pub(super) fn finish_call<'gc>(
         }
         RetMode::Single { dest } => {
             restore_caller_stack(ts);
-            ts.stack[dest as usize] = first;
+            *at_mut(&mut ts.stack, dest as usize) = first;
             Ok(Flow::Continue)
         }
         RetMode::Cond { k, off } => {
@@ -653,11 +658,11 @@ pub(super) fn finish_call<'gc>(
         } => {
             restore_caller_stack(ts);
             let (start, count) = (start as usize, count as usize);
-            ts.stack[start + count - 2] = first;
+            *at_mut(&mut ts.stack, start + count - 2) = first;
             meta::concat(ctx, thread, ts, start, count - 1)
         }
         RetMode::Unwind { slot } => {
-            let error = ts.stack[slot as usize];
+            let error = *at(&ts.stack, slot as usize);
             restore_caller_stack(ts);
             Ok(unwind::continue_unwind(ctx, thread, ts, error))
         }

@@ -3,6 +3,7 @@
 //! leaves the thread ready for the loop to pick up whatever frame is on top.
 
 use crate::bytecode::Op;
+use crate::checked::{at, at_mut, borrow, borrow_mut};
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
@@ -26,9 +27,9 @@ fn upval_get<'gc>(stack: &[Value<'gc>], thread: Thread<'gc>, u: Upval<'gc>) -> V
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                stack[index]
+                *at(stack, index)
             } else {
-                t.0.borrow().stack[index]
+                *at(&borrow(t.0).stack, index)
             }
         }
     }
@@ -47,11 +48,20 @@ fn upval_set<'gc>(
         UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
         UpvalState::Open { thread: t, index } => {
             if t == thread {
-                stack[index] = v;
+                *at_mut(stack, index) = v;
             } else {
-                t.0.borrow_mut(ctx.mc).stack[index] = v;
+                *at_mut(&mut borrow_mut(t.0, ctx.mc).stack, index) = v;
             }
         }
+    }
+}
+
+/// Out of line: the loop saves its position before every slow path.
+#[inline(never)]
+fn save_pc(frames: &mut [Frame<'_>], pc: usize, top: usize) {
+    if let Some(Frame::Lua(f)) = frames.last_mut() {
+        f.pc = pc as u32;
+        f.top = top as u32;
     }
 }
 
@@ -159,7 +169,7 @@ fn execute_round<'gc>(
 
         macro_rules! reg {
             ($r:expr) => {
-                stack[base + $r as usize]
+                *at_mut(stack, base + $r as usize)
             };
         }
         macro_rules! resync {
@@ -169,27 +179,8 @@ fn execute_round<'gc>(
         }
         macro_rules! save_pc {
             () => {
-                if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
-                    f.pc = pc as u32;
-                    f.top = top as u32;
-                }
+                save_pc(&mut ts.frames, pc, top)
             };
-        }
-        // Runs a slow path (pc already saved) and resumes with whatever frame is on top.
-        macro_rules! slow {
-            ($e:expr) => {
-                match $e {
-                    Ok(Flow::Continue) => continue 'frames,
-                    Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                    Err(e) => return Err(located(ctx, ts, e)),
-                }
-            };
-        }
-        macro_rules! fail {
-            ($e:expr) => {{
-                save_pc!();
-                return Err(located(ctx, ts, $e));
-            }};
         }
         // Only backward jumps charge: at their targets no temporaries are live, so what
         // lies above the active locals can go before the collector looks at the stack.
@@ -200,9 +191,7 @@ fn execute_round<'gc>(
                     fuel.left -= $n as i64;
                 }
                 if fuel.left <= 0 {
-                    save_pc!();
-                    clear_dead_registers(stack, base, proto, pc);
-                    return Ok(Some(Exit::Fuel));
+                    out_of_fuel!();
                 }
             };
         }
@@ -227,7 +216,7 @@ fn execute_round<'gc>(
             ($a:expr, $b:expr, $c:expr, $op:expr, $int:expr) => {{
                 // Matching on references reads the tags straight from the stack, without
                 // copying both values out first.
-                let result = match (&reg!($b), &reg!($c)) {
+                let result = match (at(stack, base + $b as usize), at(stack, base + $c as usize)) {
                     (&Value::Integer(x), &Value::Integer(y)) => Value::Integer($int(x, y)),
                     (&Value::Float(x), &Value::Float(y)) => Value::Float(float_op($op, x, y)),
                     (&x, &y) => {
@@ -249,7 +238,7 @@ fn execute_round<'gc>(
         }
         macro_rules! arith_k {
             ($a:expr, $b:expr, $k:expr, $op:expr, $int:expr) => {{
-                let (x, y) = (reg!($b), konst[$k as usize]);
+                let (x, y) = (reg!($b), *at(konst, $k as usize));
                 reg!($a) = match (x, y) {
                     (Value::Integer(x), Value::Integer(y)) => Value::Integer($int(x, y)),
                     (Value::Float(x), Value::Float(y)) => Value::Float(float_op($op, x, y)),
@@ -323,8 +312,8 @@ fn execute_round<'gc>(
                                     resync!();
                                     r
                                 }
-                                Ok(None) => continue 'frames,
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                Ok(None) => slow!(Ok(Flow::Continue)),
+                                Err(e) => slow!(Err(e)),
                             }
                         }
                     },
@@ -335,25 +324,45 @@ fn execute_round<'gc>(
             }};
         }
 
-        loop {
+        // Slow paths leave the instruction loop with their outcome, handled once below.
+        let outcome: Result<Flow<'gc>, Error<'gc>> = 'ops: loop {
+            // Runs a slow path (pc already saved); the loop then resumes with whatever frame is on
+            // top.
+            macro_rules! slow {
+                ($e:expr) => {
+                    break 'ops $e
+                };
+            }
+            macro_rules! fail {
+                ($e:expr) => {{
+                    save_pc!();
+                    break 'ops Err($e);
+                }};
+            }
+            macro_rules! out_of_fuel {
+                () => {{
+                    save_pc!();
+                    clear_dead_registers(stack, base, proto, pc);
+                    break 'ops Ok(Flow::Exit(Exit::Fuel));
+                }};
+            }
             if trap {
                 save_pc!();
                 match super::hook::before_instruction(ctx, thread, ts, pc) {
                     Ok(None) => {
                         resync!();
                     }
-                    Ok(Some(Flow::Continue)) => continue 'frames,
-                    Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                    Err(e) => return Err(located(ctx, ts, e)),
+                    Ok(Some(flow)) => break 'ops Ok(flow),
+                    Err(e) => break 'ops Err(e),
                 }
             }
-            let op = &code[pc];
+            let op = at(code, pc);
             pc += 1;
             match *op {
                 Op::Move { a, b } => reg!(a) = reg!(b),
                 Op::LoadI { a, i } => reg!(a) = Value::Integer(i as i64),
                 Op::LoadF { a, f } => reg!(a) = Value::Float(f as f64),
-                Op::LoadK { a, k } => reg!(a) = konst[k as usize],
+                Op::LoadK { a, k } => reg!(a) = *at(konst, k as usize),
                 Op::LoadFalse { a } => reg!(a) = Value::Boolean(false),
                 Op::LoadFalseSkip { a } => {
                     reg!(a) = Value::Boolean(false);
@@ -362,18 +371,20 @@ fn execute_round<'gc>(
                 Op::LoadTrue { a } => reg!(a) = Value::Boolean(true),
                 Op::LoadNil { a, n } => {
                     let start = base + a as usize;
-                    for slot in &mut stack[start..=start + n as usize] {
+                    for slot in at_mut(stack, start..=start + n as usize) {
                         *slot = Value::Nil;
                     }
                 }
-                Op::GetUpval { a, b } => reg!(a) = upval_get(stack, thread, upvals[b as usize]),
+                Op::GetUpval { a, b } => {
+                    reg!(a) = upval_get(stack, thread, *at(upvals, b as usize))
+                }
                 Op::SetUpval { a, b } => {
                     let v = reg!(a);
-                    upval_set(ctx, stack, thread, upvals[b as usize], v);
+                    upval_set(ctx, stack, thread, *at(upvals, b as usize), v);
                 }
                 Op::GetTabUp { a, b, k } => {
-                    let t = upval_get(stack, thread, upvals[b as usize]);
-                    let key = konst[k as usize];
+                    let t = upval_get(stack, thread, *at(upvals, b as usize));
+                    let key = *at(konst, k as usize);
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         let st = t.state();
                         let v = st.get_str(s);
@@ -441,7 +452,7 @@ fn execute_round<'gc>(
                 }
                 Op::GetField { a, b, k } => {
                     let t = reg!(b);
-                    let key = konst[k as usize];
+                    let key = *at(konst, k as usize);
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if let Some(v) = meta::index_str_fast(ctx, t, s) {
                             reg!(a) = v;
@@ -461,7 +472,7 @@ fn execute_round<'gc>(
                 }
                 Op::SelfK { a, b, k } => {
                     let obj = reg!(b);
-                    let key = konst[k as usize];
+                    let key = *at(konst, k as usize);
                     reg!(a + 1) = obj;
                     if let Value::String(s) = key {
                         // Methods of objects (through class tables) and of strings.
@@ -493,9 +504,9 @@ fn execute_round<'gc>(
                     ));
                 }
                 Op::SetTabUp { a, c, kc, k } => {
-                    let t = upval_get(stack, thread, upvals[a as usize]);
-                    let key = konst[k as usize];
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let t = upval_get(stack, thread, *at(upvals, a as usize));
+                    let key = *at(konst, k as usize);
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if try_set_str(ctx, t, s, v) {
                             continue;
@@ -506,7 +517,7 @@ fn execute_round<'gc>(
                 }
                 Op::SetTable { a, b, c, kc } => {
                     let (t, key) = (reg!(a), reg!(b));
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let Value::Table(t) = t {
                         if try_set(ctx, t, key, v) {
                             continue;
@@ -517,7 +528,7 @@ fn execute_round<'gc>(
                 }
                 Op::SetInt { a, b, c, kc } => {
                     let t = reg!(a);
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let Value::Table(t) = t {
                         let mut st = t.state_mut(ctx.mc);
                         if (st.metatable().is_none() || !st.get_int(b as i64).is_nil())
@@ -532,8 +543,8 @@ fn execute_round<'gc>(
                 }
                 Op::SetField { a, c, kc, k } => {
                     let t = reg!(a);
-                    let key = konst[k as usize];
-                    let v = if kc { konst[c as usize] } else { reg!(c) };
+                    let key = *at(konst, k as usize);
+                    let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if try_set_str(ctx, t, s, v) {
                             continue;
@@ -578,7 +589,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Mod,
                         (Src::Reg(b), Src::None)
                     )
@@ -587,7 +598,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Pow,
                         (Src::Reg(b), Src::None)
                     )
@@ -596,7 +607,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::Div,
                         (Src::Reg(b), Src::None)
                     )
@@ -605,7 +616,7 @@ fn execute_round<'gc>(
                     arith_general!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::IDiv,
                         (Src::Reg(b), Src::None)
                     )
@@ -614,7 +625,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BAnd,
                         (Src::Reg(b), Src::None),
                         |x, y| x & y
@@ -624,7 +635,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BOr,
                         (Src::Reg(b), Src::None),
                         |x, y| x | y
@@ -634,7 +645,7 @@ fn execute_round<'gc>(
                     bitwise!(
                         a,
                         reg!(b),
-                        konst[k as usize],
+                        *at(konst, k as usize),
                         ArithOp::BXor,
                         (Src::Reg(b), Src::None),
                         |x, y| x ^ y
@@ -801,9 +812,8 @@ fn execute_round<'gc>(
                             resync!();
                             allocated!();
                         }
-                        Ok(Flow::Continue) => continue 'frames,
-                        Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                        Err(e) => return Err(located(ctx, ts, e)),
+                        flow @ Ok(_) => break 'ops flow,
+                        Err(e) => break 'ops Err(e),
                     }
                 }
 
@@ -847,7 +857,7 @@ fn execute_round<'gc>(
                                     r
                                 }
                                 Ok(None) => continue 'frames,
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                         _ => x.raw_eq(y),
@@ -859,7 +869,7 @@ fn execute_round<'gc>(
                 Op::Lt { a, b, k, off } => compare!(reg!(a), reg!(b), false, k, off),
                 Op::Le { a, b, k, off } => compare!(reg!(a), reg!(b), true, k, off),
                 Op::EqK { a, c, k, off } => {
-                    if reg!(a).raw_eq(konst[c as usize]) == k {
+                    if reg!(a).raw_eq(*at(konst, c as usize)) == k {
                         jump!(off);
                     }
                 }
@@ -930,8 +940,12 @@ fn execute_round<'gc>(
                         count_to_top(stack.len(), top, func + 1)
                     };
                     let want = c as i32 - 1;
-                    save_pc!();
-                    match stack[func] {
+                    // Inline, unlike `save_pc!`: a call instruction is too hot for a function call.
+                    if let Some(Frame::Lua(f)) = ts.frames.last_mut() {
+                        f.pc = pc as u32;
+                        f.top = top as u32;
+                    }
+                    match *at(stack, func) {
                         Value::Function(Function::Lua(callee)) => {
                             let p = &callee.0.proto.plain;
                             let new_base = func + 1;
@@ -960,7 +974,7 @@ fn execute_round<'gc>(
                                 RetMode::Normal { want },
                                 false,
                             ) {
-                                return Err(located(ctx, ts, e));
+                                break 'ops Err(e);
                             }
                             continue 'frames;
                         }
@@ -987,9 +1001,8 @@ fn execute_round<'gc>(
                                     resync!();
                                     allocated!();
                                 }
-                                Ok(Flow::Continue) => continue 'frames,
-                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                flow @ Ok(_) => break 'ops flow,
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                         _ => slow!(call_value(
@@ -1013,19 +1026,19 @@ fn execute_round<'gc>(
                     };
                     save_pc!();
                     // Resolve `__call` while this frame still exists to be blamed.
-                    while !matches!(ts.stack[func], Value::Function(_)) {
-                        let f = ts.stack[func];
+                    while !matches!(*at(&ts.stack, func), Value::Function(_)) {
+                        let f = *at(&ts.stack, func);
                         let tm = metamethod(ctx, f, MetaEvent::Call);
                         if tm.is_nil() {
                             let e = super::call::call_error(ctx, ts, f, Src::Reg(a));
-                            return Err(located(ctx, ts, e));
+                            break 'ops Err(e);
                         }
                         // Nothing above the arguments is live: drop it before shifting.
                         ts.stack.truncate(func + 1 + nargs);
                         ts.stack.insert(func, tm);
                         nargs += 1;
                     }
-                    match ts.stack[func] {
+                    match *at(&ts.stack, func) {
                         Value::Function(Function::Lua(callee)) => {
                             if open_from(&ts.open_upvals, base) {
                                 ts.close_upvals(ctx.mc, base);
@@ -1045,7 +1058,7 @@ fn execute_round<'gc>(
                                 true,
                             ) {
                                 ts.frames.push(Frame::Lua(me));
-                                return Err(located(ctx, ts, e));
+                                break 'ops Err(e);
                             }
                             continue 'frames;
                         }
@@ -1053,7 +1066,7 @@ fn execute_round<'gc>(
                             // A native runs as a normal call; the `Return` after this
                             // instruction hands its results on.
                             let depth = ts.frames.len();
-                            let Value::Function(Function::Native(n)) = ts.stack[func] else {
+                            let Value::Function(Function::Native(n)) = *at(&ts.stack, func) else {
                                 unreachable!("resolved to a function above")
                             };
                             ts.stack.truncate(func + 1 + nargs);
@@ -1072,9 +1085,8 @@ fn execute_round<'gc>(
                                     save_pc!();
                                     resync!();
                                 }
-                                Ok(Flow::Continue) => continue 'frames,
-                                Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
-                                Err(e) => return Err(located(ctx, ts, e)),
+                                flow @ Ok(_) => break 'ops flow,
+                                Err(e) => break 'ops Err(e),
                             }
                         }
                     }
@@ -1101,9 +1113,8 @@ fn execute_round<'gc>(
                             ((from - base + 1) as u32, n as u32),
                         ) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                     }
                     if open_from(&ts.open_upvals, base) {
@@ -1131,9 +1142,8 @@ fn execute_round<'gc>(
                         save_pc!();
                         match super::hook::before_return(ctx, thread, ts, pc, (1, 0)) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                     }
                     if open_from(&ts.open_upvals, base) {
@@ -1161,9 +1171,8 @@ fn execute_round<'gc>(
                         save_pc!();
                         match super::hook::before_return(ctx, thread, ts, pc, (a as u32 + 1, 1)) {
                             Ok(None) => {}
-                            Ok(Some(Flow::Continue)) => continue 'frames,
-                            Ok(Some(Flow::Exit(exit))) => return Ok(Some(exit)),
-                            Err(e) => return Err(located(ctx, ts, e)),
+                            Ok(Some(flow)) => break 'ops Ok(flow),
+                            Err(e) => break 'ops Err(e),
                         }
                         resync!();
                     }
@@ -1177,7 +1186,7 @@ fn execute_round<'gc>(
                     if let (RetMode::Normal { want: 1 }, Some(Frame::Lua(_))) =
                         (me.ret, ts.frames.last())
                     {
-                        stack[me.func as usize] = reg!(a);
+                        *at_mut(stack, me.func as usize) = reg!(a);
                         if trap {
                             super::hook::returned_to(ts);
                         }
@@ -1199,13 +1208,13 @@ fn execute_round<'gc>(
                     match for_prep(ctx, stack, base + a as usize) {
                         Ok(true) => {}
                         Ok(false) => pc = (pc as i64 + off as i64) as usize,
-                        Err(e) => return Err(located(ctx, ts, e)),
+                        Err(e) => break 'ops Err(e),
                     }
                 }
                 Op::ForLoop { a, off } => {
                     let ra = base + a as usize;
                     // The integer loop, its four registers checked once.
-                    let r = &mut stack[ra..ra + 4];
+                    let r = at_mut(stack, ra..ra + 4);
                     if let [Value::Integer(i), Value::Integer(count), Value::Integer(step), _] = *r
                     {
                         if count != 0 {
@@ -1217,7 +1226,7 @@ fn execute_round<'gc>(
                         }
                     } else {
                         let (Value::Float(i), Value::Float(limit), Value::Float(step)) =
-                            (stack[ra], stack[ra + 1], stack[ra + 2])
+                            (*at(stack, ra), *at(stack, ra + 1), *at(stack, ra + 2))
                         else {
                             // Only hand-made bytecode gets here: ForPrep leaves numbers.
                             fail!(Error::runtime("'for' loop state is not numeric"));
@@ -1229,8 +1238,8 @@ fn execute_round<'gc>(
                             limit <= next
                         };
                         if go_on {
-                            stack[ra] = Value::Float(next);
-                            stack[ra + 3] = Value::Float(next);
+                            *at_mut(stack, ra) = Value::Float(next);
+                            *at_mut(stack, ra + 3) = Value::Float(next);
                             jump!(off);
                         }
                     }
@@ -1256,10 +1265,10 @@ fn execute_round<'gc>(
                     stack.copy_within(ra..ra + 3, ra + 4);
                     save_pc!();
                     let want = c as i32;
-                    match stack[ra + 4] {
+                    match *at(stack, ra + 4) {
                         Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
                             // `pairs` loops: `next` in place, no call.
-                            let (t, k) = (stack[ra + 5], stack[ra + 6]);
+                            let (t, k) = (*at(stack, ra + 5), *at(stack, ra + 6));
                             // External tables take the call: their entries are the host's.
                             let own = match t {
                                 Value::Table(t) if t.external_id().is_none() => Some(t),
@@ -1268,16 +1277,16 @@ fn execute_round<'gc>(
                             if let Some(t) = own {
                                 match t.next(k) {
                                     Ok(Some((k, v))) => {
-                                        stack[ra + 4] = k;
+                                        *at_mut(stack, ra + 4) = k;
                                         if want > 1 {
-                                            stack[ra + 5] = v;
+                                            *at_mut(stack, ra + 5) = v;
                                         }
                                     }
-                                    Ok(None) => stack[ra + 4] = Value::Nil,
+                                    Ok(None) => *at_mut(stack, ra + 4) = Value::Nil,
                                     Err(()) => fail!(Error::runtime("invalid key to 'next'")),
                                 }
                                 for i in 2..want.max(2) as usize {
-                                    stack[ra + 4 + i] = Value::Nil;
+                                    *at_mut(stack, ra + 4 + i) = Value::Nil;
                                 }
                                 continue;
                             }
@@ -1306,9 +1315,9 @@ fn execute_round<'gc>(
                 }
                 Op::TForLoop { a, off } => {
                     let ra = base + a as usize;
-                    let v = stack[ra + 4];
+                    let v = *at(stack, ra + 4);
                     if !v.is_nil() {
-                        stack[ra + 2] = v;
+                        *at_mut(stack, ra + 2) = v;
                         jump!(off);
                     }
                 }
@@ -1320,8 +1329,8 @@ fn execute_round<'gc>(
                     } else {
                         n as usize
                     };
-                    if let Value::Table(t) = stack[ra] {
-                        let values = &stack[ra + 1..ra + 1 + count];
+                    if let Value::Table(t) = *at(stack, ra) {
+                        let values = at(stack, ra + 1..ra + 1 + count);
                         let room = ctx.alloc_room();
                         if t.state_mut(ctx.mc)
                             .set_list(start as usize, values, room)
@@ -1332,13 +1341,13 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::Closure { a, p } => {
-                    let child = proto.protos[p as usize];
+                    let child = *at(&proto.protos, p as usize);
                     let mut ups = alloc::vec::Vec::with_capacity(child.plain.upvalues.len());
                     for d in child.plain.upvalues.iter() {
                         ups.push(if d.in_stack {
                             ts.find_upval(ctx.mc, thread, base + d.index as usize)
                         } else {
-                            upvals[d.index as usize]
+                            *at(upvals, d.index as usize)
                         });
                     }
                     resync!();
@@ -1366,8 +1375,8 @@ fn execute_round<'gc>(
                     } else {
                         let want = c as usize - 1;
                         for i in 0..want {
-                            stack[ra + i] = if i < n {
-                                stack[base - n + i]
+                            *at_mut(stack, ra + i) = if i < n {
+                                *at(stack, base - n + i)
                             } else {
                                 Value::Nil
                             };
@@ -1375,6 +1384,11 @@ fn execute_round<'gc>(
                     }
                 }
             }
+        };
+        match outcome {
+            Ok(Flow::Continue) => continue 'frames,
+            Ok(Flow::Exit(exit)) => return Ok(Some(exit)),
+            Err(e) => return Err(located(ctx, ts, e)),
         }
     }
 }

@@ -5,6 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::checked::{at, at_mut};
 use crate::number;
 use crate::state::Ctx;
 use crate::string::{LuaStr, MAX_SHORT_LEN};
@@ -177,13 +178,13 @@ pub(super) fn index<'gc>(
     for depth in 0..MAX_TAG_LOOP {
         let tm = match obj {
             Value::Table(t) if t.external_id().is_some() => {
-                ts.stack[dest] = crate::external::raw_get(ctx, t, key)?;
+                *at_mut(&mut ts.stack, dest) = crate::external::raw_get(ctx, t, key)?;
                 return Ok(Flow::Continue);
             }
             Value::Table(t) => {
                 let v = t.get(key);
                 if !v.is_nil() {
-                    ts.stack[dest] = v;
+                    *at_mut(&mut ts.stack, dest) = v;
                     return Ok(Flow::Continue);
                 }
                 let tm = match t.metatable() {
@@ -191,7 +192,7 @@ pub(super) fn index<'gc>(
                     Some(mt) => event_of(ctx, mt, MetaEvent::Index),
                 };
                 if tm.is_nil() {
-                    ts.stack[dest] = Value::Nil;
+                    *at_mut(&mut ts.stack, dest) = Value::Nil;
                     return Ok(Flow::Continue);
                 }
                 tm
@@ -299,7 +300,7 @@ pub(super) fn len<'gc>(
 ) -> Result<Flow<'gc>, Error<'gc>> {
     if let Value::Table(t) = v {
         if t.external_id().is_some() {
-            ts.stack[dest] = Value::Integer(crate::external::length(ctx, t)?);
+            *at_mut(&mut ts.stack, dest) = Value::Integer(crate::external::length(ctx, t)?);
             return Ok(Flow::Continue);
         }
     }
@@ -315,8 +316,8 @@ pub(super) fn len<'gc>(
         );
     }
     match v {
-        Value::Table(t) => ts.stack[dest] = Value::Integer(t.length()),
-        Value::String(s) => ts.stack[dest] = Value::Integer(s.len() as i64),
+        Value::Table(t) => *at_mut(&mut ts.stack, dest) = Value::Integer(t.length()),
+        Value::String(s) => *at_mut(&mut ts.stack, dest) = Value::Integer(s.len() as i64),
         _ => return Err(type_error(ctx, ts, v, "get length of", src, Value::Nil)),
     }
     Ok(Flow::Continue)
@@ -462,10 +463,10 @@ pub(super) fn concat<'gc>(
 ) -> Result<Flow<'gc>, Error<'gc>> {
     while n > 1 {
         let top = first + n;
-        let (a, b) = (ts.stack[top - 2], ts.stack[top - 1]);
+        let (a, b) = (*at(&ts.stack, top - 2), *at(&ts.stack, top - 1));
         if is_concatable(a) && is_concatable(b) {
             // The most common case, `x .. y` of strings and integers, without buffers.
-            if n == 2 || !is_concatable(ts.stack[top - 3]) {
+            if n == 2 || !is_concatable(*at(&ts.stack, top - 3)) {
                 let (mut ba, mut bb) = ([0u8; 20], [0u8; 20]);
                 let pa = match a {
                     Value::String(s) => Some(s.as_bytes()),
@@ -485,19 +486,19 @@ pub(super) fn concat<'gc>(
                         ctx.check_alloc(pa.len() + pb.len())?;
                         crate::stdlib::charge_bytes(ctx, pa.len() + pb.len());
                     }
-                    ts.stack[top - 2] = Value::String(ctx.concat(&[pa, pb]));
+                    *at_mut(&mut ts.stack, top - 2) = Value::String(ctx.concat(&[pa, pb]));
                     n -= 1;
                     continue;
                 }
             }
             // Join the longest run of strings and numbers at the end in one go.
             let mut run = 2;
-            while run < n && is_concatable(ts.stack[top - run - 1]) {
+            while run < n && is_concatable(*at(&ts.stack, top - run - 1)) {
                 run += 1;
             }
             // Numbers are formatted into `numbers`; strings are copied straight from
             // their buffers into the result.
-            let values = &ts.stack[top - run..top];
+            let values = at(&ts.stack, top - run..top);
             let mut numbers: Vec<u8> = Vec::new();
             let mut spans: Vec<(bool, usize, usize)> = Vec::with_capacity(run);
             for &v in values {
@@ -525,7 +526,7 @@ pub(super) fn concat<'gc>(
             ctx.check_alloc(total)?;
             crate::stdlib::charge_bytes(ctx, total);
             let s = ctx.concat(&parts);
-            ts.stack[top - run] = Value::String(s);
+            *at_mut(&mut ts.stack, top - run) = Value::String(s);
             n -= run - 1;
         } else {
             let mut tm = metamethod(ctx, a, MetaEvent::Concat);

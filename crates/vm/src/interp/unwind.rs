@@ -4,6 +4,7 @@
 use alloc::format;
 use alloc::string::String;
 
+use crate::checked::at;
 use crate::function::NativeClosure;
 use crate::state::Ctx;
 use crate::thread::{Closing, Frame, Pending, RetMode, Thread, ThreadState};
@@ -135,7 +136,7 @@ pub(crate) fn raise<'gc>(
             let e = ctx.str_value(b"error in error handling");
             return unwind_to(ctx, thread, ts, Some(ci), e);
         }
-        let h = ts.stack[nf.base as usize + handler as usize];
+        let h = *at(&ts.stack, nf.base as usize + handler as usize);
         ts.handling += 1;
         let flow = match call_at_top(ctx, thread, ts, h, &[error], RetMode::Handler) {
             Ok(flow) => flow,
