@@ -48,11 +48,11 @@ lint: setup-wasm
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p lua-persist-wasm -- -D warnings
 
-# The VM's and the compiler's tests (golden corpus, the official suite, fuzzing) run
-# optimised: in a debug build the official suite alone takes minutes.
+# The VM's, the compiler's and the library's tests (golden corpus, the official suite,
+# fuzzing) run optimised: in a debug build the official suite alone takes minutes.
 test-rust: setup-lua-suite
-	cargo test --workspace --exclude lua-persist-vm --exclude lua-persist-chunk
-	cargo test --release -p lua-persist-vm -p lua-persist-chunk
+	cargo test --workspace --exclude lua-persist-vm --exclude lua-persist-chunk --exclude lua-persist-stdlib
+	cargo test --release -p lua-persist-vm -p lua-persist-chunk -p lua-persist-stdlib
 
 setup-lua-suite:
 	@test -d ../shared/lua-5.4.4-tests || { echo "the official Lua test suite is expected in ../shared/lua-5.4.4-tests" >&2; exit 1; }

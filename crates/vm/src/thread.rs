@@ -12,10 +12,11 @@ use crate::function::{LuaClosure, NativeClosure, Upval, UpvalState};
 use crate::interp::Cont;
 use crate::value::Value;
 
-/// A Lua thread.
+/// A Lua thread: its state behind a lock (libraries that inspect threads, like `debug`,
+/// borrow it).
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct Thread<'gc>(pub(crate) Gc<'gc, RefLock<ThreadState<'gc>>>);
+pub struct Thread<'gc>(pub Gc<'gc, RefLock<ThreadState<'gc>>>);
 
 impl<'gc> PartialEq for Thread<'gc> {
     fn eq(&self, other: &Self) -> bool {
@@ -69,7 +70,7 @@ pub enum Status {
 /// Where a call's results go when it returns.
 #[derive(Clone, Copy, Collect)]
 #[collect(require_static)]
-pub(crate) enum RetMode {
+pub enum RetMode {
     /// To the callee's function slot onwards: `want` values, or all of them (`-1`, which sets
     /// the caller's top).
     Normal { want: i32 },
@@ -95,9 +96,11 @@ pub(crate) enum RetMode {
     Handler,
 }
 
+/// A call of a Lua function.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) struct LuaFrame<'gc> {
+pub struct LuaFrame<'gc> {
+    /// The function running.
     pub closure: LuaClosure<'gc>,
     /// Register 0 is `stack[base]`.
     pub base: u32,
@@ -109,6 +112,7 @@ pub(crate) struct LuaFrame<'gc> {
     pub varargs: u32,
     /// Top of the values of the instruction that made a call (its `b == 0` operands).
     pub top: u32,
+    /// Where its results go.
     pub ret: RetMode,
     /// Reached through a tail call (tracebacks say so).
     pub tail: bool,
@@ -117,11 +121,14 @@ pub(crate) struct LuaFrame<'gc> {
 /// A native function waiting for a call it made, or suspended in a yield.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) struct NativeFrame<'gc> {
+pub struct NativeFrame<'gc> {
+    /// The function waiting.
     pub closure: NativeClosure<'gc>,
     /// Its arguments start here; its function slot is `base - 1`.
     pub base: u32,
+    /// What it continues with.
     pub cont: Cont,
+    /// Where its results go.
     pub ret: RetMode,
 }
 
@@ -137,9 +144,10 @@ pub(crate) enum Pending<'gc> {
     Raised(Value<'gc>),
 }
 
+/// A call in a thread's frames.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) enum Frame<'gc> {
+pub enum Frame<'gc> {
     Lua(LuaFrame<'gc>),
     Native(NativeFrame<'gc>),
 }
@@ -147,8 +155,10 @@ pub(crate) enum Frame<'gc> {
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct ThreadState<'gc> {
-    pub(crate) stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
-    pub(crate) frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
+    /// The value stack of all its frames.
+    pub stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
+    /// Its calls, innermost last.
+    pub frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
     /// Upvalues still pointing into `stack`, with their slots, by ascending slot.
     pub(crate) open_upvals: Vec<(usize, Upval<'gc>)>,
     /// How the call awaited by the native frame on top ended, once it has: the interpreter
@@ -158,16 +168,17 @@ pub struct ThreadState<'gc> {
     pub(crate) tbc: Vec<usize>,
     pub(crate) status: Status,
     /// The error a dead coroutine ended with (`coroutine.close` reports it).
-    pub(crate) error: Value<'gc>,
+    pub error: Value<'gc>,
     pub(crate) closing: Closing,
-    pub(crate) hooks: crate::interp::hook::HookState<'gc>,
+    /// `debug.sethook`'s hook and its bookkeeping.
+    pub hooks: crate::interp::hook::HookState<'gc>,
     /// A `__gc` finalizer is running in this thread (they do not nest).
-    pub(crate) finalizing: bool,
+    pub finalizing: bool,
     /// It overflowed its stack and has not unwound yet: handlers get extra room.
     pub(crate) overflowed: bool,
     /// The native function (run in place, without a frame) that raised the error being
     /// raised, for the traceback; kept after a coroutine died of it.
-    pub(crate) raised_by: Option<NativeClosure<'gc>>,
+    pub raised_by: Option<NativeClosure<'gc>>,
     /// Native functions running inside each other on the Rust stack (a native calling a
     /// native): bounded like lua5.4's C stack.
     pub(crate) native_depth: u32,
@@ -190,7 +201,7 @@ pub(crate) enum Closing {
 impl<'gc> ThreadState<'gc> {
     /// Room for `n` more stack slots, within the memory limit and what the platform has:
     /// for natives and varargs that push data-sized runs of values.
-    pub(crate) fn reserve_stack(
+    pub fn reserve_stack(
         &mut self,
         ctx: crate::state::Ctx<'gc>,
         n: usize,

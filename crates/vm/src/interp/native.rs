@@ -152,7 +152,7 @@ pub struct NativeCall<'a, 'gc> {
     pub(crate) closure: NativeClosure<'gc>,
     pub(crate) thread: Thread<'gc>,
     /// The native runs as a continuation: its own frame is on top of `th.frames`.
-    pub(crate) resumed: bool,
+    pub resumed: bool,
     pub(crate) state: i64,
 }
 
