@@ -189,9 +189,43 @@ impl<'gc> Sort<'gc> {
         }
     }
 
-    /// `a < b` through the order function or `__lt`.
+    /// `t[i]`, at once when it can be. Out of line, as are [`Sort::set`] and [`Sort::less`]:
+    /// [`Sort::run`] reaches each from many steps.
     #[inline(never)]
-    fn compare_by_call(
+    fn get(
+        &self,
+        ctx: Ctx<'gc>,
+        call: &mut NativeCall<'_, 'gc>,
+        i: i64,
+        next: i64,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        if let Some(v) = self.fast_get(i) {
+            return Ok(Flow::Ready(v));
+        }
+        let then = then(sort_cont, next);
+        access::get_through_metamethods(ctx, call, self.table, Value::Integer(i), then)
+    }
+
+    /// `t[i] = v`, at once when it can be.
+    #[inline(never)]
+    fn set(
+        &self,
+        ctx: Ctx<'gc>,
+        call: &mut NativeCall<'_, 'gc>,
+        i: i64,
+        v: Value<'gc>,
+        next: i64,
+    ) -> Result<Flow<'gc>, Error<'gc>> {
+        if self.fast_set(ctx, i, v) {
+            return Ok(Flow::Ready(Value::Nil));
+        }
+        let then = then(sort_cont, next);
+        access::set_through_metamethods(ctx, call, self.table, Value::Integer(i), v, then)
+    }
+
+    /// `a < b`, at once when it can be, else through the order function or `__lt`.
+    #[inline(never)]
+    fn less(
         &self,
         ctx: Ctx<'gc>,
         call: &mut NativeCall<'_, 'gc>,
@@ -208,6 +242,9 @@ impl<'gc> Sort<'gc> {
                 &[a, b],
                 then,
             )));
+        }
+        if let Some(r) = primitive_order(a, b, false) {
+            return Ok(Flow::Ready(Value::Boolean(r)));
         }
         let mut tm = metamethod(ctx, a, MetaEvent::Lt);
         if tm.is_nil() {
@@ -268,40 +305,47 @@ impl<'gc> Sort<'gc> {
         mut v: Value<'gc>,
     ) -> R<'gc> {
         use step::*;
-        // Each access or comparison completes inline when it can; otherwise the state is
+        // Each access or comparison completes at once when it can; otherwise the state is
         // saved and the call it needs is returned, to resume at step `$next`.
         macro_rules! get {
+            ($i:expr, $next:expr) => {
+                wait!(self, call, self.get(ctx, call, $i, $next))
+            };
+        }
+        macro_rules! set {
+            ($i:expr, $v:expr, $next:expr) => {
+                wait!(self, call, self.set(ctx, call, $i, $v, $next))
+            };
+        }
+        macro_rules! less {
+            ($a:expr, $b:expr, $next:expr) => {
+                wait!(self, call, self.less(ctx, call, $a, $b, $next))
+            };
+        }
+        // The partition loop's own steps try the fast paths inline first.
+        macro_rules! hot_get {
             ($i:expr, $next:expr) => {{
                 let i = $i;
                 match self.fast_get(i) {
                     Some(v) => v,
-                    None => {
-                        let then = then(sort_cont, $next);
-                        let key = Value::Integer(i);
-                        let flow =
-                            access::get_through_metamethods(ctx, call, self.table, key, then);
-                        wait!(self, call, flow)
-                    }
+                    None => get!(i, $next),
                 }
             }};
         }
-        macro_rules! set {
+        macro_rules! hot_set {
             ($i:expr, $v:expr, $next:expr) => {{
                 let (i, v) = ($i, $v);
                 if !self.fast_set(ctx, i, v) {
-                    let then = then(sort_cont, $next);
-                    let key = Value::Integer(i);
-                    let flow = access::set_through_metamethods(ctx, call, self.table, key, v, then);
-                    wait!(self, call, flow);
+                    set!(i, v, $next);
                 }
             }};
         }
-        macro_rules! less {
+        macro_rules! hot_less {
             ($a:expr, $b:expr, $next:expr) => {{
                 let (a, b) = ($a, $b);
                 match self.fast_less(a, b) {
                     Some(r) => Value::Boolean(r),
-                    None => wait!(self, call, self.compare_by_call(ctx, call, a, b, $next)),
+                    None => less!(a, b, $next),
                 }
             }};
         }
@@ -446,12 +490,12 @@ impl<'gc> Sort<'gc> {
                 NEXT_I => {
                     turn!();
                     self.i += 1;
-                    v = get!(self.i, GOT_I);
+                    v = hot_get!(self.i, GOT_I);
                     at = GOT_I;
                 }
                 GOT_I => {
                     self.a = v;
-                    v = less!(self.a, self.pivot, I_LESS_PIVOT);
+                    v = hot_less!(self.a, self.pivot, I_LESS_PIVOT);
                     at = I_LESS_PIVOT;
                 }
                 I_LESS_PIVOT => {
@@ -467,12 +511,12 @@ impl<'gc> Sort<'gc> {
                 NEXT_J => {
                     turn!();
                     self.j -= 1;
-                    v = get!(self.j, GOT_J);
+                    v = hot_get!(self.j, GOT_J);
                     at = GOT_J;
                 }
                 GOT_J => {
                     self.b = v;
-                    v = less!(self.pivot, self.b, PIVOT_LESS_J);
+                    v = hot_less!(self.pivot, self.b, PIVOT_LESS_J);
                     at = PIVOT_LESS_J;
                 }
                 PIVOT_LESS_J => {
@@ -485,12 +529,12 @@ impl<'gc> Sort<'gc> {
                         set!(self.up - 1, self.a, PIVOT_PLACED_1);
                         at = PIVOT_PLACED_1;
                     } else {
-                        set!(self.i, self.b, SWAPPED_IJ_1);
+                        hot_set!(self.i, self.b, SWAPPED_IJ_1);
                         at = SWAPPED_IJ_1;
                     }
                 }
                 SWAPPED_IJ_1 => {
-                    set!(self.j, self.a, NEXT_I);
+                    hot_set!(self.j, self.a, NEXT_I);
                     at = NEXT_I;
                 }
                 PIVOT_PLACED_1 => {
