@@ -35,7 +35,7 @@ fn new_coroutine<'gc>(
     let f = call.check_function(ctx, 0)?;
     let co = Thread::new(ctx.mc);
     let hooks = call.thread_state().hooks.hook;
-    let mut ts = co.0.borrow_mut(ctx.mc);
+    let mut ts = co.state_mut(ctx.mc);
     ts.stack.push(Value::Function(f));
     // A new coroutine starts with the hook of the thread that made it, as in lua5.4.
     ts.hooks.hook = hooks;
@@ -108,7 +108,7 @@ fn wrapped_cont<'gc>(
             let died_now = if co == call.thread() {
                 false
             } else {
-                !co.0.borrow().error.is_nil()
+                !co.state().error.is_nil()
             };
             if !died_now {
                 return rethrow(ctx, call, e);
@@ -173,7 +173,7 @@ fn status_name<'gc>(ctx: Ctx<'gc>, call: &NativeCall<'_, 'gc>, co: Thread<'gc>) 
     if co == call.thread() {
         return "running";
     }
-    match co.0.borrow().status() {
+    match co.state().status() {
         Status::Suspended => "suspended",
         Status::Running => "running",
         Status::Normal => "normal",

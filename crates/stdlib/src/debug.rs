@@ -66,10 +66,10 @@ fn with_thread<'gc, R>(
 ) -> R {
     match thread {
         None => {
-            let in_place = !call.resumed;
+            let in_place = !call.resumed();
             f(call.thread_state(), in_place)
         }
-        Some(t) => f(&mut t.0.borrow_mut(ctx.mc), false),
+        Some(t) => f(&mut t.state_mut(ctx.mc), false),
     }
 }
 
@@ -205,7 +205,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         Value::Function(f) => (Value::Function(f), None),
         Value::Integer(_) | Value::Float(_) | Value::String(_) => {
             let level = call.check_integer(ctx, first)?;
-            if level == 0 && thread.is_none() && !call.resumed {
+            if level == 0 && thread.is_none() && !call.resumed() {
                 (me, Some((usize::MAX, true)))
             } else {
                 let found = with_thread(ctx, call, thread, |ts, running| {
@@ -220,7 +220,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         _ => return Err(call.type_err(ctx, first, "function or level")),
     };
     let lua_proto = match func {
-        Value::Function(Function::Lua(c)) => Some(c.0.proto),
+        Value::Function(Function::Lua(c)) => Some(c.proto()),
         _ => None,
     };
     for &c in &what {
@@ -263,12 +263,10 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             b'u' => {
                 let (nups, nparams, vararg) = match func {
                     Value::Function(Function::Lua(c)) => {
-                        let p = &c.0.proto.plain;
+                        let p = &c.proto().plain;
                         (p.upvalues.len() as i64, p.num_params as i64, p.is_vararg)
                     }
-                    Value::Function(Function::Native(n)) => {
-                        (n.0.upvals.borrow().len() as i64, 0, true)
-                    }
+                    Value::Function(Function::Native(n)) => (n.upval_count() as i64, 0, true),
                     _ => (0, 0, true),
                 };
                 set(ctx, info, "nups", nups);
@@ -362,7 +360,7 @@ fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)>
             return (n >= 1 && slot < limit).then(|| (String::from("(C temporary)"), slot));
         }
     };
-    let p = &f.closure.0.proto.plain;
+    let p = &f.closure.proto().plain;
     if n < 0 {
         let k = (-n) as usize;
         let (base, varargs) = (f.base as usize, f.varargs as usize);
@@ -400,7 +398,7 @@ fn getlocal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         // Parameter names of a function that is not running.
         let name = match f {
             Function::Lua(c) => {
-                let p = &c.0.proto.plain;
+                let p = &c.proto().plain;
                 p.locals
                     .iter()
                     .filter(|l| l.start_pc == 0)
@@ -413,7 +411,7 @@ fn getlocal<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(name.unwrap_or(Value::Nil));
     }
     let level = call.check_integer(ctx, first)?;
-    if level == 0 && thread.is_none() && !call.resumed {
+    if level == 0 && thread.is_none() && !call.resumed() {
         // getlocal itself, running in place: its arguments.
         let v = (n >= 1 && (n as usize) <= call.nargs()).then(|| call.arg(n as usize - 1));
         return match v {
@@ -470,25 +468,25 @@ fn upvalue_ref<'gc>(f: Function<'gc>, n: i64) -> Option<UpvalRef<'gc>> {
     match f {
         Function::Lua(c) => {
             let u = *c.upvals().get(i)?;
-            let name = match c.0.proto.plain.upvalues.get(i) {
+            let name = match c.proto().plain.upvalues.get(i) {
                 Some(d) if !d.name.is_empty() => String::from_utf8_lossy(&d.name).into_owned(),
                 _ => String::from("(no name)"),
             };
             Some(UpvalRef::Lua(name, u))
         }
-        Function::Native(nc) => (i < nc.0.upvals.borrow().len()).then_some(UpvalRef::Native(i)),
+        Function::Native(nc) => (i < nc.upval_count()).then_some(UpvalRef::Native(i)),
     }
 }
 
 fn read_upval<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, u: Upval<'gc>) -> Value<'gc> {
-    match u.0.get() {
+    match u.state() {
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread, index } => {
             if thread == call.thread() {
                 call.thread_state().stack[index]
             } else {
                 let _ = ctx;
-                thread.0.borrow().stack[index]
+                thread.state().stack[index]
             }
         }
     }
@@ -519,14 +517,14 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 2)?;
     match upvalue_ref(f, n) {
         Some(UpvalRef::Lua(name, u)) => {
-            let state = u.0.get();
+            let state = u.state();
             match state {
-                UpvalState::Closed(_) => u.0.set(ctx.mc, UpvalState::Closed(v)),
+                UpvalState::Closed(_) => u.close_with(ctx.mc, v),
                 UpvalState::Open { thread, index } => {
                     if thread == call.thread() {
                         call.thread_state().stack[index] = v;
                     } else {
-                        thread.0.borrow_mut(ctx.mc).stack[index] = v;
+                        thread.state_mut(ctx.mc).stack[index] = v;
                     }
                 }
             }

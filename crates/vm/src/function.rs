@@ -111,7 +111,7 @@ pub enum UpvalState<'gc> {
 /// A variable shared between closures.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct Upval<'gc>(pub Gc<'gc, Lock<UpvalState<'gc>>>);
+pub struct Upval<'gc>(pub(crate) Gc<'gc, Lock<UpvalState<'gc>>>);
 
 impl<'gc> Upval<'gc> {
     pub fn new_closed(mc: &Mutation<'gc>, value: Value<'gc>) -> Self {
@@ -121,6 +121,11 @@ impl<'gc> Upval<'gc> {
     /// Closes the upvalue with `value` (an embedder restoring stored closures).
     pub fn close_with(self, mc: &Mutation<'gc>, value: Value<'gc>) {
         self.0.set(mc, UpvalState::Closed(value));
+    }
+
+    /// Where its variable is now.
+    pub fn state(self) -> UpvalState<'gc> {
+        self.0.get()
     }
 
     /// Identity, stable while the upvalue lives.
@@ -144,7 +149,7 @@ pub struct LuaClosureData<'gc> {
 /// A Lua function: a prototype and its upvalues.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct LuaClosure<'gc>(pub Gc<'gc, LuaClosureData<'gc>>);
+pub struct LuaClosure<'gc>(pub(crate) Gc<'gc, LuaClosureData<'gc>>);
 
 impl<'gc> LuaClosure<'gc> {
     pub fn new(mc: &Mutation<'gc>, proto: Gc<'gc, Proto<'gc>>, upvals: Box<[Upval<'gc>]>) -> Self {
@@ -196,7 +201,7 @@ pub struct NativeData<'gc> {
 /// A function written in Rust.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct NativeClosure<'gc>(pub Gc<'gc, NativeData<'gc>>);
+pub struct NativeClosure<'gc>(pub(crate) Gc<'gc, NativeData<'gc>>);
 
 impl<'gc> NativeClosure<'gc> {
     pub fn new(mc: &Mutation<'gc>, name: &'static str, f: NativeFn) -> Self {
@@ -221,6 +226,11 @@ impl<'gc> NativeClosure<'gc> {
 
     pub fn name(self) -> &'static str {
         Gc::as_ref(self.0).name
+    }
+
+    /// How many upvalues it has.
+    pub fn upval_count(self) -> usize {
+        self.0.upvals.borrow().len()
     }
 
     pub fn upval(self, i: usize) -> Value<'gc> {

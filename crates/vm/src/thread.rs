@@ -2,6 +2,7 @@
 //! themselves, the open upvalues and the to-be-closed variables.
 
 use alloc::vec::Vec;
+use core::cell::{Ref, RefMut};
 
 use allocator_api2::vec::Vec as AVec;
 use gc_arena::allocator_api::MetricsAlloc;
@@ -12,11 +13,10 @@ use crate::function::{LuaClosure, NativeClosure, Upval, UpvalState};
 use crate::interp::Cont;
 use crate::value::Value;
 
-/// A Lua thread: its state behind a lock (libraries that inspect threads, like `debug`,
-/// borrow it).
+/// A Lua thread.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub struct Thread<'gc>(pub Gc<'gc, RefLock<ThreadState<'gc>>>);
+pub struct Thread<'gc>(pub(crate) Gc<'gc, RefLock<ThreadState<'gc>>>);
 
 impl<'gc> PartialEq for Thread<'gc> {
     fn eq(&self, other: &Self) -> bool {
@@ -52,6 +52,16 @@ impl<'gc> Thread<'gc> {
     pub(crate) fn addr(self) -> usize {
         Gc::as_ptr(self.0) as *const () as usize
     }
+
+    /// Its state, to read (libraries that inspect threads: `coroutine`, `debug`).
+    pub fn state(self) -> Ref<'gc, ThreadState<'gc>> {
+        self.0.borrow()
+    }
+
+    /// Its state, to change.
+    pub fn state_mut(self, mc: &Mutation<'gc>) -> RefMut<'gc, ThreadState<'gc>> {
+        self.0.borrow_mut(mc)
+    }
 }
 
 /// What `coroutine.status` reports.
@@ -70,7 +80,7 @@ pub enum Status {
 /// Where a call's results go when it returns.
 #[derive(Clone, Copy, Collect)]
 #[collect(require_static)]
-pub enum RetMode {
+pub(crate) enum RetMode {
     /// To the callee's function slot onwards: `want` values, or all of them (`-1`, which sets
     /// the caller's top).
     Normal { want: i32 },
@@ -111,9 +121,8 @@ pub struct LuaFrame<'gc> {
     /// Varargs are `stack[base - varargs .. base]`.
     pub varargs: u32,
     /// Top of the values of the instruction that made a call (its `b == 0` operands).
-    pub top: u32,
-    /// Where its results go.
-    pub ret: RetMode,
+    pub(crate) top: u32,
+    pub(crate) ret: RetMode,
     /// Reached through a tail call (tracebacks say so).
     pub tail: bool,
 }
@@ -128,8 +137,7 @@ pub struct NativeFrame<'gc> {
     pub base: u32,
     /// What it continues with.
     pub cont: Cont,
-    /// Where its results go.
-    pub ret: RetMode,
+    pub(crate) ret: RetMode,
 }
 
 /// The state of the call the native frame on top waits for.

@@ -152,7 +152,7 @@ pub struct NativeCall<'a, 'gc> {
     pub(crate) closure: NativeClosure<'gc>,
     pub(crate) thread: Thread<'gc>,
     /// The native runs as a continuation: its own frame is on top of `th.frames`.
-    pub resumed: bool,
+    pub(crate) resumed: bool,
     pub(crate) state: i64,
 }
 
@@ -260,6 +260,12 @@ impl<'a, 'gc> NativeCall<'a, 'gc> {
     /// The continuation's word of state.
     pub fn state(&self) -> i64 {
         self.state
+    }
+
+    /// Whether it runs as a continuation, with a frame of its own on top of the thread's;
+    /// a native called in place has none.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     pub fn thread_state(&mut self) -> &mut ThreadState<'gc> {

@@ -306,7 +306,7 @@ fn loaded_chunks_get_the_environment_as_first_upvalue() {
     });
     assert!(matches!(lua.run(), Step::Done));
     lua.start(|ctx| {
-        let ts = ctx.main_thread().0.borrow();
+        let ts = ctx.main_thread().state();
         (ts.stack[0], std::vec![])
     });
     assert!(matches!(lua.run(), Step::Done));
