@@ -106,19 +106,9 @@ struct Sort<'gc> {
     pivot: Value<'gc>,
     a: Value<'gc>,
     b: Value<'gc>,
-}
-
-/// The value of an operation, or saves the state and returns its call.
-macro_rules! wait {
-    ($sort:expr, $call:expr, $flow:expr) => {
-        match $flow? {
-            Flow::Ready(v) => v,
-            Flow::Wait(action) => {
-                $sort.save($call);
-                return Ok(action);
-            }
-        }
-    };
+    /// What the sort returns when an access or comparison cannot complete at once: the call
+    /// it waits for, or an error. Kept here so that each step only tests for it.
+    stop: R<'gc>,
 }
 
 impl<'gc> Sort<'gc> {
@@ -139,6 +129,7 @@ impl<'gc> Sort<'gc> {
             pivot: call.arg(slot::PIVOT),
             a: call.arg(slot::A),
             b: call.arg(slot::B),
+            stop: Ok(Action::Return),
         }
     }
 
@@ -193,39 +184,67 @@ impl<'gc> Sort<'gc> {
     /// [`Sort::run`] reaches each from many steps.
     #[inline(never)]
     fn get(
-        &self,
+        &mut self,
         ctx: Ctx<'gc>,
         call: &mut NativeCall<'_, 'gc>,
         i: i64,
         next: i64,
-    ) -> Result<Flow<'gc>, Error<'gc>> {
+    ) -> Option<Value<'gc>> {
         if let Some(v) = self.fast_get(i) {
-            return Ok(Flow::Ready(v));
+            return Some(v);
         }
         let then = then(sort_cont, next);
-        access::get_through_metamethods(ctx, call, self.table, Value::Integer(i), then)
+        let table = self.table;
+        self.ready(access::get_through_metamethods(
+            ctx,
+            call,
+            table,
+            Value::Integer(i),
+            then,
+        ))
     }
 
     /// `t[i] = v`, at once when it can be.
     #[inline(never)]
     fn set(
-        &self,
+        &mut self,
         ctx: Ctx<'gc>,
         call: &mut NativeCall<'_, 'gc>,
         i: i64,
         v: Value<'gc>,
         next: i64,
-    ) -> Result<Flow<'gc>, Error<'gc>> {
+    ) -> Option<Value<'gc>> {
         if self.fast_set(ctx, i, v) {
-            return Ok(Flow::Ready(Value::Nil));
+            return Some(Value::Nil);
         }
         let then = then(sort_cont, next);
-        access::set_through_metamethods(ctx, call, self.table, Value::Integer(i), v, then)
+        let table = self.table;
+        self.ready(access::set_through_metamethods(
+            ctx,
+            call,
+            table,
+            Value::Integer(i),
+            v,
+            then,
+        ))
     }
 
     /// `a < b`, at once when it can be, else through the order function or `__lt`.
     #[inline(never)]
     fn less(
+        &mut self,
+        ctx: Ctx<'gc>,
+        call: &mut NativeCall<'_, 'gc>,
+        a: Value<'gc>,
+        b: Value<'gc>,
+        next: i64,
+    ) -> Option<Value<'gc>> {
+        let flow = self.compare(ctx, call, a, b, next);
+        self.ready(flow)
+    }
+
+    /// `a < b` through the order function or `__lt`, unless numbers or strings.
+    fn compare(
         &self,
         ctx: Ctx<'gc>,
         call: &mut NativeCall<'_, 'gc>,
@@ -258,6 +277,28 @@ impl<'gc> Sort<'gc> {
             });
         }
         Ok(Flow::Wait(access::call_function(call, tm, &[a, b], then)))
+    }
+
+    /// The value of a completed operation; else keeps what stopped it for [`Sort::stop`].
+    fn ready(&mut self, flow: Result<Flow<'gc>, Error<'gc>>) -> Option<Value<'gc>> {
+        match flow {
+            Ok(Flow::Ready(v)) => Some(v),
+            Ok(Flow::Wait(action)) => {
+                self.stop = Ok(action);
+                None
+            }
+            Err(e) => {
+                self.stop = Err(e);
+                None
+            }
+        }
+    }
+
+    /// Saves the state and returns the call it waits for (or the error).
+    #[inline(never)]
+    fn stop(&mut self, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
+        self.save(call);
+        core::mem::replace(&mut self.stop, Ok(Action::Return))
     }
 
     /// Queues the range `lo..=up` to be sorted after the current one.
@@ -309,17 +350,26 @@ impl<'gc> Sort<'gc> {
         // saved and the call it needs is returned, to resume at step `$next`.
         macro_rules! get {
             ($i:expr, $next:expr) => {
-                wait!(self, call, self.get(ctx, call, $i, $next))
+                match self.get(ctx, call, $i, $next) {
+                    Some(v) => v,
+                    None => return self.stop(call),
+                }
             };
         }
         macro_rules! set {
             ($i:expr, $v:expr, $next:expr) => {
-                wait!(self, call, self.set(ctx, call, $i, $v, $next))
+                match self.set(ctx, call, $i, $v, $next) {
+                    Some(v) => v,
+                    None => return self.stop(call),
+                }
             };
         }
         macro_rules! less {
             ($a:expr, $b:expr, $next:expr) => {
-                wait!(self, call, self.less(ctx, call, $a, $b, $next))
+                match self.less(ctx, call, $a, $b, $next) {
+                    Some(v) => v,
+                    None => return self.stop(call),
+                }
             };
         }
         // The partition loop's own steps try the fast paths inline first.
