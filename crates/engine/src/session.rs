@@ -191,6 +191,7 @@ impl Engine {
         let store = Store::new(host);
         let limits = Limits::default();
         let mut lua = Lua::with_config(Box::new(VmHost(store.clone())), config(limits, false));
+        lua.enter(stdlib::open);
         lua.set_external(store.clone());
         let Ok(home_id) = store.allocate_id() else {
             unreachable!() // a fresh counter has ids to give

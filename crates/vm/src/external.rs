@@ -12,7 +12,7 @@
 use alloc::rc::Rc;
 
 use crate::function::{Upval, UpvalState};
-use crate::interp::Error;
+use crate::interp::{Action, Error, NativeCall};
 use crate::state::Ctx;
 use crate::table::{normalize_key, Table};
 use crate::thread::{Thread, ThreadState};
@@ -195,6 +195,19 @@ pub fn next<'gc>(
     }
 }
 
+/// The base library's `next`. The interpreter knows it: `pairs` loops over a table of the
+/// state run it in place, without a call.
+pub fn next_native<'gc>(
+    ctx: Ctx<'gc>,
+    call: &mut NativeCall<'_, 'gc>,
+) -> Result<Action<'gc>, Error<'gc>> {
+    let t = call.check_table(ctx, 0)?;
+    match next(ctx, t, call.arg(1))? {
+        Some((k, v)) => call.ret(&[k, v]),
+        None => call.ret1(Value::Nil),
+    }
+}
+
 /// `rawlen(t)`: a border, for any table.
 pub fn length<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Result<i64, Error<'gc>> {
     match t.external_id() {
@@ -202,6 +215,3 @@ pub fn length<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Result<i64, Error<'gc>> {
         Some(id) => storage(ctx)?.length(ctx, id),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -123,6 +123,11 @@ impl<'gc> Upval<'gc> {
         self.0.set(mc, UpvalState::Closed(value));
     }
 
+    /// Where its variable is now.
+    pub fn state(self) -> UpvalState<'gc> {
+        self.0.get()
+    }
+
     /// Identity, stable while the upvalue lives.
     pub fn addr(self) -> usize {
         Gc::as_ptr(self.0) as *const () as usize
@@ -221,6 +226,11 @@ impl<'gc> NativeClosure<'gc> {
 
     pub fn name(self) -> &'static str {
         Gc::as_ref(self.0).name
+    }
+
+    /// How many upvalues it has.
+    pub fn upval_count(self) -> usize {
+        self.0.upvals.borrow().len()
     }
 
     pub fn upval(self, i: usize) -> Value<'gc> {

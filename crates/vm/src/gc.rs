@@ -168,7 +168,7 @@ impl<'gc> GcLists<'gc> {
 
 /// Called whenever a metatable is set: registers weak tables (`__mode`) and objects to
 /// finalize (`__gc`), as lua5.4 looks at those fields when the metatable is set.
-pub(crate) fn note_metatable<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, mt: Option<Table<'gc>>) {
+pub fn note_metatable<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, mt: Option<Table<'gc>>) {
     let mode = match mt.map(|mt| mt.get_str(ctx.meta_name(MetaEvent::Mode))) {
         Some(Value::String(s)) => {
             let b = s.as_bytes();

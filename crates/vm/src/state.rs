@@ -557,11 +557,13 @@ pub struct Lua {
 }
 
 impl Lua {
-    /// A state with the standard library opened.
+    /// A state with no libraries yet: its embedder opens them (`lua-persist-stdlib`'s
+    /// `open`, through [`Lua::enter`]).
     pub fn new(host: Box<dyn Host>) -> Lua {
         Self::with_config(host, Config::default())
     }
 
+    /// [`Lua::new`] with limits.
     pub fn with_config(host: Box<dyn Host>, config: Config) -> Lua {
         let arena = Arena::<Rootable![State<'_>]>::new(|mc| {
             let strings = Gc::new(mc, RefLock::new(Interner::new(mc)));
@@ -599,7 +601,6 @@ impl Lua {
         });
         let lua = Lua { arena };
         lua.enter(init_external);
-        lua.enter(crate::stdlib::open);
         lua
     }
 

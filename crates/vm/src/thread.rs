@@ -2,6 +2,7 @@
 //! themselves, the open upvalues and the to-be-closed variables.
 
 use alloc::vec::Vec;
+use core::cell::{Ref, RefMut};
 
 use allocator_api2::vec::Vec as AVec;
 use gc_arena::allocator_api::MetricsAlloc;
@@ -51,6 +52,16 @@ impl<'gc> Thread<'gc> {
     pub(crate) fn addr(self) -> usize {
         Gc::as_ptr(self.0) as *const () as usize
     }
+
+    /// Its state, to read (libraries that inspect threads: `coroutine`, `debug`).
+    pub fn state(self) -> Ref<'gc, ThreadState<'gc>> {
+        self.0.borrow()
+    }
+
+    /// Its state, to change.
+    pub fn state_mut(self, mc: &Mutation<'gc>) -> RefMut<'gc, ThreadState<'gc>> {
+        self.0.borrow_mut(mc)
+    }
 }
 
 /// What `coroutine.status` reports.
@@ -95,9 +106,11 @@ pub(crate) enum RetMode {
     Handler,
 }
 
+/// A call of a Lua function.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) struct LuaFrame<'gc> {
+pub struct LuaFrame<'gc> {
+    /// The function running.
     pub closure: LuaClosure<'gc>,
     /// Register 0 is `stack[base]`.
     pub base: u32,
@@ -108,8 +121,8 @@ pub(crate) struct LuaFrame<'gc> {
     /// Varargs are `stack[base - varargs .. base]`.
     pub varargs: u32,
     /// Top of the values of the instruction that made a call (its `b == 0` operands).
-    pub top: u32,
-    pub ret: RetMode,
+    pub(crate) top: u32,
+    pub(crate) ret: RetMode,
     /// Reached through a tail call (tracebacks say so).
     pub tail: bool,
 }
@@ -117,12 +130,14 @@ pub(crate) struct LuaFrame<'gc> {
 /// A native function waiting for a call it made, or suspended in a yield.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) struct NativeFrame<'gc> {
+pub struct NativeFrame<'gc> {
+    /// The function waiting.
     pub closure: NativeClosure<'gc>,
     /// Its arguments start here; its function slot is `base - 1`.
     pub base: u32,
+    /// What it continues with.
     pub cont: Cont,
-    pub ret: RetMode,
+    pub(crate) ret: RetMode,
 }
 
 /// The state of the call the native frame on top waits for.
@@ -137,9 +152,10 @@ pub(crate) enum Pending<'gc> {
     Raised(Value<'gc>),
 }
 
+/// A call in a thread's frames.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) enum Frame<'gc> {
+pub enum Frame<'gc> {
     Lua(LuaFrame<'gc>),
     Native(NativeFrame<'gc>),
 }
@@ -147,8 +163,10 @@ pub(crate) enum Frame<'gc> {
 #[derive(Collect)]
 #[collect(no_drop)]
 pub struct ThreadState<'gc> {
-    pub(crate) stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
-    pub(crate) frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
+    /// The value stack of all its frames.
+    pub stack: AVec<Value<'gc>, MetricsAlloc<'gc>>,
+    /// Its calls, innermost last.
+    pub frames: AVec<Frame<'gc>, MetricsAlloc<'gc>>,
     /// Upvalues still pointing into `stack`, with their slots, by ascending slot.
     pub(crate) open_upvals: Vec<(usize, Upval<'gc>)>,
     /// How the call awaited by the native frame on top ended, once it has: the interpreter
@@ -158,16 +176,17 @@ pub struct ThreadState<'gc> {
     pub(crate) tbc: Vec<usize>,
     pub(crate) status: Status,
     /// The error a dead coroutine ended with (`coroutine.close` reports it).
-    pub(crate) error: Value<'gc>,
+    pub error: Value<'gc>,
     pub(crate) closing: Closing,
-    pub(crate) hooks: crate::interp::hook::HookState<'gc>,
+    /// `debug.sethook`'s hook and its bookkeeping.
+    pub hooks: crate::interp::hook::HookState<'gc>,
     /// A `__gc` finalizer is running in this thread (they do not nest).
-    pub(crate) finalizing: bool,
+    pub finalizing: bool,
     /// It overflowed its stack and has not unwound yet: handlers get extra room.
     pub(crate) overflowed: bool,
     /// The native function (run in place, without a frame) that raised the error being
     /// raised, for the traceback; kept after a coroutine died of it.
-    pub(crate) raised_by: Option<NativeClosure<'gc>>,
+    pub raised_by: Option<NativeClosure<'gc>>,
     /// Native functions running inside each other on the Rust stack (a native calling a
     /// native): bounded like lua5.4's C stack.
     pub(crate) native_depth: u32,
@@ -190,7 +209,7 @@ pub(crate) enum Closing {
 impl<'gc> ThreadState<'gc> {
     /// Room for `n` more stack slots, within the memory limit and what the platform has:
     /// for natives and varargs that push data-sized runs of values.
-    pub(crate) fn reserve_stack(
+    pub fn reserve_stack(
         &mut self,
         ctx: crate::state::Ctx<'gc>,
         n: usize,

@@ -45,7 +45,7 @@ impl<'gc> Function<'gc> {
         }
     }
 
-    pub(crate) fn addr(self) -> usize {
+    pub fn addr(self) -> usize {
         match self {
             Function::Lua(c) => Gc::as_ptr(c.0) as *const () as usize,
             Function::Native(c) => Gc::as_ptr(c.0) as *const () as usize,

@@ -27,7 +27,9 @@ impl Host for Output {
 
 fn state(config: Config) -> (Lua, Output) {
     let out = Output::default();
-    (Lua::with_config(Box::new(out.clone()), config), out)
+    let lua = Lua::with_config(Box::new(out.clone()), config);
+    lua.enter(stdlib::open);
+    (lua, out)
 }
 
 fn limited(bytes: usize) -> (Lua, Output) {

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use lua_persist_vm::stdlib::{io, load_file, package};
 use lua_persist_vm::{Ctx, ExitRequest, Lua, Step, Value};
+use stdlib::{io, load_file, package};
 
 use super::host::{SharedStreams, StdHost};
 
@@ -412,6 +412,7 @@ pub fn main_with(args: Vec<Vec<u8>>, streams: SharedStreams, interactive: bool) 
         }
     };
     let lua = Lua::new(Box::new(StdHost::new(streams.clone())));
+    lua.enter(stdlib::open);
     let mut runner = Runner {
         lua,
         streams,

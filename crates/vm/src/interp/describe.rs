@@ -20,7 +20,7 @@ pub(crate) enum Src {
 }
 
 /// The line a Lua frame is at (the instruction before its saved pc).
-pub(crate) fn current_line(f: &LuaFrame<'_>) -> Option<u32> {
+pub fn current_line(f: &LuaFrame<'_>) -> Option<u32> {
     let p = &f.closure.0.proto.plain;
     p.lines.get((f.pc as usize).saturating_sub(1)).copied()
 }
@@ -226,7 +226,7 @@ fn key_name(proto: &Proto<'_>, pc: usize, reg: u8) -> String {
 
 /// How the instruction the Lua frame `frames[index]` stopped at calls a function:
 /// `("global", "print")`, `("method", "m")`, `("metamethod", "add")`...
-pub(crate) fn call_site_name<'gc>(
+pub fn call_site_name<'gc>(
     ctx: Ctx<'gc>,
     ts: &ThreadState<'gc>,
     index: usize,
@@ -275,7 +275,7 @@ pub(crate) fn call_site_name<'gc>(
 
 /// How the function of frame `i` was called: `("hook", "?")` for a hook, otherwise as the
 /// calling instruction of the frame below names it.
-pub(crate) fn frame_name<'gc>(
+pub fn frame_name<'gc>(
     ctx: Ctx<'gc>,
     ts: &ThreadState<'gc>,
     i: usize,
@@ -360,7 +360,7 @@ pub(crate) fn function_name_for_traceback<'gc>(
 /// `stack traceback:` and one line per frame, innermost first, as `luaL_traceback` writes
 /// it. `native` is a native function running in place above the frames; `skip` frames on
 /// top are left out.
-pub(crate) fn traceback<'gc>(
+pub fn traceback<'gc>(
     ctx: Ctx<'gc>,
     ts: &ThreadState<'gc>,
     thread: Thread<'gc>,

@@ -1266,7 +1266,9 @@ fn execute_round<'gc>(
                     save_pc!();
                     let want = c as i32;
                     match *at(stack, ra + 4) {
-                        Value::Function(Function::Native(n)) if n.is(crate::stdlib::base::next) => {
+                        Value::Function(Function::Native(n))
+                            if n.is(crate::external::next_native) =>
+                        {
                             // `pairs` loops: `next` in place, no call.
                             let (t, k) = (*at(stack, ra + 5), *at(stack, ra + 6));
                             // External tables take the call: their entries are the host's.

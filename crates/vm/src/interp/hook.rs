@@ -14,18 +14,25 @@ use crate::value::Value;
 use super::call::{call_at_top, Flow};
 use super::native::Error;
 
-pub(crate) const CALL: u8 = 1;
-pub(crate) const RETURN: u8 = 2;
-pub(crate) const LINE: u8 = 4;
-pub(crate) const COUNT: u8 = 8;
+/// Event bits of [`Hook::mask`]: calls, returns, new lines, every `count` instructions.
+pub const CALL: u8 = 1;
+/// See [`CALL`].
+pub const RETURN: u8 = 2;
+/// See [`CALL`].
+pub const LINE: u8 = 4;
+/// See [`CALL`].
+pub const COUNT: u8 = 8;
 
 /// A thread's hook.
 #[derive(Clone, Copy, Collect)]
 #[collect(no_drop)]
-pub(crate) struct Hook<'gc> {
+pub struct Hook<'gc> {
+    /// The function `debug.sethook` gave.
     pub func: Value<'gc>,
+    /// The events it wants ([`CALL`], [`RETURN`], [`LINE`], [`COUNT`]).
     #[collect(require_static)]
     pub mask: u8,
+    /// The instruction count between count events.
     #[collect(require_static)]
     pub count: u32,
     /// Instructions left before the next count event.
@@ -36,7 +43,8 @@ pub(crate) struct Hook<'gc> {
 /// Hook bookkeeping of a thread.
 #[derive(Clone, Copy, Collect, Default)]
 #[collect(no_drop)]
-pub(crate) struct HookState<'gc> {
+pub struct HookState<'gc> {
+    /// The hook set, if any.
     pub hook: Option<Hook<'gc>>,
     /// A hook is running: no events until it returns.
     #[collect(require_static)]
@@ -44,6 +52,7 @@ pub(crate) struct HookState<'gc> {
     /// The instruction (frame depth, pc) whose events are being delivered, and which.
     #[collect(require_static)]
     pub at: Option<(u32, u32)>,
+    /// Events already delivered for that instruction.
     #[collect(require_static)]
     pub done: u8,
     /// The last instruction a line event looked at, for "new line" and "jumped back".

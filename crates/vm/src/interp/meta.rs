@@ -92,11 +92,11 @@ impl MetaEvent {
 }
 
 /// Most `__index`/`__newindex` links followed before giving up (`MAXTAGLOOP`).
-pub(crate) const MAX_TAG_LOOP: usize = 2000;
+pub const MAX_TAG_LOOP: usize = 2000;
 
 /// The metatable of any value.
 #[inline]
-pub(crate) fn metatable_of<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
+pub fn metatable_of<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
     match v {
         Value::Table(t) => t.metatable(),
         Value::UserData(u) => u.metatable(),
@@ -106,7 +106,7 @@ pub(crate) fn metatable_of<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'g
 
 /// The metamethod for `event` of `v`, or nil.
 #[inline]
-pub(crate) fn metamethod<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, event: MetaEvent) -> Value<'gc> {
+pub fn metamethod<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, event: MetaEvent) -> Value<'gc> {
     match metatable_of(ctx, v) {
         Some(mt) => event_of(ctx, mt, event),
         None => Value::Nil,
@@ -115,7 +115,7 @@ pub(crate) fn metamethod<'gc>(ctx: Ctx<'gc>, v: Value<'gc>, event: MetaEvent) ->
 
 /// `mt[event]`, remembering its absence in the metatable until the metatable changes.
 #[inline]
-pub(crate) fn event_of<'gc>(ctx: Ctx<'gc>, mt: Table<'gc>, event: MetaEvent) -> Value<'gc> {
+pub fn event_of<'gc>(ctx: Ctx<'gc>, mt: Table<'gc>, event: MetaEvent) -> Value<'gc> {
     let state = mt.state();
     if state.known_absent(event as u32) {
         return Value::Nil;
@@ -269,7 +269,7 @@ pub(super) fn new_index<'gc>(
 }
 
 /// A raw assignment with Lua's errors for bad keys and for growth past the memory limit.
-pub(crate) fn raw_set<'gc>(
+pub fn raw_set<'gc>(
     ctx: Ctx<'gc>,
     t: Table<'gc>,
     key: Value<'gc>,
@@ -282,7 +282,7 @@ pub(crate) fn raw_set<'gc>(
 }
 
 /// Lua's error for a key that cannot be stored.
-pub(crate) fn key_error<'gc>(ctx: Ctx<'gc>, e: KeyError) -> Error<'gc> {
+pub fn key_error<'gc>(ctx: Ctx<'gc>, e: KeyError) -> Error<'gc> {
     match e {
         KeyError::Memory => ctx.memory_error(),
         e => Error::runtime(e.message()),
@@ -384,7 +384,7 @@ pub(super) fn order<'gc>(
 
 /// Order between numbers, or between strings; `None` when a metamethod is needed.
 #[inline]
-pub(crate) fn primitive_order(a: Value<'_>, b: Value<'_>, le: bool) -> Option<bool> {
+pub fn primitive_order(a: Value<'_>, b: Value<'_>, le: bool) -> Option<bool> {
     Some(match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => {
             if le {
@@ -426,7 +426,7 @@ pub(crate) fn primitive_order(a: Value<'_>, b: Value<'_>, le: bool) -> Option<bo
     })
 }
 
-pub(crate) fn compare_error<'gc>(ctx: Ctx<'gc>, a: Value<'gc>, b: Value<'gc>) -> Error<'gc> {
+pub fn compare_error<'gc>(ctx: Ctx<'gc>, a: Value<'gc>, b: Value<'gc>) -> Error<'gc> {
     let (ta, tb) = (type_name_for_message(ctx, a), type_name_for_message(ctx, b));
     if ta == tb {
         Error::runtime(format!("attempt to compare two {ta} values"))
@@ -484,7 +484,7 @@ pub(super) fn concat<'gc>(
                     }
                     if pa.len() + pb.len() > MAX_SHORT_LEN {
                         ctx.check_alloc(pa.len() + pb.len())?;
-                        crate::stdlib::charge_bytes(ctx, pa.len() + pb.len());
+                        crate::buffer::charge_bytes(ctx, pa.len() + pb.len());
                     }
                     *at_mut(&mut ts.stack, top - 2) = Value::String(ctx.concat(&[pa, pb]));
                     n -= 1;
@@ -524,7 +524,7 @@ pub(super) fn concat<'gc>(
                 return Err(Error::runtime("string length overflow"));
             }
             ctx.check_alloc(total)?;
-            crate::stdlib::charge_bytes(ctx, total);
+            crate::buffer::charge_bytes(ctx, total);
             let s = ctx.concat(&parts);
             *at_mut(&mut ts.stack, top - run) = Value::String(s);
             n -= run - 1;
@@ -583,7 +583,7 @@ fn append_concatable(buf: &mut Vec<u8>, v: Value<'_>) {
 }
 
 /// `tostring` without metamethods: `table: 0x...`, numbers, strings...
-pub(crate) fn tostring_plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Vec<u8> {
+pub fn tostring_plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Vec<u8> {
     let mut out = Vec::new();
     match v {
         Value::Nil => out.extend_from_slice(b"nil"),

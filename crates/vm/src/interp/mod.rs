@@ -7,21 +7,17 @@
 
 mod arith;
 mod call;
-mod describe;
+pub(crate) mod describe;
 mod exec;
-pub(crate) mod hook;
-mod meta;
+pub mod hook;
+pub(crate) mod meta;
 mod native;
 mod unwind;
 
 pub use arith::{arith_numbers, ArithOp};
 pub(crate) use call::{call_finalizer, raise_in, run, Exit};
-pub(crate) use describe::{call_site_name, current_line, frame_name, traceback};
 pub use meta::MetaEvent;
-pub(crate) use meta::{
-    compare_error, event_of, key_error, metamethod, metatable_of, primitive_order, raw_set,
-    tostring_plain, MAX_TAG_LOOP,
-};
+pub(crate) use meta::{metamethod, metatable_of, raw_set, tostring_plain};
 pub use native::{
     to_number, type_name_for_message, Action, Catch, Cont, ContFn, Error, NativeCall, NativeFn,
     Outcome,

@@ -262,6 +262,12 @@ impl<'a, 'gc> NativeCall<'a, 'gc> {
         self.state
     }
 
+    /// Whether it runs as a continuation, with a frame of its own on top of the thread's;
+    /// a native called in place has none.
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
     pub fn thread_state(&mut self) -> &mut ThreadState<'gc> {
         self.th
     }
