@@ -50,13 +50,17 @@ export class HashPart {
 
   /** The record of the key encoded at `mem[at..at+len]`, deleted or not; -1 when there is none. */
   find(mem, at, len) {
+    return this.findHashed(mem, at, len, this.index === null ? 0 : hashBytes(mem, at, len));
+  }
+
+  /** `find` for a key whose hash `h` is known (any number while there is no index). */
+  findHashed(mem, at, len, h) {
     const index = this.index;
     if (index === null) {
       const slots = this.slots;
       for (let s = 0; s < slots.length; s++) if (this.keyIs(slots[s], mem, at, len)) return slots[s];
       return -1;
     }
-    const h = hashBytes(mem, at, len);
     const mask = (index.length >> 1) - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const r = index[2 * i + 1] - 1;
@@ -119,9 +123,11 @@ export class HashPart {
    * `kmem[kat..kat+klen]`. Returns the compact value it replaces, or undefined.
    */
   put(kmem, kat, klen, vmem, vat, vlen) {
-    const r = this.find(kmem, kat, klen);
+    // Hashed once: a new key is looked for, then placed in the index.
+    const h = hashBytes(kmem, kat, klen);
+    const r = this.findHashed(kmem, kat, klen, h);
     if (r < 0) {
-      this.append(kmem, kat, klen, vmem, vat, vlen);
+      this.append(kmem, kat, klen, vmem, vat, vlen, h);
       return undefined;
     }
     const b = this.bytes;
@@ -149,8 +155,8 @@ export class HashPart {
     return old;
   }
 
-  // A record for a new key, in a new slot.
-  append(kmem, kat, klen, vmem, vat, vlen) {
+  // A record for a new key (hashing to `h`), in a new slot.
+  append(kmem, kat, klen, vmem, vat, vlen, h) {
     this.reserve(HEADER + klen + vlen);
     const r = this.top;
     const slot = this.slots.length;
@@ -162,7 +168,7 @@ export class HashPart {
     }
     // An index grows from its own cells, so the new record is placed after.
     if ((slot + 1) * 4 > this.index.length) this.reindex();
-    this.place(hashBytes(kmem, kat, klen), r);
+    this.place(h, r);
   }
 
   // Record `r` gets a value too long for it: a copy at the end of the arena takes its place.

@@ -233,8 +233,9 @@ impl Writer<'_> {
         self.0.extend_from_slice(&[TAG_BOOLEAN, b as u8]);
     }
     pub fn integer(&mut self, i: i64) {
-        self.0.push(TAG_INTEGER);
-        self.0.extend_from_slice(&i.to_le_bytes());
+        let [a, b, c, d, e, f, g, h] = i.to_le_bytes();
+        self.0
+            .extend_from_slice(&[TAG_INTEGER, a, b, c, d, e, f, g, h]);
     }
     pub fn float(&mut self, f: f64) {
         self.0.push(TAG_FLOAT);
@@ -281,8 +282,9 @@ impl Writer<'_> {
     }
     fn bytes(&mut self, tag: u8, s: &[u8]) {
         // Lengths past u32 cannot occur in wasm32; natively the store plan refuses them.
-        self.0.push(tag);
-        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        // Head and bytes in two copies: every string key and value written goes through here.
+        let [a, b, c, d] = (s.len() as u32).to_le_bytes();
+        self.0.extend_from_slice(&[tag, a, b, c, d]);
         self.0.extend_from_slice(s);
     }
 }

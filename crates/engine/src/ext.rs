@@ -77,10 +77,9 @@ pub struct Store {
     cell_ids: RefCell<HashMap<usize, u32>>,
     /// Cells being written, so a closure that captures itself ends.
     writing: RefCell<HashSet<u32>>,
-    /// Encoding buffers reused by `get` and `set`, taken while in use: a nested call (a
-    /// stored function that reaches a cell) finds them empty and allocates its own.
-    key_buf: Cell<Vec<u8>>,
-    value_buf: Cell<Vec<u8>>,
+    /// Encoding buffers (key, value) reused by `get` and `set`: a nested call (a stored
+    /// function that reaches a cell) finds them borrowed and uses its own.
+    buffers: RefCell<(Vec<u8>, Vec<u8>)>,
     /// How many userdata hold each host object: normally one, two while a dead one awaits
     /// its sweep after the object came back.
     objects: RefCell<HashMap<u32, u32>>,
@@ -98,14 +97,13 @@ impl Store {
             cursors: RefCell::new(HashMap::new()),
             cell_ids: RefCell::new(HashMap::new()),
             writing: RefCell::new(HashSet::new()),
-            key_buf: Cell::new(Vec::new()),
-            value_buf: Cell::new(Vec::new()),
+            buffers: RefCell::new((Vec::new(), Vec::new())),
             objects: RefCell::new(HashMap::new()),
         })
     }
 
     /// The store of the state `ctx` belongs to.
-    pub fn of(ctx: Ctx<'_>) -> Rc<dyn External> {
+    pub fn of<'gc>(ctx: Ctx<'gc>) -> &'gc dyn External {
         ctx.external_storage().unwrap() // the engine gives every state its store
     }
 
@@ -269,11 +267,20 @@ impl Store {
     }
 
     fn decode<'gc>(&self, ctx: Ctx<'gc>, bytes: &[u8]) -> Result<Value<'gc>, Error<'gc>> {
-        // The common case first: an integer is exactly its tag and eight bytes.
-        if let [codec::TAG_INTEGER, rest @ ..] = bytes {
-            if let Ok(le) = <[u8; 8]>::try_from(rest) {
-                return Ok(Value::Integer(i64::from_le_bytes(le)));
+        // The common cases first: an integer is exactly its tag and eight bytes, a string its
+        // tag, its length and that many bytes.
+        match bytes {
+            [codec::TAG_INTEGER, rest @ ..] => {
+                if let Ok(le) = <[u8; 8]>::try_from(rest) {
+                    return Ok(Value::Integer(i64::from_le_bytes(le)));
+                }
             }
+            [codec::TAG_STRING, a, b, c, d, rest @ ..]
+                if u32::from_le_bytes([*a, *b, *c, *d]) as usize == rest.len() =>
+            {
+                return Ok(ctx.str_value(rest));
+            }
+            _ => {}
         }
         let mut reader = Reader::new(bytes);
         let item = reader.item().map_err(|e| host_error(&e.to_string()))?;
@@ -649,12 +656,13 @@ impl<'gc> Plan<'gc> {
 
 impl External for Store {
     fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
-        let mut kb = self.key_buf.take();
-        let mut out = self.value_buf.take();
-        let result = self.get_with(ctx, id, key, &mut kb, &mut out);
-        self.key_buf.set(kb);
-        self.value_buf.set(out);
-        result
+        match self.buffers.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let (kb, out) = &mut *buffers;
+                self.get_with(ctx, id, key, kb, out)
+            }
+            Err(_) => self.get_with(ctx, id, key, &mut Vec::new(), &mut Vec::new()),
+        }
     }
 
     fn set<'gc>(
@@ -665,12 +673,21 @@ impl External for Store {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), Error<'gc>> {
-        let mut kb = self.key_buf.take();
-        let mut vb = self.value_buf.take();
-        let result = self.set_with(ctx, running, id, key, value, &mut kb, &mut vb);
-        self.key_buf.set(kb);
-        self.value_buf.set(vb);
-        result
+        match self.buffers.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let (kb, vb) = &mut *buffers;
+                self.set_with(ctx, running, id, key, value, kb, vb)
+            }
+            Err(_) => self.set_with(
+                ctx,
+                running,
+                id,
+                key,
+                value,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            ),
+        }
     }
 
     fn next<'gc>(

@@ -787,14 +787,9 @@ fn encode_result<'gc>(
     Ok(())
 }
 
-fn store_of(ctx: Ctx<'_>) -> Rc<dyn vm::External> {
-    Store::of(ctx)
-}
-
 fn with_store<'gc, R>(ctx: Ctx<'gc>, f: impl FnOnce(&Store) -> R) -> R {
-    let storage = store_of(ctx);
     // The engine's storage is a Store.
-    let store = storage.as_any().downcast_ref::<Store>().unwrap();
+    let store = Store::of(ctx).as_any().downcast_ref::<Store>().unwrap();
     f(store)
 }
 

@@ -213,3 +213,29 @@ fn a_function_in_the_old_format_is_refused_by_name_and_nothing_else_is_lost() {
     );
     assert_eq!(run(&mut e, "return _home.n, _home.t.x"), "7\t1");
 }
+
+#[test]
+fn string_values_come_back_exactly_and_a_wrong_length_is_a_host_error() {
+    let (mut e, host) = engine();
+    run(
+        &mut e,
+        "_home.e = '' _home.b = 'a\\0b\\255' _home.l = ('x'):rep(100000) _home[1] = 'one'",
+    );
+    assert_eq!(
+        run(
+            &mut e,
+            "local t = _home return #t.e, t.b == 'a\\0b\\255', #t.l, t[1], t.e == ''"
+        ),
+        "0\ttrue\t100000\tone\ttrue"
+    );
+    let id = e.memory_table_id();
+    for declared in [1u8, 3] {
+        let mut key = Vec::new();
+        Writer(&mut key).string(b"bad");
+        host.table_set(id, &key, &[4, declared, 0, 0, 0, b'a', b'b'])
+            .unwrap();
+        let (kind, msg) = fail(&mut e, "return _home.bad");
+        assert_eq!(kind, ErrorKind::BadInput, "{msg}");
+        assert!(msg.contains("host error: "), "{msg}");
+    }
+}

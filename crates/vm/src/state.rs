@@ -5,7 +5,7 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::{Cell, RefCell};
+use core::cell::{Cell, OnceCell, RefCell};
 
 use gc_arena::lock::RefLock;
 use gc_arena::{Arena, Collect, CollectionPhase, Gc, Mutation, Rootable};
@@ -217,7 +217,7 @@ pub struct State<'gc> {
     /// External tables by id, held weakly: one table per id while it is alive.
     ext_tables: Table<'gc>,
     #[collect(require_static)]
-    ext_storage: RefCell<Option<crate::external::Storage>>,
+    ext_storage: OnceCell<crate::external::Storage>,
     /// Fuel that host work (external tables) cost since the interpreter last looked.
     #[collect(require_static)]
     fuel_debt: Cell<i64>,
@@ -280,8 +280,8 @@ impl<'gc> Ctx<'gc> {
     }
 
     /// The embedder's storage for external tables, if it gave one ([`Lua::set_external`]).
-    pub fn external_storage(self) -> Option<crate::external::Storage> {
-        self.state.ext_storage.borrow().clone()
+    pub fn external_storage(self) -> Option<&'gc dyn crate::external::External> {
+        self.state.ext_storage.get().map(|s| &**s)
     }
 
     /// The external table `id`: the same table for as long as it lives.
@@ -595,7 +595,7 @@ impl Lua {
                 host_wait: Cell::new(HostWait::No),
                 ext_meta: Table::new(mc),
                 ext_tables: Table::new(mc),
-                ext_storage: RefCell::new(None),
+                ext_storage: OnceCell::new(),
                 fuel_debt: Cell::new(0),
             }
         });
@@ -609,10 +609,15 @@ impl Lua {
         self.arena.mutate(|_, state| state.config.set(config));
     }
 
-    /// Gives the state its storage for external tables ([`Ctx::external_table`]).
+    /// Gives the state its storage for external tables ([`Ctx::external_table`]), once: every
+    /// external access then reaches it without touching a reference count.
     pub fn set_external(&mut self, storage: crate::external::Storage) {
-        self.arena
-            .mutate(|_, state| *cell_mut(&state.ext_storage) = Some(storage));
+        self.arena.mutate(|_, state| {
+            assert!(
+                state.ext_storage.set(storage).is_ok(),
+                "a state's external storage is given once"
+            )
+        });
     }
 
     /// Runs `f` inside the arena.
