@@ -83,14 +83,14 @@ impl Operand for i16 {
 }
 
 /// Reads one operand unless an earlier one of the instruction failed, keeping the first
-/// failure in `error`: each opcode's arm in the reader is then one call per operand, with
-/// no branch after each (the instruction is dropped when `error` is set).
+/// failure in `r.failed`: each opcode's arm in the reader is then one call per operand, with
+/// no branch after each (the instruction is dropped when `r.failed` is set).
 #[inline(never)]
-fn field<T: Operand>(r: &mut Reader<'_>, error: &mut Option<Malformed>) -> T {
-    if error.is_none() {
+fn field<T: Operand>(r: &mut Reader<'_>) -> T {
+    if r.failed.is_none() {
         match T::take(r) {
             Ok(v) => return v,
-            Err(e) => *error = Some(e),
+            Err(e) => r.failed = Some(e),
         }
     }
     T::default()
@@ -119,13 +119,12 @@ macro_rules! opcodes {
         }
 
         pub(super) fn read_op(r: &mut Reader<'_>) -> Result<Op, Malformed> {
-            let mut error = None;
             // A struct expression evaluates its fields in the order written, the operands'.
             let op = match r.byte()? {
-                $($code => Op::$name { $($field: field(r, &mut error)),* },)*
+                $($code => Op::$name { $($field: field(r)),* },)*
                 _ => return Err("unknown opcode"),
             };
-            error.map_or(Ok(op), Err)
+            r.failed.take().map_or(Ok(op), Err)
         }
     };
 }

@@ -32,11 +32,17 @@ pub(super) fn chunk(bytes: &[u8]) -> Result<FunctionProto, Malformed> {
 pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The first failure among an instruction's operands (see `ops::field`).
+    pub(super) failed: Option<Malformed>,
 }
 
 impl<'a> Reader<'a> {
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes, pos: 0 }
+        Reader {
+            bytes,
+            pos: 0,
+            failed: None,
+        }
     }
 
     fn header(&mut self) -> Result<(), Malformed> {

@@ -94,6 +94,15 @@ pub fn verify(main: &FunctionProto) -> Result<(), String> {
     Ok(())
 }
 
+/// What an instruction's constant operand must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Any,
+    String,
+    Number,
+    Integer,
+}
+
 /// No numeric loop (in `loop_of`).
 const NO_LOOP: u32 = u32::MAX;
 
@@ -428,48 +437,14 @@ impl<'p> Checker<'p> {
     fn operands(&self, op: Op, list_capacity: u64) -> Result<(), String> {
         let reg = |r: u8| self.reg_range(usize::from(r), 1);
         let range = |r: u8, count: usize| self.reg_range(usize::from(r), count);
-        let konst = |k: u32| {
-            self.p.constants.get(k as usize).ok_or_else(|| {
-                let n = self.p.constants.len() as i64;
-                message("constant ")
-                    .num(k.into())
-                    .text(" of ")
-                    .num(n)
-                    .into()
-            })
-        };
-        let string_k = |k: u32| match konst(k)? {
-            Constant::String(_) => Ok(()),
-            _ => Err(message("key constant ")
-                .num(k.into())
-                .text(" is not a string")
-                .into()),
-        };
-        let number_k = |k: u32| match konst(k)? {
-            Constant::Integer(_) | Constant::Float(_) => Ok(()),
-            _ => Err(message("constant ")
-                .num(k.into())
-                .text(" is not a number")
-                .into()),
-        };
-        let integer_k = |k: u32| match konst(k)? {
-            Constant::Integer(_) => Ok(()),
-            _ => Err(message("constant ")
-                .num(k.into())
-                .text(" is not an integer")
-                .into()),
-        };
-        let upval = |u: u8| {
-            if usize::from(u) < self.p.upvalues.len() {
-                Ok(())
-            } else {
-                let n = self.p.upvalues.len() as i64;
-                Err(message("upvalue ").num(u.into()).text(" of ").num(n).into())
-            }
-        };
+        let konst = |k: u32| self.konst(k, Want::Any);
+        let string_k = |k: u32| self.konst(k, Want::String);
+        let number_k = |k: u32| self.konst(k, Want::Number);
+        let integer_k = |k: u32| self.konst(k, Want::Integer);
+        let upval = |u: u8| self.upval(u);
         let rk = |kc: bool, c: u8| {
             if kc {
-                konst(u32::from(c)).map(|_| ())
+                konst(u32::from(c))
             } else {
                 reg(c)
             }
@@ -514,11 +489,11 @@ impl<'p> Checker<'p> {
             | Op::Return1 { a } => reg(a),
             Op::LoadK { a, k } => {
                 reg(a)?;
-                konst(k).map(|_| ())
+                konst(k)
             }
             Op::EqK { a, c, .. } => {
                 reg(a)?;
-                konst(u32::from(c)).map(|_| ())
+                konst(u32::from(c))
             }
             Op::LoadNil { a, n } => range(a, usize::from(n) + 1),
             Op::GetUpval { a, b } | Op::SetUpval { a, b } => {
@@ -669,7 +644,54 @@ impl<'p> Checker<'p> {
         }
     }
 
+    /// Constant `k` exists and is of the kind wanted. Out of line, like the other operand
+    /// checks: inlined at each of the operands' sites, their messages cost kilobytes.
+    #[inline(never)]
+    fn konst(&self, k: u32, want: Want) -> Result<(), String> {
+        let Some(c) = self.p.constants.get(k as usize) else {
+            let n = self.p.constants.len() as i64;
+            return Err(message("constant ")
+                .num(k.into())
+                .text(" of ")
+                .num(n)
+                .into());
+        };
+        let (fits, what) = match want {
+            Want::Any => (true, ""),
+            Want::String => (matches!(c, Constant::String(_)), "a string"),
+            Want::Number => (
+                matches!(c, Constant::Integer(_) | Constant::Float(_)),
+                "a number",
+            ),
+            Want::Integer => (matches!(c, Constant::Integer(_)), "an integer"),
+        };
+        if fits {
+            return Ok(());
+        }
+        let start = if want == Want::String {
+            "key constant "
+        } else {
+            "constant "
+        };
+        Err(message(start)
+            .num(k.into())
+            .text(" is not ")
+            .text(what)
+            .into())
+    }
+
+    #[inline(never)]
+    fn upval(&self, u: u8) -> Result<(), String> {
+        if usize::from(u) < self.p.upvalues.len() {
+            Ok(())
+        } else {
+            let n = self.p.upvalues.len() as i64;
+            Err(message("upvalue ").num(u.into()).text(" of ").num(n).into())
+        }
+    }
+
     /// `count` registers from `first` lie within the frame (`count == 0`: `first <= R`).
+    #[inline(never)]
     fn reg_range(&self, first: usize, count: usize) -> Result<(), String> {
         if first + count <= self.regs && (count > 0 || first <= self.regs) {
             Ok(())
