@@ -202,7 +202,7 @@ fn fmod<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     // lua5.4 (built by gcc) checks the second argument first.
     let b = call.check_number(ctx, 1)?;
     let a = call.check_number(ctx, 0)?;
-    call.ret1(Value::Float(nan_like_x86(libm::fmod(a, b), a, b)))
+    call.ret1(Value::Float(nan_like_x86(vm::number::fmod(a, b), a, b)))
 }
 
 fn modf<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
