@@ -15,6 +15,7 @@ use std::rc::Rc;
 use vm::external::{border, External, Running};
 use vm::function::Upval;
 use vm::interp::Error;
+use vm::lib::{cell_mut, cell_ref};
 use vm::table::Table;
 use vm::{Ctx, Value};
 
@@ -125,17 +126,17 @@ impl Store {
     /// Records that table `id` changed outside a run (through the ABI).
     pub fn touched(&self, id: u32) {
         self.generation.set(self.generation.get() + 1);
-        self.len_hints.borrow_mut().remove(&id);
+        cell_mut(&self.len_hints).remove(&id);
     }
 
     /// A userdata for host object `id` was made.
     pub fn hold_object(&self, id: u32) {
-        *self.objects.borrow_mut().entry(id).or_default() += 1;
+        *cell_mut(&self.objects).entry(id).or_default() += 1;
     }
 
     /// A userdata for host object `id` was freed; after the last, the host may forget it.
     pub fn release_object(&self, id: u32) {
-        let mut objects = self.objects.borrow_mut();
+        let mut objects = cell_mut(&self.objects);
         let Some(n) = objects.get_mut(&id) else {
             return;
         };
@@ -148,7 +149,7 @@ impl Store {
     }
 
     pub fn write_output(&self, bytes: &[u8]) {
-        let mut out = self.output.borrow_mut();
+        let mut out = cell_mut(&self.output);
         out.extend_from_slice(bytes);
         if out.len() >= OUTPUT_FLUSH_BYTES {
             self.host.write_output(&out);
@@ -157,7 +158,7 @@ impl Store {
     }
 
     pub fn flush_output(&self) {
-        let mut out = self.output.borrow_mut();
+        let mut out = cell_mut(&self.output);
         if !out.is_empty() {
             self.host.write_output(&out);
             out.clear();
@@ -213,24 +214,24 @@ impl Store {
         u: Upval<'gc>,
         value: Value<'gc>,
     ) -> Result<u32, Error<'gc>> {
-        let known = self.cell_ids.borrow().get(&u.addr()).copied();
+        let known = cell_ref(&self.cell_ids).get(&u.addr()).copied();
         let id = match known {
             Some(id) => id,
             None => {
                 let id = self.allocate_id()?;
                 function::hold(ctx, function::STORED, id, u);
-                self.cell_ids.borrow_mut().insert(u.addr(), id);
+                cell_mut(&self.cell_ids).insert(u.addr(), id);
                 id
             }
         };
-        if !self.writing.borrow_mut().insert(id) {
+        if !cell_mut(&self.writing).insert(id) {
             return Ok(id);
         }
         let mut vb = Vec::new();
         let written = self
             .encode_value(ctx, running, value, &mut vb)
             .and_then(|()| Ok(self.host.table_set(id, &CELL_KEY, &vb)?));
-        self.writing.borrow_mut().remove(&id);
+        cell_mut(&self.writing).remove(&id);
         written.map(|()| id)
     }
 
@@ -238,7 +239,7 @@ impl Store {
     /// found that and dropped its table). Storing a function over a variable it held again
     /// gives that variable a new cell.
     pub fn release_cell(&self, ctx: Ctx<'_>, id: u32) {
-        let mut ids = self.cell_ids.borrow_mut();
+        let mut ids = cell_mut(&self.cell_ids);
         for cell in function::release(ctx, id) {
             if ids.get(&cell.addr()) == Some(&id) {
                 ids.remove(&cell.addr());
@@ -257,7 +258,7 @@ impl Store {
             )));
         }
         let u = function::new_cell(ctx, id);
-        self.cell_ids.borrow_mut().insert(u.addr(), id);
+        cell_mut(&self.cell_ids).insert(u.addr(), id);
         let mut out = Vec::new();
         if self.host.table_get(id, &CELL_KEY, &mut out)? {
             let v = self.decode(ctx, &out)?;
@@ -700,7 +701,7 @@ impl External for Store {
         if !key.is_nil() && !matches!(encode_key(key, &mut key_bytes), Ok(Some(()))) {
             return Err(Error::runtime("invalid key to 'next'"));
         }
-        let mut cursors = self.cursors.borrow_mut();
+        let mut cursors = cell_mut(&self.cursors);
         let recent = cursors.entry(id).or_default();
         let found = recent
             .iter()
@@ -722,10 +723,10 @@ impl External for Store {
     }
 
     fn length<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<i64, Error<'gc>> {
-        let hint = self.len_hints.borrow().get(&id).copied().unwrap_or(0);
+        let hint = cell_ref(&self.len_hints).get(&id).copied().unwrap_or(0);
         let (n, probes) = border(hint, |i| self.has_index(id, i))?;
         ctx.charge_fuel(probes as i64 * HOST_CALL_FUEL);
-        self.len_hints.borrow_mut().insert(id, n);
+        cell_mut(&self.len_hints).insert(id, n);
         Ok(n)
     }
 

@@ -13,6 +13,7 @@ use crate::codec::{self, Writer};
 use crate::ext::{Store, FIRST_TABLE_ID, HOST_ERROR_PREFIX, IO_TABLE_ID};
 use crate::handles;
 use crate::host::{Host, HostError};
+use vm::lib::bug;
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +195,7 @@ impl Engine {
         lua.enter(stdlib::open);
         lua.set_external(store.clone());
         let Ok(home_id) = store.allocate_id() else {
-            unreachable!() // a fresh counter has ids to give
+            bug() // a fresh counter has ids to give
         };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
@@ -350,7 +351,7 @@ impl Engine {
             self.lua.start(|ctx| {
                 let key = ctx.intern(RESULTS);
                 let Value::Table(t) = ctx.registry().get_str(key) else {
-                    unreachable!() // the results were just stored
+                    bug() // the results were just stored
                 };
                 ctx.registry().set_str(ctx.mc, key, Value::Nil);
                 let n = match t.get_int(0) {

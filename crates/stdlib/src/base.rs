@@ -14,6 +14,7 @@ use vm::state::Ctx;
 use vm::value::Value;
 
 use super::{set_field, set_fns, set_global_lib};
+use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     let g = ctx.globals();
@@ -182,7 +183,7 @@ fn pairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // pairs does not catch
+        bug() // pairs does not catch
     };
     call.ret_from(at)?;
     call.set_nargs(3);
@@ -228,7 +229,7 @@ fn ipairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // ipairs does not catch
+        bug() // ipairs does not catch
     };
     let v = call.arg(at);
     if v.is_nil() {
@@ -354,7 +355,7 @@ fn print_from<'gc>(
 
 fn print_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // print does not catch
+        bug() // print does not catch
     };
     let s = tostring_result(ctx, call.arg(at))?;
     call.set_nargs(at);
@@ -392,7 +393,7 @@ fn tostring_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // tostring does not catch
+        bug() // tostring does not catch
     };
     let v = call.arg(at);
     let s = tostring_result(ctx, v)?;
@@ -575,7 +576,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
         Value::String(s) if s.is_empty() => {}
         Value::String(s) => {
             let Value::Table(pieces) = call.arg(4) else {
-                unreachable!() // load keeps its pieces in slot 4
+                bug() // load keeps its pieces in slot 4
             };
             let n = pieces.length();
             pieces.set_int(ctx.mc, n + 1, Value::String(s));
@@ -596,7 +597,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
     let (Value::Table(pieces), Value::String(name), Value::String(mode)) =
         (call.arg(4), call.arg(1), call.arg(2))
     else {
-        unreachable!() // load keeps its state in slots 1, 2 and 4
+        bug() // load keeps its state in slots 1, 2 and 4
     };
     let mut text = Vec::new();
     for i in 1..=pieces.length() {

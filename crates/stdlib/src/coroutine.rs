@@ -8,6 +8,7 @@ use vm::thread::{Frame, Status, Thread};
 use vm::value::Value;
 
 use super::register_lib;
+use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
@@ -85,7 +86,7 @@ fn wrap<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 fn wrapped<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Thread(co) = call.upval(0) else {
-        unreachable!() // wrap keeps its coroutine
+        bug() // wrap keeps its coroutine
     };
     Ok(Action::Resume {
         thread: co,
@@ -103,7 +104,7 @@ fn wrapped_cont<'gc>(
         Outcome::Returned { at } => call.ret_from(at),
         Outcome::Raised(e) => {
             let Value::Thread(co) = call.upval(0) else {
-                unreachable!() // wrap keeps its coroutine
+                bug() // wrap keeps its coroutine
             };
             let died_now = if co == call.thread() {
                 false

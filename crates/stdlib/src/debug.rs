@@ -13,6 +13,7 @@ use vm::thread::{Frame, Thread, ThreadState};
 use vm::value::{Function, Value};
 
 use super::{register_lib, set_field};
+use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     register_lib(
@@ -502,7 +503,7 @@ fn getupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!() // native upvalue
+                bug() // native upvalue
             };
             let v = nc.upval(i);
             call.ret(&[ctx.str_value(b""), v])
@@ -532,7 +533,7 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!() // native upvalue
+                bug() // native upvalue
             };
             nc.set_upval(ctx.mc, i, v);
             call.ret1(ctx.str_value(b""))

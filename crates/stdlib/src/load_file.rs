@@ -12,6 +12,7 @@ use vm::value::Value;
 
 use super::base::load_chunk;
 use super::set_fns;
+use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -125,7 +126,7 @@ fn dofile_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // dofile does not catch
+        bug() // dofile does not catch
     };
     call.ret_from(at)
 }

@@ -16,6 +16,7 @@ use vm::value::Value;
 
 use super::access::{self, result_of};
 use super::{register_lib, set_field, set_fns};
+use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -376,7 +377,7 @@ fn host_seed(ctx: Ctx<'_>) -> (u64, u64) {
 
 fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> T) -> T {
     let Value::UserData(state) = call.upval(0) else {
-        unreachable!() // random keeps its generator
+        bug() // random keeps its generator
     };
     state
         .with_data(|cell: &Cell<Xoshiro>| {

@@ -23,6 +23,7 @@ use vm::lib::{append, charge_bytes, grow, reserve};
 
 use super::{register_lib, set_field};
 use pattern::{Capture, MatchError, Matcher, State};
+use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -204,7 +205,7 @@ fn char<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn match_error<'gc>(e: MatchError) -> Error<'gc> {
     match e {
         MatchError::Pattern(msg) => Error::Runtime(msg),
-        MatchError::OutOfSteps => unreachable!(), // a paused match is resumed, not raised
+        MatchError::OutOfSteps => bug(), // a paused match is resumed, not raised
     }
 }
 
@@ -271,7 +272,7 @@ const FIND_STATE: usize = 4;
 
 fn find_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
     let (Value::String(src), Value::String(pat)) = (call.arg(0), call.arg(1)) else {
-        unreachable!() // find keeps its strings
+        bug() // find keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, FIND_STATE));
     m.set_steps(MATCH_TURN);
@@ -314,7 +315,7 @@ fn find_result<'gc>(
         Ok(Some(bounds)) => bounds,
     };
     let Value::String(src) = call.arg(0) else {
-        unreachable!() // find keeps its subject
+        bug() // find keeps its subject
     };
     let src = src.as_bytes();
     let mut results = Vec::new();
@@ -360,11 +361,11 @@ fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!() // gmatch keeps its strings
+        bug() // gmatch keeps its strings
     };
     let int_upval = |i| match this.upval(i) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // gmatch keeps its positions
+        _ => bug(), // gmatch keeps its positions
     };
     let (from, last) = (int_upval(GMATCH_POS) as usize, int_upval(GMATCH_LAST));
     if from > src.len() {
@@ -381,7 +382,7 @@ fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'g
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!() // gmatch keeps its strings
+        bug() // gmatch keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, 0));
     m.set_steps(MATCH_TURN);
@@ -398,7 +399,7 @@ fn gmatch_result<'gc>(
     charge_steps(ctx, m);
     let this = call.closure();
     let Value::String(src) = this.upval(GMATCH_SRC) else {
-        unreachable!() // gmatch keeps its subject
+        bug() // gmatch keeps its subject
     };
     let src = src.as_bytes();
     match found {
@@ -466,7 +467,7 @@ enum Pending<'gc> {
 fn int_slot(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // gsub keeps its state as integers
+        _ => bug(), // gsub keeps its state as integers
     }
 }
 
@@ -502,7 +503,7 @@ fn gsub_run<'gc>(
         call.arg(gsub_slot::PAT),
         call.arg(gsub_slot::MAX),
     ) else {
-        unreachable!() // gsub checked its arguments
+        bug() // gsub checked its arguments
     };
     let repl = call.arg(gsub_slot::REPL);
     let src = src_str.as_bytes();
@@ -618,7 +619,7 @@ fn gsub_finish<'gc>(
     changed: bool,
 ) -> R<'gc> {
     let Value::String(src) = call.arg(gsub_slot::SRC) else {
-        unreachable!() // gsub keeps its subject
+        bug() // gsub keeps its subject
     };
     if !changed {
         return call.ret(&[Value::String(src), Value::Integer(count)]);
@@ -709,7 +710,7 @@ fn format_from<'gc>(
     mut out: Vec<u8>,
 ) -> R<'gc> {
     let Value::String(fmt) = call.arg(0) else {
-        unreachable!() // format checked its format string
+        bug() // format checked its format string
     };
     match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
         format::Progress::Done => {
@@ -776,14 +777,14 @@ fn arith_operand(v: Value<'_>) -> Option<Value<'_>> {
 /// operand's metamethod decides, or it is an error.
 fn arith<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Integer(which) = call.upval(0) else {
-        unreachable!() // string arithmetic knows its operator
+        bug() // string arithmetic knows its operator
     };
     let (event, op) = ARITH[which as usize];
     let (a, b) = (call.arg(0), call.arg(1));
     if let (Some(x), Some(y)) = (arith_operand(a), arith_operand(b)) {
         return match arith_numbers(op, x, y) {
             Ok(Some(v)) => call.ret1(v),
-            Ok(None) => unreachable!(), // both operands are numbers
+            Ok(None) => bug(), // both operands are numbers
             // Raised inside a native: lua5.4 gives these no position.
             Err(Error::Runtime(msg)) => Err(access::plain_error(ctx, &msg)),
             Err(e) => Err(e),

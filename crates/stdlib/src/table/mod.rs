@@ -20,6 +20,7 @@ use super::access::{self, ready, result_of, stash, take, to_length, Flow};
 use vm::lib::{append, charge_bytes};
 
 use super::register_lib;
+use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -86,7 +87,7 @@ fn plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
 fn int(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // the slot holds an integer
+        _ => bug(), // the slot holds an integer
     }
 }
 
@@ -398,7 +399,7 @@ fn concat_run<'gc>(
                 }
                 if let Some(table) = plain(ctx, t) {
                     let Value::String(sep) = call.arg(slot::SEP) else {
-                        unreachable!() // concat checked its separator
+                        bug() // concat checked its separator
                     };
                     let (first, copied) = (i, buf.len());
                     let mut i = i;
@@ -444,7 +445,7 @@ fn concat_run<'gc>(
                     return call.ret1(ctx.str_value(&buf));
                 }
                 let Value::String(sep) = call.arg(slot::SEP) else {
-                    unreachable!() // concat checked its separator
+                    bug() // concat checked its separator
                 };
                 append(ctx, &mut buf, sep.as_bytes())?;
                 call.set_arg(slot::INDEX, Value::Integer(i + 1));
