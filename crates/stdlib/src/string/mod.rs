@@ -19,7 +19,7 @@ use vm::state::Ctx;
 use vm::value::{Type, Value};
 
 use super::access::{self, result_of, stash, take, Flow};
-use vm::lib::{append, charge_bytes, grow, reserve};
+use vm::lib::{append, at, charge_bytes, grow, reserve};
 
 use super::{register_lib, set_field};
 use pattern::{Capture, MatchError, Matcher, State};
@@ -104,7 +104,7 @@ fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(ctx.str_value(b""));
     }
     // start <= end <= len: both fit in usize.
-    let piece = &s[start as usize - 1..end as usize];
+    let piece = at(s, start as usize - 1..end as usize);
     ctx.check_alloc(piece.len())?;
     charge_bytes(ctx, piece.len());
     call.ret1(ctx.str_value(piece))
@@ -182,7 +182,7 @@ fn byte<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     // The values, then the stack they are returned on.
     ctx.check_alloc(n as usize * 2 * core::mem::size_of::<Value>())?;
     call.thread_state().reserve_stack(ctx, n as usize)?;
-    let values: Vec<Value<'gc>> = s[start as usize - 1..end as usize]
+    let values: Vec<Value<'gc>> = at(s, start as usize - 1..end as usize)
         .iter()
         .map(|&b| Value::Integer(b as i64))
         .collect();
@@ -212,7 +212,7 @@ fn match_error<'gc>(e: MatchError) -> Error<'gc> {
 /// The value of a capture.
 fn capture_value<'gc>(ctx: Ctx<'gc>, src: &[u8], c: Capture) -> Value<'gc> {
     match c {
-        Capture::Range(a, b) => ctx.str_value(&src[a..b]),
+        Capture::Range(a, b) => ctx.str_value(at(src, a..b)),
         Capture::Position(p) => Value::Integer(p as i64),
     }
 }
@@ -517,7 +517,7 @@ fn gsub_run<'gc>(
     match pending {
         Pending::None => {}
         Pending::Replacement(value, start) => {
-            changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
+            changed |= add_replacement(ctx, &mut buf, value, at(src, start..pos))?;
             last_match = Some(pos);
             if anchor {
                 return gsub_finish(ctx, call, buf, count, pos, changed);
@@ -579,7 +579,7 @@ fn gsub_run<'gc>(
                         let key = capture_value(ctx, src, m.capture(0, s, e).map_err(match_error)?);
                         match access::get(ctx, call, repl, key, Cont::new(gsub_cont))? {
                             Flow::Ready(v) => {
-                                changed |= add_replacement(ctx, &mut buf, v, &src[s..e])?;
+                                changed |= add_replacement(ctx, &mut buf, v, at(src, s..e))?;
                                 None
                             }
                             Flow::Wait(action) => Some(action),
@@ -597,7 +597,7 @@ fn gsub_run<'gc>(
                 }
             }
             None if pos < src.len() => {
-                buf.push(src[pos]);
+                buf.push(*at(src, pos));
                 pos += 1;
             }
             None => break,
@@ -624,7 +624,7 @@ fn gsub_finish<'gc>(
     if !changed {
         return call.ret(&[Value::String(src), Value::Integer(count)]);
     }
-    let rest = &src.as_bytes()[pos..];
+    let rest = at(src.as_bytes(), pos..);
     let total = buf.len().saturating_add(rest.len());
     charge_bytes(ctx, buf.len());
     reserve(ctx, &mut buf, total)?;
@@ -688,7 +688,7 @@ fn add_template<'gc>(
             _ => return Err(Error::runtime("invalid use of '%' in replacement string")),
         };
         match capture {
-            Capture::Range(a, b) => append(ctx, buf, &src[a..b])?,
+            Capture::Range(a, b) => append(ctx, buf, at(src, a..b))?,
             Capture::Position(p) => write_int(buf, p as i64),
         }
     }
