@@ -15,7 +15,7 @@ use std::rc::Rc;
 use vm::external::{border, External, Running};
 use vm::function::Upval;
 use vm::interp::Error;
-use vm::lib::{cell_mut, cell_ref};
+use vm::lib::{at, bug, cell_mut, cell_ref};
 use vm::table::Table;
 use vm::{Ctx, Value};
 
@@ -105,7 +105,7 @@ impl Store {
 
     /// The store of the state `ctx` belongs to.
     pub fn of<'gc>(ctx: Ctx<'gc>) -> &'gc dyn External {
-        ctx.external_storage().unwrap() // the engine gives every state its store
+        ctx.external_storage().unwrap_or_else(|| bug()) // the engine gives every state its store
     }
 
     /// Allocates a fresh table id. Only the module allocates ids.
@@ -176,7 +176,8 @@ impl Store {
         plan.visit(ctx, running, Value::Table(t))
             .map_err(Error::runtime)?;
         let ids = plan.commit(ctx, running, self)?;
-        Ok(ids[&table_ptr(t)])
+        // commit gave every table of the plan an id.
+        Ok(*ids.get(&table_ptr(t)).unwrap_or_else(|| bug()))
     }
 
     /// Encodes a value whose tables are all external by now; functions become payloads.
@@ -344,18 +345,18 @@ impl Store {
                 }
             }
             let start = cursor.offset;
-            let mut reader = Reader::new(&cursor.page[start..]);
+            let mut reader = Reader::new(at(&cursor.page, start..));
             let bad = |e: codec::CodecError| host_error(&format!("bad entry in page: {e}"));
             reader.skip_value(0).map_err(bad)?;
             let key_end = start + reader.position();
             reader.skip_value(0).map_err(bad)?;
             let value_end = start + reader.position();
             cursor.offset = value_end;
-            let key_bytes = &cursor.page[start..key_end];
+            let key_bytes = at(&cursor.page, start..key_end);
             codec::validate_key(key_bytes).map_err(|e| host_error(&e.to_string()))?;
             let key = self.decode(ctx, key_bytes)?;
             let value = if cursor.generation == self.generation.get() {
-                self.decode(ctx, &cursor.page[key_end..value_end])?
+                self.decode(ctx, at(&cursor.page, key_end..value_end))?
             } else {
                 // Written since the page was fetched: read the current value.
                 self.get(ctx, id, key)?
@@ -541,7 +542,7 @@ fn refusal(value: Value<'_>) -> String {
 }
 
 fn table_ptr(t: Table<'_>) -> usize {
-    Value::Table(t).addr().unwrap() // tables have addresses
+    Value::Table(t).addr().unwrap_or_else(|| bug()) // tables have addresses
 }
 
 /// The plain tables a stored value reaches, checked before anything is written.
@@ -635,10 +636,10 @@ impl<'gc> Plan<'gc> {
             contents.push((id, entries));
         }
         for &t in &self.tables {
-            assert!(
-                ctx.make_external(t, ids[&table_ptr(t)]),
-                "a fresh id and a plain table"
-            );
+            let id = *ids.get(&table_ptr(t)).unwrap_or_else(|| bug());
+            if !ctx.make_external(t, id) {
+                bug() // a fresh id and a plain table
+            }
         }
         store.generation.set(store.generation.get() + 1);
         let (mut kb, mut vb) = (Vec::new(), Vec::new());
