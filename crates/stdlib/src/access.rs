@@ -9,10 +9,9 @@
 use alloc::format;
 use core::cell::RefCell;
 
-use vm::lib::{bug, cell_mut};
 use vm::lib::{
-    event_of, metamethod, raw_set, to_number, type_name_for_message, Action, Cont, Error,
-    MetaEvent, NativeCall, Outcome, MAX_TAG_LOOP,
+    bug, cell_mut, event_of, metamethod, raw_set, to_number, type_name_for_message, Action, Cont,
+    Error, MetaEvent, NativeCall, Outcome, MAX_TAG_LOOP,
 };
 use vm::number::{float_to_int, Number};
 use vm::state::Ctx;

@@ -6,15 +6,14 @@ use alloc::vec::Vec;
 
 use vm::function::LuaClosure;
 use vm::lib::{
-    metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent, NativeCall,
-    Outcome,
+    at, bug, metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent,
+    NativeCall, Outcome,
 };
 use vm::number::Number;
 use vm::state::Ctx;
 use vm::value::Value;
 
 use super::{set_field, set_fns, set_global_lib};
-use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     let g = ctx.globals();
@@ -100,12 +99,15 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         "generational",
         "incremental",
     ];
-    let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
-    if call.thread_state().finalizing && matches!(OPTIONS[opt], "collect" | "step") {
+    let opt = *at(
+        OPTIONS,
+        call.check_option(ctx, 0, Some("collect"), OPTIONS)?,
+    );
+    if call.thread_state().finalizing && matches!(opt, "collect" | "step") {
         // The collector is not reentrant: asked from a finalizer, it declines.
         return call.ret1(Value::from(false));
     }
-    match OPTIONS[opt] {
+    match opt {
         "collect" => {
             ctx.request_full_gc();
             call.ret1(Value::from(0i64))
@@ -120,11 +122,11 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         }
         "isrunning" => call.ret1(Value::from(!ctx.gc_stopped())),
         "stop" | "restart" => {
-            ctx.set_gc_stopped(OPTIONS[opt] == "stop");
+            ctx.set_gc_stopped(opt == "stop");
             call.ret1(Value::from(0i64))
         }
         "generational" | "incremental" => {
-            let previous = ctx.set_gc_mode(OPTIONS[opt]);
+            let previous = ctx.set_gc_mode(opt);
             call.ret1(ctx.str_value(previous.as_bytes()))
         }
         "setpause" | "setstepmul" => call.ret1(Value::from(0i64)),
@@ -430,7 +432,7 @@ fn parse_in_base(s: &[u8], base: u32) -> Option<i64> {
     let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let start = s.iter().position(|c| !is_space(c))?;
     let end = s.iter().rposition(|c| !is_space(c))? + 1;
-    let mut s = &s[start..end];
+    let mut s = at(s, start..end);
     let neg = s.first() == Some(&b'-');
     if neg || s.first() == Some(&b'+') {
         s = &s[1..];

@@ -2,13 +2,12 @@
 //! coroutine can yield from anywhere: inside `pcall`, metamethods or iterators.
 
 use vm::function::NativeClosure;
-use vm::lib::{Action, Cont, Error, NativeCall, Outcome};
+use vm::lib::{bug, Action, Cont, Error, NativeCall, Outcome};
 use vm::state::Ctx;
 use vm::thread::{Frame, Status, Thread};
 use vm::value::Value;
 
 use super::register_lib;
-use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     register_lib(

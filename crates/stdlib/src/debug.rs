@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use vm::function::{Upval, UpvalState};
-use vm::lib::{self as interp, hook, Action, Error, NativeCall};
+use vm::lib::{self as interp, bug, hook, Action, Error, NativeCall};
 use vm::proto::chunk_id;
 use vm::state::Ctx;
 use vm::table::Table;
@@ -13,7 +13,6 @@ use vm::thread::{Frame, Thread, ThreadState};
 use vm::value::{Function, Value};
 
 use super::{register_lib, set_field};
-use vm::lib::bug;
 
 pub fn open(ctx: Ctx<'_>) {
     register_lib(

@@ -6,13 +6,12 @@ use alloc::vec::Vec;
 
 use vm::function::LuaClosure;
 use vm::host::{HostResult, OpenMode};
-use vm::lib::{Action, Catch, Cont, Error, NativeCall, Outcome};
+use vm::lib::{bug, Action, Catch, Cont, Error, NativeCall, Outcome};
 use vm::state::Ctx;
 use vm::value::Value;
 
 use super::base::load_chunk;
 use super::set_fns;
-use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 

@@ -6,8 +6,8 @@ use core::cell::Cell;
 
 use vm::function::NativeClosure;
 use vm::lib::{
-    compare_error, metamethod, primitive_order, to_number, Action, Error, MetaEvent, NativeCall,
-    NativeFn, Outcome,
+    bug, compare_error, metamethod, primitive_order, to_number, Action, Error, MetaEvent,
+    NativeCall, NativeFn, Outcome,
 };
 use vm::number::{float_to_int, nan_like_x86, Number};
 use vm::state::Ctx;
@@ -16,7 +16,6 @@ use vm::value::Value;
 
 use super::access::{self, result_of};
 use super::{register_lib, set_field, set_fns};
-use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -386,7 +385,7 @@ fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> 
             cell.set(g);
             r
         })
-        .unwrap() // random keeps its generator
+        .unwrap_or_else(|| bug()) // random keeps its generator
 }
 
 fn random<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

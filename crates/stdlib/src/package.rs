@@ -17,14 +17,13 @@ use alloc::vec::Vec;
 
 use vm::function::NativeClosure;
 use vm::host::OpenMode;
-use vm::lib::{Action, Cont, Error, NativeCall, NativeFn, Outcome};
+use vm::lib::{at, bug, Action, Cont, Error, NativeCall, NativeFn, Outcome};
 use vm::state::Ctx;
 use vm::table::Table;
 use vm::value::Value;
 
 use super::load_file::load_file;
 use super::{register_lib, set_field};
-use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -181,10 +180,10 @@ fn search_path(
 fn replace(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
-        out.extend_from_slice(&rest[..at]);
+    while let Some(pos) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(at(rest, ..pos));
         out.extend_from_slice(to);
-        rest = &rest[at + from.len()..];
+        rest = at(rest, pos + from.len()..);
     }
     out.extend_from_slice(rest);
     out

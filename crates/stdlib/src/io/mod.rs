@@ -16,7 +16,9 @@ use core::cell::RefCell;
 
 use vm::function::NativeClosure;
 use vm::host::{HostError, HostResult, OpenMode, ProcessEnd, Whence};
-use vm::lib::{Action, Catch, Cont, Error, NativeCall, NativeFn, Outcome};
+use vm::lib::{
+    at, bug, cell_mut, cell_ref, Action, Catch, Cont, Error, NativeCall, NativeFn, Outcome,
+};
 use vm::number::{write_float_g, write_int, Number};
 use vm::state::Ctx;
 use vm::userdata::UserData;
@@ -24,7 +26,6 @@ use vm::value::Value;
 
 use super::{register_lib, set_field, set_fns};
 use stream::{Buffering, Closed, Stream};
-use vm::lib::{bug, cell_mut, cell_ref};
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -629,7 +630,7 @@ fn line_iterator<'gc>(
     upvals.push(call.arg(0));
     upvals.push(Value::Integer(formats as i64));
     upvals.push(Value::Boolean(close_at_end));
-    upvals.extend_from_slice(&call.args()[1..]);
+    upvals.extend_from_slice(at(call.args(), 1..));
     let f = NativeClosure::with_upvals(ctx.mc, "lines", next_line, upvals.into_boxed_slice());
     Ok(Value::from(f))
 }

@@ -11,19 +11,17 @@ use alloc::vec::Vec;
 
 use vm::function::NativeClosure;
 use vm::lib::{
-    arith_numbers, metamethod, tostring_plain, Action, ArithOp, Cont, Error, MetaEvent, NativeCall,
-    Outcome,
+    append, arith_numbers, at, bug, charge_bytes, grow, metamethod, reserve, tostring_plain,
+    Action, ArithOp, Cont, Error, MetaEvent, NativeCall, Outcome,
 };
 use vm::number::{write_int, Number};
 use vm::state::Ctx;
 use vm::value::{Type, Value};
 
 use super::access::{self, result_of, stash, take, Flow};
-use vm::lib::{append, at, charge_bytes, grow, reserve};
 
 use super::{register_lib, set_field};
 use pattern::{Capture, MatchError, Matcher, State};
-use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
@@ -779,7 +777,7 @@ fn arith<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Integer(which) = call.upval(0) else {
         bug() // string arithmetic knows its operator
     };
-    let (event, op) = ARITH[which as usize];
+    let (event, op) = *at(&ARITH, which as usize);
     let (a, b) = (call.arg(0), call.arg(1));
     if let (Some(x), Some(y)) = (arith_operand(a), arith_operand(b)) {
         return match arith_numbers(op, x, y) {

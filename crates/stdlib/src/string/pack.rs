@@ -5,12 +5,11 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use vm::lib::{Action, Error, NativeCall};
+use vm::lib::{at, at_mut, reserve, Action, Error, NativeCall};
 use vm::state::Ctx;
 use vm::value::Value;
 
 use super::posrelat_start;
-use vm::lib::{at, at_mut, reserve};
 
 /// `sizeof(lua_Integer)`: integers of other sizes are checked or extended.
 const INT_SIZE: usize = 8;

@@ -9,18 +9,16 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use vm::lib::{
-    event_of, key_error, metatable_of, tostring_plain, Action, Cont, ContFn, Error, MetaEvent,
-    NativeCall, Outcome,
+    append, bug, charge_bytes, event_of, key_error, metatable_of, tostring_plain, Action, Cont,
+    ContFn, Error, MetaEvent, NativeCall, Outcome,
 };
 use vm::state::Ctx;
 use vm::table::Table;
 use vm::value::Value;
 
 use super::access::{self, ready, result_of, stash, take, to_length, Flow};
-use vm::lib::{append, charge_bytes};
 
 use super::register_lib;
-use vm::lib::bug;
 
 type R<'gc> = Result<Action<'gc>, Error<'gc>>;
 
