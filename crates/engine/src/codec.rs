@@ -23,6 +23,8 @@
 
 use std::fmt;
 
+use vm::lib::at;
+
 pub const TAG_NIL: u8 = 0x00;
 pub const TAG_BOOLEAN: u8 = 0x01;
 pub const TAG_INTEGER: u8 = 0x02;
@@ -113,7 +115,7 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|&end| end <= self.bytes.len())
             .ok_or(CodecError::Truncated { at: self.pos })?;
-        let slice = &self.bytes[self.pos..end];
+        let slice = at(self.bytes, self.pos..end);
         self.pos = end;
         Ok(slice)
     }

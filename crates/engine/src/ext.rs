@@ -15,6 +15,7 @@ use std::rc::Rc;
 use vm::external::{border, External, Running};
 use vm::function::Upval;
 use vm::interp::Error;
+use vm::lib::{at, bug, cell_mut, cell_ref};
 use vm::table::Table;
 use vm::{Ctx, Value};
 
@@ -104,7 +105,7 @@ impl Store {
 
     /// The store of the state `ctx` belongs to.
     pub fn of<'gc>(ctx: Ctx<'gc>) -> &'gc dyn External {
-        ctx.external_storage().unwrap() // the engine gives every state its store
+        ctx.external_storage().unwrap_or_else(|| bug()) // the engine gives every state its store
     }
 
     /// Allocates a fresh table id. Only the module allocates ids.
@@ -125,17 +126,17 @@ impl Store {
     /// Records that table `id` changed outside a run (through the ABI).
     pub fn touched(&self, id: u32) {
         self.generation.set(self.generation.get() + 1);
-        self.len_hints.borrow_mut().remove(&id);
+        cell_mut(&self.len_hints).remove(&id);
     }
 
     /// A userdata for host object `id` was made.
     pub fn hold_object(&self, id: u32) {
-        *self.objects.borrow_mut().entry(id).or_default() += 1;
+        *cell_mut(&self.objects).entry(id).or_default() += 1;
     }
 
     /// A userdata for host object `id` was freed; after the last, the host may forget it.
     pub fn release_object(&self, id: u32) {
-        let mut objects = self.objects.borrow_mut();
+        let mut objects = cell_mut(&self.objects);
         let Some(n) = objects.get_mut(&id) else {
             return;
         };
@@ -148,7 +149,7 @@ impl Store {
     }
 
     pub fn write_output(&self, bytes: &[u8]) {
-        let mut out = self.output.borrow_mut();
+        let mut out = cell_mut(&self.output);
         out.extend_from_slice(bytes);
         if out.len() >= OUTPUT_FLUSH_BYTES {
             self.host.write_output(&out);
@@ -157,7 +158,7 @@ impl Store {
     }
 
     pub fn flush_output(&self) {
-        let mut out = self.output.borrow_mut();
+        let mut out = cell_mut(&self.output);
         if !out.is_empty() {
             self.host.write_output(&out);
             out.clear();
@@ -175,7 +176,8 @@ impl Store {
         plan.visit(ctx, running, Value::Table(t))
             .map_err(Error::runtime)?;
         let ids = plan.commit(ctx, running, self)?;
-        Ok(ids[&table_ptr(t)])
+        // commit gave every table of the plan an id.
+        Ok(*ids.get(&table_ptr(t)).unwrap_or_else(|| bug()))
     }
 
     /// Encodes a value whose tables are all external by now; functions become payloads.
@@ -213,24 +215,24 @@ impl Store {
         u: Upval<'gc>,
         value: Value<'gc>,
     ) -> Result<u32, Error<'gc>> {
-        let known = self.cell_ids.borrow().get(&u.addr()).copied();
+        let known = cell_ref(&self.cell_ids).get(&u.addr()).copied();
         let id = match known {
             Some(id) => id,
             None => {
                 let id = self.allocate_id()?;
                 function::hold(ctx, function::STORED, id, u);
-                self.cell_ids.borrow_mut().insert(u.addr(), id);
+                cell_mut(&self.cell_ids).insert(u.addr(), id);
                 id
             }
         };
-        if !self.writing.borrow_mut().insert(id) {
+        if !cell_mut(&self.writing).insert(id) {
             return Ok(id);
         }
         let mut vb = Vec::new();
         let written = self
             .encode_value(ctx, running, value, &mut vb)
             .and_then(|()| Ok(self.host.table_set(id, &CELL_KEY, &vb)?));
-        self.writing.borrow_mut().remove(&id);
+        cell_mut(&self.writing).remove(&id);
         written.map(|()| id)
     }
 
@@ -238,7 +240,7 @@ impl Store {
     /// found that and dropped its table). Storing a function over a variable it held again
     /// gives that variable a new cell.
     pub fn release_cell(&self, ctx: Ctx<'_>, id: u32) {
-        let mut ids = self.cell_ids.borrow_mut();
+        let mut ids = cell_mut(&self.cell_ids);
         for cell in function::release(ctx, id) {
             if ids.get(&cell.addr()) == Some(&id) {
                 ids.remove(&cell.addr());
@@ -257,7 +259,7 @@ impl Store {
             )));
         }
         let u = function::new_cell(ctx, id);
-        self.cell_ids.borrow_mut().insert(u.addr(), id);
+        cell_mut(&self.cell_ids).insert(u.addr(), id);
         let mut out = Vec::new();
         if self.host.table_get(id, &CELL_KEY, &mut out)? {
             let v = self.decode(ctx, &out)?;
@@ -343,18 +345,18 @@ impl Store {
                 }
             }
             let start = cursor.offset;
-            let mut reader = Reader::new(&cursor.page[start..]);
+            let mut reader = Reader::new(at(&cursor.page, start..));
             let bad = |e: codec::CodecError| host_error(&format!("bad entry in page: {e}"));
             reader.skip_value(0).map_err(bad)?;
             let key_end = start + reader.position();
             reader.skip_value(0).map_err(bad)?;
             let value_end = start + reader.position();
             cursor.offset = value_end;
-            let key_bytes = &cursor.page[start..key_end];
+            let key_bytes = at(&cursor.page, start..key_end);
             codec::validate_key(key_bytes).map_err(|e| host_error(&e.to_string()))?;
             let key = self.decode(ctx, key_bytes)?;
             let value = if cursor.generation == self.generation.get() {
-                self.decode(ctx, &cursor.page[key_end..value_end])?
+                self.decode(ctx, at(&cursor.page, key_end..value_end))?
             } else {
                 // Written since the page was fetched: read the current value.
                 self.get(ctx, id, key)?
@@ -540,7 +542,7 @@ fn refusal(value: Value<'_>) -> String {
 }
 
 fn table_ptr(t: Table<'_>) -> usize {
-    Value::Table(t).addr().unwrap() // tables have addresses
+    Value::Table(t).addr().unwrap_or_else(|| bug()) // tables have addresses
 }
 
 /// The plain tables a stored value reaches, checked before anything is written.
@@ -634,10 +636,10 @@ impl<'gc> Plan<'gc> {
             contents.push((id, entries));
         }
         for &t in &self.tables {
-            assert!(
-                ctx.make_external(t, ids[&table_ptr(t)]),
-                "a fresh id and a plain table"
-            );
+            let id = *ids.get(&table_ptr(t)).unwrap_or_else(|| bug());
+            if !ctx.make_external(t, id) {
+                bug() // a fresh id and a plain table
+            }
         }
         store.generation.set(store.generation.get() + 1);
         let (mut kb, mut vb) = (Vec::new(), Vec::new());
@@ -700,7 +702,7 @@ impl External for Store {
         if !key.is_nil() && !matches!(encode_key(key, &mut key_bytes), Ok(Some(()))) {
             return Err(Error::runtime("invalid key to 'next'"));
         }
-        let mut cursors = self.cursors.borrow_mut();
+        let mut cursors = cell_mut(&self.cursors);
         let recent = cursors.entry(id).or_default();
         let found = recent
             .iter()
@@ -722,10 +724,10 @@ impl External for Store {
     }
 
     fn length<'gc>(&self, ctx: Ctx<'gc>, id: u32) -> Result<i64, Error<'gc>> {
-        let hint = self.len_hints.borrow().get(&id).copied().unwrap_or(0);
+        let hint = cell_ref(&self.len_hints).get(&id).copied().unwrap_or(0);
         let (n, probes) = border(hint, |i| self.has_index(id, i))?;
         ctx.charge_fuel(probes as i64 * HOST_CALL_FUEL);
-        self.len_hints.borrow_mut().insert(id, n);
+        cell_mut(&self.len_hints).insert(id, n);
         Ok(n)
     }
 

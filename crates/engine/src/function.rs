@@ -23,6 +23,7 @@ use std::collections::HashSet;
 
 use vm::function::{LuaClosure, NativeClosure, Proto, Upval};
 use vm::interp::Error;
+use vm::lib::at;
 use vm::table::Table;
 use vm::{Ctx, Function, Value};
 
@@ -235,7 +236,7 @@ pub fn decode<'gc>(
             let len = r.u32().map_err(|e| bad(&e.to_string()))? as usize;
             let chunk = rest.get(4..4 + len).ok_or_else(|| bad("chunk"))?;
             let plain = vm::dump::undump(chunk, b"=stored function").map_err(Error::runtime)?;
-            let mut r = Reader::new(&rest[4 + len..]);
+            let mut r = Reader::new(at(rest, 4 + len..));
             let count = r.u32().map_err(|e| bad(&e.to_string()))? as usize;
             if count != plain.upvalues.len() {
                 return Err(bad("upvalue count"));
@@ -252,7 +253,8 @@ pub fn decode<'gc>(
                     Some(&UPVALUE_CELL) => {
                         let id = rest
                             .get(pos + 1..pos + 5)
-                            .map(|b| u32::from_le_bytes(b.try_into().unwrap())) // four bytes
+                            .and_then(|b| b.try_into().ok())
+                            .map(u32::from_le_bytes)
                             .ok_or_else(|| bad("cell"))?;
                         pos += 5;
                         upvals.push(cell(id)?);

@@ -17,6 +17,7 @@ use vm::{Ctx, Value};
 
 use crate::codec::{Item, Reader, MAX_INLINE_DEPTH};
 use crate::ext::Store;
+use vm::lib::bug;
 
 /// The handle of `function(name) return _G[name] end` (metamethods apply, as in a script).
 pub const GLOBAL_GET: u32 = 1;
@@ -100,7 +101,7 @@ pub fn install(ctx: Ctx<'_>) {
     ];
     for (handle, name, source) in accessors {
         let Ok(f) = ctx.load(source, name, None) else {
-            unreachable!() // the accessors compile
+            bug() // the accessors compile
         };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }
@@ -153,7 +154,7 @@ fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {
 fn registry_table<'gc>(ctx: Ctx<'gc>, key: &[u8]) -> vm::table::Table<'gc> {
     match ctx.registry().get_str(ctx.intern(key)) {
         Value::Table(t) => t,
-        _ => unreachable!(), // install made the table
+        _ => bug(), // install made the table
     }
 }
 
@@ -292,7 +293,7 @@ fn compile_table_accessors<'gc>(ctx: Ctx<'gc>, handles: vm::table::Table<'gc>) {
     let env = ctx.registry().get_str(ctx.intern(ACCESSOR_ENV_KEY));
     for (handle, name, source) in TABLE_ACCESSORS {
         let Ok(f) = ctx.load(source, name, Some(env)) else {
-            unreachable!() // the table accessors compile
+            bug() // the table accessors compile
         };
         handles.set_int(ctx.mc, handle as i64, Value::from(f));
     }

@@ -13,6 +13,7 @@ use crate::codec::{self, Writer};
 use crate::ext::{Store, FIRST_TABLE_ID, HOST_ERROR_PREFIX, IO_TABLE_ID};
 use crate::handles;
 use crate::host::{Host, HostError};
+use vm::lib::{at, bug};
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +195,7 @@ impl Engine {
         lua.enter(stdlib::open);
         lua.set_external(store.clone());
         let Ok(home_id) = store.allocate_id() else {
-            unreachable!() // a fresh counter has ids to give
+            bug() // a fresh counter has ids to give
         };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
@@ -204,8 +205,9 @@ impl Engine {
             handles::install(ctx);
         });
         let setup = lua.start_chunk(crate::function::SETUP.as_bytes(), b"=setup", &[]);
-        assert!(setup.is_ok(), "the setup chunk compiles");
-        assert!(matches!(lua.run(), vm::Step::Done), "the setup chunk runs");
+        if setup.is_err() || !matches!(lua.run(), vm::Step::Done) {
+            bug() // the setup chunk compiles and runs
+        }
         let mut engine = Engine {
             lua,
             store,
@@ -350,7 +352,7 @@ impl Engine {
             self.lua.start(|ctx| {
                 let key = ctx.intern(RESULTS);
                 let Value::Table(t) = ctx.registry().get_str(key) else {
-                    unreachable!() // the results were just stored
+                    bug() // the results were just stored
                 };
                 ctx.registry().set_str(ctx.mc, key, Value::Nil);
                 let n = match t.get_int(0) {
@@ -651,7 +653,7 @@ impl Engine {
             reader
                 .skip_value(0)
                 .map_err(|e| Failure::bad_input(e.to_string()))?;
-            self.check_key(&out[start..reader.position()])?;
+            self.check_key(at(&out, start..reader.position()))?;
         }
         if !reader.is_empty() {
             return Err(Failure::bad_input("key list has trailing bytes"));
@@ -795,7 +797,10 @@ fn encode_result<'gc>(
 
 fn with_store<'gc, R>(ctx: Ctx<'gc>, f: impl FnOnce(&Store) -> R) -> R {
     // The engine's storage is a Store.
-    let store = Store::of(ctx).as_any().downcast_ref::<Store>().unwrap();
+    let store = Store::of(ctx)
+        .as_any()
+        .downcast_ref::<Store>()
+        .unwrap_or_else(|| bug());
     f(store)
 }
 

@@ -10,8 +10,8 @@ use alloc::format;
 use core::cell::RefCell;
 
 use vm::lib::{
-    event_of, metamethod, raw_set, to_number, type_name_for_message, Action, Cont, Error,
-    MetaEvent, NativeCall, Outcome, MAX_TAG_LOOP,
+    bug, cell_mut, event_of, metamethod, raw_set, to_number, type_name_for_message, Action, Cont,
+    Error, MetaEvent, NativeCall, Outcome, MAX_TAG_LOOP,
 };
 use vm::number::{float_to_int, Number};
 use vm::state::Ctx;
@@ -54,7 +54,7 @@ pub fn call_function<'gc>(
 /// the arguments are as they were before it.
 pub fn result_of<'gc>(call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> Value<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // library continuations do not catch errors
+        bug() // library continuations do not catch errors
     };
     let v = call.arg(at);
     call.set_nargs(at);
@@ -255,7 +255,7 @@ pub fn stash<'gc, T: 'static>(
 ) {
     if let Value::UserData(u) = call.arg(slot) {
         if u.with_data(|_: &RefCell<T>| ()).is_some() {
-            u.with_data(move |cell: &RefCell<T>| *cell.borrow_mut() = value);
+            u.with_data(move |cell: &RefCell<T>| *cell_mut(cell) = value);
             return;
         }
     }
@@ -267,7 +267,7 @@ pub fn stash<'gc, T: 'static>(
 pub fn take<T: Default + 'static>(call: &NativeCall<'_, '_>, slot: usize) -> T {
     match call.arg(slot) {
         Value::UserData(u) => u
-            .with_data(|cell: &RefCell<T>| core::mem::take(&mut *cell.borrow_mut()))
+            .with_data(|cell: &RefCell<T>| core::mem::take(&mut *cell_mut(cell)))
             .unwrap_or_default(),
         _ => T::default(),
     }

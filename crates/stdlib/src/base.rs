@@ -6,8 +6,8 @@ use alloc::vec::Vec;
 
 use vm::function::LuaClosure;
 use vm::lib::{
-    metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent, NativeCall,
-    Outcome,
+    at, bug, metamethod, to_number, tostring_plain, Action, Catch, Cont, Error, MetaEvent,
+    NativeCall, Outcome,
 };
 use vm::number::Number;
 use vm::state::Ctx;
@@ -99,12 +99,15 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         "generational",
         "incremental",
     ];
-    let opt = call.check_option(ctx, 0, Some("collect"), OPTIONS)?;
-    if call.thread_state().finalizing && matches!(OPTIONS[opt], "collect" | "step") {
+    let opt = *at(
+        OPTIONS,
+        call.check_option(ctx, 0, Some("collect"), OPTIONS)?,
+    );
+    if call.thread_state().finalizing && matches!(opt, "collect" | "step") {
         // The collector is not reentrant: asked from a finalizer, it declines.
         return call.ret1(Value::from(false));
     }
-    match OPTIONS[opt] {
+    match opt {
         "collect" => {
             ctx.request_full_gc();
             call.ret1(Value::from(0i64))
@@ -119,11 +122,11 @@ fn collectgarbage<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> 
         }
         "isrunning" => call.ret1(Value::from(!ctx.gc_stopped())),
         "stop" | "restart" => {
-            ctx.set_gc_stopped(OPTIONS[opt] == "stop");
+            ctx.set_gc_stopped(opt == "stop");
             call.ret1(Value::from(0i64))
         }
         "generational" | "incremental" => {
-            let previous = ctx.set_gc_mode(OPTIONS[opt]);
+            let previous = ctx.set_gc_mode(opt);
             call.ret1(ctx.str_value(previous.as_bytes()))
         }
         "setpause" | "setstepmul" => call.ret1(Value::from(0i64)),
@@ -182,7 +185,7 @@ fn pairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // pairs does not catch
+        bug() // pairs does not catch
     };
     call.ret_from(at)?;
     call.set_nargs(3);
@@ -228,7 +231,7 @@ fn ipairs_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // ipairs does not catch
+        bug() // ipairs does not catch
     };
     let v = call.arg(at);
     if v.is_nil() {
@@ -354,7 +357,7 @@ fn print_from<'gc>(
 
 fn print_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcome<'gc>) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // print does not catch
+        bug() // print does not catch
     };
     let s = tostring_result(ctx, call.arg(at))?;
     call.set_nargs(at);
@@ -392,7 +395,7 @@ fn tostring_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // tostring does not catch
+        bug() // tostring does not catch
     };
     let v = call.arg(at);
     let s = tostring_result(ctx, v)?;
@@ -429,7 +432,7 @@ fn parse_in_base(s: &[u8], base: u32) -> Option<i64> {
     let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let start = s.iter().position(|c| !is_space(c))?;
     let end = s.iter().rposition(|c| !is_space(c))? + 1;
-    let mut s = &s[start..end];
+    let mut s = at(s, start..end);
     let neg = s.first() == Some(&b'-');
     if neg || s.first() == Some(&b'+') {
         s = &s[1..];
@@ -575,7 +578,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
         Value::String(s) if s.is_empty() => {}
         Value::String(s) => {
             let Value::Table(pieces) = call.arg(4) else {
-                unreachable!() // load keeps its pieces in slot 4
+                bug() // load keeps its pieces in slot 4
             };
             let n = pieces.length();
             pieces.set_int(ctx.mc, n + 1, Value::String(s));
@@ -596,7 +599,7 @@ fn load_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, outcome: Outcom
     let (Value::Table(pieces), Value::String(name), Value::String(mode)) =
         (call.arg(4), call.arg(1), call.arg(2))
     else {
-        unreachable!() // load keeps its state in slots 1, 2 and 4
+        bug() // load keeps its state in slots 1, 2 and 4
     };
     let mut text = Vec::new();
     for i in 1..=pieces.length() {

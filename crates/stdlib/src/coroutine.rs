@@ -2,7 +2,7 @@
 //! coroutine can yield from anywhere: inside `pcall`, metamethods or iterators.
 
 use vm::function::NativeClosure;
-use vm::lib::{Action, Cont, Error, NativeCall, Outcome};
+use vm::lib::{bug, Action, Cont, Error, NativeCall, Outcome};
 use vm::state::Ctx;
 use vm::thread::{Frame, Status, Thread};
 use vm::value::Value;
@@ -85,7 +85,7 @@ fn wrap<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 fn wrapped<'gc>(_ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Thread(co) = call.upval(0) else {
-        unreachable!() // wrap keeps its coroutine
+        bug() // wrap keeps its coroutine
     };
     Ok(Action::Resume {
         thread: co,
@@ -103,7 +103,7 @@ fn wrapped_cont<'gc>(
         Outcome::Returned { at } => call.ret_from(at),
         Outcome::Raised(e) => {
             let Value::Thread(co) = call.upval(0) else {
-                unreachable!() // wrap keeps its coroutine
+                bug() // wrap keeps its coroutine
             };
             let died_now = if co == call.thread() {
                 false

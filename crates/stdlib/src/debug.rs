@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use vm::function::{Upval, UpvalState};
-use vm::lib::{self as interp, hook, Action, Error, NativeCall};
+use vm::lib::{self as interp, at, at_mut, bug, hook, Action, Error, NativeCall};
 use vm::proto::chunk_id;
 use vm::state::Ctx;
 use vm::table::Table;
@@ -209,7 +209,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                 (me, Some((usize::MAX, true)))
             } else {
                 let found = with_thread(ctx, call, thread, |ts, running| {
-                    level_index(ts, level, running).map(|i| (frame_function(&ts.frames[i]), i))
+                    level_index(ts, level, running).map(|i| (frame_function(at(&ts.frames, i)), i))
                 });
                 match found {
                     Some((f, i)) => (f, Some((i, thread.is_none()))),
@@ -251,7 +251,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             b'l' => {
                 let line = match frame {
                     Some((i, _)) if i != usize::MAX => {
-                        with_thread(ctx, call, thread, |ts, _| match &ts.frames[i] {
+                        with_thread(ctx, call, thread, |ts, _| match at(&ts.frames, i) {
                             Frame::Lua(f) => interp::current_line(f).map_or(-1, |l| l as i64),
                             Frame::Native(_) => -1,
                         })
@@ -298,7 +298,7 @@ fn getinfo<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                         ctx,
                         call,
                         thread,
-                        |ts, _| matches!(&ts.frames[i], Frame::Lua(f) if f.tail),
+                        |ts, _| matches!(at(&ts.frames, i), Frame::Lua(f) if f.tail),
                     ),
                     _ => false,
                 };
@@ -347,7 +347,7 @@ fn frame_function<'gc>(f: &Frame<'gc>) -> Value<'gc> {
 
 /// The name and stack slot of local `n` of the frame `i` (negative `n`: varargs).
 fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)> {
-    let f = match &ts.frames[i] {
+    let f = match at(&ts.frames, i) {
         Frame::Lua(f) => f,
         Frame::Native(nf) => {
             // A native's slots: its arguments and what it keeps above them.
@@ -483,10 +483,10 @@ fn read_upval<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, u: Upval<'gc>)
         UpvalState::Closed(v) => v,
         UpvalState::Open { thread, index } => {
             if thread == call.thread() {
-                call.thread_state().stack[index]
+                *at(&call.thread_state().stack, index)
             } else {
                 let _ = ctx;
-                thread.state().stack[index]
+                *at(&thread.state().stack, index)
             }
         }
     }
@@ -502,7 +502,7 @@ fn getupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!() // native upvalue
+                bug() // native upvalue
             };
             let v = nc.upval(i);
             call.ret(&[ctx.str_value(b""), v])
@@ -522,9 +522,9 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                 UpvalState::Closed(_) => u.close_with(ctx.mc, v),
                 UpvalState::Open { thread, index } => {
                     if thread == call.thread() {
-                        call.thread_state().stack[index] = v;
+                        *at_mut(&mut call.thread_state().stack, index) = v;
                     } else {
-                        thread.state_mut(ctx.mc).stack[index] = v;
+                        *at_mut(&mut thread.state_mut(ctx.mc).stack, index) = v;
                     }
                 }
             }
@@ -532,7 +532,7 @@ fn setupvalue<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         }
         Some(UpvalRef::Native(i)) => {
             let Function::Native(nc) = f else {
-                unreachable!() // native upvalue
+                bug() // native upvalue
             };
             nc.set_upval(ctx.mc, i, v);
             call.ret1(ctx.str_value(b""))

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use vm::function::LuaClosure;
 use vm::host::{HostResult, OpenMode};
-use vm::lib::{Action, Catch, Cont, Error, NativeCall, Outcome};
+use vm::lib::{bug, Action, Catch, Cont, Error, NativeCall, Outcome};
 use vm::state::Ctx;
 use vm::value::Value;
 
@@ -125,7 +125,7 @@ fn dofile_cont<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // dofile does not catch
+        bug() // dofile does not catch
     };
     call.ret_from(at)
 }

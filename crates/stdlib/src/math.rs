@@ -6,8 +6,8 @@ use core::cell::Cell;
 
 use vm::function::NativeClosure;
 use vm::lib::{
-    compare_error, metamethod, primitive_order, to_number, Action, Error, MetaEvent, NativeCall,
-    NativeFn, Outcome,
+    bug, compare_error, metamethod, primitive_order, to_number, Action, Error, MetaEvent,
+    NativeCall, NativeFn, Outcome,
 };
 use vm::number::{float_to_int, nan_like_x86, Number};
 use vm::state::Ctx;
@@ -376,7 +376,7 @@ fn host_seed(ctx: Ctx<'_>) -> (u64, u64) {
 
 fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> T) -> T {
     let Value::UserData(state) = call.upval(0) else {
-        unreachable!() // random keeps its generator
+        bug() // random keeps its generator
     };
     state
         .with_data(|cell: &Cell<Xoshiro>| {
@@ -385,7 +385,7 @@ fn with_generator<T>(call: &NativeCall<'_, '_>, f: impl FnOnce(&mut Xoshiro) -> 
             cell.set(g);
             r
         })
-        .unwrap() // random keeps its generator
+        .unwrap_or_else(|| bug()) // random keeps its generator
 }
 
 fn random<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use vm::lib::{to_number, Action, Error, NativeCall};
+use vm::lib::{at, to_number, Action, Error, NativeCall};
 use vm::number::{float_to_int, int_digits, Number};
 use vm::state::Ctx;
 use vm::table::Table;
@@ -282,7 +282,7 @@ fn put_format(out: &mut Vec<u8>, fmt: &[u8], tm: &Tm, utc: bool) -> Result<(), V
                 i += 1;
                 c
             }
-            _ => return Err(fmt[i..].to_vec()),
+            _ => return Err(at(fmt, i..).to_vec()),
         };
         put_conversion(out, conv, tm, utc)?;
     }
@@ -292,8 +292,8 @@ fn put_format(out: &mut Vec<u8>, fmt: &[u8], tm: &Tm, utc: bool) -> Result<(), V
 /// One conversion of [`CONVERSIONS`]. The composite ones are spelled with the others, as
 /// C defines them; numbers go through one padded writer rather than `core::fmt`.
 fn put_conversion(out: &mut Vec<u8>, conv: u8, tm: &Tm, utc: bool) -> Result<(), Vec<u8>> {
-    let day_name = DAYS[tm.wday as usize].as_bytes();
-    let month_name = MONTHS[tm.month as usize - 1].as_bytes();
+    let day_name = at(&DAYS, tm.wday as usize).as_bytes();
+    let month_name = at(&MONTHS, tm.month as usize - 1).as_bytes();
     let hour12 = if tm.hour % 12 == 0 { 12 } else { tm.hour % 12 };
     let text: &[u8] = match conv {
         b'a' => &day_name[..3],

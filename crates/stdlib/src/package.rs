@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 
 use vm::function::NativeClosure;
 use vm::host::OpenMode;
-use vm::lib::{Action, Cont, Error, NativeCall, NativeFn, Outcome};
+use vm::lib::{at, bug, Action, Cont, Error, NativeCall, NativeFn, Outcome};
 use vm::state::Ctx;
 use vm::table::Table;
 use vm::value::Value;
@@ -180,10 +180,10 @@ fn search_path(
 fn replace(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
-        out.extend_from_slice(&rest[..at]);
+    while let Some(pos) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(at(rest, ..pos));
         out.extend_from_slice(to);
-        rest = &rest[at + from.len()..];
+        rest = at(rest, pos + from.len()..);
     }
     out.extend_from_slice(rest);
     out
@@ -217,7 +217,7 @@ fn package_path<'gc>(
     field: &str,
 ) -> Result<Vec<u8>, Error<'gc>> {
     let Value::Table(package) = call.upval(0) else {
-        unreachable!() // searchers keep the package table
+        bug() // searchers keep the package table
     };
     match package.get_str(ctx.intern(field.as_bytes())) {
         v @ (Value::String(_) | Value::Integer(_) | Value::Float(_)) => {
@@ -308,7 +308,7 @@ fn require<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(module);
     }
     let Value::Table(package) = call.upval(0) else {
-        unreachable!() // require keeps the package table
+        bug() // require keeps the package table
     };
     let searchers = package.get_str(ctx.intern(b"searchers"));
     if !matches!(searchers, Value::Table(_)) {
@@ -324,7 +324,7 @@ fn call_searcher<'gc>(call: &mut NativeCall<'_, 'gc>, i: i64) -> R<'gc> {
     let (Value::Table(searchers), Value::String(name), Value::String(message)) =
         (call.arg(SEARCHERS), call.arg(NAME), call.arg(MESSAGE))
     else {
-        unreachable!() // require keeps its state in its slots
+        bug() // require keeps its state in its slots
     };
     let searcher = searchers.get_int(i);
     if searcher.is_nil() {
@@ -349,7 +349,7 @@ fn searcher_done<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // require does not catch
+        bug() // require does not catch
     };
     let (found, data) = (call.arg(at), call.arg(at + 1));
     call.set_nargs(DATA);
@@ -367,7 +367,7 @@ fn searcher_done<'gc>(
         }
         Value::String(_) | Value::Integer(_) | Value::Float(_) => {
             let Value::String(message) = call.arg(MESSAGE) else {
-                unreachable!() // require keeps its message in a slot
+                bug() // require keeps its message in a slot
             };
             let why = vm::lib::tostring_plain(ctx, found);
             let parts: [&[u8]; 3] = [message.as_bytes(), b"\n\t", &why];
@@ -384,12 +384,12 @@ fn loader_done<'gc>(
     outcome: Outcome<'gc>,
 ) -> R<'gc> {
     let Outcome::Returned { at } = outcome else {
-        unreachable!() // require does not catch
+        bug() // require does not catch
     };
     let result = call.arg(at);
     call.set_nargs(DATA + 1);
     let Value::String(name) = call.arg(NAME) else {
-        unreachable!() // require keeps the name in its first slot
+        bug() // require keeps the name in its first slot
     };
     let loaded = loaded(ctx)?;
     if !result.is_nil() {

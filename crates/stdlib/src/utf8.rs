@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use vm::function::NativeClosure;
-use vm::lib::{Action, Error, NativeCall, NativeFn};
+use vm::lib::{at, at_mut, Action, Error, NativeCall, NativeFn};
 use vm::state::Ctx;
 use vm::value::Value;
 
@@ -96,7 +96,7 @@ fn encode(x: u32, out: &mut Vec<u8>) {
     // Largest value that still fits in the first byte.
     let mut first_max: u32 = 0x3f;
     loop {
-        tail[n] = 0x80 | (x & 0x3f) as u8;
+        *at_mut(&mut tail, n) = 0x80 | (x & 0x3f) as u8;
         n += 1;
         x >>= 6;
         first_max >>= 1;
@@ -105,7 +105,7 @@ fn encode(x: u32, out: &mut Vec<u8>) {
         }
     }
     out.push(((!first_max << 1) | x) as u8);
-    out.extend(tail[..n].iter().rev());
+    out.extend(at(&tail, ..n).iter().rev());
 }
 
 /// `u_posrelat`: negative positions count from the end (before the start is 0).

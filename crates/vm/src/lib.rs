@@ -35,6 +35,7 @@ pub use value::{Function, Type, Value};
 /// serves external tables too is [`external`]'s.
 pub mod lib {
     pub use crate::buffer::{append, charge_bytes, grow, reserve};
+    pub use crate::checked::{at, at_mut, bug, cell_mut, cell_ref};
     pub use crate::gc::note_metatable;
     pub use crate::interp::describe::{call_site_name, current_line, frame_name, traceback};
     pub use crate::interp::hook;

@@ -68,6 +68,7 @@ use alloc::vec::Vec;
 use core::cell::{RefCell, UnsafeCell};
 
 use engine::{Engine, ErrorKind, Failure, Limits, Step};
+use vm::lib::{at, at_mut};
 
 use crate::imports::ImportHost;
 
@@ -134,7 +135,7 @@ fn record_panic(message: &str) {
     // SAFETY: single-threaded; no other reference to the note is alive while a panic is
     // being reported (the note is read only by `get_panic_message`, an export).
     let note = unsafe { &mut *PANIC_NOTE.0.get() };
-    note.0[..n].copy_from_slice(&message.as_bytes()[..n]);
+    at_mut(&mut note.0, ..n).copy_from_slice(at(message.as_bytes(), ..n));
     note.1 = n;
 }
 
@@ -145,7 +146,7 @@ pub extern "C" fn get_panic_message() -> i32 {
     // SAFETY: as in `record_panic`; the bytes are copied out before anything else runs.
     let (bytes, n) = unsafe { &*PANIC_NOTE.0.get() };
     write_buffer(0, &(*n as u32).to_le_bytes());
-    write_buffer(4, &bytes[..*n]);
+    write_buffer(4, at(bytes, ..*n));
     (*n + 4) as i32
 }
 
@@ -214,13 +215,13 @@ fn buffer_range(ptr: u32, len: u32) -> Option<core::ops::Range<usize>> {
 fn read_buffer(range: core::ops::Range<usize>) -> Vec<u8> {
     // SAFETY: single-threaded, no reference into the buffer outlives these helpers, and
     // `range` was checked to lie within it.
-    unsafe { (&*BUFFER.0.get())[range].to_vec() }
+    unsafe { at(&*BUFFER.0.get(), range).to_vec() }
 }
 
 fn write_buffer(offset: usize, bytes: &[u8]) {
     let end = (offset + bytes.len()).min(BUFFER_SIZE);
     // SAFETY: as in `read_buffer`; the range is clamped to the buffer.
-    unsafe { (&mut *BUFFER.0.get())[offset..end].copy_from_slice(&bytes[..end - offset]) }
+    unsafe { at_mut(&mut *BUFFER.0.get(), offset..end).copy_from_slice(at(bytes, ..end - offset)) }
 }
 
 fn fail(state: &mut State, failure: Failure) -> i32 {
@@ -589,7 +590,8 @@ pub extern "C" fn ext_table_set(id: u32, kptr: u32, klen: u32, vptr: u32, vlen: 
             Ok(b) => b,
             Err(code) => return code,
         };
-        match state.engine.table_set(id, &bytes[0], &bytes[1]) {
+        // `args` gives one byte string per span.
+        match state.engine.table_set(id, at(&bytes, 0), at(&bytes, 1)) {
             Ok(()) => Status::Ok as i32,
             Err(f) => fail(state, f),
         }
@@ -600,14 +602,15 @@ pub extern "C" fn ext_table_set(id: u32, kptr: u32, klen: u32, vptr: u32, vlen: 
 #[no_mangle]
 pub extern "C" fn ext_table_get(id: u32, kptr: u32, klen: u32, vptr: u32, max: u32) -> i32 {
     with_state(Status::BadInput as i32, |state| {
-        let key = match args(state, &[(kptr, klen)]) {
-            Ok(mut b) => b.remove(0),
+        let keys = match args(state, &[(kptr, klen)]) {
+            Ok(b) => b,
             Err(code) => return code,
         };
+        let key = at(&keys, 0);
         let Some(out) = buffer_range(vptr, max) else {
             return bad_input(state, "ext_table_get: output must lie inside the IO buffer");
         };
-        match state.engine.table_get(id, &key) {
+        match state.engine.table_get(id, key) {
             Ok(None) => -1,
             Ok(Some(value)) => {
                 if value.len() <= out.len() {
@@ -623,11 +626,12 @@ pub extern "C" fn ext_table_get(id: u32, kptr: u32, klen: u32, vptr: u32, max: u
 #[no_mangle]
 pub extern "C" fn ext_table_delete(id: u32, kptr: u32, klen: u32) -> i32 {
     with_state(Status::BadInput as i32, |state| {
-        let key = match args(state, &[(kptr, klen)]) {
-            Ok(mut b) => b.remove(0),
+        let keys = match args(state, &[(kptr, klen)]) {
+            Ok(b) => b,
             Err(code) => return code,
         };
-        match state.engine.table_delete(id, &key) {
+        let key = at(&keys, 0);
+        match state.engine.table_delete(id, key) {
             Ok(()) => Status::Ok as i32,
             Err(f) => fail(state, f),
         }

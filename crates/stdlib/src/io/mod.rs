@@ -16,7 +16,9 @@ use core::cell::RefCell;
 
 use vm::function::NativeClosure;
 use vm::host::{HostError, HostResult, OpenMode, ProcessEnd, Whence};
-use vm::lib::{Action, Catch, Cont, Error, NativeCall, NativeFn, Outcome};
+use vm::lib::{
+    at, bug, cell_mut, cell_ref, Action, Catch, Cont, Error, NativeCall, NativeFn, Outcome,
+};
 use vm::number::{write_float_g, write_int, Number};
 use vm::state::Ctx;
 use vm::userdata::UserData;
@@ -110,7 +112,7 @@ pub(crate) fn debug_prompt<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -
     };
     loop {
         ctx.with_host(|h| h.write_err(b"lua_debug> "));
-        let line = stdin.borrow_mut().read_line(ctx, true);
+        let line = cell_mut(&stdin).read_line(ctx, true);
         let line = match line {
             Ok(Some(line)) if line != b"cont\n" => line,
             _ => return call.ret0(),
@@ -153,7 +155,7 @@ fn debug_command_done<'gc>(
 /// `io.read` shares: what an interactive loop reads between the statements it runs.
 pub fn read_stdin_line(ctx: Ctx<'_>, keep_newline: bool) -> HostResult<Option<Vec<u8>>> {
     match handle_of(ctx.registry().get_str(ctx.intern(STDIN))) {
-        Some(stdin) => stdin.borrow_mut().read_line(ctx, keep_newline),
+        Some(stdin) => cell_mut(&stdin).read_line(ctx, keep_newline),
         None => Ok(None),
     }
 }
@@ -161,7 +163,7 @@ pub fn read_stdin_line(ctx: Ctx<'_>, keep_newline: bool) -> HostResult<Option<Ve
 /// The rest of standard input, through its file's buffer (what `io.read` read ahead).
 pub(crate) fn read_stdin_to_end(ctx: Ctx<'_>) -> HostResult<Vec<u8>> {
     match handle_of(ctx.registry().get_str(ctx.intern(STDIN))) {
-        Some(stdin) => stdin.borrow_mut().read_all(ctx),
+        Some(stdin) => cell_mut(&stdin).read_all(ctx),
         None => super::load_file::read_to_end(|buf| ctx.with_host(|h| h.read_stdin(buf))),
     }
 }
@@ -190,7 +192,7 @@ fn handle_of(v: Value<'_>) -> Option<Handle> {
 /// Argument 1 as an open file (`tofile`).
 fn check_file<'gc>(ctx: Ctx<'gc>, call: &NativeCall<'_, 'gc>) -> Result<Handle, Error<'gc>> {
     let handle = handle_of(call.arg(0)).ok_or_else(|| call.type_err(ctx, 0, "FILE*"))?;
-    if handle.borrow().is_closed() {
+    if cell_ref(&handle).is_closed() {
         return Err(Error::runtime("attempt to use a closed file"));
     }
     Ok(handle)
@@ -200,7 +202,7 @@ fn check_file<'gc>(ctx: Ctx<'gc>, call: &NativeCall<'_, 'gc>) -> Result<Handle, 
 fn default_file<'gc>(ctx: Ctx<'gc>, key: &[u8]) -> Result<(Value<'gc>, Handle), Error<'gc>> {
     let file = ctx.registry().get_str(ctx.intern(key));
     match handle_of(file) {
-        Some(h) if !h.borrow().is_closed() => Ok((file, h)),
+        Some(h) if !cell_ref(&h).is_closed() => Ok((file, h)),
         _ => {
             let which = if key == INPUT { "input" } else { "output" };
             Err(Error::runtime(format!("default {which} file is closed")))
@@ -328,7 +330,7 @@ fn tmpfile<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn type_<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 0)?;
     match handle_of(v) {
-        Some(h) if h.borrow().is_closed() => call.ret1(ctx.str_value(b"closed file")),
+        Some(h) if cell_ref(&h).is_closed() => call.ret1(ctx.str_value(b"closed file")),
         Some(_) => call.ret1(ctx.str_value(b"file")),
         None => call.ret1(Value::Nil),
     }
@@ -369,7 +371,7 @@ fn output<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 /// Closes the stream of argument 1 and returns what lua5.4's close returns.
 fn close_stream<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, handle: &Handle) -> R<'gc> {
-    let closed = handle.borrow_mut().close(ctx);
+    let closed = cell_mut(handle).close(ctx);
     match closed {
         Closed::Standard => call.ret(&[Value::Nil, ctx.str_value(b"cannot close standard file")]),
         Closed::File(result) => file_result(ctx, call, result, None),
@@ -393,16 +395,16 @@ fn io_close<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 /// `__gc` and `__close`: closes the file if it is still open.
 fn collect<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let handle = handle_of(call.arg(0)).ok_or_else(|| call.type_err(ctx, 0, "FILE*"))?;
-    let open = !handle.borrow().is_closed();
+    let open = !cell_ref(&handle).is_closed();
     if open {
-        let _ = handle.borrow_mut().close(ctx);
+        let _ = cell_mut(&handle).close(ctx);
     }
     call.ret0()
 }
 
 fn tostring<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let handle = handle_of(call.arg(0)).ok_or_else(|| call.type_err(ctx, 0, "FILE*"))?;
-    let text = if handle.borrow().is_closed() {
+    let text = if cell_ref(&handle).is_closed() {
         alloc::string::String::from("file (closed)")
     } else {
         format!("file (0x{:08x})", call.arg(0).addr().unwrap_or(0))
@@ -412,13 +414,13 @@ fn tostring<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 
 fn flush<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let handle = check_file(ctx, call)?;
-    let result = handle.borrow_mut().flush(ctx);
+    let result = cell_mut(&handle).flush(ctx);
     file_result(ctx, call, result, None)
 }
 
 fn io_flush<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let (_, handle) = default_file(ctx, OUTPUT)?;
-    let result = handle.borrow_mut().flush(ctx);
+    let result = cell_mut(&handle).flush(ctx);
     file_result(ctx, call, result, None)
 }
 
@@ -430,7 +432,7 @@ fn seek<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         _ => Whence::End,
     };
     let offset = call.opt_integer(ctx, 2, 0)?;
-    let result = handle.borrow_mut().seek(ctx, whence, offset);
+    let result = cell_mut(&handle).seek(ctx, whence, offset);
     match result {
         Ok(at) => call.ret1(Value::from(i64::try_from(at).unwrap_or(i64::MAX))),
         Err(e) => fail(ctx, call, e, None),
@@ -446,7 +448,7 @@ fn setvbuf<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     };
     let size = call.opt_integer(ctx, 2, DEFAULT_VBUF)?;
     let size = usize::try_from(size).unwrap_or(0);
-    let result = handle.borrow_mut().set_buffering(ctx, mode, size);
+    let result = cell_mut(&handle).set_buffering(ctx, mode, size);
     file_result(ctx, call, result, None)
 }
 
@@ -474,7 +476,7 @@ fn write_args<'gc>(
             _ => call.check_bytes(ctx, i)?,
         };
         if status.is_ok() {
-            status = handle.borrow_mut().write(ctx, bytes);
+            status = cell_mut(handle).write(ctx, bytes);
         }
     }
     Ok(status)
@@ -507,10 +509,10 @@ fn read_formats<'gc>(
     handle: &Handle,
     from: usize,
 ) -> Result<Option<HostResult<Vec<Value<'gc>>>>, Error<'gc>> {
-    handle.borrow_mut().begin_read();
+    cell_mut(handle).begin_read();
     let values = read_values(ctx, call, handle, from);
     let blocked = matches!(&values, Ok(Err(e)) if e.code == HostError::WOULD_BLOCK);
-    handle.borrow_mut().end_read(blocked);
+    cell_mut(handle).end_read(blocked);
     Ok(if blocked { None } else { Some(values?) })
 }
 
@@ -549,14 +551,14 @@ fn read_values<'gc>(
     let bytes = |b: Option<Vec<u8>>| b.map_or(Value::Nil, |b| ctx.str_value(&b));
     let mut values = Vec::new();
     if call.nargs() <= from {
-        let line = handle.borrow_mut().read_line(ctx, false);
+        let line = cell_mut(handle).read_line(ctx, false);
         return Ok(line.map(|l| alloc::vec![bytes(l)]));
     }
     for i in from..call.nargs() {
         let value = match call.arg(i) {
             Value::Integer(_) | Value::Float(_) => {
                 let n = call.check_integer(ctx, i)?;
-                let mut stream = handle.borrow_mut();
+                let mut stream = cell_mut(handle);
                 if n == 0 {
                     stream
                         .has_more(ctx)
@@ -569,7 +571,7 @@ fn read_values<'gc>(
             _ => {
                 let format = call.check_bytes(ctx, i)?;
                 let format = format.strip_prefix(b"*").unwrap_or(format);
-                let mut stream = handle.borrow_mut();
+                let mut stream = cell_mut(handle);
                 match format.first() {
                     Some(b'n') => stream.read_number(ctx).map(|n| match n {
                         Some(Number::Int(i)) => Value::Integer(i),
@@ -628,7 +630,7 @@ fn line_iterator<'gc>(
     upvals.push(call.arg(0));
     upvals.push(Value::Integer(formats as i64));
     upvals.push(Value::Boolean(close_at_end));
-    upvals.extend_from_slice(&call.args()[1..]);
+    upvals.extend_from_slice(at(call.args(), 1..));
     let f = NativeClosure::with_upvals(ctx.mc, "lines", next_line, upvals.into_boxed_slice());
     Ok(Value::from(f))
 }
@@ -663,9 +665,9 @@ fn io_lines<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn next_line<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let file = call.upval(0);
     let Some(handle) = handle_of(file) else {
-        unreachable!() // a lines iterator keeps its file
+        bug() // a lines iterator keeps its file
     };
-    if handle.borrow().is_closed() {
+    if cell_ref(&handle).is_closed() {
         return Err(Error::runtime("file is already closed"));
     }
     let formats = match call.upval(1) {
@@ -686,7 +688,7 @@ fn next_line<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret(&values);
     }
     if call.upval(2).is_truthy() {
-        let _ = handle.borrow_mut().close(ctx);
+        let _ = cell_mut(&handle).close(ctx);
     }
     call.ret0()
 }

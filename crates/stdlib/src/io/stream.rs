@@ -7,6 +7,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use vm::host::{HostError, HostFile, HostResult, ProcessEnd, Whence};
+use vm::lib::{at, at_mut};
 use vm::number::{parse_number, Number};
 use vm::state::Ctx;
 
@@ -111,7 +112,7 @@ impl Stream {
     }
 
     fn unread(&self) -> &[u8] {
-        &self.input[self.input_pos..]
+        at(&self.input, self.input_pos..)
     }
 
     /// Reads more from the device when everything read was consumed; false at the end.
@@ -132,7 +133,7 @@ impl Stream {
         }
         let start = self.input.len();
         self.input.resize(start + READ_CHUNK, 0);
-        let buf = &mut self.input[start..];
+        let buf = at_mut(&mut self.input, start..);
         let n = match &mut self.device {
             Device::Stdin => ctx.with_host(|h| h.read_stdin(buf)),
             Device::File(f) | Device::Pipe(f) => f.read(buf),
@@ -161,7 +162,7 @@ impl Stream {
 
     fn peek(&mut self, ctx: Ctx<'_>) -> HostResult<Option<u8>> {
         Ok(if self.fill(ctx)? {
-            Some(self.input[self.input_pos])
+            Some(*at(&self.input, self.input_pos))
         } else {
             None
         })

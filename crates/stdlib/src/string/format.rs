@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use vm::decimal::Digits;
-use vm::lib::{metamethod, to_number, tostring_plain, type_name_for_message, Error, MetaEvent};
+use vm::lib::{at, metamethod, to_number, tostring_plain, type_name_for_message, Error, MetaEvent};
 use vm::number::{
     float_to_int, write_exponent, write_float_g, write_int, write_non_finite, Number,
 };
@@ -86,9 +86,9 @@ fn pad(out: &mut Vec<u8>, spec: &Spec, sign_len: usize, body: &[u8], zero_ok: bo
         out.extend_from_slice(body);
         out.resize(out.len() + fill, b' ');
     } else if spec.zero && zero_ok {
-        out.extend_from_slice(&body[..sign_len]);
+        out.extend_from_slice(at(body, ..sign_len));
         out.resize(out.len() + fill, b'0');
-        out.extend_from_slice(&body[sign_len..]);
+        out.extend_from_slice(at(body, sign_len..));
     } else {
         out.resize(out.len() + fill, b' ');
         out.extend_from_slice(body);
@@ -332,7 +332,7 @@ pub fn format<'gc>(
         while i < fmt.len() && SPEC_CHARS.contains(&fmt[i]) {
             i += 1;
         }
-        let form = &fmt[start..(i + 1).min(fmt.len())];
+        let form = at(fmt, start..(i + 1).min(fmt.len()));
         if form.len() >= MAX_SPEC {
             return Err(Error::runtime("invalid format (too long)"));
         }

@@ -11,15 +11,14 @@ use alloc::vec::Vec;
 
 use vm::function::NativeClosure;
 use vm::lib::{
-    arith_numbers, metamethod, tostring_plain, Action, ArithOp, Cont, Error, MetaEvent, NativeCall,
-    Outcome,
+    append, arith_numbers, at, bug, charge_bytes, grow, metamethod, reserve, tostring_plain,
+    Action, ArithOp, Cont, Error, MetaEvent, NativeCall, Outcome,
 };
 use vm::number::{write_int, Number};
 use vm::state::Ctx;
 use vm::value::{Type, Value};
 
 use super::access::{self, result_of, stash, take, Flow};
-use vm::lib::{append, charge_bytes, grow, reserve};
 
 use super::{register_lib, set_field};
 use pattern::{Capture, MatchError, Matcher, State};
@@ -103,7 +102,7 @@ fn sub<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(ctx.str_value(b""));
     }
     // start <= end <= len: both fit in usize.
-    let piece = &s[start as usize - 1..end as usize];
+    let piece = at(s, start as usize - 1..end as usize);
     ctx.check_alloc(piece.len())?;
     charge_bytes(ctx, piece.len());
     call.ret1(ctx.str_value(piece))
@@ -181,7 +180,7 @@ fn byte<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     // The values, then the stack they are returned on.
     ctx.check_alloc(n as usize * 2 * core::mem::size_of::<Value>())?;
     call.thread_state().reserve_stack(ctx, n as usize)?;
-    let values: Vec<Value<'gc>> = s[start as usize - 1..end as usize]
+    let values: Vec<Value<'gc>> = at(s, start as usize - 1..end as usize)
         .iter()
         .map(|&b| Value::Integer(b as i64))
         .collect();
@@ -204,14 +203,14 @@ fn char<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
 fn match_error<'gc>(e: MatchError) -> Error<'gc> {
     match e {
         MatchError::Pattern(msg) => Error::Runtime(msg),
-        MatchError::OutOfSteps => unreachable!(), // a paused match is resumed, not raised
+        MatchError::OutOfSteps => bug(), // a paused match is resumed, not raised
     }
 }
 
 /// The value of a capture.
 fn capture_value<'gc>(ctx: Ctx<'gc>, src: &[u8], c: Capture) -> Value<'gc> {
     match c {
-        Capture::Range(a, b) => ctx.str_value(&src[a..b]),
+        Capture::Range(a, b) => ctx.str_value(at(src, a..b)),
         Capture::Position(p) => Value::Integer(p as i64),
     }
 }
@@ -271,7 +270,7 @@ const FIND_STATE: usize = 4;
 
 fn find_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'gc>) -> R<'gc> {
     let (Value::String(src), Value::String(pat)) = (call.arg(0), call.arg(1)) else {
-        unreachable!() // find keeps its strings
+        bug() // find keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, FIND_STATE));
     m.set_steps(MATCH_TURN);
@@ -314,7 +313,7 @@ fn find_result<'gc>(
         Ok(Some(bounds)) => bounds,
     };
     let Value::String(src) = call.arg(0) else {
-        unreachable!() // find keeps its subject
+        bug() // find keeps its subject
     };
     let src = src.as_bytes();
     let mut results = Vec::new();
@@ -360,11 +359,11 @@ fn gmatch_step<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!() // gmatch keeps its strings
+        bug() // gmatch keeps its strings
     };
     let int_upval = |i| match this.upval(i) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // gmatch keeps its positions
+        _ => bug(), // gmatch keeps its positions
     };
     let (from, last) = (int_upval(GMATCH_POS) as usize, int_upval(GMATCH_LAST));
     if from > src.len() {
@@ -381,7 +380,7 @@ fn gmatch_cont<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>, _: Outcome<'g
     let this = call.closure();
     let (Value::String(src), Value::String(pat)) = (this.upval(GMATCH_SRC), this.upval(GMATCH_PAT))
     else {
-        unreachable!() // gmatch keeps its strings
+        bug() // gmatch keeps its strings
     };
     let mut m = Matcher::with_state(src.as_bytes(), pat.as_bytes(), take(call, 0));
     m.set_steps(MATCH_TURN);
@@ -398,7 +397,7 @@ fn gmatch_result<'gc>(
     charge_steps(ctx, m);
     let this = call.closure();
     let Value::String(src) = this.upval(GMATCH_SRC) else {
-        unreachable!() // gmatch keeps its subject
+        bug() // gmatch keeps its subject
     };
     let src = src.as_bytes();
     match found {
@@ -466,7 +465,7 @@ enum Pending<'gc> {
 fn int_slot(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // gsub keeps its state as integers
+        _ => bug(), // gsub keeps its state as integers
     }
 }
 
@@ -502,7 +501,7 @@ fn gsub_run<'gc>(
         call.arg(gsub_slot::PAT),
         call.arg(gsub_slot::MAX),
     ) else {
-        unreachable!() // gsub checked its arguments
+        bug() // gsub checked its arguments
     };
     let repl = call.arg(gsub_slot::REPL);
     let src = src_str.as_bytes();
@@ -516,7 +515,7 @@ fn gsub_run<'gc>(
     match pending {
         Pending::None => {}
         Pending::Replacement(value, start) => {
-            changed |= add_replacement(ctx, &mut buf, value, &src[start..pos])?;
+            changed |= add_replacement(ctx, &mut buf, value, at(src, start..pos))?;
             last_match = Some(pos);
             if anchor {
                 return gsub_finish(ctx, call, buf, count, pos, changed);
@@ -578,7 +577,7 @@ fn gsub_run<'gc>(
                         let key = capture_value(ctx, src, m.capture(0, s, e).map_err(match_error)?);
                         match access::get(ctx, call, repl, key, Cont::new(gsub_cont))? {
                             Flow::Ready(v) => {
-                                changed |= add_replacement(ctx, &mut buf, v, &src[s..e])?;
+                                changed |= add_replacement(ctx, &mut buf, v, at(src, s..e))?;
                                 None
                             }
                             Flow::Wait(action) => Some(action),
@@ -596,7 +595,7 @@ fn gsub_run<'gc>(
                 }
             }
             None if pos < src.len() => {
-                buf.push(src[pos]);
+                buf.push(*at(src, pos));
                 pos += 1;
             }
             None => break,
@@ -618,12 +617,12 @@ fn gsub_finish<'gc>(
     changed: bool,
 ) -> R<'gc> {
     let Value::String(src) = call.arg(gsub_slot::SRC) else {
-        unreachable!() // gsub keeps its subject
+        bug() // gsub keeps its subject
     };
     if !changed {
         return call.ret(&[Value::String(src), Value::Integer(count)]);
     }
-    let rest = &src.as_bytes()[pos..];
+    let rest = at(src.as_bytes(), pos..);
     let total = buf.len().saturating_add(rest.len());
     charge_bytes(ctx, buf.len());
     reserve(ctx, &mut buf, total)?;
@@ -687,7 +686,7 @@ fn add_template<'gc>(
             _ => return Err(Error::runtime("invalid use of '%' in replacement string")),
         };
         match capture {
-            Capture::Range(a, b) => append(ctx, buf, &src[a..b])?,
+            Capture::Range(a, b) => append(ctx, buf, at(src, a..b))?,
             Capture::Position(p) => write_int(buf, p as i64),
         }
     }
@@ -709,7 +708,7 @@ fn format_from<'gc>(
     mut out: Vec<u8>,
 ) -> R<'gc> {
     let Value::String(fmt) = call.arg(0) else {
-        unreachable!() // format checked its format string
+        bug() // format checked its format string
     };
     match format::format(ctx, fmt.as_bytes(), call.args(), from, used, &mut out)? {
         format::Progress::Done => {
@@ -776,14 +775,14 @@ fn arith_operand(v: Value<'_>) -> Option<Value<'_>> {
 /// operand's metamethod decides, or it is an error.
 fn arith<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let Value::Integer(which) = call.upval(0) else {
-        unreachable!() // string arithmetic knows its operator
+        bug() // string arithmetic knows its operator
     };
-    let (event, op) = ARITH[which as usize];
+    let (event, op) = *at(&ARITH, which as usize);
     let (a, b) = (call.arg(0), call.arg(1));
     if let (Some(x), Some(y)) = (arith_operand(a), arith_operand(b)) {
         return match arith_numbers(op, x, y) {
             Ok(Some(v)) => call.ret1(v),
-            Ok(None) => unreachable!(), // both operands are numbers
+            Ok(None) => bug(), // both operands are numbers
             // Raised inside a native: lua5.4 gives these no position.
             Err(Error::Runtime(msg)) => Err(access::plain_error(ctx, &msg)),
             Err(e) => Err(e),

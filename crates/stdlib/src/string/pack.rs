@@ -5,12 +5,11 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use vm::lib::{Action, Error, NativeCall};
+use vm::lib::{at, at_mut, reserve, Action, Error, NativeCall};
 use vm::state::Ctx;
 use vm::value::Value;
 
 use super::posrelat_start;
-use vm::lib::reserve;
 
 /// `sizeof(lua_Integer)`: integers of other sizes are checked or extended.
 const INT_SIZE: usize = 8;
@@ -65,7 +64,7 @@ impl<'a> Format<'a> {
         // The format is a C string in lua5.4: it ends at the first zero byte.
         let end = fmt.iter().position(|&c| c == 0).unwrap_or(fmt.len());
         Format {
-            fmt: &fmt[..end],
+            fmt: at(fmt, ..end),
             pos: 0,
             little: true,
             max_align: 1,
@@ -80,7 +79,7 @@ impl<'a> Format<'a> {
         }
         let mut n: usize = 0;
         loop {
-            n = n * 10 + (self.fmt[self.pos] - b'0') as usize;
+            n = n * 10 + (*at(self.fmt, self.pos) - b'0') as usize;
             self.pos += 1;
             let more = self.fmt.get(self.pos).is_some_and(u8::is_ascii_digit);
             if !more || n > (MAX_SIZE as usize - 9) / 10 {
@@ -101,7 +100,7 @@ impl<'a> Format<'a> {
 
     /// Reads one option: its kind and size.
     fn option<'gc>(&mut self) -> Result<(Kind, usize), Error<'gc>> {
-        let c = self.fmt[self.pos];
+        let c = *at(self.fmt, self.pos);
         self.pos += 1;
         Ok(match c {
             b'b' => (Kind::Int { signed: true }, 1),
@@ -196,7 +195,7 @@ fn write_int(out: &mut Vec<u8>, v: u64, size: usize, little: bool, negative: boo
         });
     }
     if !little {
-        out[start..].reverse();
+        at_mut(out, start..).reverse();
     }
 }
 
@@ -204,7 +203,13 @@ fn write_int(out: &mut Vec<u8>, v: u64, size: usize, little: bool, negative: boo
 /// extend the sign.
 fn read_int<'gc>(data: &[u8], little: bool, signed: bool) -> Result<i64, Error<'gc>> {
     let size = data.len();
-    let byte = |i: usize| if little { data[i] } else { data[size - 1 - i] };
+    let byte = |i: usize| {
+        if little {
+            *at(data, i)
+        } else {
+            *at(data, size - 1 - i)
+        }
+    };
     let mut v: u64 = 0;
     for i in (0..size.min(INT_SIZE)).rev() {
         v = (v << 8) | byte(i) as u64;
@@ -270,7 +275,7 @@ pub fn pack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
                 if !fmt.little {
-                    out[start..].reverse();
+                    at_mut(&mut out, start..).reverse();
                 }
             }
             Kind::Char => {
@@ -347,14 +352,14 @@ pub fn unpack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         pos += item.align_pad;
         match item.kind {
             Kind::Int { signed } => {
-                let v = read_int(&data[pos..pos + size], fmt.little, signed)?;
+                let v = read_int(at(data, pos..pos + size), fmt.little, signed)?;
                 results.push(Value::Integer(v));
             }
             Kind::Float | Kind::Double => {
                 let mut bytes = [0u8; 8];
-                bytes[..size].copy_from_slice(&data[pos..pos + size]);
+                at_mut(&mut bytes, ..size).copy_from_slice(at(data, pos..pos + size));
                 if !fmt.little {
-                    bytes[..size].reverse();
+                    at_mut(&mut bytes, ..size).reverse();
                 }
                 let v = if item.kind == Kind::Float {
                     f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as f64
@@ -363,22 +368,22 @@ pub fn unpack<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
                 };
                 results.push(Value::Float(v));
             }
-            Kind::Char => results.push(ctx.str_value(&data[pos..pos + size])),
+            Kind::Char => results.push(ctx.str_value(at(data, pos..pos + size))),
             Kind::Str => {
-                let len = read_int(&data[pos..pos + size], fmt.little, false)? as u64;
+                let len = read_int(at(data, pos..pos + size), fmt.little, false)? as u64;
                 if len > (data.len() - pos - size) as u64 {
                     return Err(too_short());
                 }
                 let from = pos + size;
                 let len = len as usize;
-                results.push(ctx.str_value(&data[from..from + len]));
+                results.push(ctx.str_value(at(data, from..from + len)));
                 pos += len;
             }
             Kind::Zstr => {
-                let Some(len) = data[pos..].iter().position(|&c| c == 0) else {
+                let Some(len) = at(data, pos..).iter().position(|&c| c == 0) else {
                     return Err(Error::bad_arg(2, "unfinished string for format 'z'"));
                 };
-                results.push(ctx.str_value(&data[pos..pos + len]));
+                results.push(ctx.str_value(at(data, pos..pos + len)));
                 pos += len + 1;
             }
             Kind::Padding | Kind::PadAlign | Kind::Nop => {}

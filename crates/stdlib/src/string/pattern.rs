@@ -12,6 +12,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use vm::lib::{at, at_mut};
+
 /// Most captures a pattern may have (`LUA_MAXCAPTURES`).
 pub const MAX_CAPTURES: usize = 32;
 /// Deepest nesting of the matcher (lua5.4's `MAXCCALLS` for patterns).
@@ -294,7 +296,7 @@ impl<'a> Matcher<'a> {
             }
             return Ok(Capture::Range(s, e));
         }
-        let (start, len) = self.st.caps[i];
+        let (start, len) = *at(&self.st.caps, i);
         match len {
             CapLen::Position => Ok(Capture::Position(start + 1)),
             CapLen::Len(l) => Ok(Capture::Range(start, start + l)),
@@ -309,7 +311,7 @@ impl<'a> Matcher<'a> {
 
     /// The end of the single-character class at `p`.
     fn class_end(&self, mut p: usize) -> Res<usize> {
-        let c = self.pat[p];
+        let c = *at(self.pat, p);
         p += 1;
         if c == b'%' {
             if p >= self.pat.len() {
@@ -326,7 +328,7 @@ impl<'a> Matcher<'a> {
                 if p >= self.pat.len() {
                     return Err(MatchError::new("malformed pattern (missing ']')"));
                 }
-                let c = self.pat[p];
+                let c = *at(self.pat, p);
                 p += 1;
                 if c == b'%' && p < self.pat.len() {
                     p += 1;
@@ -343,24 +345,24 @@ impl<'a> Matcher<'a> {
     fn in_set(&self, c: u8, mut p: usize, close: usize) -> bool {
         let mut yes = true;
         p += 1;
-        if self.pat[p] == b'^' {
+        if *at(self.pat, p) == b'^' {
             yes = false;
             p += 1;
         }
         while p < close {
-            if self.pat[p] == b'%' {
+            if *at(self.pat, p) == b'%' {
                 p += 1;
-                if class_matches(c, self.pat[p]) {
+                if class_matches(c, *at(self.pat, p)) {
                     return yes;
                 }
                 p += 1;
-            } else if p + 2 < close && self.pat[p + 1] == b'-' {
-                if self.pat[p] <= c && c <= self.pat[p + 2] {
+            } else if p + 2 < close && *at(self.pat, p + 1) == b'-' {
+                if *at(self.pat, p) <= c && c <= *at(self.pat, p + 2) {
                     return yes;
                 }
                 p += 3;
             } else {
-                if self.pat[p] == c {
+                if *at(self.pat, p) == c {
                     return yes;
                 }
                 p += 1;
@@ -374,9 +376,9 @@ impl<'a> Matcher<'a> {
         let Some(&c) = self.src.get(s) else {
             return false;
         };
-        match self.pat[p] {
+        match *at(self.pat, p) {
             b'.' => true,
-            b'%' => class_matches(c, self.pat[p + 1]),
+            b'%' => class_matches(c, *at(self.pat, p + 1)),
             b'[' => self.in_set(c, p, ep - 1),
             pc => pc == c,
         }
@@ -429,7 +431,7 @@ impl<'a> Matcher<'a> {
         while let Some(c) = self.st.choices.pop() {
             match c {
                 Choice::Open => self.st.level -= 1,
-                Choice::Close { l } => self.st.caps[l].1 = CapLen::Unfinished,
+                Choice::Close { l } => at_mut(&mut self.st.caps, l).1 = CapLen::Unfinished,
                 Choice::Skip { s, p } => return Some((s, p)),
                 Choice::Max { s, i, ep } if i > 0 => {
                     self.st.choices.push(Choice::Max { s, i: i - 1, ep });
@@ -451,7 +453,7 @@ impl<'a> Matcher<'a> {
             if p >= self.pat.len() {
                 return Ok(Next::Matched(s));
             }
-            match self.pat[p] {
+            match *at(self.pat, p) {
                 b'(' => {
                     let (what, next) = if self.pat.get(p + 1) == Some(&b')') {
                         (CapLen::Position, p + 2)
@@ -461,7 +463,7 @@ impl<'a> Matcher<'a> {
                     if self.st.level >= MAX_CAPTURES {
                         return Err(MatchError::new("too many captures"));
                     }
-                    self.st.caps[self.st.level] = (s, what);
+                    *at_mut(&mut self.st.caps, self.st.level) = (s, what);
                     self.st.level += 1;
                     self.push(Choice::Open)?;
                     p = next;
@@ -470,9 +472,9 @@ impl<'a> Matcher<'a> {
                 b')' => {
                     let l = (0..self.st.level)
                         .rev()
-                        .find(|&l| self.st.caps[l].1 == CapLen::Unfinished)
+                        .find(|&l| at(&self.st.caps, l).1 == CapLen::Unfinished)
                         .ok_or_else(|| MatchError::new("invalid pattern capture"))?;
-                    self.st.caps[l].1 = CapLen::Len(s - self.st.caps[l].0);
+                    at_mut(&mut self.st.caps, l).1 = CapLen::Len(s - at(&self.st.caps, l).0);
                     self.push(Choice::Close { l })?;
                     p += 1;
                     continue;
@@ -498,7 +500,7 @@ impl<'a> Matcher<'a> {
                         return Err(MatchError::new("missing '[' after '%f' in pattern"));
                     }
                     let ep = self.class_end(p)?;
-                    let prev = if s == 0 { 0 } else { self.src[s - 1] };
+                    let prev = if s == 0 { 0 } else { *at(self.src, s - 1) };
                     let cur = self.src.get(s).copied().unwrap_or(0);
                     if !self.in_set(prev, p, ep - 1) && self.in_set(cur, p, ep - 1) {
                         p = ep;
@@ -507,7 +509,7 @@ impl<'a> Matcher<'a> {
                     return Ok(Next::Failed);
                 }
                 b'%' if self.pat.get(p + 1).is_some_and(u8::is_ascii_digit) => {
-                    match self.match_back_reference(s, self.pat[p + 1])? {
+                    match self.match_back_reference(s, *at(self.pat, p + 1))? {
                         Some(e) => {
                             s = e;
                             p += 2;
@@ -573,14 +575,14 @@ impl<'a> Matcher<'a> {
                 "malformed pattern (missing arguments to '%b')",
             ));
         }
-        let (open, close) = (self.pat[p], self.pat[p + 1]);
+        let (open, close) = (*at(self.pat, p), *at(self.pat, p + 1));
         if self.src.get(s) != Some(&open) {
             return Ok(None);
         }
         let mut depth = 1usize;
         let mut end = None;
         for i in s + 1..self.src.len() {
-            let c = self.src[i];
+            let c = *at(self.src, i);
             if c == close {
                 depth -= 1;
                 if depth == 0 {
@@ -600,19 +602,19 @@ impl<'a> Matcher<'a> {
     /// `%1`..`%9`: the text of an earlier capture again.
     fn match_back_reference(&mut self, s: usize, digit: u8) -> Res<Option<usize>> {
         let l = (digit as usize).wrapping_sub(b'1' as usize);
-        if l >= self.st.level || self.st.caps[l].1 == CapLen::Unfinished {
+        if l >= self.st.level || at(&self.st.caps, l).1 == CapLen::Unfinished {
             return Err(MatchError::Pattern(format!(
                 "invalid capture index %{}",
                 l.wrapping_add(1) as isize
             )));
         }
         // A position capture has no text: it never matches again.
-        let CapLen::Len(len) = self.st.caps[l].1 else {
+        let CapLen::Len(len) = at(&self.st.caps, l).1 else {
             return Ok(None);
         };
-        let start = self.st.caps[l].0;
-        let rest = &self.src[s..];
-        if rest.len() >= len && self.src[start..start + len] == rest[..len] {
+        let start = at(&self.st.caps, l).0;
+        let rest = at(self.src, s..);
+        if rest.len() >= len && at(self.src, start..start + len) == at(rest, ..len) {
             self.st.steps_left = self.st.steps_left.saturating_sub(len as u64);
             Ok(Some(s + len))
         } else {
@@ -633,22 +635,22 @@ pub fn find_plain(src: &[u8], needle: &[u8], init: usize) -> Option<usize> {
     if needle.is_empty() {
         return Some(init);
     }
-    let hay = &src[init..];
+    let hay = at(src, init..);
     if needle.len() > hay.len() {
         return None;
     }
-    let first = needle[0];
+    let first = *at(needle, 0);
     let last_start = hay.len() - needle.len();
     let mut i = 0;
     while i <= last_start {
-        match hay[i..=last_start].iter().position(|&c| c == first) {
+        match at(hay, i..=last_start).iter().position(|&c| c == first) {
             None => return None,
             Some(off) => {
-                let at = i + off;
-                if &hay[at..at + needle.len()] == needle {
-                    return Some(init + at);
+                let pos = i + off;
+                if at(hay, pos..pos + needle.len()) == needle {
+                    return Some(init + pos);
                 }
-                i = at + 1;
+                i = pos + 1;
             }
         }
     }

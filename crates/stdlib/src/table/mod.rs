@@ -9,15 +9,14 @@ use alloc::format;
 use alloc::vec::Vec;
 
 use vm::lib::{
-    event_of, key_error, metatable_of, tostring_plain, Action, Cont, ContFn, Error, MetaEvent,
-    NativeCall, Outcome,
+    append, bug, charge_bytes, event_of, key_error, metatable_of, tostring_plain, Action, Cont,
+    ContFn, Error, MetaEvent, NativeCall, Outcome,
 };
 use vm::state::Ctx;
 use vm::table::Table;
 use vm::value::Value;
 
 use super::access::{self, ready, result_of, stash, take, to_length, Flow};
-use vm::lib::{append, charge_bytes};
 
 use super::register_lib;
 
@@ -86,7 +85,7 @@ fn plain<'gc>(ctx: Ctx<'gc>, v: Value<'gc>) -> Option<Table<'gc>> {
 fn int(call: &NativeCall<'_, '_>, slot: usize) -> i64 {
     match call.arg(slot) {
         Value::Integer(n) => n,
-        _ => unreachable!(), // the slot holds an integer
+        _ => bug(), // the slot holds an integer
     }
 }
 
@@ -398,7 +397,7 @@ fn concat_run<'gc>(
                 }
                 if let Some(table) = plain(ctx, t) {
                     let Value::String(sep) = call.arg(slot::SEP) else {
-                        unreachable!() // concat checked its separator
+                        bug() // concat checked its separator
                     };
                     let (first, copied) = (i, buf.len());
                     let mut i = i;
@@ -444,7 +443,7 @@ fn concat_run<'gc>(
                     return call.ret1(ctx.str_value(&buf));
                 }
                 let Value::String(sep) = call.arg(slot::SEP) else {
-                    unreachable!() // concat checked its separator
+                    bug() // concat checked its separator
                 };
                 append(ctx, &mut buf, sep.as_bytes())?;
                 call.set_arg(slot::INDEX, Value::Integer(i + 1));
