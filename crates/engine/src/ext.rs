@@ -369,6 +369,18 @@ impl Store {
         }
     }
 
+    /// Runs `f` with the reused encoding buffers, or fresh ones when a nested call holds them.
+    #[inline]
+    fn with_buffers<R>(&self, f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+        match self.buffers.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let (kb, vb) = &mut *buffers;
+                f(kb, vb)
+            }
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+        }
+    }
+
     fn get_with<'gc>(
         &self,
         ctx: Ctx<'gc>,
@@ -658,13 +670,7 @@ impl<'gc> Plan<'gc> {
 
 impl External for Store {
     fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
-        match self.buffers.try_borrow_mut() {
-            Ok(mut buffers) => {
-                let (kb, out) = &mut *buffers;
-                self.get_with(ctx, id, key, kb, out)
-            }
-            Err(_) => self.get_with(ctx, id, key, &mut Vec::new(), &mut Vec::new()),
-        }
+        self.with_buffers(|kb, out| self.get_with(ctx, id, key, kb, out))
     }
 
     fn set<'gc>(
@@ -675,21 +681,7 @@ impl External for Store {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), Error<'gc>> {
-        match self.buffers.try_borrow_mut() {
-            Ok(mut buffers) => {
-                let (kb, vb) = &mut *buffers;
-                self.set_with(ctx, running, id, key, value, kb, vb)
-            }
-            Err(_) => self.set_with(
-                ctx,
-                running,
-                id,
-                key,
-                value,
-                &mut Vec::new(),
-                &mut Vec::new(),
-            ),
-        }
+        self.with_buffers(|kb, vb| self.set_with(ctx, running, id, key, value, kb, vb))
     }
 
     fn next<'gc>(
