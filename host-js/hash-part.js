@@ -1,5 +1,5 @@
 // The hash part of an external table: its keys outside the array part, with their values, as
-// encoded bytes in one growing Uint8Array (the arena), found through an open-addressing index.
+// encoded bytes in a list of Uint8Array chunks (the arena), found through an open-addressing index.
 // A write copies the bytes the module hands over and a read copies them back: neither makes a
 // JS object per entry, so a million string keys leave the garbage collector nothing to trace.
 
@@ -12,11 +12,22 @@ import { compactValue, binaryString, INTEGER, safeInteger } from './compact.js';
 const HEADER = 12;
 const DELETED = -1;
 const MIN_ARENA = 64;
-/** Index cells are int32 pairs (hash, record offset + 1). */
+/**
+ * The arena is a list of chunks of CHUNK bytes, filled in turn: growing it copies nothing and
+ * touches no more fresh memory than it holds. A table's first chunk starts at MIN_ARENA bytes
+ * and doubles up to CHUNK, so a small table stays small. A record never spans chunks; one
+ * larger than CHUNK gets a chunk of its own.
+ */
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
+/** Record addresses (chunk << CHUNK_BITS | offset) + 1 fit the index's int32 cells. */
+const MAX_CHUNKS = 2047;
 const MAX_ARENA = 2 ** 31 - 2;
 /** A hash part of up to this many slots is searched in order: a small table costs no index. */
 const SMALL = 8;
 const MIN_CELLS = 32;
+const MIN_SLOTS = 8;
 /** Shorter copies go byte by byte: cheaper than making a subarray to `set` from. */
 const SHORT_COPY = 32;
 const FNV_OFFSET = 0x811c9dc5;
@@ -31,22 +42,29 @@ const FNV_PRIME = 0x01000193;
  */
 export class HashPart {
   constructor() {
-    this.bytes = new Uint8Array(MIN_ARENA);
-    /** Bytes of the arena in use. */
+    /** The arena's chunks; records are appended to the last one. */
+    this.chunks = [new Uint8Array(MIN_ARENA)];
+    /** Bytes of the last chunk in use. */
     this.top = 0;
+    /** Bytes of records written, live or garbage (for the limit and compaction). */
+    this.used = 0;
     /** Bytes of the arena that no record uses any more. */
     this.waste = 0;
-    /** Record offset per slot, in insertion order. */
-    this.slots = [];
+    /** Record address per slot, in insertion order: `slotCount` of them. */
+    this.slots = new Int32Array(MIN_SLOTS);
+    this.slotCount = 0;
     this.deleted = 0;
     /**
-     * Open addressing, linear probing: per cell a key hash and its record's offset + 1 (0: an
-     * empty cell), at most half full. Null while there are at most SMALL slots.
+     * Open addressing, linear probing: per cell a key hash and its record's address + 1 (0:
+     * an empty cell), at most half full. Null while there are at most SMALL slots.
      */
     this.index = null;
   }
 
-  get size() { return this.slots.length - this.deleted; }
+  get size() { return this.slotCount - this.deleted; }
+
+  /** The chunk holding record `r`. */
+  chunkOf(r) { return this.chunks[r >>> CHUNK_BITS]; }
 
   /** The record of the key encoded at `mem[at..at+len]`, deleted or not; -1 when there is none. */
   find(mem, at, len) {
@@ -58,7 +76,7 @@ export class HashPart {
     const index = this.index;
     if (index === null) {
       const slots = this.slots;
-      for (let s = 0; s < slots.length; s++) if (this.keyIs(slots[s], mem, at, len)) return slots[s];
+      for (let s = 0; s < this.slotCount; s++) if (this.keyIs(slots[s], mem, at, len)) return slots[s];
       return -1;
     }
     const mask = (index.length >> 1) - 1;
@@ -70,9 +88,10 @@ export class HashPart {
   }
 
   keyIs(r, mem, at, len) {
-    const b = this.bytes;
-    if (u32(b, r) !== len) return false;
-    const key = r + HEADER;
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    if (u32(b, o) !== len) return false;
+    const key = o + HEADER;
     for (let i = 0; i < len; i++) if (b[key + i] !== mem[at + i]) return false;
     return true;
   }
@@ -85,20 +104,22 @@ export class HashPart {
 
   /** The compact value of record `r`; undefined once deleted. */
   valueOf(r) {
-    const b = this.bytes;
-    const vlen = i32(b, r + 4);
-    return vlen === DELETED ? undefined : compactValue(b, r + HEADER + u32(b, r), vlen);
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    const vlen = i32(b, o + 4);
+    return vlen === DELETED ? undefined : compactValue(b, o + HEADER + u32(b, o), vlen);
   }
 
   /** The key of record `r` as a Map key (see `keyString` in tables.js). */
   keyOf(r) {
-    const b = this.bytes;
-    const len = u32(b, r);
-    if (len === 9 && b[r + HEADER] === INTEGER) {
-      const n = safeInteger(b, r + HEADER);
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    const len = u32(b, o);
+    if (len === 9 && b[o + HEADER] === INTEGER) {
+      const n = safeInteger(b, o + HEADER);
       if (n !== undefined) return n;
     }
-    return binaryString(b, r + HEADER, len);
+    return binaryString(b, o + HEADER, len);
   }
 
   /**
@@ -107,15 +128,18 @@ export class HashPart {
    */
   read(mem, at, len, to, max) {
     const r = this.find(mem, at, len);
-    const vlen = r < 0 ? DELETED : i32(this.bytes, r + 4);
-    if (vlen !== DELETED && vlen <= max) copy(this.bytes, r + HEADER + len, vlen, mem, to);
+    if (r < 0) return DELETED;
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    const vlen = i32(b, o + 4);
+    if (vlen !== DELETED && vlen <= max) copy(b, o + HEADER + len, vlen, mem, to);
     return vlen;
   }
 
   /** The position of the key encoded at `mem[at..at+len]` in the order, deleted or not; -1 when unknown. */
   slotOfKey(mem, at, len) {
     const r = this.find(mem, at, len);
-    return r < 0 ? -1 : u32(this.bytes, r + 8);
+    return r < 0 ? -1 : u32(this.chunkOf(r), (r & IN_CHUNK) + 8);
   }
 
   /**
@@ -130,13 +154,14 @@ export class HashPart {
       this.append(kmem, kat, klen, vmem, vat, vlen, h);
       return undefined;
     }
-    const b = this.bytes;
-    const had = i32(b, r + 4);
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    const had = i32(b, o + 4);
     const old = this.valueOf(r);
     if (had === DELETED) this.deleted--;
     if (vlen <= had) {
-      copy(vmem, vat, vlen, b, r + HEADER + klen);
-      setU32(b, r + 4, vlen);
+      copy(vmem, vat, vlen, b, o + HEADER + klen);
+      setU32(b, o + 4, vlen);
       this.waste += had - vlen;
     } else {
       this.move(r, vmem, vat, vlen);
@@ -149,19 +174,20 @@ export class HashPart {
     const r = this.find(mem, at, len);
     const old = r < 0 ? undefined : this.valueOf(r);
     if (old === undefined) return undefined;
-    this.waste += i32(this.bytes, r + 4);
-    setU32(this.bytes, r + 4, DELETED);
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    this.waste += i32(b, o + 4);
+    setU32(b, o + 4, DELETED);
     this.deleted++;
     return old;
   }
 
   // A record for a new key (hashing to `h`), in a new slot.
   append(kmem, kat, klen, vmem, vat, vlen, h) {
-    this.reserve(HEADER + klen + vlen);
-    const r = this.top;
-    const slot = this.slots.length;
+    const r = this.reserve(HEADER + klen + vlen);
+    const slot = this.slotCount;
     this.write(r, slot, kmem, kat, klen, vmem, vat, vlen);
-    this.slots.push(r);
+    this.pushSlot(r);
     if (this.index === null) {
       if (slot + 1 > SMALL) this.reindex();
       return;
@@ -171,101 +197,140 @@ export class HashPart {
     this.place(h, r);
   }
 
+  pushSlot(r) {
+    if (this.slotCount === this.slots.length) {
+      const slots = new Int32Array(this.slots.length * 2);
+      slots.set(this.slots);
+      this.slots = slots;
+    }
+    this.slots[this.slotCount++] = r;
+  }
+
   // Record `r` gets a value too long for it: a copy at the end of the arena takes its place.
   move(r, vmem, vat, vlen) {
-    const slot = u32(this.bytes, r + 8);
-    const klen = u32(this.bytes, r);
-    this.reserve(HEADER + klen + vlen);
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    const slot = u32(b, o + 8);
+    const klen = u32(b, o);
+    const to = this.reserve(HEADER + klen + vlen);
     // Reserving may have compacted the arena: the slot knows where the record is now.
     const from = this.slots[slot];
-    const to = this.top;
-    const b = this.bytes;
-    this.write(to, slot, b, from + HEADER, klen, vmem, vat, vlen);
+    const fb = this.chunkOf(from);
+    const fo = from & IN_CHUNK;
+    this.write(to, slot, fb, fo + HEADER, klen, vmem, vat, vlen);
     this.slots[slot] = to;
-    this.waste += HEADER + klen + Math.max(0, i32(b, from + 4));
+    this.waste += HEADER + klen + Math.max(0, i32(fb, fo + 4));
     const index = this.index;
     if (index === null) return;
     const mask = (index.length >> 1) - 1;
-    let i = hashBytes(b, to + HEADER, klen) & mask;
+    let i = hashBytes(fb, fo + HEADER, klen) & mask;
     while (index[2 * i + 1] !== from + 1) i = (i + 1) & mask;
     index[2 * i + 1] = to + 1;
   }
 
   write(r, slot, kmem, kat, klen, vmem, vat, vlen) {
-    const b = this.bytes;
-    setU32(b, r, klen);
-    setU32(b, r + 4, vlen);
-    setU32(b, r + 8, slot);
-    copy(kmem, kat, klen, b, r + HEADER);
-    copy(vmem, vat, vlen, b, r + HEADER + klen);
-    this.top = r + HEADER + klen + vlen;
-  }
-
-  // Room for `n` more bytes at the end of the arena: a compacted copy when at least half of
-  // the arena is garbage, else one twice as large.
-  reserve(n) {
-    if (this.top + n <= this.bytes.length) return;
-    const compact = this.waste * 2 >= this.top;
-    const need = this.top - (compact ? this.waste : 0) + n;
-    if (need > MAX_ARENA) throw new RangeError(`an external table cannot hold more than ${MAX_ARENA} bytes of keys and values`);
-    let size = this.bytes.length;
-    while (size < need) size = Math.min(size * 2, MAX_ARENA);
-    if (compact) this.compact(size, false);
-    else {
-      const bytes = new Uint8Array(size);
-      bytes.set(this.bytes.subarray(0, this.top));
-      this.bytes = bytes;
-    }
+    const b = this.chunkOf(r);
+    const o = r & IN_CHUNK;
+    setU32(b, o, klen);
+    setU32(b, o + 4, vlen);
+    setU32(b, o + 8, slot);
+    copy(kmem, kat, klen, b, o + HEADER);
+    copy(vmem, vat, vlen, b, o + HEADER + klen);
+    const n = HEADER + klen + vlen;
+    this.top += n;
+    this.used += n;
   }
 
   /**
-   * Copies the records into a fresh arena of `size` bytes, in slot order, leaving the garbage
-   * behind; with `dropDeleted`, also the deleted keys, whose slots then go (renumbering the rest).
+   * The address at which a record of `n` bytes goes: in the last chunk if it fits, else in a
+   * grown first chunk or a new one. The arena is compacted instead once at least half of it is
+   * garbage.
    */
-  compact(size, dropDeleted) {
-    const from = this.bytes;
-    const to = new Uint8Array(size);
-    const slots = [];
-    let top = 0;
-    for (const r of this.slots) {
-      const vlen = i32(from, r + 4);
-      if (dropDeleted && vlen === DELETED) continue;
-      const n = HEADER + u32(from, r) + Math.max(vlen, 0);
-      copy(from, r, n, to, top);
-      setU32(to, top + 8, slots.length);
-      slots.push(top);
-      top += n;
+  reserve(n) {
+    const chunks = this.chunks;
+    let last = chunks[chunks.length - 1];
+    if (this.top + n <= last.length) return ((chunks.length - 1) << CHUNK_BITS) + this.top;
+    if (this.waste * 2 >= this.used && this.waste > 0) {
+      this.compact(false);
+      return this.reserve(n);
     }
-    this.bytes = to;
-    this.top = top;
+    if (this.used - this.waste + n > MAX_ARENA || chunks.length === MAX_CHUNKS) {
+      throw new RangeError(`an external table cannot hold more than ${MAX_ARENA} bytes of keys and values`);
+    }
+    if (chunks.length === 1 && this.top + n <= CHUNK) {
+      let size = last.length;
+      while (size < this.top + n) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(last.subarray(0, this.top));
+      chunks[0] = grown;
+      return this.top;
+    }
+    chunks.push(new Uint8Array(Math.max(CHUNK, n)));
+    this.top = 0;
+    return (chunks.length - 1) << CHUNK_BITS;
+  }
+
+  /**
+   * Copies the records into a fresh arena, in slot order, leaving the garbage behind; with
+   * `dropDeleted`, also the deleted keys, whose slots then go (renumbering the rest).
+   */
+  compact(dropDeleted) {
+    const chunks = this.chunks;
+    const fromSlots = this.slots;
+    const count = this.slotCount;
+    const live = this.used - this.waste;
+    let first = MIN_ARENA;
+    while (first < Math.min(live, CHUNK)) first *= 2;
+    this.chunks = [new Uint8Array(first)];
+    this.top = 0;
+    this.used = 0;
     this.waste = 0;
-    this.slots = slots;
+    this.slots = new Int32Array(Math.max(MIN_SLOTS, count));
+    this.slotCount = 0;
+    for (let s = 0; s < count; s++) {
+      const r = fromSlots[s];
+      const b = chunks[r >>> CHUNK_BITS];
+      const o = r & IN_CHUNK;
+      const vlen = i32(b, o + 4);
+      if (dropDeleted && vlen === DELETED) continue;
+      const klen = u32(b, o);
+      const n = HEADER + klen + Math.max(vlen, 0);
+      const to = this.reserve(n);
+      const tb = this.chunkOf(to);
+      const to0 = to & IN_CHUNK;
+      copy(b, o, n, tb, to0);
+      setU32(tb, to0 + 8, this.slotCount);
+      this.top += n;
+      this.used += n;
+      this.pushSlot(to);
+    }
     if (dropDeleted) this.deleted = 0;
     // Every record moved: the index is made again from the slots.
-    const indexed = this.index !== null || slots.length > SMALL;
+    const indexed = this.index !== null || this.slotCount > SMALL;
     this.index = null;
     if (indexed) this.reindex();
   }
 
   /** Forgets the deleted keys (and their places in the order). */
   dropDeleted() {
-    const live = this.top - this.waste;
-    let size = MIN_ARENA;
-    while (size < live) size *= 2;
-    this.compact(size, true);
-    if (this.slots.length <= SMALL) this.index = null;
+    this.compact(true);
+    if (this.slotCount <= SMALL) this.index = null;
   }
 
   // A fresh index, at most half full. Grown from the old one, cell by cell: its writes then
   // go forward through the new index instead of all over it (a copy rather than a scatter).
   reindex() {
     let cells = MIN_CELLS;
-    while (cells < this.slots.length * 2) cells *= 2;
+    while (cells < this.slotCount * 2) cells *= 2;
     const old = this.index;
     this.index = new Int32Array(2 * cells);
     if (old === null) {
-      const b = this.bytes;
-      for (const r of this.slots) this.place(hashBytes(b, r + HEADER, u32(b, r)), r);
+      for (let s = 0; s < this.slotCount; s++) {
+        const r = this.slots[s];
+        const b = this.chunkOf(r);
+        const o = r & IN_CHUNK;
+        this.place(hashBytes(b, o + HEADER, u32(b, o)), r);
+      }
       return;
     }
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.place(old[i], old[i + 1] - 1);
@@ -286,15 +351,16 @@ export class HashPart {
    * page's first entry fits, the bytes it needs.
    */
   writePage(slot, mem, at, max, written) {
-    const b = this.bytes;
     const slots = this.slots;
-    for (let s = slot; s < slots.length; s++) {
+    for (let s = slot; s < this.slotCount; s++) {
       const r = slots[s];
-      const vlen = i32(b, r + 4);
+      const b = this.chunkOf(r);
+      const o = r & IN_CHUNK;
+      const vlen = i32(b, o + 4);
       if (vlen === DELETED) continue;
-      const need = u32(b, r) + vlen;
+      const need = u32(b, o) + vlen;
       if (written + need > max) return written === 0 ? need : written;
-      copy(b, r + HEADER, need, mem, at + written);
+      copy(b, o + HEADER, need, mem, at + written);
       written += need;
     }
     return written;
@@ -302,7 +368,7 @@ export class HashPart {
 
   /** [Map key, compact value] of every entry, in order. */
   *pairs() {
-    for (let s = 0; s < this.slots.length; s++) {
+    for (let s = 0; s < this.slotCount; s++) {
       const r = this.slots[s];
       const v = this.valueOf(r);
       if (v !== undefined) yield [this.keyOf(r), v];

@@ -243,7 +243,7 @@ export class Table {
       for (let i = 0; i < array.length; i++) if (array[i] !== undefined) this.put(i + 1, array[i]);
     }
     const hash = this.hash;
-    if (hash.deleted > MIN_TIDY && hash.deleted * 2 > hash.slots.length) hash.dropDeleted();
+    if (hash.deleted > MIN_TIDY && hash.deleted * 2 > hash.slotCount) hash.dropDeleted();
   }
 
   /**
