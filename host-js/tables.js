@@ -352,11 +352,26 @@ function cellRefs(v) {
   return FUNCTION_MARKER.every((b, i) => byteAt(v, at + i) === b) ? refs : NO_REFS;
 }
 
+/**
+ * Tables by id. `version` changes whenever a table is added, replaced or dropped, so the
+ * imports can keep the table they used last instead of looking it up at every access.
+ */
+class TablesById extends Map {
+  version = 0;
+  set(id, t) { this.version++; return super.set(id, t); }
+  delete(id) { this.version++; return super.delete(id); }
+  clear() { this.version++; super.clear(); }
+}
+
 /** The external tables of one module instance, plus change tracking for incremental saves. */
 export class ExternalTables {
+  #lastId = -1;
+  #lastVersion = -1;
+  #last = undefined;
+
   constructor() {
     /** @type {Map<number, Table>} */
-    this.tables = new Map();
+    this.tables = new TablesById();
     /** Per table, the Map keys written or deleted since the last `takeChanges()`. */
     this.dirty = new Map();
     /**
@@ -380,8 +395,20 @@ export class ExternalTables {
     this.cellsAfterCollection = 0;
   }
 
+  /** Table `id`, or undefined. */
+  lookup(id) {
+    const tables = this.tables;
+    if (id !== this.#lastId || tables.version !== this.#lastVersion) {
+      this.#last = tables.get(id);
+      this.#lastId = id;
+      this.#lastVersion = tables.version;
+    }
+    return this.#last;
+  }
+
+  /** Table `id`, made empty if there is none. */
   table(id) {
-    let t = this.tables.get(id);
+    let t = this.lookup(id);
     if (!t) { t = new Table(); this.tables.set(id, t); }
     return t;
   }
@@ -505,7 +532,7 @@ export class ExternalTables {
   /** Number of tables that hold at least one entry. */
   get tableCount() { let n = 0; for (const t of this.tables.values()) if (t.size) n++; return n; }
 
-  size(id) { return this.tables.get(id)?.size ?? 0; }
+  size(id) { return this.lookup(id)?.size ?? 0; }
 
   /**
    * What changed since the last call, and forgets it: `keys`, the changed Map keys per table,
@@ -606,7 +633,7 @@ export class ExternalTables {
         return 0;
       },
       js_ext_table_get: (id, kptr, klen, vptr, max) => {
-        const t = this.tables.get(id);
+        const t = this.lookup(id);
         return t ? t.readAt(bytes(), kptr, klen, vptr, max) : -1;
       },
       js_ext_table_delete: (id, kptr, klen) => {
@@ -615,7 +642,7 @@ export class ExternalTables {
       },
       js_ext_table_size: (id) => this.size(id),
       js_ext_table_keys: (id, ptr, max) => {
-        const t = this.tables.get(id);
+        const t = this.lookup(id);
         let total = 4;
         if (t) for (const k of t.keys()) total += keyLength(k);
         if (total > max) return total;
@@ -626,7 +653,7 @@ export class ExternalTables {
         return total;
       },
       js_ext_table_next: (id, kptr, klen, ptr, max) => {
-        const t = this.tables.get(id);
+        const t = this.lookup(id);
         const mem = bytes();
         const position = klen === 0 ? 0 : t ? t.positionAfterAt(mem, kptr, klen) : -1;
         if (position < 0) return NOT_A_KEY;
