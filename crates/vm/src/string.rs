@@ -161,12 +161,19 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = 0u64;
-        for (i, &b) in rest.iter().enumerate() {
-            w |= (b as u64) << (8 * i);
-        }
+    // The last word is read whole, overlapping bytes already mixed in where it must: short
+    // strings take no byte loop. Each form determines the bytes, given the length.
+    let n = bytes.len();
+    let last = match n {
+        0 => None,
+        1..=3 => Some(bytes[0] as u64 | (bytes[n / 2] as u64) << 8 | (bytes[n - 1] as u64) << 16),
+        4..=7 => Some(le_u32(&bytes[..4]) | le_u32(&bytes[n - 4..]) << 32),
+        _ if chunks.remainder().is_empty() => None,
+        _ => Some(u64::from_le_bytes(
+            bytes[n - 8..].try_into().unwrap_or_default(),
+        )),
+    };
+    if let Some(w) = last {
         h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
     h ^= h >> 32;
@@ -177,6 +184,10 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
     } else {
         h
     }
+}
+
+fn le_u32(b: &[u8]) -> u64 {
+    u32::from_le_bytes(b.try_into().unwrap_or_default()) as u64
 }
 
 /// The interner's hash: hashbrown takes its control bits from the top of a `u64`, which a
@@ -295,4 +306,28 @@ pub(crate) fn from_parts<'gc>(
             _gc: core::marker::PhantomData,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_bytes;
+
+    #[test]
+    fn short_strings_hash_apart() {
+        // Every string of up to 9 bytes over a small alphabet (the tail forms for 1-3, 4-7
+        // and 8+ bytes all covered): distinct hashes, so the tail reads lose no byte.
+        let mut hashes = alloc::vec::Vec::new();
+        for len in 0..=9u32 {
+            for n in 0..3u32.pow(len) {
+                let s: alloc::vec::Vec<u8> = (0..len)
+                    .map(|i| b"a0\xff"[(n / 3u32.pow(i) % 3) as usize])
+                    .collect();
+                hashes.push(hash_bytes(&s));
+            }
+        }
+        let total = hashes.len();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), total);
+    }
 }
