@@ -379,16 +379,14 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 pub fn int_digits(i: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut n = i.unsigned_abs();
     let mut pos = buf.len();
-    while n >= 100 {
+    while n >= 10 {
         let pair = (n % 100) as usize * 2;
         n /= 100;
         pos -= 2;
         buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
-    if n >= 10 {
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[n as usize * 2..n as usize * 2 + 2]);
-    } else {
+    // A last single digit, or the zero of 0.
+    if n > 0 || pos == buf.len() {
         pos -= 1;
         buf[pos] = b'0' + n as u8;
     }
@@ -520,8 +518,16 @@ mod tests {
     #[test]
     fn integers_print_like_lua() {
         let d = |i: i64| String::from_utf8(int_digits(i, &mut [0; 20]).to_vec()).unwrap();
-        for i in [0, 7, -7, 10, -10, 99, 100, 101, 12345, -123456, 1_000_000] {
-            assert_eq!(d(i), alloc::format!("{i}"));
+        for p in 0..19 {
+            for i in [
+                10i64.pow(p) - 1,
+                10i64.pow(p),
+                10i64.pow(p) + 1,
+                10i64.pow(p) / 2,
+            ] {
+                assert_eq!(d(i), alloc::format!("{i}"));
+                assert_eq!(d(-i), alloc::format!("{}", -i));
+            }
         }
         assert_eq!(d(i64::MAX), "9223372036854775807");
         assert_eq!(d(i64::MIN), "-9223372036854775808");

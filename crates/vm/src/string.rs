@@ -12,9 +12,10 @@ use gc_arena::allocator_api::MetricsAlloc;
 use gc_arena::lock::RefLock;
 use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
+use hashbrown::hash_table::{Entry, VacantEntry};
 use hashbrown::HashTable;
 
-use crate::checked::{borrow, borrow_mut};
+use crate::checked::borrow_mut;
 
 /// Strings up to this length are interned.
 pub const MAX_SHORT_LEN: usize = 40;
@@ -197,6 +198,9 @@ fn table_hash(hash: u32) -> u64 {
     (hash as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Where the interner puts a new string.
+type Slot<'a, 'gc> = VacantEntry<'a, GcWeak<'gc, StrData<'gc>>, MetricsAlloc<'gc>>;
+
 /// The set of live short strings. Entries are weak: the collector's finalization pass drops
 /// the dead ones (see [`Interner::purge_dead`]). Its table counts toward the heap.
 #[derive(Collect)]
@@ -212,23 +216,30 @@ impl<'gc> Interner<'gc> {
         }
     }
 
-    /// The interned string with these bytes (short, hashing to `hash`), if there is one.
-    fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
-        let found = self.set.find(table_hash(hash), |w| {
-            w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
-        });
-        found.and_then(|w| w.upgrade(mc)).map(LuaStr)
-    }
-
-    /// Interns a new string with these bytes (short, hashing to `hash`, not interned yet).
-    fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
-        let s = new_string(mc, bytes, hash);
-        self.set
-            .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
-                // Rehashing only ever sees live entries: dead ones are purged before sweeping.
-                w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get()))
-            });
-        s
+    /// The interned string with these bytes (short, hashing to `hash`), or the slot for it
+    /// when there is none: one probe finds either.
+    fn find_or_slot(
+        &mut self,
+        mc: &Mutation<'gc>,
+        bytes: &[u8],
+        hash: u32,
+    ) -> Result<LuaStr<'gc>, Slot<'_, 'gc>> {
+        let mut found = None;
+        let entry = self.set.entry(
+            table_hash(hash),
+            |w| {
+                found = w.upgrade(mc).filter(|s| &*s.bytes == bytes);
+                found.is_some()
+            },
+            // Rehashing only ever sees live entries: dead ones are purged before sweeping.
+            |w| w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get())),
+        );
+        match (entry, found) {
+            (_, Some(s)) => Ok(LuaStr(s)),
+            (Entry::Vacant(slot), None) => Err(slot),
+            // Only a match, which `found` holds, makes an occupied entry.
+            (Entry::Occupied(e), None) => Err(e.remove().1),
+        }
     }
 
     /// Forgets strings the collector is about to free. Called between marking and sweeping.
@@ -255,12 +266,47 @@ pub(crate) fn intern<'gc>(
         return new_string(mc, bytes, 0);
     }
     let hash = hash_bytes(bytes);
-    // Finding one only reads the set: no write barrier, which during marking would have the
-    // collector trace the whole set again.
-    if let Some(s) = borrow(strings).find(mc, bytes, hash) {
-        return s;
-    }
-    borrow_mut(strings, mc).insert(mc, bytes, hash)
+    // The state always has a weak table, so `Lua::collect_debt` marks all in one pause and the
+    // write barrier here never re-traces the set.
+    let mut set = borrow_mut(strings, mc);
+    set.find_or_slot(mc, bytes, hash).unwrap_or_else(|slot| {
+        let s = new_string(mc, bytes, hash);
+        slot.insert(Gc::downgrade(s.0));
+        s
+    })
+}
+
+/// Where a short string built in place ends (see [`intern_built`]): room before it for the
+/// longest one and an integer written before its length is checked.
+pub(crate) const BUILD_END: usize = MAX_SHORT_LEN + 20;
+
+/// The size of a buffer to build a short string in, right to left so that integers are
+/// written where they end; past [`BUILD_END`] it has room to copy an inline string's bytes
+/// whole.
+pub(crate) const BUILD_LEN: usize = BUILD_END + INLINE_LEN;
+
+/// The interned string of `buf[start..BUILD_END]` (at most [`MAX_SHORT_LEN`] bytes), whose
+/// bytes move into a new string as one fixed-size copy.
+pub(crate) fn intern_built<'gc>(
+    strings: Gc<'gc, RefLock<Interner<'gc>>>,
+    mc: &Mutation<'gc>,
+    buf: &[u8; BUILD_LEN],
+    start: usize,
+) -> LuaStr<'gc> {
+    let bytes = &buf[start..BUILD_END];
+    let hash = hash_bytes(bytes);
+    let mut set = borrow_mut(strings, mc);
+    set.find_or_slot(mc, bytes, hash).unwrap_or_else(|slot| {
+        let s = match buf[start..].first_chunk() {
+            Some(&data) if bytes.len() <= INLINE_LEN => {
+                let len = bytes.len() as u8;
+                with_bytes(mc, Bytes::Inline { len, data }, hash)
+            }
+            _ => new_string(mc, bytes, hash),
+        };
+        slot.insert(Gc::downgrade(s.0));
+        s
+    })
 }
 
 fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
@@ -298,6 +344,10 @@ pub(crate) fn from_parts<'gc>(
             metrics,
         }
     };
+    with_bytes(mc, bytes, hash)
+}
+
+fn with_bytes<'gc>(mc: &Mutation<'gc>, bytes: Bytes, hash: u32) -> LuaStr<'gc> {
     LuaStr(Gc::new(
         mc,
         StrData {
