@@ -377,13 +377,22 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 
 /// An integer in decimal, written into the end of `buf`.
 pub fn int_digits(i: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = i.unsigned_abs();
     let mut pos = buf.len();
-    while n >= 10 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
+    let mut put_pair = |pair: usize| {
         pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair * 2..pair * 2 + 2]);
+    };
+    let mut wide = i.unsigned_abs();
+    // Wasm has no 128-bit multiply: a u64 divided by a constant is a real division there,
+    // a u32 one a multiply. Most integers fit in a u32.
+    while wide > u64::from(u32::MAX) {
+        put_pair((wide % 100) as usize);
+        wide /= 100;
+    }
+    let mut n = wide as u32;
+    while n >= 10 {
+        put_pair((n % 100) as usize);
+        n /= 100;
     }
     // A last single digit, or the zero of 0.
     if n > 0 || pos == buf.len() {
