@@ -44,3 +44,11 @@ local o = setmetatable({v = 'o'}, mt)
 print(o .. 1, 1 .. o, 'k' .. o, o .. o, 'a' .. 'b' .. o .. 'c' .. 2)
 print(pcall(function() return 'k' .. {} end))
 print(pcall(function() return 1 .. true end))
+-- the same integers through tostring, table.concat and string coercion
+local ints = {math.mininteger, math.mininteger + 1, -100, -10, -1, 0, 1, 9, 10, 99, 100, math.maxinteger}
+local parts = {}
+for i, n in ipairs(ints) do parts[i] = tostring(n) end
+print(table.concat(parts, ' '))
+print(table.concat(ints, ','))
+print(table.concat({1.5, -0.0, 1e100, 2^63, 'x', 7}, ';'))
+print(tostring('same') == 'same', tostring(-0.0), tostring(1e15), string.rep(12, 2), string.rep(-0.5, 2, 1))

@@ -410,8 +410,13 @@ impl<'gc> Ctx<'gc> {
         f(&mut **cell_mut(&self.state.host))
     }
 
+    /// A number as `tostring` shows it.
     pub fn number_to_string(self, v: Value<'gc>) -> LuaStr<'gc> {
-        self.intern(&interp::tostring_plain(self, v))
+        match v {
+            // The common case without a buffer on the heap.
+            Value::Integer(i) => self.intern(crate::number::int_digits(i, &mut [0; 20])),
+            _ => self.intern(&interp::tostring_plain(self, v)),
+        }
     }
 
     pub(crate) fn gc_lists(self) -> Gc<'gc, RefLock<GcLists<'gc>>> {
