@@ -370,17 +370,34 @@ pub fn write_int(out: &mut Vec<u8>, i: i64) {
     out.extend_from_slice(int_digits(i, &mut buf));
 }
 
-/// An integer in decimal, written into `buf`.
+/// "00" to "99": two digits per division (integers are formatted for every `'k' .. i`).
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// An integer in decimal, written into the end of `buf`.
 pub fn int_digits(i: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = i.unsigned_abs();
     let mut pos = buf.len();
-    loop {
+    let mut put_pair = |pair: usize| {
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair * 2..pair * 2 + 2]);
+    };
+    let mut wide = i.unsigned_abs();
+    // Wasm has no 128-bit multiply: a u64 divided by a constant is a real division there,
+    // a u32 one a multiply. Most integers fit in a u32.
+    while wide > u64::from(u32::MAX) {
+        put_pair((wide % 100) as usize);
+        wide /= 100;
+    }
+    let mut n = wide as u32;
+    while n >= 10 {
+        put_pair((n % 100) as usize);
+        n /= 100;
+    }
+    // A last single digit, or the zero of 0.
+    if n > 0 || pos == buf.len() {
         pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[pos] = b'0' + n as u8;
     }
     if i < 0 {
         pos -= 1;
@@ -505,6 +522,25 @@ mod tests {
         assert_eq!(g(f64::INFINITY), "inf");
         assert_eq!(g(-f64::NAN), "-nan");
         assert_eq!(g(2.0f64.powi(63)), "9.2233720368548e+18");
+    }
+
+    #[test]
+    fn integers_print_like_lua() {
+        let d = |i: i64| String::from_utf8(int_digits(i, &mut [0; 20]).to_vec()).unwrap();
+        for p in 0..19 {
+            for i in [
+                10i64.pow(p) - 1,
+                10i64.pow(p),
+                10i64.pow(p) + 1,
+                10i64.pow(p) / 2,
+            ] {
+                assert_eq!(d(i), alloc::format!("{i}"));
+                assert_eq!(d(-i), alloc::format!("{}", -i));
+            }
+        }
+        assert_eq!(d(i64::MAX), "9223372036854775807");
+        assert_eq!(d(i64::MIN), "-9223372036854775808");
+        assert_eq!(d(i64::MIN + 1), "-9223372036854775807");
     }
 
     #[test]

@@ -377,8 +377,11 @@ fn tostring<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     let v = call.check_any(ctx, 0)?;
     let tm = metamethod(ctx, v, MetaEvent::ToString);
     if tm.is_nil() {
-        let s = tostring_plain(ctx, v);
-        return call.ret1(ctx.str_value(&s));
+        return call.ret1(match v {
+            Value::String(_) => v,
+            Value::Integer(_) | Value::Float(_) => Value::String(ctx.number_to_string(v)),
+            _ => ctx.str_value(&tostring_plain(ctx, v)),
+        });
     }
     call.set_nargs(0);
     call.push(tm);

@@ -246,13 +246,18 @@ impl<'gc> Ctx<'gc> {
         if len > MAX_SHORT_LEN {
             return string::from_parts(self.mc, parts, len, 0);
         }
-        let mut buf = [0u8; MAX_SHORT_LEN];
-        let mut at = 0;
+        let mut buf = [0; string::BUILD_LEN];
+        let mut at = string::BUILD_END - len;
         for p in parts {
             buf[at..at + p.len()].copy_from_slice(p);
             at += p.len();
         }
-        self.intern(&buf[..len])
+        self.intern_built(&buf, string::BUILD_END - len)
+    }
+
+    /// The string of `buf[start..BUILD_END]`, a short string built in place.
+    pub(crate) fn intern_built(self, buf: &[u8; string::BUILD_LEN], start: usize) -> LuaStr<'gc> {
+        string::intern_built(self.state.strings, self.mc, buf, start)
     }
 
     pub fn str_value(self, bytes: &[u8]) -> Value<'gc> {
@@ -405,8 +410,13 @@ impl<'gc> Ctx<'gc> {
         f(&mut **cell_mut(&self.state.host))
     }
 
+    /// A number as `tostring` shows it.
     pub fn number_to_string(self, v: Value<'gc>) -> LuaStr<'gc> {
-        self.intern(&interp::tostring_plain(self, v))
+        match v {
+            // The common case without a buffer on the heap.
+            Value::Integer(i) => self.intern(crate::number::int_digits(i, &mut [0; 20])),
+            _ => self.intern(&interp::tostring_plain(self, v)),
+        }
     }
 
     pub(crate) fn gc_lists(self) -> Gc<'gc, RefLock<GcLists<'gc>>> {

@@ -12,9 +12,10 @@ use gc_arena::allocator_api::MetricsAlloc;
 use gc_arena::lock::RefLock;
 use gc_arena::metrics::Metrics;
 use gc_arena::{Collect, Gc, GcWeak, Mutation};
+use hashbrown::hash_table::{Entry, VacantEntry};
 use hashbrown::HashTable;
 
-use crate::checked::{borrow, borrow_mut};
+use crate::checked::borrow_mut;
 
 /// Strings up to this length are interned.
 pub const MAX_SHORT_LEN: usize = 40;
@@ -161,12 +162,19 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
         h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = 0u64;
-        for (i, &b) in rest.iter().enumerate() {
-            w |= (b as u64) << (8 * i);
-        }
+    // The last word is read whole, overlapping bytes already mixed in where it must: short
+    // strings take no byte loop. Each form determines the bytes, given the length.
+    let n = bytes.len();
+    let last = match n {
+        0 => None,
+        1..=3 => Some(bytes[0] as u64 | (bytes[n / 2] as u64) << 8 | (bytes[n - 1] as u64) << 16),
+        4..=7 => Some(le_u32(&bytes[..4]) | le_u32(&bytes[n - 4..]) << 32),
+        _ if chunks.remainder().is_empty() => None,
+        _ => Some(u64::from_le_bytes(
+            bytes[n - 8..].try_into().unwrap_or_default(),
+        )),
+    };
+    if let Some(w) = last {
         h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
     h ^= h >> 32;
@@ -179,12 +187,19 @@ pub fn hash_bytes(bytes: &[u8]) -> u32 {
     }
 }
 
+fn le_u32(b: &[u8]) -> u64 {
+    u32::from_le_bytes(b.try_into().unwrap_or_default()) as u64
+}
+
 /// The interner's hash: hashbrown takes its control bits from the top of a `u64`, which a
 /// zero-extended `u32` would leave all zero.
 #[inline]
 fn table_hash(hash: u32) -> u64 {
     (hash as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
+
+/// Where the interner puts a new string.
+type Slot<'a, 'gc> = VacantEntry<'a, GcWeak<'gc, StrData<'gc>>, MetricsAlloc<'gc>>;
 
 /// The set of live short strings. Entries are weak: the collector's finalization pass drops
 /// the dead ones (see [`Interner::purge_dead`]). Its table counts toward the heap.
@@ -201,23 +216,30 @@ impl<'gc> Interner<'gc> {
         }
     }
 
-    /// The interned string with these bytes (short, hashing to `hash`), if there is one.
-    fn find(&self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> Option<LuaStr<'gc>> {
-        let found = self.set.find(table_hash(hash), |w| {
-            w.upgrade(mc).is_some_and(|s| &*s.bytes == bytes)
-        });
-        found.and_then(|w| w.upgrade(mc)).map(LuaStr)
-    }
-
-    /// Interns a new string with these bytes (short, hashing to `hash`, not interned yet).
-    fn insert(&mut self, mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
-        let s = new_string(mc, bytes, hash);
-        self.set
-            .insert_unique(table_hash(hash), Gc::downgrade(s.0), |w| {
-                // Rehashing only ever sees live entries: dead ones are purged before sweeping.
-                w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get()))
-            });
-        s
+    /// The interned string with these bytes (short, hashing to `hash`), or the slot for it
+    /// when there is none: one probe finds either.
+    fn find_or_slot(
+        &mut self,
+        mc: &Mutation<'gc>,
+        bytes: &[u8],
+        hash: u32,
+    ) -> Result<LuaStr<'gc>, Slot<'_, 'gc>> {
+        let mut found = None;
+        let entry = self.set.entry(
+            table_hash(hash),
+            |w| {
+                found = w.upgrade(mc).filter(|s| &*s.bytes == bytes);
+                found.is_some()
+            },
+            // Rehashing only ever sees live entries: dead ones are purged before sweeping.
+            |w| w.upgrade(mc).map_or(0, |s| table_hash(s.hash.get())),
+        );
+        match (entry, found) {
+            (_, Some(s)) => Ok(LuaStr(s)),
+            (Entry::Vacant(slot), None) => Err(slot),
+            // Only a match, which `found` holds, makes an occupied entry.
+            (Entry::Occupied(e), None) => Err(e.remove().1),
+        }
     }
 
     /// Forgets strings the collector is about to free. Called between marking and sweeping.
@@ -244,12 +266,47 @@ pub(crate) fn intern<'gc>(
         return new_string(mc, bytes, 0);
     }
     let hash = hash_bytes(bytes);
-    // Finding one only reads the set: no write barrier, which during marking would have the
-    // collector trace the whole set again.
-    if let Some(s) = borrow(strings).find(mc, bytes, hash) {
-        return s;
-    }
-    borrow_mut(strings, mc).insert(mc, bytes, hash)
+    // The state always has a weak table, so `Lua::collect_debt` marks all in one pause and the
+    // write barrier here never re-traces the set.
+    let mut set = borrow_mut(strings, mc);
+    set.find_or_slot(mc, bytes, hash).unwrap_or_else(|slot| {
+        let s = new_string(mc, bytes, hash);
+        slot.insert(Gc::downgrade(s.0));
+        s
+    })
+}
+
+/// Where a short string built in place ends (see [`intern_built`]): room before it for the
+/// longest one and an integer written before its length is checked.
+pub(crate) const BUILD_END: usize = MAX_SHORT_LEN + 20;
+
+/// The size of a buffer to build a short string in, right to left so that integers are
+/// written where they end; past [`BUILD_END`] it has room to copy an inline string's bytes
+/// whole.
+pub(crate) const BUILD_LEN: usize = BUILD_END + INLINE_LEN;
+
+/// The interned string of `buf[start..BUILD_END]` (at most [`MAX_SHORT_LEN`] bytes), whose
+/// bytes move into a new string as one fixed-size copy.
+pub(crate) fn intern_built<'gc>(
+    strings: Gc<'gc, RefLock<Interner<'gc>>>,
+    mc: &Mutation<'gc>,
+    buf: &[u8; BUILD_LEN],
+    start: usize,
+) -> LuaStr<'gc> {
+    let bytes = &buf[start..BUILD_END];
+    let hash = hash_bytes(bytes);
+    let mut set = borrow_mut(strings, mc);
+    set.find_or_slot(mc, bytes, hash).unwrap_or_else(|slot| {
+        let s = match buf[start..].first_chunk() {
+            Some(&data) if bytes.len() <= INLINE_LEN => {
+                let len = bytes.len() as u8;
+                with_bytes(mc, Bytes::Inline { len, data }, hash)
+            }
+            _ => new_string(mc, bytes, hash),
+        };
+        slot.insert(Gc::downgrade(s.0));
+        s
+    })
 }
 
 fn new_string<'gc>(mc: &Mutation<'gc>, bytes: &[u8], hash: u32) -> LuaStr<'gc> {
@@ -287,6 +344,10 @@ pub(crate) fn from_parts<'gc>(
             metrics,
         }
     };
+    with_bytes(mc, bytes, hash)
+}
+
+fn with_bytes<'gc>(mc: &Mutation<'gc>, bytes: Bytes, hash: u32) -> LuaStr<'gc> {
     LuaStr(Gc::new(
         mc,
         StrData {
@@ -295,4 +356,28 @@ pub(crate) fn from_parts<'gc>(
             _gc: core::marker::PhantomData,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_bytes;
+
+    #[test]
+    fn short_strings_hash_apart() {
+        // Every string of up to 9 bytes over a small alphabet (the tail forms for 1-3, 4-7
+        // and 8+ bytes all covered): distinct hashes, so the tail reads lose no byte.
+        let mut hashes = alloc::vec::Vec::new();
+        for len in 0..=9u32 {
+            for n in 0..3u32.pow(len) {
+                let s: alloc::vec::Vec<u8> = (0..len)
+                    .map(|i| b"a0\xff"[(n / 3u32.pow(i) % 3) as usize])
+                    .collect();
+                hashes.push(hash_bytes(&s));
+            }
+        }
+        let total = hashes.len();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), total);
+    }
 }

@@ -324,3 +324,23 @@ fn paused_matches_give_lua5_4_s_results() {
         format!("1\t20\nbababa\n{n}\t1\t{}\n", "a".repeat(9000))
     );
 }
+
+#[test]
+fn the_string_length_limit_holds_for_short_strings_too() {
+    let (mut lua, out) = state(Config {
+        max_string: 6,
+        ..Config::default()
+    });
+    assert_eq!(
+        run(&mut lua, &out, "print('k' .. 12345)"),
+        Ok("k12345\n".into())
+    );
+    for source in [
+        "return 'k' .. 123456",
+        "return 'abc' .. 'defg'",
+        "return 1.5 .. 'abcd'",
+    ] {
+        let e = run(&mut lua, &out, source).unwrap_err();
+        assert!(e.contains("string length overflow"), "{source}: {e}");
+    }
+}

@@ -462,7 +462,9 @@ fn append_field<'gc>(
 ) -> Result<(), Error<'gc>> {
     match v {
         Value::String(s) => append(ctx, buf, s.as_bytes()),
-        Value::Integer(_) | Value::Float(_) => append(ctx, buf, &tostring_plain(ctx, v)),
+        // Integers, the common case, without a buffer on the heap each.
+        Value::Integer(n) => append(ctx, buf, vm::number::int_digits(n, &mut [0; 20])),
+        Value::Float(_) => append(ctx, buf, &tostring_plain(ctx, v)),
         _ => Err(Error::runtime(format!(
             "invalid value ({}) at index {i} in table for 'concat'",
             v.type_name()

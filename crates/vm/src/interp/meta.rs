@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::checked::{at, at_mut};
 use crate::number;
 use crate::state::Ctx;
-use crate::string::{LuaStr, MAX_SHORT_LEN};
+use crate::string::{LuaStr, BUILD_END, BUILD_LEN, MAX_SHORT_LEN};
 use crate::table::{KeyError, Table};
 use crate::thread::{Frame, RetMode, Thread, ThreadState};
 use crate::value::Value;
@@ -465,28 +465,9 @@ pub(super) fn concat<'gc>(
         let top = first + n;
         let (a, b) = (*at(&ts.stack, top - 2), *at(&ts.stack, top - 1));
         if is_concatable(a) && is_concatable(b) {
-            // The most common case, `x .. y` of strings and integers, without buffers.
             if n == 2 || !is_concatable(*at(&ts.stack, top - 3)) {
-                let (mut ba, mut bb) = ([0u8; 20], [0u8; 20]);
-                let pa = match a {
-                    Value::String(s) => Some(s.as_bytes()),
-                    Value::Integer(i) => Some(number::int_digits(i, &mut ba)),
-                    _ => None,
-                };
-                let pb = match b {
-                    Value::String(s) => Some(s.as_bytes()),
-                    Value::Integer(i) => Some(number::int_digits(i, &mut bb)),
-                    _ => None,
-                };
-                if let (Some(pa), Some(pb)) = (pa, pb) {
-                    if pa.len() + pb.len() > ctx.max_string_len() {
-                        return Err(Error::runtime("string length overflow"));
-                    }
-                    if pa.len() + pb.len() > MAX_SHORT_LEN {
-                        ctx.check_alloc(pa.len() + pb.len())?;
-                        crate::buffer::charge_bytes(ctx, pa.len() + pb.len());
-                    }
-                    *at_mut(&mut ts.stack, top - 2) = Value::String(ctx.concat(&[pa, pb]));
+                if let Some(s) = concat_pair(ctx, a, b)? {
+                    *at_mut(&mut ts.stack, top - 2) = Value::String(s);
                     n -= 1;
                     continue;
                 }
@@ -556,6 +537,63 @@ pub(super) fn concat<'gc>(
         }
     }
     Ok(Flow::Continue)
+}
+
+/// `a .. b` of strings and integers, the most common case, without buffers on the heap: a
+/// short result is built in place, right to left, and interned from there. `None` when either
+/// is a float.
+fn concat_pair<'gc>(
+    ctx: Ctx<'gc>,
+    a: Value<'gc>,
+    b: Value<'gc>,
+) -> Result<Option<LuaStr<'gc>>, Error<'gc>> {
+    let mut buf = [0u8; BUILD_LEN];
+    let mut start = BUILD_END;
+    for v in [b, a] {
+        // Past the short limit already: the long path below starts over.
+        if start < BUILD_END - MAX_SHORT_LEN {
+            break;
+        }
+        match v {
+            Value::String(s) => {
+                let bytes = s.as_bytes();
+                start = start.saturating_sub(bytes.len());
+                if let Some(to) = buf.get_mut(start..start + bytes.len()) {
+                    to.copy_from_slice(bytes);
+                }
+            }
+            Value::Integer(i) => {
+                if let Some(to) = buf[..start].last_chunk_mut() {
+                    start -= number::int_digits(i, to).len();
+                }
+            }
+            _ => return Ok(None),
+        }
+    }
+    let len = BUILD_END - start;
+    if len <= MAX_SHORT_LEN.min(ctx.max_string_len()) {
+        return Ok(Some(ctx.intern_built(&buf, start)));
+    }
+    let (mut da, mut db) = ([0u8; 20], [0u8; 20]);
+    let (Some(pa), Some(pb)) = (operand_bytes(a, &mut da), operand_bytes(b, &mut db)) else {
+        return Ok(None);
+    };
+    let len = pa.len() + pb.len();
+    if len > ctx.max_string_len() {
+        return Err(Error::runtime("string length overflow"));
+    }
+    ctx.check_alloc(len)?;
+    crate::buffer::charge_bytes(ctx, len);
+    Ok(Some(ctx.concat(&[pa, pb])))
+}
+
+/// The bytes of a string, or the digits of an integer written into `digits`.
+fn operand_bytes<'a, 'gc: 'a>(v: Value<'gc>, digits: &'a mut [u8; 20]) -> Option<&'a [u8]> {
+    match v {
+        Value::String(s) => Some(s.as_bytes()),
+        Value::Integer(i) => Some(number::int_digits(i, digits)),
+        _ => None,
+    }
 }
 
 /// The register (of the running Lua function) that `stack[index]` is, for messages.
