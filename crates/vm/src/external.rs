@@ -152,10 +152,15 @@ pub fn raw_get<'gc>(
 ) -> Result<Value<'gc>, Error<'gc>> {
     match t.external_id() {
         None => Ok(t.get(key)),
-        Some(id) => match normalize_key(key) {
-            Ok(key) => storage(ctx)?.get(ctx, id, key),
-            Err(_) => Ok(Value::Nil),
-        },
+        Some(id) => get(ctx, id, key),
+    }
+}
+
+/// `t[key]` for external table `id`; a key no table can hold (nil, NaN) reads nil.
+pub(crate) fn get<'gc>(ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
+    match normalize_key(key) {
+        Ok(key) => storage(ctx)?.get(ctx, id, key),
+        Err(_) => Ok(Value::Nil),
     }
 }
 
@@ -169,11 +174,20 @@ pub fn raw_set<'gc>(
 ) -> Result<(), Error<'gc>> {
     match t.external_id() {
         None => crate::interp::raw_set(ctx, t, key, value),
-        Some(id) => {
-            let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
-            storage(ctx)?.set(ctx, running, id, key, value)
-        }
+        Some(id) => set(ctx, running, id, key, value),
     }
+}
+
+/// `t[key] = value` for external table `id`, with Lua's errors for bad keys.
+pub(crate) fn set<'gc>(
+    ctx: Ctx<'gc>,
+    running: &Running<'_, 'gc>,
+    id: u32,
+    key: Value<'gc>,
+    value: Value<'gc>,
+) -> Result<(), Error<'gc>> {
+    let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
+    storage(ctx)?.set(ctx, running, id, key, value)
 }
 
 /// `next(t, key)` for any table.
