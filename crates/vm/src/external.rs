@@ -139,6 +139,7 @@ pub fn border<E>(
     Ok((lo, probes))
 }
 
+#[inline]
 fn storage<'gc>(ctx: Ctx<'gc>) -> Result<&'gc dyn External, Error<'gc>> {
     ctx.external_storage()
         .ok_or_else(|| Error::runtime("external tables are not available in this state"))
