@@ -6,8 +6,9 @@
 //!
 //! Every external table carries one shared, protected metatable (`getmetatable` gives
 //! `"external table"`). Its `__index` and `__newindex` fields are markers, never called: they
-//! only send the interpreter's fast paths (which look at a table's own entries) to the slow
-//! paths, where the external check comes first.
+//! only turn the interpreter away from a table's own (empty) entries. The table instructions
+//! then reach the storage through `get` and `set` without leaving the dispatch loop; the
+//! metamethod paths check for an external table first.
 
 use alloc::rc::Rc;
 
