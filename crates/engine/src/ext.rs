@@ -397,13 +397,7 @@ impl Store {
         if !self.host.table_get(id, kb, out)? {
             return Ok(Value::Nil);
         }
-        self.decode(ctx, out).map_err(|e| match e {
-            // Say which function: the rest of the state loads as before.
-            Error::Runtime(m) if m == function::OLD_FORMAT => {
-                Error::runtime(format!("{}: {m}", describe_key(key)))
-            }
-            other => other,
-        })
+        self.decode(ctx, out).map_err(|e| name_old_format(e, key))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -521,6 +515,19 @@ fn builtin_table<'gc>(ctx: Ctx<'gc>, t: Table<'gc>) -> Option<String> {
         }
     }
     None
+}
+
+/// A function stored in the old format says which key held it: the rest of the state loads
+/// as before. Out of line, off every read's path.
+#[cold]
+#[inline(never)]
+fn name_old_format<'gc>(e: Error<'gc>, key: Value<'gc>) -> Error<'gc> {
+    match e {
+        Error::Runtime(m) if m == function::OLD_FORMAT => {
+            Error::runtime(format!("{}: {m}", describe_key(key)))
+        }
+        other => other,
+    }
 }
 
 fn describe_key(key: Value<'_>) -> String {

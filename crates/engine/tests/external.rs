@@ -239,3 +239,122 @@ fn string_values_come_back_exactly_and_a_wrong_length_is_a_host_error() {
         assert!(msg.contains("host error: "), "{msg}");
     }
 }
+
+/// The encoded keys of table `id`, in the host's order.
+fn host_keys(host: &MemoryHost, id: u32) -> Vec<Vec<u8>> {
+    let tables = host.tables.borrow();
+    tables
+        .get(&id)
+        .map(|t| t.iter().map(|(k, _)| k.to_vec()).collect())
+        .unwrap_or_default()
+}
+
+fn integer_key(i: i64) -> Vec<u8> {
+    let mut key = Vec::new();
+    Writer(&mut key).integer(i);
+    key
+}
+
+#[test]
+fn each_table_instruction_reads_and_writes_the_host_directly() {
+    let (mut e, host) = engine();
+    let id = e.memory_table_id();
+    // SetTable, SetInt and SetField write; GetTable, GetInt and GetField read.
+    run(
+        &mut e,
+        "local t, big, small, two = _home, math.maxinteger, math.mininteger, 2.0
+         t[big] = 'max' t[small] = 'min' t[two] = 'two' t[1.5] = 'half' t[true] = false
+         t[3] = 3.25 t.name = 'n' t[t] = 'self' t[-0.0] = 'zero'",
+    );
+    assert_eq!(
+        run(
+            &mut e,
+            "local t, big, small = _home, math.maxinteger, math.mininteger
+             return t[big], t[small], t[2], t[2.0], t[1.5], t[true], t[3], t.name, t[t], t[0]"
+        ),
+        "max\tmin\ttwo\ttwo\thalf\tfalse\t3.25\tn\tself\tzero"
+    );
+    // Float keys with integral values are integers by the time they reach the host.
+    let keys = host_keys(&host, id);
+    for i in [i64::MAX, i64::MIN, 2, 0] {
+        assert!(keys.contains(&integer_key(i)), "{i}");
+    }
+    assert_eq!(keys.len(), 9);
+    // Nil deletes, whichever instruction writes it.
+    run(
+        &mut e,
+        "local t, k = _home, math.maxinteger t[k] = nil t[3] = nil t.name = nil t[2.0] = nil",
+    );
+    assert_eq!(host_keys(&host, id).len(), 5);
+    assert_eq!(
+        run(
+            &mut e,
+            "local t = _home return t[math.maxinteger], t[3], t.name, t[2], t[nil], t[0/0]"
+        ),
+        "nil\tnil\tnil\tnil\tnil\tnil"
+    );
+}
+
+#[test]
+fn strings_either_side_of_the_short_and_inline_lengths_round_trip_as_keys_and_values() {
+    let (mut e, _) = engine();
+    let code = "local t = _home
+        for n = 0, 48 do t[('k'):rep(n)] = ('v'):rep(n) end
+        for n = 0, 48 do
+          local k = ('k'):rep(n)
+          assert(t[k] == ('v'):rep(n), n)
+          t[k] = nil
+          assert(t[k] == nil, n)
+        end
+        return next(t)";
+    assert_eq!(run(&mut e, code), "nil");
+}
+
+#[test]
+fn refusals_and_bad_keys_from_the_table_instructions_keep_their_messages_and_lines() {
+    let (mut e, host) = engine();
+    let before = host_keys(&host, e.memory_table_id());
+    for (code, message) in [
+        (
+            "local t, k = _home, nil\nt[k] = 1",
+            "test:2: table index is nil",
+        ),
+        (
+            "local t, k = _home, 0/0\nt[k] = 1",
+            "test:2: table index is NaN",
+        ),
+        (
+            "local t = _home\nt.co = coroutine.create(print)",
+            "test:2: cannot store a coroutine in an external table",
+        ),
+        (
+            "local t = _home\nt[1] = io.stdout",
+            "test:2: cannot store a userdata in an external table",
+        ),
+        (
+            "local t = _home\nt[print] = 1",
+            "test:2: cannot use a function as an external table key",
+        ),
+    ] {
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(
+            (kind, msg.as_str()),
+            (ErrorKind::Runtime, message),
+            "{code}"
+        );
+    }
+    assert_eq!(host_keys(&host, e.memory_table_id()), before);
+}
+
+#[test]
+fn storing_big_tables_in_a_loop_is_charged_as_it_happens() {
+    let (mut e, _) = engine();
+    e.set_limits(Limits {
+        instructions: 200_000,
+        ..Limits::default()
+    });
+    // 20 tables of 1,000 entries: 20,000 host writes, far more fuel than the loop's own.
+    let code = "local t = _home for i = 1, 20 do local x = {} for j = 1, 1000 do x[j] = j end t[i] = x end";
+    let (kind, _) = fail(&mut e, code);
+    assert_eq!(kind, ErrorKind::InstructionLimit);
+}

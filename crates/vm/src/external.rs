@@ -6,8 +6,9 @@
 //!
 //! Every external table carries one shared, protected metatable (`getmetatable` gives
 //! `"external table"`). Its `__index` and `__newindex` fields are markers, never called: they
-//! only send the interpreter's fast paths (which look at a table's own entries) to the slow
-//! paths, where the external check comes first.
+//! only turn the interpreter away from a table's own (empty) entries. The table instructions
+//! then reach the storage through `get` and `set` without leaving the dispatch loop; the
+//! metamethod paths check for an external table first.
 
 use alloc::rc::Rc;
 
@@ -139,6 +140,7 @@ pub fn border<E>(
     Ok((lo, probes))
 }
 
+#[inline]
 fn storage<'gc>(ctx: Ctx<'gc>) -> Result<&'gc dyn External, Error<'gc>> {
     ctx.external_storage()
         .ok_or_else(|| Error::runtime("external tables are not available in this state"))
@@ -152,10 +154,15 @@ pub fn raw_get<'gc>(
 ) -> Result<Value<'gc>, Error<'gc>> {
     match t.external_id() {
         None => Ok(t.get(key)),
-        Some(id) => match normalize_key(key) {
-            Ok(key) => storage(ctx)?.get(ctx, id, key),
-            Err(_) => Ok(Value::Nil),
-        },
+        Some(id) => get(ctx, id, key),
+    }
+}
+
+/// `t[key]` for external table `id`; a key no table can hold (nil, NaN) reads nil.
+pub(crate) fn get<'gc>(ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
+    match normalize_key(key) {
+        Ok(key) => storage(ctx)?.get(ctx, id, key),
+        Err(_) => Ok(Value::Nil),
     }
 }
 
@@ -169,11 +176,20 @@ pub fn raw_set<'gc>(
 ) -> Result<(), Error<'gc>> {
     match t.external_id() {
         None => crate::interp::raw_set(ctx, t, key, value),
-        Some(id) => {
-            let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
-            storage(ctx)?.set(ctx, running, id, key, value)
-        }
+        Some(id) => set(ctx, running, id, key, value),
     }
+}
+
+/// `t[key] = value` for external table `id`, with Lua's errors for bad keys.
+pub(crate) fn set<'gc>(
+    ctx: Ctx<'gc>,
+    running: &Running<'_, 'gc>,
+    id: u32,
+    key: Value<'gc>,
+    value: Value<'gc>,
+) -> Result<(), Error<'gc>> {
+    let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
+    storage(ctx)?.set(ctx, running, id, key, value)
 }
 
 /// `next(t, key)` for any table.

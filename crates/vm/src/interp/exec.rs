@@ -4,6 +4,7 @@
 
 use crate::bytecode::Op;
 use crate::checked::{at, at_mut, borrow, borrow_mut};
+use crate::external::Running;
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
@@ -324,6 +325,33 @@ fn execute_round<'gc>(
             }};
         }
 
+        // External tables run no metamethods (their metatable's markers only divert the fast
+        // paths), so their reads and writes finish here, without leaving the loop.
+        macro_rules! external_get {
+            ($id:expr, $key:expr, $a:expr) => {
+                match crate::external::get(ctx, $id, $key) {
+                    Ok(v) => {
+                        reg!($a) = v;
+                        allocated!();
+                        continue;
+                    }
+                    Err(e) => fail!(e),
+                }
+            };
+        }
+        macro_rules! external_set {
+            ($id:expr, $key:expr, $v:expr) => {{
+                let done = crate::external::set(ctx, &Running::new(thread, ts), $id, $key, $v);
+                resync!();
+                // Host work (storing a big table) is charged now, as a frame entry would.
+                fuel.left -= ctx.take_fuel_debt();
+                match done {
+                    Ok(()) => continue,
+                    Err(e) => fail!(e),
+                }
+            }};
+        }
+
         // Slow paths leave the instruction loop with their outcome, handled once below.
         let outcome: Result<Flow<'gc>, Error<'gc>> = 'ops: loop {
             // Runs a slow path (pc already saved); the loop then resumes with whatever frame is on
@@ -416,6 +444,10 @@ fn execute_round<'gc>(
                             reg!(a) = v;
                             continue;
                         }
+                        if let Some(id) = st.external_id() {
+                            drop(st);
+                            external_get!(id, key, a);
+                        }
                     }
                     save_pc!();
                     slow!(meta::index(
@@ -437,6 +469,10 @@ fn execute_round<'gc>(
                             reg!(a) = v;
                             continue;
                         }
+                        if let Some(id) = st.external_id() {
+                            drop(st);
+                            external_get!(id, Value::Integer(c as i64), a);
+                        }
                     }
                     save_pc!();
                     let key = Value::Integer(c as i64);
@@ -457,6 +493,9 @@ fn execute_round<'gc>(
                         if let Some(v) = meta::index_str_fast(ctx, t, s) {
                             reg!(a) = v;
                             continue;
+                        }
+                        if let Some(id) = t.external_id() {
+                            external_get!(id, key, a);
                         }
                     }
                     save_pc!();
@@ -522,6 +561,9 @@ fn execute_round<'gc>(
                         if try_set(ctx, t, key, v) {
                             continue;
                         }
+                        if let Some(id) = t.external_id() {
+                            external_set!(id, key, v);
+                        }
                     }
                     save_pc!();
                     slow!(meta::new_index(ctx, thread, ts, t, key, v, Src::Reg(a)));
@@ -536,6 +578,10 @@ fn execute_round<'gc>(
                         {
                             continue;
                         }
+                        if let Some(id) = st.external_id() {
+                            drop(st);
+                            external_set!(id, Value::Integer(b as i64), v);
+                        }
                     }
                     save_pc!();
                     let key = Value::Integer(b as i64);
@@ -548,6 +594,9 @@ fn execute_round<'gc>(
                     if let (Value::Table(t), Value::String(s)) = (t, key) {
                         if try_set_str(ctx, t, s, v) {
                             continue;
+                        }
+                        if let Some(id) = t.external_id() {
+                            external_set!(id, key, v);
                         }
                     }
                     save_pc!();
@@ -1444,7 +1493,8 @@ fn count_to_top(len: usize, top: usize, first: usize) -> usize {
 #[inline]
 fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) -> bool {
     let mut st = t.state_mut(ctx.mc);
-    if st.metatable().is_some() && st.get(key).is_nil() {
+    // An external table has no entries of its own to look at.
+    if st.metatable().is_some() && (st.external_id().is_some() || st.get(key).is_nil()) {
         return false;
     }
     match key {
@@ -1462,7 +1512,7 @@ fn try_set_str<'gc>(
     v: Value<'gc>,
 ) -> bool {
     let mut st = t.state_mut(ctx.mc);
-    if st.metatable().is_some() && st.get_str(key).is_nil() {
+    if st.metatable().is_some() && (st.external_id().is_some() || st.get_str(key).is_nil()) {
         return false;
     }
     st.try_set_str(key, v, 0).is_ok()

@@ -142,7 +142,11 @@ pub(crate) fn index_str_fast<'gc>(
             if !v.is_nil() {
                 return Some(v);
             }
-            st.metatable()
+            match st.metatable() {
+                // An external table's metatable only marks it: its entries are in the host.
+                Some(_) if st.external_id().is_some() => return None,
+                mt => mt,
+            }
         };
         let Some(mt) = mt else {
             return Some(Value::Nil);
