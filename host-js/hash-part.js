@@ -6,10 +6,13 @@
 import { compactValue, binaryString, INTEGER, safeInteger } from './compact.js';
 
 /**
- * A record: `u32 key length`, `i32 value length` (DELETED once removed), `u32 slot`, then the
- * key's and the value's encodings back to back, as a page of `next` wants them.
+ * A record: `u32 key length`, `i32 value length` (DELETED once removed), `u32 slot`, `i32` the
+ * key's hash, then the key's and the value's encodings back to back, as a page of `next` wants
+ * them. Records start at multiples of ALIGN, so an index cell can keep a record's address in
+ * fewer bits.
  */
-const HEADER = 12;
+const HEADER = 16;
+const ALIGN = 8;
 const DELETED = -1;
 const MIN_ARENA = 64;
 /**
@@ -21,8 +24,13 @@ const MIN_ARENA = 64;
 const CHUNK_BITS = 20;
 const CHUNK = 1 << CHUNK_BITS;
 const IN_CHUNK = CHUNK - 1;
-/** Record addresses (chunk << CHUNK_BITS | offset) + 1 fit the index's int32 cells. */
-const MAX_CHUNKS = 2047;
+/**
+ * An index cell is an int32: a tag (4 bits of the key's hash, never 0) above the record's
+ * address (chunk << CHUNK_BITS | offset) / ALIGN. An empty cell is 0.
+ */
+const TAG_SHIFT = 28;
+const ADDRESS = (1 << TAG_SHIFT) - 1;
+const MAX_CHUNKS = 2048;
 const MAX_ARENA = 2 ** 31 - 2;
 /** A hash part of up to this many slots is searched in order: a small table costs no index. */
 const SMALL = 8;
@@ -55,8 +63,9 @@ export class HashPart {
     this.slotCount = 0;
     this.deleted = 0;
     /**
-     * Open addressing, linear probing: per cell a key hash and its record's address + 1 (0:
-     * an empty cell), at most half full. Null while there are at most SMALL slots.
+     * Open addressing, linear probing, at most half full: per cell a tag and the record's
+     * address (see TAG_SHIFT). Half the size of cells that hold a whole hash, which a table
+     * of millions of keys feels in every write. Null while there are at most SMALL slots.
      */
     this.index = null;
   }
@@ -79,11 +88,15 @@ export class HashPart {
       for (let s = 0; s < this.slotCount; s++) if (this.keyIs(slots[s], mem, at, len)) return slots[s];
       return -1;
     }
-    const mask = (index.length >> 1) - 1;
+    const mask = index.length - 1;
+    const tag = tagOf(h);
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const r = index[2 * i + 1] - 1;
-      if (r < 0) return -1;
-      if (index[2 * i] === h && this.keyIs(r, mem, at, len)) return r;
+      const cell = index[i];
+      if (cell === 0) return -1;
+      if (cell >>> TAG_SHIFT === tag) {
+        const r = (cell & ADDRESS) * ALIGN;
+        if (this.keyIs(r, mem, at, len)) return r;
+      }
     }
   }
 
@@ -186,14 +199,14 @@ export class HashPart {
   append(kmem, kat, klen, vmem, vat, vlen, h) {
     const r = this.reserve(HEADER + klen + vlen);
     const slot = this.slotCount;
-    this.write(r, slot, kmem, kat, klen, vmem, vat, vlen);
+    this.write(r, slot, h, kmem, kat, klen, vmem, vat, vlen);
     this.pushSlot(r);
     if (this.index === null) {
       if (slot + 1 > SMALL) this.reindex();
       return;
     }
     // An index grows from its own cells, so the new record is placed after.
-    if ((slot + 1) * 4 > this.index.length) this.reindex();
+    if ((slot + 1) * 2 > this.index.length) this.reindex();
     this.place(h, r);
   }
 
@@ -217,26 +230,28 @@ export class HashPart {
     const from = this.slots[slot];
     const fb = this.chunkOf(from);
     const fo = from & IN_CHUNK;
-    this.write(to, slot, fb, fo + HEADER, klen, vmem, vat, vlen);
+    const h = i32(fb, fo + 12);
+    this.write(to, slot, h, fb, fo + HEADER, klen, vmem, vat, vlen);
     this.slots[slot] = to;
     this.waste += HEADER + klen + Math.max(0, i32(fb, fo + 4));
     const index = this.index;
     if (index === null) return;
-    const mask = (index.length >> 1) - 1;
-    let i = hashBytes(fb, fo + HEADER, klen) & mask;
-    while (index[2 * i + 1] !== from + 1) i = (i + 1) & mask;
-    index[2 * i + 1] = to + 1;
+    const mask = index.length - 1;
+    let i = h & mask;
+    while ((index[i] & ADDRESS) !== from / ALIGN) i = (i + 1) & mask;
+    index[i] = (index[i] & ~ADDRESS) | (to / ALIGN);
   }
 
-  write(r, slot, kmem, kat, klen, vmem, vat, vlen) {
+  write(r, slot, h, kmem, kat, klen, vmem, vat, vlen) {
     const b = this.chunkOf(r);
     const o = r & IN_CHUNK;
     setU32(b, o, klen);
     setU32(b, o + 4, vlen);
     setU32(b, o + 8, slot);
+    setU32(b, o + 12, h);
     copy(kmem, kat, klen, b, o + HEADER);
     copy(vmem, vat, vlen, b, o + HEADER + klen);
-    const n = HEADER + klen + vlen;
+    const n = aligned(HEADER + klen + vlen);
     this.top += n;
     this.used += n;
   }
@@ -247,6 +262,7 @@ export class HashPart {
    * garbage.
    */
   reserve(n) {
+    n = aligned(n);
     const chunks = this.chunks;
     let last = chunks[chunks.length - 1];
     if (this.top + n <= last.length) return ((chunks.length - 1) << CHUNK_BITS) + this.top;
@@ -300,8 +316,8 @@ export class HashPart {
       const to0 = to & IN_CHUNK;
       copy(b, o, n, tb, to0);
       setU32(tb, to0 + 8, this.slotCount);
-      this.top += n;
-      this.used += n;
+      this.top += aligned(n);
+      this.used += aligned(n);
       this.pushSlot(to);
     }
     if (dropDeleted) this.deleted = 0;
@@ -317,32 +333,24 @@ export class HashPart {
     if (this.slotCount <= SMALL) this.index = null;
   }
 
-  // A fresh index, at most half full. Grown from the old one, cell by cell: its writes then
-  // go forward through the new index instead of all over it (a copy rather than a scatter).
+  // A fresh index, at most half full, made from the slots with the hashes their records keep
+  // (the records lie in arena order, so this reads the arena front to back).
   reindex() {
     let cells = MIN_CELLS;
     while (cells < this.slotCount * 2) cells *= 2;
-    const old = this.index;
-    this.index = new Int32Array(2 * cells);
-    if (old === null) {
-      for (let s = 0; s < this.slotCount; s++) {
-        const r = this.slots[s];
-        const b = this.chunkOf(r);
-        const o = r & IN_CHUNK;
-        this.place(hashBytes(b, o + HEADER, u32(b, o)), r);
-      }
-      return;
+    this.index = new Int32Array(cells);
+    for (let s = 0; s < this.slotCount; s++) {
+      const r = this.slots[s];
+      this.place(i32(this.chunkOf(r), (r & IN_CHUNK) + 12), r);
     }
-    for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.place(old[i], old[i + 1] - 1);
   }
 
   place(h, r) {
     const index = this.index;
-    const mask = (index.length >> 1) - 1;
+    const mask = index.length - 1;
     let i = h & mask;
-    while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
-    index[2 * i] = h;
-    index[2 * i + 1] = r + 1;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = (tagOf(h) << TAG_SHIFT) | (r / ALIGN);
   }
 
   /**
@@ -375,6 +383,12 @@ export class HashPart {
     }
   }
 }
+
+/** `n` rounded up to a multiple of ALIGN. */
+function aligned(n) { return (n + ALIGN - 1) & -ALIGN; }
+
+/** The tag of a key hashing to `h`: 4 bits other than the low ones that pick its cell, never 0. */
+function tagOf(h) { return ((h >>> 24) % 15) + 1; }
 
 function copy(from, start, len, to, at) {
   if (len <= SHORT_COPY) for (let i = 0; i < len; i++) to[at + i] = from[start + i];
