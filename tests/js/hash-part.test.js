@@ -83,6 +83,9 @@ test('a hash part of several megabytes agrees with a Map under writes, growing v
         assert.deepEqual(buf.subarray(64, 64 + n), v, `value of ${k}`);
       }
       assert.equal(page(hash), expectedPage(order, model), 'entries in insertion order');
+      if (hash.index !== null) {
+        assert.equal(hash.index.filter((cell) => cell !== 0).length, hash.slotCount, 'one index cell per slot');
+      }
     }
   }
   assert.ok(mostChunks > 3, `the arena grew past its first chunk (${mostChunks} chunks)`);
@@ -102,4 +105,14 @@ test('a hash part compacts instead of growing once half of it is garbage', () =>
   out.set(k);
   assert.equal(hash.read(out, 0, k.length, 64, 8000), 5 + 3999);
   assert.equal(out[64 + 5], 2999 & 0xff);
+});
+
+test('a growing index holds one cell per key', () => {
+  const hash = new HashPart();
+  for (let i = 0; i < 5000; i++) {
+    const k = key(`k${i}`);
+    const v = value(1, i);
+    hash.put(k, 0, k.length, v, 0, v.length);
+    if (hash.index !== null) assert.equal(hash.index.filter((cell) => cell !== 0).length, hash.slotCount, `after ${i + 1} keys`);
+  }
 });
