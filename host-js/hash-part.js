@@ -6,12 +6,16 @@
 import { compactValue, binaryString, INTEGER, safeInteger } from './compact.js';
 
 /**
- * A record: `u32 key length`, `i32 value length` (DELETED once removed), `u32 slot`, `i32` the
- * key's hash, then the key's and the value's encodings back to back, as a page of `next` wants
- * them. Records start at multiples of ALIGN, so an index cell can keep a record's address in
- * fewer bits.
+ * A record: a header of four int32s (the key's length, the value's length or DELETED once
+ * removed, the slot, the key's hash), then the key's and the value's encodings back to back, as
+ * a page of `next` wants them. Records start at multiples of ALIGN, so an index cell can keep a
+ * record's address in fewer bits, and the header is read and written as whole words.
  */
 const HEADER = 16;
+const KEY_LENGTH = 0;
+const VALUE_LENGTH = 1;
+const SLOT = 2;
+const HASH = 3;
 const ALIGN = 8;
 const DELETED = -1;
 const MIN_ARENA = 64;
@@ -52,6 +56,8 @@ export class HashPart {
   constructor() {
     /** The arena's chunks; records are appended to the last one. */
     this.chunks = [new Uint8Array(MIN_ARENA)];
+    /** An Int32Array over each chunk, for the records' headers. */
+    this.words = this.chunks.map(wordsOver);
     /** Bytes of the last chunk in use. */
     this.top = 0;
     /** Bytes of records written, live or garbage (for the limit and compaction). */
@@ -74,6 +80,11 @@ export class HashPart {
 
   /** The chunk holding record `r`. */
   chunkOf(r) { return this.chunks[r >>> CHUNK_BITS]; }
+
+  /** Field `field` of record `r`'s header. */
+  head(r, field) { return this.words[r >>> CHUNK_BITS][((r & IN_CHUNK) >> 2) + field]; }
+
+  setHead(r, field, n) { this.words[r >>> CHUNK_BITS][((r & IN_CHUNK) >> 2) + field] = n; }
 
   /** The record of the key encoded at `mem[at..at+len]`, deleted or not; -1 when there is none. */
   find(mem, at, len) {
@@ -101,9 +112,9 @@ export class HashPart {
   }
 
   keyIs(r, mem, at, len) {
+    if (this.head(r, KEY_LENGTH) !== len) return false;
     const b = this.chunkOf(r);
     const o = r & IN_CHUNK;
-    if (u32(b, o) !== len) return false;
     const key = o + HEADER;
     for (let i = 0; i < len; i++) if (b[key + i] !== mem[at + i]) return false;
     return true;
@@ -117,17 +128,15 @@ export class HashPart {
 
   /** The compact value of record `r`; undefined once deleted. */
   valueOf(r) {
-    const b = this.chunkOf(r);
-    const o = r & IN_CHUNK;
-    const vlen = i32(b, o + 4);
-    return vlen === DELETED ? undefined : compactValue(b, o + HEADER + u32(b, o), vlen);
+    const vlen = this.head(r, VALUE_LENGTH);
+    return vlen === DELETED ? undefined : compactValue(this.chunkOf(r), (r & IN_CHUNK) + HEADER + this.head(r, KEY_LENGTH), vlen);
   }
 
   /** The key of record `r` as a Map key (see `keyString` in tables.js). */
   keyOf(r) {
     const b = this.chunkOf(r);
     const o = r & IN_CHUNK;
-    const len = u32(b, o);
+    const len = this.head(r, KEY_LENGTH);
     if (len === 9 && b[o + HEADER] === INTEGER) {
       const n = safeInteger(b, o + HEADER);
       if (n !== undefined) return n;
@@ -142,17 +151,15 @@ export class HashPart {
   read(mem, at, len, to, max) {
     const r = this.find(mem, at, len);
     if (r < 0) return DELETED;
-    const b = this.chunkOf(r);
-    const o = r & IN_CHUNK;
-    const vlen = i32(b, o + 4);
-    if (vlen !== DELETED && vlen <= max) copy(b, o + HEADER + len, vlen, mem, to);
+    const vlen = this.head(r, VALUE_LENGTH);
+    if (vlen !== DELETED && vlen <= max) copy(this.chunkOf(r), (r & IN_CHUNK) + HEADER + len, vlen, mem, to);
     return vlen;
   }
 
   /** The position of the key encoded at `mem[at..at+len]` in the order, deleted or not; -1 when unknown. */
   slotOfKey(mem, at, len) {
     const r = this.find(mem, at, len);
-    return r < 0 ? -1 : u32(this.chunkOf(r), (r & IN_CHUNK) + 8);
+    return r < 0 ? -1 : this.head(r, SLOT);
   }
 
   /**
@@ -167,14 +174,12 @@ export class HashPart {
       this.append(kmem, kat, klen, vmem, vat, vlen, h);
       return undefined;
     }
-    const b = this.chunkOf(r);
-    const o = r & IN_CHUNK;
-    const had = i32(b, o + 4);
+    const had = this.head(r, VALUE_LENGTH);
     const old = this.valueOf(r);
     if (had === DELETED) this.deleted--;
     if (vlen <= had) {
-      copy(vmem, vat, vlen, b, o + HEADER + klen);
-      setU32(b, o + 4, vlen);
+      copy(vmem, vat, vlen, this.chunkOf(r), (r & IN_CHUNK) + HEADER + klen);
+      this.setHead(r, VALUE_LENGTH, vlen);
       this.waste += had - vlen;
     } else {
       this.move(r, vmem, vat, vlen);
@@ -187,10 +192,8 @@ export class HashPart {
     const r = this.find(mem, at, len);
     const old = r < 0 ? undefined : this.valueOf(r);
     if (old === undefined) return undefined;
-    const b = this.chunkOf(r);
-    const o = r & IN_CHUNK;
-    this.waste += i32(b, o + 4);
-    setU32(b, o + 4, DELETED);
+    this.waste += this.head(r, VALUE_LENGTH);
+    this.setHead(r, VALUE_LENGTH, DELETED);
     this.deleted++;
     return old;
   }
@@ -218,19 +221,15 @@ export class HashPart {
 
   // Record `r` gets a value too long for it: a copy at the end of the arena takes its place.
   move(r, vmem, vat, vlen) {
-    const b = this.chunkOf(r);
-    const o = r & IN_CHUNK;
-    const slot = u32(b, o + 8);
-    const klen = u32(b, o);
+    const slot = this.head(r, SLOT);
+    const klen = this.head(r, KEY_LENGTH);
     const to = this.reserve(HEADER + klen + vlen);
     // Reserving may have compacted the arena: the slot knows where the record is now.
     const from = this.slots[slot];
-    const fb = this.chunkOf(from);
-    const fo = from & IN_CHUNK;
-    const h = i32(fb, fo + 12);
-    this.write(to, slot, h, fb, fo + HEADER, klen, vmem, vat, vlen);
+    const h = this.head(from, HASH);
+    this.write(to, slot, h, this.chunkOf(from), (from & IN_CHUNK) + HEADER, klen, vmem, vat, vlen);
     this.slots[slot] = to;
-    this.waste += HEADER + klen + Math.max(0, i32(fb, fo + 4));
+    this.waste += HEADER + klen + Math.max(0, this.head(from, VALUE_LENGTH));
     const index = this.index;
     if (index === null) return;
     const mask = index.length - 1;
@@ -242,10 +241,12 @@ export class HashPart {
   write(r, slot, h, kmem, kat, klen, vmem, vat, vlen) {
     const b = this.chunkOf(r);
     const o = r & IN_CHUNK;
-    setU32(b, o, klen);
-    setU32(b, o + 4, vlen);
-    setU32(b, o + 8, slot);
-    setU32(b, o + 12, h);
+    const words = this.words[r >>> CHUNK_BITS];
+    const w = o >> 2;
+    words[w + KEY_LENGTH] = klen;
+    words[w + VALUE_LENGTH] = vlen;
+    words[w + SLOT] = slot;
+    words[w + HASH] = h;
     copy(kmem, kat, klen, b, o + HEADER);
     copy(vmem, vat, vlen, b, o + HEADER + klen);
     const n = aligned(HEADER + klen + vlen);
@@ -276,9 +277,11 @@ export class HashPart {
       const grown = new Uint8Array(size);
       grown.set(last.subarray(0, this.top));
       chunks[0] = grown;
+      this.words[0] = wordsOver(grown);
       return this.top;
     }
     chunks.push(new Uint8Array(Math.max(CHUNK, n)));
+    this.words.push(wordsOver(chunks[chunks.length - 1]));
     this.top = 0;
     return (chunks.length - 1) << CHUNK_BITS;
   }
@@ -289,12 +292,14 @@ export class HashPart {
    */
   compact(dropDeleted) {
     const chunks = this.chunks;
+    const words = this.words;
     const fromSlots = this.slots;
     const count = this.slotCount;
     const live = this.used - this.waste;
     let first = MIN_ARENA;
     while (first < Math.min(live, CHUNK)) first *= 2;
     this.chunks = [new Uint8Array(first)];
+    this.words = this.chunks.map(wordsOver);
     this.top = 0;
     this.used = 0;
     this.waste = 0;
@@ -302,17 +307,15 @@ export class HashPart {
     this.slotCount = 0;
     for (let s = 0; s < count; s++) {
       const r = fromSlots[s];
-      const b = chunks[r >>> CHUNK_BITS];
+      const fw = words[r >>> CHUNK_BITS];
       const o = r & IN_CHUNK;
-      const vlen = i32(b, o + 4);
+      const vlen = fw[(o >> 2) + VALUE_LENGTH];
       if (dropDeleted && vlen === DELETED) continue;
-      const klen = u32(b, o);
+      const klen = fw[(o >> 2) + KEY_LENGTH];
       const n = HEADER + klen + Math.max(vlen, 0);
       const to = this.reserve(n);
-      const tb = this.chunkOf(to);
-      const to0 = to & IN_CHUNK;
-      copy(b, o, n, tb, to0);
-      setU32(tb, to0 + 8, this.slotCount);
+      copy(chunks[r >>> CHUNK_BITS], o, n, this.chunkOf(to), to & IN_CHUNK);
+      this.setHead(to, SLOT, this.slotCount);
       this.top += aligned(n);
       this.used += aligned(n);
       this.pushSlot(to);
@@ -336,7 +339,7 @@ export class HashPart {
     this.index = new Int32Array(cells);
     for (let s = 0; s < this.slotCount; s++) {
       const r = this.slots[s];
-      this.place(i32(this.chunkOf(r), (r & IN_CHUNK) + 12), r);
+      this.place(this.head(r, HASH), r);
     }
   }
 
@@ -357,13 +360,11 @@ export class HashPart {
     const slots = this.slots;
     for (let s = slot; s < this.slotCount; s++) {
       const r = slots[s];
-      const b = this.chunkOf(r);
-      const o = r & IN_CHUNK;
-      const vlen = i32(b, o + 4);
+      const vlen = this.head(r, VALUE_LENGTH);
       if (vlen === DELETED) continue;
-      const need = u32(b, o) + vlen;
+      const need = this.head(r, KEY_LENGTH) + vlen;
       if (written + need > max) return written === 0 ? need : written;
-      copy(b, o + HEADER, need, mem, at + written);
+      copy(this.chunkOf(r), (r & IN_CHUNK) + HEADER, need, mem, at + written);
       written += need;
     }
     return written;
@@ -390,13 +391,7 @@ function copy(from, start, len, to, at) {
   else to.set(from.subarray(start, start + len), at);
 }
 
-function u32(b, at) { return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0; }
-
-function i32(b, at) { return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24); }
-
-function setU32(b, at, n) {
-  b[at] = n; b[at + 1] = n >> 8; b[at + 2] = n >> 16; b[at + 3] = n >> 24;
-}
+function wordsOver(chunk) { return new Int32Array(chunk.buffer); }
 
 // Hashes keep 30 bits: small integers (Smis) for V8.
 function hashBytes(mem, at, len) {
