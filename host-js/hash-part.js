@@ -56,8 +56,8 @@ export class HashPart {
   constructor() {
     /** The arena's chunks; records are appended to the last one. */
     this.chunks = [new Uint8Array(MIN_ARENA)];
-    /** An Int32Array over each chunk, for the records' headers. */
-    this.words = this.chunks.map(wordsOver);
+    /** A DataView over each chunk: headers are read, and records written, a word at a time. */
+    this.views = this.chunks.map(viewOver);
     /** Bytes of the last chunk in use. */
     this.top = 0;
     /** Bytes of records written, live or garbage (for the limit and compaction). */
@@ -74,6 +74,9 @@ export class HashPart {
      * table of millions of keys were 7-16 % faster). Null while there are at most SMALL slots.
      */
     this.index = null;
+    /** The byte array last copied out to (the module's memory, as a rule), and a DataView over it. */
+    this.outBytes = null;
+    this.outView = null;
   }
 
   get size() { return this.slotCount - this.deleted; }
@@ -82,9 +85,46 @@ export class HashPart {
   chunkOf(r) { return this.chunks[r >>> CHUNK_BITS]; }
 
   /** Field `field` of record `r`'s header. */
-  head(r, field) { return this.words[r >>> CHUNK_BITS][((r & IN_CHUNK) >> 2) + field]; }
+  head(r, field) { return this.views[r >>> CHUNK_BITS].getInt32((r & IN_CHUNK) + 4 * field, true); }
 
-  setHead(r, field, n) { this.words[r >>> CHUNK_BITS][((r & IN_CHUNK) >> 2) + field] = n; }
+  setHead(r, field, n) { this.views[r >>> CHUNK_BITS].setInt32((r & IN_CHUNK) + 4 * field, n, true); }
+
+  /**
+   * Copies `len` bytes from `from[start..]` to address `to` of the arena. A short copy goes a
+   * word at a time: a store through a DataView costs about what a typed array's costs per byte.
+   */
+  copyIn(from, start, len, to) {
+    const at = to & IN_CHUNK;
+    if (len > SHORT_COPY) {
+      this.chunkOf(to).set(from.subarray(start, start + len), at);
+      return;
+    }
+    const view = this.views[to >>> CHUNK_BITS];
+    let i = 0;
+    for (; i + 4 <= len; i += 4) {
+      const j = start + i;
+      view.setInt32(at + i, from[j] | (from[j + 1] << 8) | (from[j + 2] << 16) | (from[j + 3] << 24), true);
+    }
+    for (; i < len; i++) view.setUint8(at + i, from[start + i]);
+  }
+
+  /** Copies `len` bytes from address `from` of the arena to `to[at..]`, as `copyIn` does. */
+  copyOut(from, len, to, at) {
+    const start = from & IN_CHUNK;
+    if (len > SHORT_COPY) {
+      to.set(this.chunkOf(from).subarray(start, start + len), at);
+      return;
+    }
+    const source = this.views[from >>> CHUNK_BITS];
+    if (to !== this.outBytes) {
+      this.outView = new DataView(to.buffer, to.byteOffset, to.byteLength);
+      this.outBytes = to;
+    }
+    const view = this.outView;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) view.setInt32(at + i, source.getInt32(start + i, true), true);
+    for (; i < len; i++) view.setUint8(at + i, source.getUint8(start + i));
+  }
 
   /** The record of the key encoded at `mem[at..at+len]`, deleted or not; -1 when there is none. */
   find(mem, at, len) {
@@ -152,7 +192,7 @@ export class HashPart {
     const r = this.find(mem, at, len);
     if (r < 0) return DELETED;
     const vlen = this.head(r, VALUE_LENGTH);
-    if (vlen !== DELETED && vlen <= max) copy(this.chunkOf(r), (r & IN_CHUNK) + HEADER + len, vlen, mem, to);
+    if (vlen !== DELETED && vlen <= max) this.copyOut(r + HEADER + len, vlen, mem, to);
     return vlen;
   }
 
@@ -178,7 +218,7 @@ export class HashPart {
     const old = this.valueOf(r);
     if (had === DELETED) this.deleted--;
     if (vlen <= had) {
-      copy(vmem, vat, vlen, this.chunkOf(r), (r & IN_CHUNK) + HEADER + klen);
+      this.copyIn(vmem, vat, vlen, r + HEADER + klen);
       this.setHead(r, VALUE_LENGTH, vlen);
       this.waste += had - vlen;
     } else {
@@ -239,16 +279,14 @@ export class HashPart {
   }
 
   write(r, slot, h, kmem, kat, klen, vmem, vat, vlen) {
-    const b = this.chunkOf(r);
     const o = r & IN_CHUNK;
-    const words = this.words[r >>> CHUNK_BITS];
-    const w = o >> 2;
-    words[w + KEY_LENGTH] = klen;
-    words[w + VALUE_LENGTH] = vlen;
-    words[w + SLOT] = slot;
-    words[w + HASH] = h;
-    copy(kmem, kat, klen, b, o + HEADER);
-    copy(vmem, vat, vlen, b, o + HEADER + klen);
+    const view = this.views[r >>> CHUNK_BITS];
+    view.setInt32(o + 4 * KEY_LENGTH, klen, true);
+    view.setInt32(o + 4 * VALUE_LENGTH, vlen, true);
+    view.setInt32(o + 4 * SLOT, slot, true);
+    view.setInt32(o + 4 * HASH, h, true);
+    this.copyIn(kmem, kat, klen, r + HEADER);
+    this.copyIn(vmem, vat, vlen, r + HEADER + klen);
     const n = aligned(HEADER + klen + vlen);
     this.top += n;
     this.used += n;
@@ -277,11 +315,11 @@ export class HashPart {
       const grown = new Uint8Array(size);
       grown.set(last.subarray(0, this.top));
       chunks[0] = grown;
-      this.words[0] = wordsOver(grown);
+      this.views[0] = viewOver(grown);
       return this.top;
     }
     chunks.push(new Uint8Array(Math.max(CHUNK, n)));
-    this.words.push(wordsOver(chunks[chunks.length - 1]));
+    this.views.push(viewOver(chunks[chunks.length - 1]));
     this.top = 0;
     return (chunks.length - 1) << CHUNK_BITS;
   }
@@ -292,14 +330,14 @@ export class HashPart {
    */
   compact(dropDeleted) {
     const chunks = this.chunks;
-    const words = this.words;
+    const views = this.views;
     const fromSlots = this.slots;
     const count = this.slotCount;
     const live = this.used - this.waste;
     let first = MIN_ARENA;
     while (first < Math.min(live, CHUNK)) first *= 2;
     this.chunks = [new Uint8Array(first)];
-    this.words = this.chunks.map(wordsOver);
+    this.views = this.chunks.map(viewOver);
     this.top = 0;
     this.used = 0;
     this.waste = 0;
@@ -307,14 +345,14 @@ export class HashPart {
     this.slotCount = 0;
     for (let s = 0; s < count; s++) {
       const r = fromSlots[s];
-      const fw = words[r >>> CHUNK_BITS];
+      const view = views[r >>> CHUNK_BITS];
       const o = r & IN_CHUNK;
-      const vlen = fw[(o >> 2) + VALUE_LENGTH];
+      const vlen = view.getInt32(o + 4 * VALUE_LENGTH, true);
       if (dropDeleted && vlen === DELETED) continue;
-      const klen = fw[(o >> 2) + KEY_LENGTH];
+      const klen = view.getInt32(o + 4 * KEY_LENGTH, true);
       const n = HEADER + klen + Math.max(vlen, 0);
       const to = this.reserve(n);
-      copy(chunks[r >>> CHUNK_BITS], o, n, this.chunkOf(to), to & IN_CHUNK);
+      this.copyIn(chunks[r >>> CHUNK_BITS], o, n, to);
       this.setHead(to, SLOT, this.slotCount);
       this.top += aligned(n);
       this.used += aligned(n);
@@ -364,7 +402,7 @@ export class HashPart {
       if (vlen === DELETED) continue;
       const need = this.head(r, KEY_LENGTH) + vlen;
       if (written + need > max) return written === 0 ? need : written;
-      copy(this.chunkOf(r), (r & IN_CHUNK) + HEADER, need, mem, at + written);
+      this.copyOut(r + HEADER, need, mem, at + written);
       written += need;
     }
     return written;
@@ -386,12 +424,8 @@ function aligned(n) { return (n + ALIGN - 1) & -ALIGN; }
 /** The tag of a key hashing to `h`: 4 bits other than the low ones that pick its cell, never 0. */
 function tagOf(h) { return ((h >>> 24) % 15) + 1; }
 
-function copy(from, start, len, to, at) {
-  if (len <= SHORT_COPY) for (let i = 0; i < len; i++) to[at + i] = from[start + i];
-  else to.set(from.subarray(start, start + len), at);
-}
 
-function wordsOver(chunk) { return new Int32Array(chunk.buffer); }
+function viewOver(chunk) { return new DataView(chunk.buffer); }
 
 // Hashes keep 30 bits: small integers (Smis) for V8.
 function hashBytes(mem, at, len) {
