@@ -854,6 +854,18 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::Concat { a, n } => {
+                    // Two strings or integers, the common case: no loop, no stack resync.
+                    if n == 2 {
+                        match meta::concat_pair(ctx, reg!(a), reg!(a + 1)) {
+                            Ok(Some(s)) => {
+                                reg!(a) = Value::String(s);
+                                allocated!();
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => fail!(e),
+                        }
+                    }
                     save_pc!();
                     let depth = ts.frames.len();
                     match meta::concat(ctx, thread, ts, base + a as usize, n as usize) {
