@@ -284,10 +284,18 @@ impl Writer<'_> {
     }
     fn bytes(&mut self, tag: u8, s: &[u8]) {
         // Lengths past u32 cannot occur in wasm32; natively the store plan refuses them.
-        // Head and bytes in two copies: every string key and value written goes through here.
         let [a, b, c, d] = (s.len() as u32).to_le_bytes();
-        self.0.extend_from_slice(&[tag, a, b, c, d]);
-        self.0.extend_from_slice(s);
+        // Every string key and value written goes through here: a short one is put together
+        // on the stack and appended in one go.
+        let mut short = [0; 32];
+        short[..5].copy_from_slice(&[tag, a, b, c, d]);
+        if let Some(to) = short.get_mut(5..5 + s.len()) {
+            to.copy_from_slice(s);
+            self.0.extend_from_slice(&short[..5 + s.len()]);
+        } else {
+            self.0.extend_from_slice(&short[..5]);
+            self.0.extend_from_slice(s);
+        }
     }
 }
 

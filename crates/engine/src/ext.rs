@@ -372,13 +372,14 @@ impl Store {
     /// Runs `f` with the reused encoding buffers, or fresh ones when a nested call holds them.
     #[inline]
     fn with_buffers<R>(&self, f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
-        match self.buffers.try_borrow_mut() {
-            Ok(mut buffers) => {
-                let (kb, vb) = &mut *buffers;
-                f(kb, vb)
-            }
-            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
-        }
+        let mut fresh = (Vec::new(), Vec::new());
+        let mut held = self.buffers.try_borrow_mut();
+        // One call of `f`, which can then be inlined.
+        let (kb, vb) = match &mut held {
+            Ok(buffers) => &mut **buffers,
+            Err(_) => &mut fresh,
+        };
+        f(kb, vb)
     }
 
     fn get_with<'gc>(

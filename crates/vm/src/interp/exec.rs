@@ -558,11 +558,10 @@ fn execute_round<'gc>(
                     let (t, key) = (reg!(a), reg!(b));
                     let v = if kc { *at(konst, c as usize) } else { reg!(c) };
                     if let Value::Table(t) = t {
-                        if try_set(ctx, t, key, v) {
-                            continue;
-                        }
-                        if let Some(id) = t.external_id() {
-                            external_set!(id, key, v);
+                        match try_set(ctx, t, key, v) {
+                            Ok(()) => continue,
+                            Err(Some(id)) => external_set!(id, key, v),
+                            Err(None) => {}
                         }
                     }
                     save_pc!();
@@ -854,6 +853,18 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::Concat { a, n } => {
+                    // Two strings or integers, the common case: no loop, no stack resync.
+                    if n == 2 {
+                        match meta::concat_pair(ctx, reg!(a), reg!(a + 1)) {
+                            Ok(Some(s)) => {
+                                reg!(a) = Value::String(s);
+                                allocated!();
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => fail!(e),
+                        }
+                    }
                     save_pc!();
                     let depth = ts.frames.len();
                     match meta::concat(ctx, thread, ts, base + a as usize, n as usize) {
@@ -1488,20 +1499,31 @@ fn count_to_top(len: usize, top: usize, first: usize) -> usize {
     top.min(len).saturating_sub(first)
 }
 
-/// Raw assignment when no metamethod can be involved and the table need not grow; `false`
-/// means "take the slow path".
+/// Raw assignment when no metamethod can be involved and the table need not grow. Otherwise
+/// `Err(Some(id))` for external table `id` (found on the way, so not looked up again), or
+/// `Err(None)`: take the slow path.
 #[inline]
-fn try_set<'gc>(ctx: Ctx<'gc>, t: Table<'gc>, key: Value<'gc>, v: Value<'gc>) -> bool {
+fn try_set<'gc>(
+    ctx: Ctx<'gc>,
+    t: Table<'gc>,
+    key: Value<'gc>,
+    v: Value<'gc>,
+) -> Result<(), Option<u32>> {
     let mut st = t.state_mut(ctx.mc);
-    // An external table has no entries of its own to look at.
-    if st.metatable().is_some() && (st.external_id().is_some() || st.get(key).is_nil()) {
-        return false;
+    if st.metatable().is_some() {
+        // An external table has no entries of its own to look at.
+        if let Some(id) = st.external_id() {
+            return Err(Some(id));
+        }
+        if st.get(key).is_nil() {
+            return Err(None);
+        }
     }
     match key {
         Value::Integer(i) => st.try_set_int(i, v, 0),
         _ => st.try_set(key, v, 0),
     }
-    .is_ok()
+    .map_err(|_| None)
 }
 
 #[inline]

@@ -545,8 +545,9 @@ pub(super) fn concat<'gc>(
 
 /// `a .. b` of strings and integers, the most common case, without buffers on the heap: a
 /// short result is built in place, right to left, and interned from there. `None` when either
-/// is a float.
-fn concat_pair<'gc>(
+/// is neither a string nor an integer.
+#[inline(never)]
+pub(super) fn concat_pair<'gc>(
     ctx: Ctx<'gc>,
     a: Value<'gc>,
     b: Value<'gc>,
