@@ -401,6 +401,17 @@ impl Store {
         self.decode(ctx, out).map_err(|e| name_old_format(e, key))
     }
 
+    fn store<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: Stored<'_, 'gc>,
+    ) -> Result<(), Error<'gc>> {
+        self.with_buffers(|kb, vb| self.set_with(ctx, running, id, key, value, kb, vb))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn set_with<'gc>(
         &self,
@@ -408,20 +419,32 @@ impl Store {
         running: &Running<'_, 'gc>,
         id: u32,
         key: Value<'gc>,
-        value: Value<'gc>,
+        value: Stored<'_, 'gc>,
         kb: &mut Vec<u8>,
         vb: &mut Vec<u8>,
     ) -> Result<(), Error<'gc>> {
         let key_is_plain_table = encode_key(key, kb).map_err(Error::runtime)?.is_none();
         self.generation.set(self.generation.get() + 1);
-        if !key_is_plain_table && encode_plain(value, vb) {
-            if value.is_nil() {
+        let plain = match value {
+            Stored::Value(v) => encode_plain(v, vb),
+            Stored::Str(bytes) => {
+                vb.clear();
+                Writer(vb).string(bytes);
+                true
+            }
+        };
+        if !key_is_plain_table && plain {
+            if matches!(value, Stored::Value(Value::Nil)) {
                 self.host.table_delete(id, kb)?;
             } else {
                 self.host.table_set(id, kb, vb)?;
             }
             return Ok(());
         }
+        let value = match value {
+            Stored::Value(v) => v,
+            Stored::Str(bytes) => ctx.str_value(bytes),
+        };
         let mut plan = Plan::default();
         plan.visit(ctx, running, value).map_err(Error::runtime)?;
         plan.visit(ctx, running, key).map_err(Error::runtime)?;
@@ -432,6 +455,13 @@ impl Store {
         self.host.table_set(id, kb, vb)?;
         Ok(())
     }
+}
+
+/// A value to store: a Lua value, or a short string's bytes (see [`External::set_str`]).
+#[derive(Clone, Copy)]
+enum Stored<'a, 'gc> {
+    Value(Value<'gc>),
+    Str(&'a [u8]),
 }
 
 /// The key under which a cell table holds its value: integer 1.
@@ -689,7 +719,18 @@ impl External for Store {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), Error<'gc>> {
-        self.with_buffers(|kb, vb| self.set_with(ctx, running, id, key, value, kb, vb))
+        self.store(ctx, running, id, key, Stored::Value(value))
+    }
+
+    fn set_str<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: &[u8],
+    ) -> Result<(), Error<'gc>> {
+        self.store(ctx, running, id, key, Stored::Str(value))
     }
 
     fn next<'gc>(

@@ -70,6 +70,18 @@ pub trait External {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<(), Error<'gc>>;
+    /// `t[key] = value` for a short string value given as its bytes: `t[k] = a .. b` stores
+    /// the result without making it a string object first (see the `Concat` instruction).
+    fn set_str<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        running: &Running<'_, 'gc>,
+        id: u32,
+        key: Value<'gc>,
+        value: &[u8],
+    ) -> Result<(), Error<'gc>> {
+        self.set(ctx, running, id, key, ctx.str_value(value))
+    }
     /// The entry after `key` (nil: the first), `None` at the end; an error when `key` is not
     /// in the table (`invalid key to 'next'`).
     fn next<'gc>(
@@ -190,6 +202,18 @@ pub(crate) fn set<'gc>(
 ) -> Result<(), Error<'gc>> {
     let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
     storage(ctx)?.set(ctx, running, id, key, value)
+}
+
+/// [`set`] of a short string value given as its bytes.
+pub(crate) fn set_str<'gc>(
+    ctx: Ctx<'gc>,
+    running: &Running<'_, 'gc>,
+    id: u32,
+    key: Value<'gc>,
+    value: &[u8],
+) -> Result<(), Error<'gc>> {
+    let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
+    storage(ctx)?.set_str(ctx, running, id, key, value)
 }
 
 /// `next(t, key)` for any table.

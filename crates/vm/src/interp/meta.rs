@@ -553,9 +553,44 @@ pub(super) fn concat_pair<'gc>(
     b: Value<'gc>,
 ) -> Result<Option<LuaStr<'gc>>, Error<'gc>> {
     let mut buf = [0u8; BUILD_LEN];
+    match build_short_pair(ctx, a, b, &mut buf) {
+        Built::Short(start) => return Ok(Some(ctx.intern_built(&buf, start))),
+        Built::Neither => return Ok(None),
+        Built::Long => {}
+    }
+    let (mut da, mut db) = ([0u8; 20], [0u8; 20]);
+    let (Some(pa), Some(pb)) = (operand_bytes(a, &mut da), operand_bytes(b, &mut db)) else {
+        return Ok(None);
+    };
+    let len = pa.len() + pb.len();
+    if len > ctx.max_string_len() {
+        return Err(Error::runtime("string length overflow"));
+    }
+    ctx.check_alloc(len)?;
+    crate::buffer::charge_bytes(ctx, len);
+    Ok(Some(ctx.concat(&[pa, pb])))
+}
+
+pub(super) enum Built {
+    /// The result starts at this index of the buffer and ends at [`BUILD_END`].
+    Short(usize),
+    Long,
+    /// An operand is neither a string nor an integer.
+    Neither,
+}
+
+/// Writes `a .. b` of strings and integers into `buf`, right to left, when the result is a
+/// short string. Out of line: `concat_pair` and the dispatch loop share it.
+#[inline(never)]
+pub(super) fn build_short_pair<'gc>(
+    ctx: Ctx<'gc>,
+    a: Value<'gc>,
+    b: Value<'gc>,
+    buf: &mut [u8; BUILD_LEN],
+) -> Built {
     let mut start = BUILD_END;
     for v in [b, a] {
-        // Past the short limit already: the long path below starts over.
+        // Past the short limit already: the long path starts over.
         if start < BUILD_END - MAX_SHORT_LEN {
             break;
         }
@@ -572,24 +607,14 @@ pub(super) fn concat_pair<'gc>(
                     start -= number::int_digits(i, to).len();
                 }
             }
-            _ => return Ok(None),
+            _ => return Built::Neither,
         }
     }
-    let len = BUILD_END - start;
-    if len <= MAX_SHORT_LEN.min(ctx.max_string_len()) {
-        return Ok(Some(ctx.intern_built(&buf, start)));
+    if BUILD_END - start <= MAX_SHORT_LEN.min(ctx.max_string_len()) {
+        Built::Short(start)
+    } else {
+        Built::Long
     }
-    let (mut da, mut db) = ([0u8; 20], [0u8; 20]);
-    let (Some(pa), Some(pb)) = (operand_bytes(a, &mut da), operand_bytes(b, &mut db)) else {
-        return Ok(None);
-    };
-    let len = pa.len() + pb.len();
-    if len > ctx.max_string_len() {
-        return Err(Error::runtime("string length overflow"));
-    }
-    ctx.check_alloc(len)?;
-    crate::buffer::charge_bytes(ctx, len);
-    Ok(Some(ctx.concat(&[pa, pb])))
 }
 
 /// The bytes of a string, or the digits of an integer written into `digits`.
