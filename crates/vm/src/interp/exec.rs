@@ -854,7 +854,7 @@ fn execute_round<'gc>(
                     }
                 }
                 Op::Concat { a, n } => {
-                    // Two strings or integers, the common case: no loop, no stack resync.
+                    // Two strings or integers, the common case: no loop.
                     if n == 2 {
                         // `t[k] = x .. y` into an external table: the store is done here.
                         if !trap {
