@@ -425,15 +425,17 @@ impl Store {
     ) -> Result<(), Error<'gc>> {
         let key_is_plain_table = encode_key(key, kb).map_err(Error::runtime)?.is_none();
         self.generation.set(self.generation.get() + 1);
-        let plain = match value {
-            Stored::Value(v) => encode_plain(v, vb),
-            Stored::Str(bytes) => {
-                vb.clear();
-                Writer(vb).string(bytes);
-                true
-            }
-        };
-        if !key_is_plain_table && plain {
+        // A plain table as the key is made external first (the plan below).
+        let plain = !key_is_plain_table
+            && match value {
+                Stored::Value(v) => encode_plain(v, vb),
+                Stored::Str(bytes) => {
+                    vb.clear();
+                    Writer(vb).string(bytes);
+                    true
+                }
+            };
+        if plain {
             if matches!(value, Stored::Value(Value::Nil)) {
                 self.host.table_delete(id, kb)?;
             } else {
