@@ -434,7 +434,7 @@ impl Engine {
                     ErrorKind::InstructionLimit,
                     format!(
                         "instruction limit exceeded ({} instructions)",
-                        self.limits.instructions
+                        decimal(self.limits.instructions)
                     ),
                 )));
             }
@@ -673,8 +673,16 @@ fn config(limits: Limits, binary_chunks: bool) -> Config {
 
 /// `12.3 MiB`.
 fn mebibytes(bytes: usize) -> String {
-    let tenths = bytes as u64 * 10 / (1024 * 1024);
+    let tenths = (bytes as u64 * 10 / (1024 * 1024)) as usize;
     format!("{}.{} MiB", tenths / 10, tenths % 10)
+}
+
+/// `n` in decimal through `i64`'s formatting: the module has no other use for `u64`'s.
+fn decimal(n: u64) -> String {
+    match i64::try_from(n) {
+        Ok(n) => format!("{n}"),
+        Err(_) => format!("{}{}", (n / 10) as i64, (n % 10) as i64),
+    }
 }
 
 /// The kind of a run's error from its message: host faults are kind 5, running out of
@@ -919,4 +927,16 @@ fn install_ext_library(ctx: Ctx<'_>) {
             ("table_size", ext_size),
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_writes_every_u64() {
+        for n in [0, 9, 10, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
+    }
 }
