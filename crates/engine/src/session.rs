@@ -507,9 +507,10 @@ impl Engine {
                 }
                 vm::Step::Exit(exit) => {
                     self.running = false;
+                    // As an i64, the integer type the module formats elsewhere.
                     return Step::Finished(Err(Failure::new(
                         ErrorKind::Exit,
-                        exit.code.to_string(),
+                        i64::from(exit.code).to_string(),
                     )));
                 }
             }
