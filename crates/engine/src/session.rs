@@ -360,7 +360,11 @@ impl Engine {
                     Value::Integer(n) => n,
                     _ => 0,
                 };
-                let values = (1..=n).map(|i| t.get_int(i)).collect();
+                // A plain loop: collecting from `1..=n` brings in that range's size hint.
+                let mut values = Vec::new();
+                for i in 1..n + 1 {
+                    values.push(t.get_int(i));
+                }
                 (ctx.globals().get_str(ctx.intern(b"print")), values)
             });
         }
