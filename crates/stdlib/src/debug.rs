@@ -127,7 +127,7 @@ fn sethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             .opt_integer(ctx, first + 2, 0)?
             .clamp(0, u32::MAX as i64) as u32;
         let mut mask = 0;
-        for (c, bit) in [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)] {
+        for &(c, bit) in &MASK_LETTERS {
             if mask_text.contains(&c) {
                 mask |= bit;
             }
@@ -162,6 +162,9 @@ fn sethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     Ok(Action::Return)
 }
 
+/// The letters of a hook mask and the events they stand for.
+const MASK_LETTERS: [(u8, u8); 3] = [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)];
+
 fn no_results<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
@@ -177,7 +180,7 @@ fn gethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(Value::Nil);
     };
     let mut mask = Vec::new();
-    for (c, bit) in [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)] {
+    for &(c, bit) in &MASK_LETTERS {
         if h.mask & bit != 0 {
             mask.push(c);
         }
