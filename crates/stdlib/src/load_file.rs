@@ -64,9 +64,7 @@ pub(crate) fn read_to_end(
     mut read: impl FnMut(&mut [u8]) -> HostResult<usize>,
 ) -> HostResult<Vec<u8>> {
     let mut out = Vec::new();
-    // Resized rather than `vec![0; n]`, which would be the module's only zeroed byte vector.
-    let mut buf = Vec::new();
-    buf.resize(8192, 0);
+    let mut buf = alloc::vec![0; 8192];
     loop {
         let n = read(&mut buf)?;
         if n == 0 {
