@@ -120,7 +120,14 @@ pub fn body(payload: &[u8]) -> Result<Option<&[u8]>, String> {
 pub fn cell_ids(payload: &[u8]) -> Vec<u32> {
     let mut r = Reader::new(payload);
     let n = r.u32().unwrap_or(0);
-    (0..n).filter_map(|_| r.u32().ok()).collect()
+    // Plain loops here and below: each iterator adapter costs the module code of its own.
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        if let Ok(id) = r.u32() {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 /// What a closure's payload is made of, found before anything is written.
@@ -323,16 +330,17 @@ fn held_in<'gc>(ctx: Ctx<'gc>, table: &[u8], id: u32) -> Option<Upval<'gc>> {
 /// Stops keeping cell `id` alive, as a loaded cell and as a stored variable; the cells
 /// that were kept under it.
 pub fn release<'gc>(ctx: Ctx<'gc>, id: u32) -> Vec<Upval<'gc>> {
-    [CELLS, STORED]
-        .into_iter()
-        .filter_map(|table| {
-            let cell = held_in(ctx, table, id)?;
-            if let Value::Table(cells) = registry(ctx, table) {
-                cells.set_int(ctx.mc, cell_key(id), Value::Nil);
-            }
-            Some(cell)
-        })
-        .collect()
+    let mut released = Vec::new();
+    for &table in &[CELLS, STORED] {
+        let Some(cell) = held_in(ctx, table, id) else {
+            continue;
+        };
+        if let Value::Table(cells) = registry(ctx, table) {
+            cells.set_int(ctx.mc, cell_key(id), Value::Nil);
+        }
+        released.push(cell);
+    }
+    released
 }
 
 /// Plain tables and closures a stored value reaches, checked before anything is written.
@@ -355,7 +363,8 @@ pub fn check<'gc>(
                 if !seen.insert(Value::Function(f).addr().unwrap_or(0)) {
                     continue;
                 }
-                for v in captured(ctx, running, c).values.into_iter().flatten() {
+                for &v in &captured(ctx, running, c).values {
+                    let Some(v) = v else { continue };
                     match v {
                         Value::Function(g) => pending.push(g),
                         Value::Table(t) if t.external_id().is_none() => tables.push(t),

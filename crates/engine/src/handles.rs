@@ -17,6 +17,7 @@ use vm::{Ctx, Value};
 
 use crate::codec::{Item, Reader, MAX_INLINE_DEPTH};
 use crate::ext::Store;
+use stdlib::set_field;
 use vm::lib::bug;
 
 /// The handle of `function(name) return _G[name] end` (metamethods apply, as in a script).
@@ -118,16 +119,16 @@ pub fn install(ctx: Ctx<'_>) {
         b"error",
         b"tostring",
     ] {
-        env.set_str(ctx.mc, ctx.intern(name), raw(name));
+        set_field(ctx, env, name, raw(name));
     }
-    env.set_str(ctx.mc, ctx.intern(b"G"), Value::Table(globals));
+    set_field(ctx, env, b"G", Value::Table(globals));
     let registry = ctx.registry();
-    registry.set_str(ctx.mc, ctx.intern(ACCESSOR_ENV_KEY), Value::Table(env));
+    set_field(ctx, registry, ACCESSOR_ENV_KEY, Value::Table(env));
     let objects = ctx.new_table();
     ctx.make_weak(objects, b"v");
-    registry.set_str(ctx.mc, ctx.intern(OBJECTS_KEY), Value::Table(objects));
-    registry.set_str(ctx.mc, ctx.intern(REGISTRY_KEY), Value::Table(handles));
-    registry.set_str(ctx.mc, ctx.intern(HOST_KEY), Value::Table(ctx.new_table()));
+    set_field(ctx, registry, OBJECTS_KEY, Value::Table(objects));
+    set_field(ctx, registry, REGISTRY_KEY, Value::Table(handles));
+    set_field(ctx, registry, HOST_KEY, Value::Table(ctx.new_table()));
     let meta = ctx.new_table();
     let events: [(&'static str, i64); 3] = [
         ("__index", OBJECT_INDEX),
@@ -137,14 +138,14 @@ pub fn install(ctx: Ctx<'_>) {
     for (event, id) in events {
         let upvals = Box::new([Value::Integer(id)]);
         let f = NativeClosure::with_upvals(ctx.mc, event, call_host, upvals);
-        meta.set_str(ctx.mc, ctx.intern(event.as_bytes()), Value::from(f));
+        set_field(ctx, meta, event.as_bytes(), Value::from(f));
     }
     // `__name` words messages ("attempt to call a JS object value"); `__metatable` keeps
     // scripts from changing what every host object shares.
     for key in [&b"__name"[..], b"__metatable"] {
-        meta.set_str(ctx.mc, ctx.intern(key), ctx.str_value(b"JS object"));
+        set_field(ctx, meta, key, ctx.str_value(b"JS object"));
     }
-    registry.set_str(ctx.mc, ctx.intern(OBJECT_META_KEY), Value::Table(meta));
+    set_field(ctx, registry, OBJECT_META_KEY, Value::Table(meta));
 }
 
 fn table<'gc>(ctx: Ctx<'gc>) -> vm::table::Table<'gc> {

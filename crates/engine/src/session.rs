@@ -13,6 +13,7 @@ use crate::codec::{self, Writer};
 use crate::ext::{Store, FIRST_TABLE_ID, HOST_ERROR_PREFIX, IO_TABLE_ID};
 use crate::handles;
 use crate::host::{Host, HostError};
+use stdlib::set_field;
 use vm::lib::{at, bug};
 
 /// Why a run or a call failed. The numbers are ABI v1 error kinds.
@@ -199,7 +200,8 @@ impl Engine {
         };
         store.memory_table_id.set(home_id);
         lua.enter(|ctx| {
-            set_global(ctx, "_io", Value::Table(ctx.external_table(IO_TABLE_ID)));
+            let io = Value::Table(ctx.external_table(IO_TABLE_ID));
+            set_field(ctx, ctx.globals(), b"_io", io);
             install_ext_library(ctx);
             protect_globals(ctx);
             handles::install(ctx);
@@ -232,8 +234,8 @@ impl Engine {
         self.lua.enter(|ctx| {
             let home = Value::Table(ctx.external_table(id));
             let served = served_names(ctx);
-            served.set_str(ctx.mc, ctx.intern(b"_home"), home);
-            served.set_str(ctx.mc, ctx.intern(b"Memory"), home);
+            set_field(ctx, served, b"_home", home);
+            set_field(ctx, served, b"Memory", home);
         });
     }
 
@@ -344,8 +346,7 @@ impl Engine {
                 t.set_int(ctx.mc, i as i64 + 1, v);
             }
             t.set_int(ctx.mc, 0, Value::Integer(values.len() as i64));
-            ctx.registry()
-                .set_str(ctx.mc, ctx.intern(RESULTS), Value::Table(t));
+            set_field(ctx, ctx.registry(), RESULTS, Value::Table(t));
             true
         });
         if any {
@@ -359,7 +360,11 @@ impl Engine {
                     Value::Integer(n) => n,
                     _ => 0,
                 };
-                let values = (1..=n).map(|i| t.get_int(i)).collect();
+                // A plain loop: collecting from `1..=n` brings in that range's size hint.
+                let mut values = Vec::new();
+                for i in 1..n + 1 {
+                    values.push(t.get_int(i));
+                }
                 (ctx.globals().get_str(ctx.intern(b"print")), values)
             });
         }
@@ -433,7 +438,7 @@ impl Engine {
                     ErrorKind::InstructionLimit,
                     format!(
                         "instruction limit exceeded ({} instructions)",
-                        self.limits.instructions
+                        decimal(self.limits.instructions)
                     ),
                 )));
             }
@@ -506,9 +511,10 @@ impl Engine {
                 }
                 vm::Step::Exit(exit) => {
                     self.running = false;
+                    // As an i64, the integer type the module formats elsewhere.
                     return Step::Finished(Err(Failure::new(
                         ErrorKind::Exit,
-                        exit.code.to_string(),
+                        i64::from(exit.code).to_string(),
                     )));
                 }
             }
@@ -670,15 +676,18 @@ fn config(limits: Limits, binary_chunks: bool) -> Config {
     }
 }
 
-fn set_global<'gc>(ctx: Ctx<'gc>, name: &str, value: Value<'gc>) {
-    ctx.globals()
-        .set_str(ctx.mc, ctx.intern(name.as_bytes()), value);
-}
-
 /// `12.3 MiB`.
 fn mebibytes(bytes: usize) -> String {
-    let tenths = bytes as u64 * 10 / (1024 * 1024);
+    let tenths = (bytes as u64 * 10 / (1024 * 1024)) as usize;
     format!("{}.{} MiB", tenths / 10, tenths % 10)
+}
+
+/// `n` in decimal through `i64`'s formatting: the module has no other use for `u64`'s.
+fn decimal(n: u64) -> String {
+    match i64::try_from(n) {
+        Ok(n) => format!("{n}"),
+        Err(_) => format!("{}{}", (n / 10) as i64, (n % 10) as i64),
+    }
 }
 
 /// The kind of a run's error from its message: host faults are kind 5, running out of
@@ -858,13 +867,12 @@ const SERVED_KEY: &[u8] = b"lua-persist served names";
 /// table of its own, and `setmetatable(_G, ...)` is refused all the same.
 fn protect_globals(ctx: Ctx<'_>) {
     let served = ctx.new_table();
-    ctx.registry()
-        .set_str(ctx.mc, ctx.intern(SERVED_KEY), Value::Table(served));
+    set_field(ctx, ctx.registry(), SERVED_KEY, Value::Table(served));
     let meta = ctx.new_table();
     let new_index = NativeClosure::new(ctx.mc, "__newindex", globals_new_index);
-    meta.set_str(ctx.mc, ctx.intern(b"__index"), Value::Table(served));
-    meta.set_str(ctx.mc, ctx.intern(b"__newindex"), Value::from(new_index));
-    meta.set_str(ctx.mc, ctx.intern(b"__metatable"), Value::Boolean(false));
+    set_field(ctx, meta, b"__index", Value::Table(served));
+    set_field(ctx, meta, b"__newindex", Value::from(new_index));
+    set_field(ctx, meta, b"__metatable", Value::Boolean(false));
     ctx.globals().set_metatable(ctx.mc, Some(meta));
 }
 
@@ -913,20 +921,27 @@ fn globals_new_index<'gc>(
 
 /// The `ext` library: `ext.table([t])`, `ext.id(t)`, `ext.size(t)` (alias `ext.table_size`).
 fn install_ext_library(ctx: Ctx<'_>) {
-    let lib = ctx.new_table();
-    let functions: [(&'static str, vm::interp::NativeFn); 4] = [
-        ("table", ext_table),
-        ("id", ext_id),
-        ("size", ext_size),
-        ("table_size", ext_size),
-    ];
-    for (name, f) in functions {
-        let f = NativeClosure::new(ctx.mc, name, f);
-        lib.set_str(ctx.mc, ctx.intern(name.as_bytes()), Value::from(f));
-    }
-    set_global(ctx, "ext", Value::Table(lib));
     // A library like the others: storing it is refused, as for `string`.
-    if let Value::Table(loaded) = ctx.loaded_table() {
-        loaded.set_str(ctx.mc, ctx.intern(b"ext"), Value::Table(lib));
+    stdlib::register_lib(
+        ctx,
+        "ext",
+        &[
+            ("table", ext_table),
+            ("id", ext_id),
+            ("size", ext_size),
+            ("table_size", ext_size),
+        ],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_writes_every_u64() {
+        for n in [0, 9, 10, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
     }
 }

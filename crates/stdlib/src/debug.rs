@@ -127,7 +127,7 @@ fn sethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
             .opt_integer(ctx, first + 2, 0)?
             .clamp(0, u32::MAX as i64) as u32;
         let mut mask = 0;
-        for (c, bit) in [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)] {
+        for &(c, bit) in &MASK_LETTERS {
             if mask_text.contains(&c) {
                 mask |= bit;
             }
@@ -162,6 +162,9 @@ fn sethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
     Ok(Action::Return)
 }
 
+/// The letters of a hook mask and the events they stand for.
+const MASK_LETTERS: [(u8, u8); 3] = [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)];
+
 fn no_results<'gc>(
     _ctx: Ctx<'gc>,
     call: &mut NativeCall<'_, 'gc>,
@@ -177,7 +180,7 @@ fn gethook<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {
         return call.ret1(Value::Nil);
     };
     let mut mask = Vec::new();
-    for (c, bit) in [(b'c', hook::CALL), (b'r', hook::RETURN), (b'l', hook::LINE)] {
+    for &(c, bit) in &MASK_LETTERS {
         if h.mask & bit != 0 {
             mask.push(c);
         }
@@ -368,18 +371,19 @@ fn local_slot(ts: &ThreadState<'_>, i: usize, n: i64) -> Option<(String, usize)>
             .then(|| (String::from("(vararg)"), base - varargs + k - 1));
     }
     let pc = (f.pc as usize).saturating_sub(1);
-    let active: Vec<_> = p
-        .locals
-        .iter()
-        .filter(|l| (l.start_pc as usize) <= pc && pc < l.end_pc as usize)
-        .collect();
     let n = n as usize;
-    if n >= 1 && n <= active.len() {
-        let l = active[n - 1];
-        return Some((
-            String::from_utf8_lossy(&l.name).into_owned(),
-            f.base as usize + l.reg as usize,
-        ));
+    // The n-th local active at `pc`, counted in a plain loop (a filter adapter costs more).
+    let mut active = 0;
+    for l in p.locals.iter() {
+        if (l.start_pc as usize) <= pc && pc < l.end_pc as usize {
+            active += 1;
+            if active == n {
+                return Some((
+                    String::from_utf8_lossy(&l.name).into_owned(),
+                    f.base as usize + l.reg as usize,
+                ));
+            }
+        }
     }
     // Slots above the named locals, up to where the next frame starts.
     let limit = match ts.frames.get(i + 1) {

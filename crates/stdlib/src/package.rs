@@ -97,13 +97,12 @@ pub fn ignore_environment(ctx: Ctx<'_>) {
 
 fn set_paths<'gc>(ctx: Ctx<'gc>, package: Table<'gc>) {
     let ignore_env = ctx.registry().get_str(ctx.intern(NO_ENV)).is_truthy();
-    for (field, var, default) in [
-        ("path", "LUA_PATH", DEFAULT_PATH),
-        ("cpath", "LUA_CPATH", DEFAULT_CPATH),
+    for (field, versioned, var, default) in [
+        ("path", "LUA_PATH_5_4", "LUA_PATH", DEFAULT_PATH),
+        ("cpath", "LUA_CPATH_5_4", "LUA_CPATH", DEFAULT_CPATH),
     ] {
         let from_env = (!ignore_env)
             .then(|| {
-                let versioned = format!("{var}_5_4");
                 ctx.with_host(|h| {
                     h.getenv(versioned.as_bytes())
                         .or_else(|| h.getenv(var.as_bytes()))

@@ -35,8 +35,10 @@ const INITIAL_VALUE_BYTES: usize = 256;
 pub struct ImportHost;
 
 fn refused(op: &str, id: u32, code: i32) -> HostError {
+    // The code as an i64: formatting an i32 would bring in i32's own formatting code.
     HostError(alloc::format!(
-        "host refused {op} on external table {id} (code {code})"
+        "host refused {op} on external table {id} (code {})",
+        i64::from(code)
     ))
 }
 

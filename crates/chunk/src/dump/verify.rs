@@ -131,6 +131,14 @@ struct Flow {
     jump: Option<i64>,
 }
 
+impl Flow {
+    /// The instructions control may go to from `pc`, as an array, not a chained iterator
+    /// (each adapter costs the module code of its own).
+    fn successors(self, pc: usize) -> [Option<usize>; 2] {
+        [self.next.then_some(pc + 1), self.jump.map(|t| t as usize)]
+    }
+}
+
 fn flow(pc: usize, op: Op) -> Flow {
     let relative = |off: i32| Some(pc as i64 + 1 + i64::from(off));
     match op {
@@ -261,20 +269,21 @@ impl RegSet {
         self
     }
 
+    // Indexed loops: zipping the words costs the module an adapter of its own.
     fn insert(&mut self, other: RegSet) {
-        for (w, o) in self.0.iter_mut().zip(other.0) {
-            *w |= o;
+        for w in 0..4 {
+            self.0[w] |= other.0[w];
         }
     }
 
     fn remove(&mut self, other: RegSet) {
-        for (w, o) in self.0.iter_mut().zip(other.0) {
-            *w &= !o;
+        for w in 0..4 {
+            self.0[w] &= !other.0[w];
         }
     }
 
     fn meets(&self, other: RegSet) -> bool {
-        self.0.iter().zip(other.0).any(|(w, o)| w & o != 0)
+        (0..4).any(|w| self.0[w] & other.0[w] != 0)
     }
 
     /// The lowest register in both sets.
@@ -857,9 +866,8 @@ impl<'p> Checker<'p> {
     /// Rule 7, second part: no edge enters a loop body from outside it.
     fn loop_entries(&self, loops: &[NumericLoop], loop_of: &[u32]) -> Result<(), String> {
         for (pc, &op) in self.code.iter().enumerate() {
-            let f = flow(pc, op);
-            let next = f.next.then_some(pc + 1);
-            for dst in next.into_iter().chain(f.jump.map(|t| t as usize)) {
+            for &dst in &flow(pc, op).successors(pc) {
+                let Some(dst) = dst else { continue };
                 let l = loop_of[dst];
                 if l == NO_LOOP {
                     continue;
@@ -906,9 +914,8 @@ impl<'p> Checker<'p> {
                 }
                 _ => {}
             }
-            let f = flow(pc, op);
-            let next = f.next.then_some(pc + 1);
-            for dst in next.into_iter().chain(f.jump.map(|t| t as usize)) {
+            for &dst in &flow(pc, op).successors(pc) {
+                let Some(dst) = dst else { continue };
                 let joined = if reached[dst] {
                     state[dst].join(out)
                 } else {

@@ -7,7 +7,6 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 
 use vm::decimal::Digits;
 use vm::lib::{at, metamethod, to_number, tostring_plain, type_name_for_message, Error, MetaEvent};
@@ -112,31 +111,58 @@ fn format_int(out: &mut Vec<u8>, spec: &Spec, conv: u8, n: i64) {
         b'd' | b'i' => (n < 0, n.unsigned_abs()),
         _ => (false, n as u64),
     };
-    let mut digits = String::new();
-    let _ = match conv {
-        b'o' => write!(digits, "{magnitude:o}"),
-        b'x' => write!(digits, "{magnitude:x}"),
-        b'X' => write!(digits, "{magnitude:X}"),
-        _ => write!(digits, "{magnitude}"),
-    };
-    if let Some(p) = spec.precision {
-        if p == 0 && magnitude == 0 {
-            digits.clear();
-        }
-        while digits.len() < p {
-            digits.insert(0, '0');
-        }
+    let mut digits = Vec::new();
+    match conv {
+        b'o' => write_bits_base(&mut digits, magnitude, 3, 1, LOWER_HEX),
+        b'x' => write_bits_base(&mut digits, magnitude, 4, 1, LOWER_HEX),
+        b'X' => write_bits_base(&mut digits, magnitude, 4, 1, UPPER_HEX),
+        _ => write_unsigned(&mut digits, magnitude),
     }
+    let precision = spec.precision.unwrap_or(1);
+    if precision == 0 && magnitude == 0 {
+        digits.clear();
+    }
+    let zeros = precision.saturating_sub(digits.len());
     let prefix: &[u8] = match conv {
-        b'o' if spec.alt && !digits.starts_with('0') => b"0",
+        b'o' if spec.alt && zeros == 0 && digits.first() != Some(&b'0') => b"0",
         b'x' if spec.alt && magnitude != 0 => b"0x",
         b'X' if spec.alt && magnitude != 0 => b"0X",
         b'd' | b'i' => sign(negative, spec),
         _ => b"",
     };
     let mut body = prefix.to_vec();
-    body.extend_from_slice(digits.as_bytes());
+    body.resize(prefix.len() + zeros, b'0');
+    body.extend_from_slice(&digits);
     pad(out, spec, prefix.len(), &body, spec.precision.is_none());
+}
+
+/// Appends `n` in decimal. Hand-written like the other bases: `core::fmt` would bring in
+/// its own formatting code for `u64`.
+fn write_unsigned(out: &mut Vec<u8>, n: u64) {
+    match i64::try_from(n) {
+        Ok(n) => write_int(out, n),
+        // Past `i64::MAX`: the digits of `n / 10`, which fits, then the last one.
+        Err(_) => {
+            write_int(out, (n / 10) as i64);
+            out.push(b'0' + (n % 10) as u8);
+        }
+    }
+}
+
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `n` in base 8 or 16 (`bits` per digit: 3 or 4) with the digits `chars`, at least
+/// `min_digits` digits (zeros first).
+fn write_bits_base(out: &mut Vec<u8>, n: u64, bits: u32, min_digits: usize, chars: &[u8; 16]) {
+    let from = |i: usize| n.checked_shr(bits * i as u32).unwrap_or(0);
+    let mut count = min_digits;
+    while from(count) != 0 {
+        count += 1;
+    }
+    for i in (0..count).rev() {
+        out.push(chars[(from(i) & ((1 << bits) - 1)) as usize]);
+    }
 }
 
 /// `%e`: one digit, `precision` decimals, the exponent.
@@ -187,27 +213,23 @@ pub fn write_hex_float(out: &mut Vec<u8>, x: f64, precision: Option<usize>, alt:
         }
         digits = p;
     }
-    let mut hex = String::new();
+    let mut hex = Vec::new();
     if digits > 0 {
-        let _ = write!(hex, "{:0width$x}", frac, width = digits);
+        write_bits_base(&mut hex, frac, 4, digits, LOWER_HEX);
     }
     match precision {
         None => {
-            while hex.ends_with('0') {
+            while hex.last() == Some(&b'0') {
                 hex.pop();
             }
         }
-        Some(p) => {
-            while hex.len() < p {
-                hex.push('0');
-            }
-        }
+        Some(p) => hex.resize(hex.len().max(p), b'0'),
     }
     out.extend_from_slice(b"0x");
     write_int(out, lead as i64);
     if !hex.is_empty() || alt {
         out.push(b'.');
-        out.extend_from_slice(hex.as_bytes());
+        out.extend_from_slice(&hex);
     }
     out.push(b'p');
     if exp >= 0 {
@@ -253,7 +275,7 @@ fn quote_string(out: &mut Vec<u8>, s: &[u8]) {
             0..=31 | 127 => {
                 out.push(b'\\');
                 if s.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                    out.extend_from_slice(format!("{c:03}").as_bytes());
+                    out.extend_from_slice(&[b'0' + c / 100, b'0' + c / 10 % 10, b'0' + c % 10]);
                 } else {
                     write_int(out, c as i64);
                 }
@@ -387,7 +409,11 @@ pub fn format<'gc>(
             b'p' => {
                 let spec = check(b"-", false)?;
                 let text = match v.addr() {
-                    Some(addr) => format!("0x{addr:08x}").into_bytes(),
+                    Some(addr) => {
+                        let mut text = b"0x".to_vec();
+                        write_bits_base(&mut text, addr as u64, 4, 8, LOWER_HEX);
+                        text
+                    }
                     None => b"(null)".to_vec(),
                 };
                 pad(out, &spec, 0, &text, false);
@@ -502,6 +528,16 @@ mod tests {
         assert_eq!(int(b'd', ".0d", 0), "");
         assert_eq!(int(b'X', "X", 255), "FF");
         assert_eq!(int(b'o', "o", -1), "1777777777777777777777");
+        assert_eq!(int(b'x', "x", 0x1005), "1005");
+        assert_eq!(int(b'X', "#.6X", 0xab0), "0X000AB0");
+        assert_eq!(int(b'o', "o", 0o7007), "7007");
+        assert_eq!(int(b'o', "#.4o", 8), "0010");
+        assert_eq!(int(b'o', "#.0o", 0), "0");
+        assert_eq!(int(b'x', "x", i64::MIN), "8000000000000000");
+        assert_eq!(int(b'd', "d", i64::MIN), "-9223372036854775808");
+        assert_eq!(int(b'd', "05.3d", -7), " -007");
+        assert_eq!(int(b'u', "u", -10), "18446744073709551606");
+        assert_eq!(int(b'i', "i", 1000200), "1000200");
     }
 
     #[test]

@@ -223,15 +223,13 @@ fn captures<'gc>(
     s: usize,
     e: usize,
 ) -> Result<Vec<Value<'gc>>, Error<'gc>> {
-    (0..m.capture_count())
-        .map(|i| {
-            Ok(capture_value(
-                ctx,
-                src,
-                m.capture(i, s, e).map_err(match_error)?,
-            ))
-        })
-        .collect()
+    // A plain loop: collecting into a `Result` costs the module an adapter of its own.
+    let mut values = Vec::with_capacity(m.capture_count());
+    for i in 0..m.capture_count() {
+        let capture = m.capture(i, s, e).map_err(match_error)?;
+        values.push(capture_value(ctx, src, capture));
+    }
+    Ok(values)
 }
 
 fn find<'gc>(ctx: Ctx<'gc>, call: &mut NativeCall<'_, 'gc>) -> R<'gc> {

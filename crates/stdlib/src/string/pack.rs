@@ -3,6 +3,7 @@
 //! native alignment 8), as the reference lua5.4 on x86-64 has them.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use vm::lib::{at, at_mut, reserve, Action, Error, NativeCall};
@@ -137,10 +138,11 @@ impl<'a> Format<'a> {
                 (Kind::Nop, 0)
             }
             _ => {
-                return Err(Error::runtime(format!(
-                    "invalid format option '{}'",
-                    c as char
-                )))
+                // Pushed, not formatted: `char`'s `Display` would be the module's only one.
+                let mut message = String::from("invalid format option '");
+                message.push(c as char);
+                message.push('\'');
+                return Err(Error::runtime(message));
             }
         })
     }

@@ -605,7 +605,7 @@ impl<'a> Matcher<'a> {
         if l >= self.st.level || at(&self.st.caps, l).1 == CapLen::Unfinished {
             return Err(MatchError::Pattern(format!(
                 "invalid capture index %{}",
-                l.wrapping_add(1) as isize
+                l.wrapping_add(1)
             )));
         }
         // A position capture has no text: it never matches again.
