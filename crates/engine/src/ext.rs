@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use vm::external::{border, External, Running};
+use vm::external::{border, External, Running, Stored};
 use vm::function::Upval;
 use vm::interp::Error;
 use vm::lib::{at, bug, cell_mut, cell_ref};
@@ -359,7 +359,7 @@ impl Store {
                 self.decode(ctx, at(&cursor.page, key_end..value_end))?
             } else {
                 // Written since the page was fetched: read the current value.
-                self.get(ctx, id, key)?
+                self.get(ctx, id, Stored::Value(key))?
             };
             cursor.last_key.clear();
             cursor.last_key.extend_from_slice(key_bytes);
@@ -372,12 +372,12 @@ impl Store {
     /// Runs `f` with the reused encoding buffers, or fresh ones when a nested call holds them.
     #[inline]
     fn with_buffers<R>(&self, f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
-        let mut fresh = (Vec::new(), Vec::new());
+        let mut fresh = None;
         let mut held = self.buffers.try_borrow_mut();
-        // One call of `f`, which can then be inlined.
+        // One call of `f`, which can then be inlined; nothing to drop in the common case.
         let (kb, vb) = match &mut held {
             Ok(buffers) => &mut **buffers,
-            Err(_) => &mut fresh,
+            Err(_) => fresh.insert((Vec::new(), Vec::new())),
         };
         f(kb, vb)
     }
@@ -386,7 +386,7 @@ impl Store {
         &self,
         ctx: Ctx<'gc>,
         id: u32,
-        key: Value<'gc>,
+        key: Stored<'_, 'gc>,
         kb: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<Value<'gc>, Error<'gc>> {
@@ -398,18 +398,8 @@ impl Store {
         if !self.host.table_get(id, kb, out)? {
             return Ok(Value::Nil);
         }
-        self.decode(ctx, out).map_err(|e| name_old_format(e, key))
-    }
-
-    fn store<'gc>(
-        &self,
-        ctx: Ctx<'gc>,
-        running: &Running<'_, 'gc>,
-        id: u32,
-        key: Value<'gc>,
-        value: Stored<'_, 'gc>,
-    ) -> Result<(), Error<'gc>> {
-        self.with_buffers(|kb, vb| self.set_with(ctx, running, id, key, value, kb, vb))
+        self.decode(ctx, out)
+            .map_err(|e| name_old_format(e, key.value(ctx)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -418,7 +408,7 @@ impl Store {
         ctx: Ctx<'gc>,
         running: &Running<'_, 'gc>,
         id: u32,
-        key: Value<'gc>,
+        key: Stored<'_, 'gc>,
         value: Stored<'_, 'gc>,
         kb: &mut Vec<u8>,
         vb: &mut Vec<u8>,
@@ -443,13 +433,12 @@ impl Store {
             }
             return Ok(());
         }
-        let value = match value {
-            Stored::Value(v) => v,
-            Stored::Str(bytes) => ctx.str_value(bytes),
-        };
+        let value = value.value(ctx);
         let mut plan = Plan::default();
         plan.visit(ctx, running, value).map_err(Error::runtime)?;
-        plan.visit(ctx, running, key).map_err(Error::runtime)?;
+        if let Stored::Value(key) = key {
+            plan.visit(ctx, running, key).map_err(Error::runtime)?;
+        }
         plan.commit(ctx, running, self)?;
         // Tables are external now.
         encode_key(key, kb).map_err(Error::runtime)?;
@@ -457,13 +446,6 @@ impl Store {
         self.host.table_set(id, kb, vb)?;
         Ok(())
     }
-}
-
-/// A value to store: a Lua value, or a short string's bytes (see [`External::set_str`]).
-#[derive(Clone, Copy)]
-enum Stored<'a, 'gc> {
-    Value(Value<'gc>),
-    Str(&'a [u8]),
 }
 
 /// The key under which a cell table holds its value: integer 1.
@@ -480,9 +462,16 @@ impl From<HostError> for Error<'_> {
 }
 
 /// Encodes a key; `Ok(None)` for a plain table (it must be made external first).
-fn encode_key(key: Value<'_>, out: &mut Vec<u8>) -> Result<Option<()>, String> {
+fn encode_key(key: Stored<'_, '_>, out: &mut Vec<u8>) -> Result<Option<()>, String> {
     out.clear();
     let mut w = Writer(out);
+    let key = match key {
+        Stored::Value(v) => v,
+        Stored::Str(bytes) => {
+            w.string(bytes);
+            return Ok(Some(()));
+        }
+    };
     match key {
         Value::Boolean(b) => w.boolean(b),
         Value::Integer(i) => w.integer(i),
@@ -709,7 +698,12 @@ impl<'gc> Plan<'gc> {
 }
 
 impl External for Store {
-    fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
+    fn get<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Stored<'_, 'gc>,
+    ) -> Result<Value<'gc>, Error<'gc>> {
         self.with_buffers(|kb, out| self.get_with(ctx, id, key, kb, out))
     }
 
@@ -718,21 +712,10 @@ impl External for Store {
         ctx: Ctx<'gc>,
         running: &Running<'_, 'gc>,
         id: u32,
-        key: Value<'gc>,
-        value: Value<'gc>,
+        key: Stored<'_, 'gc>,
+        value: Stored<'_, 'gc>,
     ) -> Result<(), Error<'gc>> {
-        self.store(ctx, running, id, key, Stored::Value(value))
-    }
-
-    fn set_str<'gc>(
-        &self,
-        ctx: Ctx<'gc>,
-        running: &Running<'_, 'gc>,
-        id: u32,
-        key: Value<'gc>,
-        value: &[u8],
-    ) -> Result<(), Error<'gc>> {
-        self.store(ctx, running, id, key, Stored::Str(value))
+        self.with_buffers(|kb, vb| self.set_with(ctx, running, id, key, value, kb, vb))
     }
 
     fn next<'gc>(
@@ -742,7 +725,8 @@ impl External for Store {
         key: Value<'gc>,
     ) -> Result<Option<(Value<'gc>, Value<'gc>)>, Error<'gc>> {
         let mut key_bytes = Vec::new();
-        if !key.is_nil() && !matches!(encode_key(key, &mut key_bytes), Ok(Some(()))) {
+        if !key.is_nil() && !matches!(encode_key(Stored::Value(key), &mut key_bytes), Ok(Some(())))
+        {
             return Err(Error::runtime("invalid key to 'next'"));
         }
         let mut cursors = cell_mut(&self.cursors);

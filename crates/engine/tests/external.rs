@@ -414,6 +414,136 @@ fn a_stored_concatenation_with_a_plain_table_key_or_under_a_hook_is_the_string()
 }
 
 #[test]
+fn a_concatenated_key_stored_or_read_straight_away_is_the_string() {
+    let (mut e, _) = engine();
+    // Each kind of value after a key built by `..`, on an external and a plain table: loads,
+    // constants, a second concatenation (short, long, with a float, through `__concat`),
+    // calls, tables, nil; then the same keys read back, present or not.
+    let code = "local t, p, s, up = _home, {}, ('x'):rep(35), 'u'
+        local cat = setmetatable({}, {__concat = function(a, b) return 'm' end})
+        local function f() return 'f' end
+        local function fill(t, i)
+          local x = i * 2
+          t['a' .. i] = 'v' .. i
+          t['b' .. i] = i
+          t['c' .. i] = x
+          t['d' .. i] = 'const'
+          t['e' .. i] = true
+          t['f' .. i] = 2.5
+          t['g' .. i] = up
+          t['h' .. i] = f()
+          t['i' .. i] = s .. i
+          t['j' .. i] = 'v' .. 1.5
+          t['k' .. i] = cat .. 'x'
+          t['l' .. i] = {n = i}
+          t['m' .. i] = 'v' .. i .. 'w'
+          t[s .. i] = 'long key'
+          t['n' .. i] = 'gone'
+          t['n' .. i] = nil
+        end
+        for i = 1, 3 do fill(t, i); fill(p, i) end
+        local n = 0
+        for k, v in pairs(p) do
+          local w = t[k]
+          if type(v) == 'table' then assert(w.n == v.n, k) else assert(w == v, k) end
+          n = n + 1
+        end
+        local read = {}
+        for _, k in ipairs({'a', 'b', 'i', 'l', 'n', 'z'}) do
+          local v = t[k .. 2]
+          read[#read + 1] = type(v) == 'table' and 'table' or tostring(v)
+        end
+        return n, table.concat(read, ' '), #t['i' .. 3], t[s .. 1], t.k1, t.j2";
+    assert_eq!(
+        run(&mut e, code),
+        format!(
+            "42	v2 2 {}2 table nil nil	36	long key	m	v1.5",
+            "x".repeat(35)
+        )
+    );
+}
+
+#[test]
+fn a_key_made_into_a_local_keeps_its_value() {
+    let (mut e, _) = engine();
+    let code = "local t = _home
+        local k = 'k' .. 1
+        t[k] = 1
+        local j = 'j' .. 2
+        t[j] = 'v' .. 2
+        local v = t['k' .. 1]
+        return k, j, t.k1, t.j2, v";
+    assert_eq!(run(&mut e, code), "k1	j2	1	v2	1");
+}
+
+#[test]
+fn concatenated_keys_fail_as_the_string_would_with_the_lines() {
+    let (mut e, host) = engine();
+    let before = host_keys(&host, e.memory_table_id());
+    for (code, message) in [
+        (
+            "local t = _home\nt['k' .. 1] = coroutine.create(print)",
+            "test:2: cannot store a coroutine in an external table",
+        ),
+        (
+            "local t, x = _home, nil\nt['k' .. 1] =\n'v' .. x",
+            "test:3: attempt to concatenate a nil value (local 'x')",
+        ),
+        (
+            "local t, x = _home, nil\nreturn\n#t['k' .. x]",
+            "test:3: attempt to concatenate a nil value (local 'x')",
+        ),
+    ] {
+        let (kind, msg) = fail(&mut e, code);
+        assert_eq!(
+            (kind, msg.as_str()),
+            (ErrorKind::Runtime, message),
+            "{code}"
+        );
+    }
+    assert_eq!(host_keys(&host, e.memory_table_id()), before);
+}
+
+#[test]
+fn concatenated_keys_and_values_under_a_hook_or_in_a_stripped_function_are_the_strings() {
+    let (mut e, _) = engine();
+    e.set_binary_chunks(true);
+    let code = "local function fill(t)
+          for i = 1, 3 do t['k' .. i] = 'v' .. i; t['n' .. i] = #t['k' .. i] end
+        end
+        local n = 0
+        debug.sethook(function() n = n + 1 end, '', 1)
+        fill(_home)
+        debug.sethook()
+        load(string.dump(function(t)
+          for i = 4, 6 do t['k' .. i] = 'v' .. i; t['n' .. i] = #t['k' .. i] end
+        end, true))(_home)
+        local got = {}
+        for i = 1, 6 do got[i] = _home['k' .. i] .. _home['n' .. i] end
+        return table.concat(got, ' '), n > 0";
+    assert_eq!(run(&mut e, code), "v12 v22 v32 v42 v52 v62	true");
+}
+
+#[test]
+fn filling_an_external_table_by_concatenated_keys_and_values_makes_no_strings() {
+    let (mut e, host) = engine();
+    run(&mut e, "return 1");
+    e.collect_garbage();
+    let start = e.heap_bytes();
+    let code = "local t = _home
+        for i = 1, 20000 do t['k' .. i] = 'v' .. i end
+        return t.k20000";
+    assert_eq!(run(&mut e, code), "v20000");
+    // A string object for each of twenty thousand keys and values would be over a megabyte.
+    assert!(
+        e.peak_heap_bytes() < start + 64 * 1024,
+        "{start} -> {}",
+        e.peak_heap_bytes()
+    );
+    assert_eq!(host_keys(&host, e.memory_table_id()).len(), 20000);
+}
+
+#[test]
 fn storing_big_tables_in_a_loop_is_charged_as_it_happens() {
     let (mut e, _) = engine();
     e.set_limits(Limits {

@@ -55,33 +55,45 @@ impl<'a, 'gc> Running<'a, 'gc> {
     }
 }
 
+/// A key or a value to store: a Lua value, or a short string as its bytes. The interpreter
+/// hands over the bytes of a concatenation whose only use is one external-table access, so
+/// that no string object is made (interned, then swept) for it.
+#[derive(Clone, Copy)]
+pub enum Stored<'a, 'gc> {
+    Value(Value<'gc>),
+    Str(&'a [u8]),
+}
+
+impl<'gc> Stored<'_, 'gc> {
+    /// As a Lua value (a string object for bytes).
+    pub fn value(self, ctx: Ctx<'gc>) -> Value<'gc> {
+        match self {
+            Stored::Value(v) => v,
+            Stored::Str(bytes) => ctx.str_value(bytes),
+        }
+    }
+}
+
 /// The embedder's storage for external tables. Keys arrive normalised (no nil, no NaN, no
 /// float with an integral value). Each method may charge fuel for host work with
 /// [`Ctx::charge_fuel`]; errors are raised in the running Lua code.
 pub trait External {
     /// `t[key]`, nil when absent.
-    fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>>;
+    fn get<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: Stored<'_, 'gc>,
+    ) -> Result<Value<'gc>, Error<'gc>>;
     /// `t[key] = value`; a nil value deletes. `running` reads what stored closures capture.
     fn set<'gc>(
         &self,
         ctx: Ctx<'gc>,
         running: &Running<'_, 'gc>,
         id: u32,
-        key: Value<'gc>,
-        value: Value<'gc>,
+        key: Stored<'_, 'gc>,
+        value: Stored<'_, 'gc>,
     ) -> Result<(), Error<'gc>>;
-    /// `t[key] = value` for a short string value given as its bytes: `t[k] = a .. b` stores
-    /// the result without making it a string object first (see the `Concat` instruction).
-    fn set_str<'gc>(
-        &self,
-        ctx: Ctx<'gc>,
-        running: &Running<'_, 'gc>,
-        id: u32,
-        key: Value<'gc>,
-        value: &[u8],
-    ) -> Result<(), Error<'gc>> {
-        self.set(ctx, running, id, key, ctx.str_value(value))
-    }
     /// The entry after `key` (nil: the first), `None` at the end; an error when `key` is not
     /// in the table (`invalid key to 'next'`).
     fn next<'gc>(
@@ -173,7 +185,7 @@ pub fn raw_get<'gc>(
 /// `t[key]` for external table `id`; a key no table can hold (nil, NaN) reads nil.
 pub(crate) fn get<'gc>(ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
     match normalize_key(key) {
-        Ok(key) => storage(ctx)?.get(ctx, id, key),
+        Ok(key) => storage(ctx)?.get(ctx, id, Stored::Value(key)),
         Err(_) => Ok(Value::Nil),
     }
 }
@@ -200,20 +212,29 @@ pub(crate) fn set<'gc>(
     key: Value<'gc>,
     value: Value<'gc>,
 ) -> Result<(), Error<'gc>> {
-    let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
-    storage(ctx)?.set(ctx, running, id, key, value)
+    store(ctx, running, id, Stored::Value(key), Stored::Value(value))
 }
 
-/// [`set`] of a short string value given as its bytes.
-pub(crate) fn set_str<'gc>(
+/// [`set`] where the key or the value may be a short string's bytes.
+pub(crate) fn store<'gc>(
     ctx: Ctx<'gc>,
     running: &Running<'_, 'gc>,
     id: u32,
-    key: Value<'gc>,
-    value: &[u8],
+    key: Stored<'_, 'gc>,
+    value: Stored<'_, 'gc>,
 ) -> Result<(), Error<'gc>> {
-    let key = normalize_key(key).map_err(|e| Error::runtime(e.message()))?;
-    storage(ctx)?.set_str(ctx, running, id, key, value)
+    let key = match key {
+        Stored::Value(k) => {
+            Stored::Value(normalize_key(k).map_err(|e| Error::runtime(e.message()))?)
+        }
+        bytes => bytes,
+    };
+    storage(ctx)?.set(ctx, running, id, key, value)
+}
+
+/// [`get`] of a short string key given as its bytes.
+pub(crate) fn get_str<'gc>(ctx: Ctx<'gc>, id: u32, key: &[u8]) -> Result<Value<'gc>, Error<'gc>> {
+    storage(ctx)?.get(ctx, id, Stored::Str(key))
 }
 
 /// `next(t, key)` for any table.

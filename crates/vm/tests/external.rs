@@ -5,7 +5,7 @@ use core::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use lua_persist_vm::external::{border, External};
+use lua_persist_vm::external::{self, border, External};
 use lua_persist_vm::interp::Error;
 use lua_persist_vm::state::Ctx;
 use lua_persist_vm::value::Value;
@@ -144,8 +144,13 @@ impl Memory {
 struct Shared(Rc<Memory>);
 
 impl External for Shared {
-    fn get<'gc>(&self, ctx: Ctx<'gc>, id: u32, key: Value<'gc>) -> Result<Value<'gc>, Error<'gc>> {
-        let Some(k) = self.0.encode(ctx, key)? else {
+    fn get<'gc>(
+        &self,
+        ctx: Ctx<'gc>,
+        id: u32,
+        key: external::Stored<'_, 'gc>,
+    ) -> Result<Value<'gc>, Error<'gc>> {
+        let Some(k) = self.0.encode(ctx, key.value(ctx))? else {
             return Ok(Value::Nil);
         };
         Ok(match self.0.lookup(id, &k) {
@@ -159,11 +164,14 @@ impl External for Shared {
         ctx: Ctx<'gc>,
         _running: &lua_persist_vm::external::Running<'_, 'gc>,
         id: u32,
-        key: Value<'gc>,
-        value: Value<'gc>,
+        key: external::Stored<'_, 'gc>,
+        value: external::Stored<'_, 'gc>,
     ) -> Result<(), Error<'gc>> {
-        let k = self.0.encode(ctx, key)?.expect("keys are not nil");
-        let v = self.0.encode(ctx, value)?;
+        let k = self
+            .0
+            .encode(ctx, key.value(ctx))?
+            .expect("keys are not nil");
+        let v = self.0.encode(ctx, value.value(ctx))?;
         self.0.put(id, k, v);
         Ok(())
     }

@@ -8,7 +8,6 @@ use crate::external::Running;
 use crate::function::{LuaClosure, Upval, UpvalState};
 use crate::number::{self, float_to_int};
 use crate::state::Ctx;
-use crate::string::{BUILD_END, BUILD_LEN};
 use crate::table::Table;
 use crate::thread::{Frame, LuaFrame, RetMode, Thread, ThreadState};
 use crate::value::{Function, Value};
@@ -856,15 +855,20 @@ fn execute_round<'gc>(
                 Op::Concat { a, n } => {
                     // Two strings or integers, the common case: no loop.
                     if n == 2 {
-                        // `t[k] = x .. y` into an external table: the store is done here.
-                        if !trap {
-                            let done = store_concat(ctx, thread, ts, proto, konst, base, pc, a);
+                        // A short result whose only use is as the key or the value of one
+                        // external-table access goes to the host as bytes.
+                        if !trap && code.get(pc).is_some_and(|op| super::fuse::may_fuse(op, a)) {
+                            let fused =
+                                super::fuse::concat(ctx, thread, ts, proto, konst, base, pc, a);
                             resync!();
-                            if let Some(done) = done {
-                                pc += 1;
+                            if let Some((next, done)) = fused {
+                                pc = next;
                                 fuel.left -= ctx.take_fuel_debt();
                                 match done {
-                                    Ok(()) => continue,
+                                    Ok(()) => {
+                                        allocated!();
+                                        continue;
+                                    }
                                     Err(e) => fail!(e),
                                 }
                             }
@@ -1498,86 +1502,6 @@ fn clear_dead_registers(
     {
         *slot = Value::Nil;
     }
-}
-
-/// Runs `Concat a 2` and the store at `pc` after it, when the store puts register `a` into an
-/// external table and nothing reads `a` afterwards (a temporary, no local variable's register;
-/// a stripped function does not say, so it never qualifies), and the result is short: its
-/// bytes go to the host without becoming a string object. `None`: nothing was done.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-fn store_concat<'gc>(
-    ctx: Ctx<'gc>,
-    thread: Thread<'gc>,
-    ts: &mut ThreadState<'gc>,
-    proto: &crate::function::Proto<'gc>,
-    konst: &[Value<'gc>],
-    base: usize,
-    pc: usize,
-    a: u8,
-) -> Option<Result<(), Error<'gc>>> {
-    let (id, key) = external_store(proto, konst, &ts.stack, base, pc, a)?;
-    let mut buf = [0u8; BUILD_LEN];
-    let operands = ts.stack.get(base + a as usize..base + a as usize + 2)?;
-    let meta::Built::Short(start) = meta::build_short_pair(ctx, operands[0], operands[1], &mut buf)
-    else {
-        return None;
-    };
-    *at_mut(&mut ts.stack, base + a as usize) = Value::Nil;
-    let running = Running::new(thread, ts);
-    Some(crate::external::set_str(
-        ctx,
-        &running,
-        id,
-        key,
-        &buf[start..BUILD_END],
-    ))
-}
-
-/// The external table and key of the store at `pc` when it takes register `a` as its value
-/// and `a` is not a local variable's (see [`store_concat`]).
-fn external_store<'gc>(
-    proto: &crate::function::Proto<'gc>,
-    konst: &[Value<'gc>],
-    stack: &[Value<'gc>],
-    base: usize,
-    pc: usize,
-    a: u8,
-) -> Option<(u32, Value<'gc>)> {
-    let p = &proto.plain;
-    let (t, key) = match *p.code.get(pc)? {
-        Op::SetTable {
-            a: t,
-            b,
-            c,
-            kc: false,
-        } if c == a && b != a => (t, *stack.get(base + b as usize)?),
-        Op::SetField {
-            a: t,
-            c,
-            kc: false,
-            k,
-        } if c == a => (t, *konst.get(k as usize)?),
-        Op::SetInt {
-            a: t,
-            b,
-            c,
-            kc: false,
-        } if c == a => (t, Value::Integer(b as i64)),
-        _ => return None,
-    };
-    let Value::Table(table) = *stack.get(base + t as usize)? else {
-        return None;
-    };
-    let id = table.external_id()?;
-    let is_local = p
-        .locals
-        .iter()
-        .any(|l| l.reg == a && l.start_pc as usize <= pc && pc < l.end_pc as usize);
-    if p.lines.is_empty() || is_local {
-        return None;
-    }
-    Some((id, key))
 }
 
 /// Whether an upvalue is open on a stack slot from `from` on.

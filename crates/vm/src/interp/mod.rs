@@ -9,6 +9,7 @@ mod arith;
 mod call;
 pub(crate) mod describe;
 mod exec;
+mod fuse;
 pub mod hook;
 pub(crate) mod meta;
 mod native;
