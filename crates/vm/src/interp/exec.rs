@@ -858,19 +858,27 @@ fn execute_round<'gc>(
                         // A short result whose only use is as the key or the value of one
                         // external-table access goes to the host as bytes.
                         if !trap && code.get(pc).is_some_and(|op| super::fuse::may_fuse(op, a)) {
-                            let fused =
-                                super::fuse::concat(ctx, thread, ts, proto, konst, base, pc, a);
+                            let mut failed = None;
+                            let fused = super::fuse::concat(
+                                ctx,
+                                thread,
+                                ts,
+                                proto,
+                                konst,
+                                base,
+                                pc,
+                                a,
+                                &mut failed,
+                            );
                             resync!();
-                            if let Some((next, done)) = fused {
-                                pc = next;
+                            if let Some(next) = fused {
+                                pc = next.get();
                                 fuel.left -= ctx.take_fuel_debt();
-                                match done {
-                                    Ok(()) => {
-                                        allocated!();
-                                        continue;
-                                    }
-                                    Err(e) => fail!(e),
+                                if let Some(e) = failed {
+                                    fail!(e);
                                 }
+                                allocated!();
+                                continue;
                             }
                         }
                         match meta::concat_pair(ctx, reg!(a), reg!(a + 1)) {

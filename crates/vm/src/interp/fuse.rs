@@ -8,6 +8,8 @@
 //! A stripped function does not say which registers are locals, so it never qualifies. The
 //! caller runs none of this while a hook is set, so hooks see every instruction.
 
+use core::num::NonZeroUsize;
+
 use crate::bytecode::Op;
 use crate::checked::{at, at_mut, bug};
 use crate::external::{Running, Stored};
@@ -39,7 +41,8 @@ pub(super) fn may_fuse(next: &Op, a: u8) -> bool {
 
 /// Runs `Concat a 2` (the instruction before `pc`) together with the access that uses its
 /// result, when that access is to an external table and the result is short. Returns the pc
-/// to go on from and the access's outcome, or `None` when nothing was done.
+/// to go on from, or `None` when nothing was done; an access that failed leaves its error in
+/// `failed` (a small return value: moving a whole `Result` out cost store-forwarding stalls).
 ///
 /// The access is a read `t[x .. y]` right after it, or a store: `t[k] = x .. y` right after
 /// it, or `t[x .. y] = v` where only loads (which neither fail nor run code) come between it
@@ -56,7 +59,8 @@ pub(super) fn concat<'gc>(
     base: usize,
     pc: usize,
     a: u8,
-) -> Option<(usize, Result<(), Error<'gc>>)> {
+    failed: &mut Option<Error<'gc>>,
+) -> Option<NonZeroUsize> {
     let code = &proto.plain.code;
     let mut buf = [0u8; BUILD_LEN];
     if let Op::GetTable { a: into, b: t, c } = *code.get(pc)? {
@@ -72,7 +76,7 @@ pub(super) fn concat<'gc>(
             *at_mut(&mut ts.stack, base + a as usize) = Value::Nil;
             *at_mut(&mut ts.stack, base + into as usize) = v;
         });
-        return Some((pc + 1, done));
+        return after(pc + 1, done, failed);
     }
     // The shape, from the code alone. Loads write registers above `a` (the table's lies
     // below it), and only the store reads `a`.
@@ -114,13 +118,13 @@ pub(super) fn concat<'gc>(
     let start = short_pair(ctx, &ts.stack, base, a, &mut buf)?;
     // The loads run now: they may overwrite the concatenation's second operand.
     for op in &code[pc..loads] {
-        let (r, v) = match *op {
-            Op::LoadK { a, k } => (a, *at(konst, k as usize)),
-            Op::LoadI { a, i } => (a, Value::Integer(i as i64)),
-            Op::Move { a, b } => (a, *at(&ts.stack, base + b as usize)),
+        let stack = &mut ts.stack;
+        match *op {
+            Op::LoadK { a, k } => *at_mut(stack, base + a as usize) = *at(konst, k as usize),
+            Op::LoadI { a, i } => *at_mut(stack, base + a as usize) = Value::Integer(i as i64),
+            Op::Move { a, b } => *at_mut(stack, base + a as usize) = *at(stack, base + b as usize),
             _ => bug(),
-        };
-        *at_mut(&mut ts.stack, base + r as usize) = v;
+        }
     }
     let joined_bytes = Stored::Str(&buf[start..BUILD_END]);
     let mut value_buf = [0u8; BUILD_LEN];
@@ -139,7 +143,7 @@ pub(super) fn concat<'gc>(
             None => {
                 let s = ctx.intern_built(&buf, start);
                 *at_mut(&mut ts.stack, base + a as usize) = Value::String(s);
-                return Some((loads, Ok(())));
+                return NonZeroUsize::new(loads);
             }
         }
     } else if kc {
@@ -150,7 +154,19 @@ pub(super) fn concat<'gc>(
     *at_mut(&mut ts.stack, base + a as usize) = Value::Nil;
     *at_mut(&mut ts.stack, base + last as usize) = Value::Nil;
     let done = crate::external::store(ctx, &Running::new(thread, ts), id, key, value);
-    Some((store + 1, done))
+    after(store + 1, done, failed)
+}
+
+/// The pc after an access that ended with `done`.
+fn after<'gc>(
+    next: usize,
+    done: Result<(), Error<'gc>>,
+    failed: &mut Option<Error<'gc>>,
+) -> Option<NonZeroUsize> {
+    if let Err(e) = done {
+        *failed = Some(e);
+    }
+    NonZeroUsize::new(next)
 }
 
 /// The register a load writes: loads neither fail nor run code. A move from `key` is none.
