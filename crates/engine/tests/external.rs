@@ -476,6 +476,78 @@ fn a_concatenated_key_stored_or_read_straight_away_is_the_string() {
     );
 }
 
+/// Lua statements on table `T` from a seed: stores and reads whose keys and values are the
+/// shapes the interpreter may run together with a concatenation, and their neighbours.
+fn random_statements(seed: u64, count: usize) -> String {
+    const KEYS: [&str; 10] = [
+        "'k' .. i",
+        "i .. 'k'",
+        "'k' .. (i % 3)",
+        "s .. i",
+        "'k' .. 1.5",
+        "cat .. 'x'",
+        "'k' .. i .. 'j'",
+        "k1",
+        "i",
+        "'lit'",
+    ];
+    const VALUES: [&str; 12] = [
+        "'v' .. i",
+        "i",
+        "x",
+        "'c'",
+        "true",
+        "2.5",
+        "nil",
+        "up",
+        "f()",
+        "s .. i",
+        "'v' .. 1.5",
+        "cat .. 'y'",
+    ];
+    let mut state = seed;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize % n
+    };
+    let mut code = String::new();
+    for _ in 0..count {
+        let key = KEYS[next(KEYS.len())];
+        if next(3) == 0 {
+            code.push_str(&format!("out[#out + 1] = tostring(T[{key}])\n"));
+        } else {
+            code.push_str(&format!("T[{key}] = {}\n", VALUES[next(VALUES.len())]));
+        }
+    }
+    code
+}
+
+#[test]
+fn random_stores_and_reads_on_an_external_table_behave_as_on_a_plain_one() {
+    let (mut e, _) = engine();
+    let prelude = "local s, up, k1 = ('x'):rep(35), 'u', 'k1'
+        local cat = setmetatable({}, {__concat = function(a, b) return 'm' end})
+        local function f() return 'f' end";
+    // What a table holds, sorted, and what the reads saw.
+    let summary = "local keys = {}
+        for k, v in pairs(T) do keys[#keys + 1] = tostring(k) .. '=' .. tostring(v) end
+        table.sort(keys)
+        return table.concat(out, ',') .. ' | ' .. table.concat(keys, ',')";
+    for seed in 0..40 {
+        let body = random_statements(seed, 30);
+        let on = |table: &str| {
+            format!(
+                "{prelude}\nlocal out, T = {{}}, {table}\nfor i = 1, 3 do local x = i * 2\n{body}end\n{summary}"
+            )
+        };
+        let plain = run(&mut e, &on("{}"));
+        let external = run(&mut e, &on("ext.table()"));
+        assert_eq!(external, plain, "seed {seed}:\n{body}");
+    }
+}
+
 #[test]
 fn a_key_made_into_a_local_keeps_its_value() {
     let (mut e, _) = engine();
