@@ -188,7 +188,7 @@ impl Store {
         value: Value<'gc>,
         out: &mut Vec<u8>,
     ) -> Result<(), Error<'gc>> {
-        if encode_plain(value, out) {
+        if encode_plain(Stored::Value(value), out) {
             return Ok(());
         }
         let Value::Function(f) = value else {
@@ -416,16 +416,7 @@ impl Store {
         let key_is_plain_table = encode_key(key, kb).map_err(Error::runtime)?.is_none();
         self.generation.set(self.generation.get() + 1);
         // A plain table as the key is made external first (the plan below).
-        let plain = !key_is_plain_table
-            && match value {
-                Stored::Value(v) => encode_plain(v, vb),
-                Stored::Str(bytes) => {
-                    vb.clear();
-                    Writer(vb).string(bytes);
-                    true
-                }
-            };
-        if plain {
+        if !key_is_plain_table && encode_plain(value, vb) {
             if matches!(value, Stored::Value(Value::Nil)) {
                 self.host.table_delete(id, kb)?;
             } else {
@@ -491,10 +482,18 @@ fn encode_key(key: Stored<'_, '_>, out: &mut Vec<u8>) -> Result<Option<()>, Stri
     Ok(Some(()))
 }
 
-/// Encodes a value that is a scalar or an external table; false for anything else.
-fn encode_plain(value: Value<'_>, out: &mut Vec<u8>) -> bool {
+/// Encodes a value that is a scalar, a string's bytes or an external table; false for anything
+/// else.
+fn encode_plain(value: Stored<'_, '_>, out: &mut Vec<u8>) -> bool {
     out.clear();
     let mut w = Writer(out);
+    let value = match value {
+        Stored::Value(v) => v,
+        Stored::Str(bytes) => {
+            w.string(bytes);
+            return true;
+        }
+    };
     match value {
         Value::Nil => w.nil(),
         Value::Boolean(b) => w.boolean(b),

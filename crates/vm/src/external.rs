@@ -55,9 +55,9 @@ impl<'a, 'gc> Running<'a, 'gc> {
     }
 }
 
-/// A key or a value to store: a Lua value, or a short string as its bytes. The interpreter
-/// hands over the bytes of a concatenation whose only use is one external-table access, so
-/// that no string object is made (interned, then swept) for it.
+/// A key or a value handed to the storage: a Lua value, or a short string as its bytes. The
+/// interpreter hands over the bytes of a concatenation whose only use is one external-table
+/// access, so that no string object is made (interned, then swept) for it.
 #[derive(Clone, Copy)]
 pub enum Stored<'a, 'gc> {
     Value(Value<'gc>),
